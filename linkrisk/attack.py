@@ -1,0 +1,321 @@
+"""The dictionary attacker: undoing pseudonyms that can be recomputed.
+
+An unkeyed hash (or one whose salt or key the attacker holds) is as good as plaintext
+when the candidate space S divided by the attacker's hash rate R fits its budget B
+(DESIGN.md section 2). S is conditioned on what the attacker already knows about the
+record, including what the identity graph links to it, so the attack iterates: a
+reversal enables links, which reveal more, which enable more reversals.
+
+Three ways in, tried in this order for each attackable column:
+
+1. the key is compromised and the technique is decryptable (deterministic encryption,
+   tokenisation): read directly;
+2. a dictionary of plaintext values of the same kind that the attacker can read in any
+   loaded dataset: hashed with the same function, in the engine, and matched;
+3. enumeration of the candidate space, within budget: whole-space when the function has
+   no per-record salt, otherwise per record, cheapest records first.
+
+For Chinese resident IDs whose holder's date of birth and county are known, the
+reversal is also *run* on the data: the 1,000 candidates (order codes 000-999 with their
+check characters) are hashed and matched, and the recovered count and time reported.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from linkrisk.engine import quote
+from linkrisk.normalise import _ric_check, ric_divisions
+from linkrisk.release import ReleasedColumn, plain_domain
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.load import Loaded
+    from linkrisk.release import Release
+    from linkrisk.study import Study
+
+# Candidate spaces (DESIGN.md section 2). Resident IDs: about 2.9e11 in all, 6.3e6 with
+# the date of birth known, 1,000 with date of birth and county, 500 with sex as well.
+RIC_SPACE = {"none": 2.9e11, "dob": 6.3e6, "dob_county": 1_000.0, "dob_county_sex": 500.0}
+CANDIDATE_SPACE = {
+    "phone": 1e10,  # every 11-digit number starting with 1 (Chinese mobiles), or a national plan
+    "date_of_birth": 4.0e4,  # about 110 years of days
+    "sex": 2.0,
+    "age": 130.0,
+    "postcode": 1e6,
+}
+DEMO_CAP = 500  # records on which the resident-ID reversal is actually run
+
+
+def _compromised(study: "Study", scope: str) -> bool:
+    held = set(study.attacker.compromised_keys)
+    if scope in held:
+        return True
+    if scope.startswith("group:") and scope[6:] in held:
+        return True
+    return False
+
+
+def attack_mode(study: "Study", col: ReleasedColumn, tech, ctx) -> str | None:
+    """How the attacker can undo a released column: decrypt, dictionary, per_record or None."""
+    name = tech.name
+    if name == "hash":
+        return "dictionary"
+    if name == "salted_hash" and ctx.policy.per_record_salt:
+        return "per_record"  # the salt is stored beside the hash
+    if name in ("salted_hash", "keyed_hash") and _compromised(study, ctx.scope):
+        return "dictionary"
+    if name in ("deterministic_encryption", "tokenise") and _compromised(study, ctx.scope):
+        return "decrypt"
+    return None
+
+
+def space_of(study: "Study", kind: str, know_dob=None, know_county=None, know_sex=None):
+    """Candidate space S for a kind, per record when knowledge arrays are given."""
+    if kind == "national_id" and study.normalisation.national_id_scheme == "cn_ric":
+        if know_dob is None:
+            return RIC_SPACE["none"]
+        s = np.full(len(know_dob), RIC_SPACE["none"])
+        s[know_dob] = RIC_SPACE["dob"]
+        s[know_dob & know_county] = RIC_SPACE["dob_county"]
+        s[know_dob & know_county & know_sex] = RIC_SPACE["dob_county_sex"]
+        return s
+    return CANDIDATE_SPACE.get(kind)
+
+
+def _knowledge(engine: "Engine", study: "Study", release: "Release", labels: np.ndarray) -> None:
+    """Table ``_know(_rid, dob, county, sex)``: what the attacker reads in each record's profile."""
+    engine.register_frame("_lab", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
+                                                "e": labels}))
+    parts = {"date_of_birth": [], "address": [], "sex": []}
+    for c in release.columns:
+        if c.readable and c.kind in parts and c.domain == plain_domain(c.kind):
+            parts[c.kind].append(f"SELECT _rid, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL")
+
+    def per_entity(kind):
+        if not parts[kind]:
+            return f"SELECT e, CAST(NULL AS VARCHAR) AS {kind} FROM _lab WHERE false"
+        filt = "WHERE regexp_matches(v, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')" if kind == "date_of_birth" else ""
+        return (f"SELECT l.e, min(u.v) AS {kind} FROM ({' UNION ALL '.join(parts[kind])}) u "
+                f"JOIN _lab l USING (_rid) {filt} GROUP BY l.e")
+
+    engine.register_frame("_county_df", _county_prefixes())
+    engine.create("_county", "SELECT * FROM _county_df")
+    engine.drop("_county_df")
+    engine.create("_ent_addr", per_entity("address"))
+    prefixes = " UNION ALL ".join(f"SELECT e, left(address, {n}) AS p FROM _ent_addr" for n in range(4, 26))
+    engine.create("_ent_county", f"SELECT x.e, min(c.code) AS county FROM ({prefixes}) x "
+                                 "JOIN _county c ON c.prefix = x.p GROUP BY x.e")
+    engine.create("_know", f"SELECT l._rid, d.date_of_birth AS dob, c.county, s.sex FROM _lab l "
+                           f"LEFT JOIN ({per_entity('date_of_birth')}) d USING (e) "
+                           f"LEFT JOIN _ent_county c USING (e) "
+                           f"LEFT JOIN ({per_entity('sex')}) s USING (e)")
+    engine.drop("_lab", "_ent_addr", "_ent_county", "_county")
+
+
+def _county_prefixes() -> pd.DataFrame:
+    """Province + county names of current division codes, as found at the start of addresses."""
+    d = ric_divisions()
+    d = d[d["last_year"] == 9999]
+    prefecture = dict(zip(d.loc[d["code"].str.endswith("00"), "code"].str[:4],
+                          d.loc[d["code"].str.endswith("00"), "county"]))
+    d = d[~d["code"].str.endswith("00")]
+    pref = d["code"].str[:4].map(prefecture).fillna("")
+    out = pd.concat([pd.DataFrame({"prefix": d["province"] + d["county"], "code": d["code"]}),
+                     pd.DataFrame({"prefix": d["province"] + pref + d["county"], "code": d["code"]})])
+    out["prefix"] = out["prefix"].str.lower()
+    # a name shared by several codes names no county
+    out = out.drop_duplicates().drop_duplicates("prefix", keep=False)
+    return out.reset_index(drop=True)
+
+
+def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release",
+            labels: np.ndarray, state: dict) -> int:
+    """One round of reversal over every attackable column; returns records newly reversed.
+
+    ``state`` carries, per column, the reversed records and the report entries across
+    rounds.
+    """
+    a = study.attacker
+    attackable = []
+    for c in release.columns:
+        entry = release.policies.get(c.ref)
+        if entry is None or c.value_column is not None:
+            continue
+        tech, ctx = entry
+        mode = attack_mode(study, c, tech, ctx)
+        if mode:
+            attackable.append((c, tech, ctx, mode))
+    if not attackable:
+        return 0
+    need_knowledge = any(mode == "per_record" or (c.kind == "national_id" and mode == "dictionary")
+                         for c, _, _, mode in attackable)
+    if need_knowledge:
+        _knowledge(engine, study, release, labels)
+    new_total = 0
+    for c, tech, ctx, mode in attackable:
+        key = f"{c.dataset}.{c.ref.column}"
+        st = state.setdefault(key, {"reversed": set(), "report": None, "demo": None})
+        table = f"_rev_{c.ref.slot}"
+        norm = f"norm{c.ref.dataset_index}"
+        already = f"_rev_done_{c.ref.slot}"
+        engine.register_frame(already, pd.DataFrame({"_rid": np.array(sorted(st["reversed"]), dtype=np.int64)}))
+        candidates = (f"SELECT r._rid, r.{c.value} AS h, n.{c.ref.value} AS p, n.i{c.ref.slot} AS invalid "
+                      f"FROM {quote(c.table)} r JOIN {norm} n USING (_rid) "
+                      f"WHERE r.{c.value} IS NOT NULL AND r._rid NOT IN (SELECT _rid FROM {already})")
+        if not ctx.policy.normalise:
+            candidates += f" AND n.{c.ref.value} = trim(n.r{c.ref.slot})"
+        engine.create("_cand", candidates)
+        total = engine.count("_cand") + len(st["reversed"])
+        got = []
+        method, seconds, space = None, 0.0, None
+        if mode == "decrypt":
+            got = [r[0] for r in engine.rows("SELECT _rid FROM _cand")]
+            method = "key compromised: decrypted"
+        else:
+            # 1. dictionary of readable plaintext of the same kind in any loaded dataset
+            dict_parts = [f"SELECT {d.value} AS p FROM {quote(d.table)} WHERE {d.value} IS NOT NULL"
+                          for d in release.columns if d.kind == c.kind and d.readable
+                          and d.domain == plain_domain(c.kind) and d.ref != c.ref]
+            if dict_parts and mode == "dictionary":
+                expr, params = tech.sql("p", ctx)
+                t0 = time.perf_counter()
+                got = [r[0] for r in engine.rows(
+                    f"SELECT c._rid FROM _cand c JOIN (SELECT DISTINCT p, {expr} AS h FROM "
+                    f"(SELECT DISTINCT p FROM ({' UNION ALL '.join(dict_parts)}))) d ON d.h = c.h", params)]
+                seconds = time.perf_counter() - t0
+                if got:
+                    method = "dictionary of plaintext values in other loaded datasets"
+            # 2. enumeration within budget
+            if mode == "dictionary":
+                s_all = space_of(study, c.kind)
+                if s_all is not None and s_all / a.hash_rate <= a.budget_seconds:
+                    valid = [r[0] for r in engine.rows("SELECT _rid FROM _cand WHERE NOT invalid")]
+                    got = sorted(set(got) | set(valid))
+                    method = f"enumeration of all {s_all:.2g} candidates"
+                    space = s_all
+                elif s_all is not None:
+                    space = s_all
+            if (mode == "per_record" or (mode == "dictionary" and space is not None
+                                         and space / a.hash_rate > a.budget_seconds)) and c.kind in (
+                    "national_id", "phone", "date_of_birth", "sex", "age", "postcode"):
+                rows = engine.df("SELECT c._rid, c.invalid, k.dob IS NOT NULL AS dob, k.county IS NOT NULL AS county, "
+                                 "k.sex IS NOT NULL AS sex FROM _cand c LEFT JOIN _know k USING (_rid) ORDER BY c._rid") \
+                    if need_knowledge else engine.df("SELECT _rid, invalid FROM _cand ORDER BY _rid")
+                rows = rows[~rows["invalid"]]
+                if c.kind == "national_id":
+                    s = space_of(study, c.kind, rows["dob"].to_numpy(bool), rows["county"].to_numpy(bool),
+                                 rows["sex"].to_numpy(bool))
+                else:
+                    base = space_of(study, c.kind)
+                    s = np.full(len(rows), base if base is not None else np.inf)
+                if isinstance(s, np.ndarray) and len(s):
+                    order = np.argsort(s, kind="stable")
+                    cost = np.cumsum(s[order]) / a.hash_rate
+                    spent = st.get("spent", 0.0)
+                    ok = order[cost + spent <= a.budget_seconds]
+                    if len(ok):
+                        st["spent"] = spent + float(cost[len(ok) - 1])
+                        got = sorted(set(got) | set(rows["_rid"].to_numpy()[ok].tolist()))
+                        method = ("per-record enumeration, cheapest records first" if mode == "per_record"
+                                  else "per-record enumeration conditioned on the linked profile")
+                    space = float(np.median(s))
+            # 3. the real resident-ID reversal on records with known date of birth and county
+            if c.kind == "national_id" and need_knowledge and st["demo"] is None and \
+                    study.normalisation.national_id_scheme == "cn_ric":
+                st["demo"] = _demo_ric(engine, tech, ctx, c)
+        got = [g for g in got if g not in st["reversed"]]
+        st["reversed"].update(int(g) for g in got)
+        new_total += len(got)
+        cost_s = None if space is None else float(space) / a.hash_rate * (
+            total if mode == "per_record" else 1)
+        st["report"] = {
+            "column": key, "kind": c.kind, "technique": tech.name, "scope": c.domain,
+            "attack": mode, "method": method or "not reversed: outside budget or not enumerable",
+            "values": int(total), "values_reversed": len(st["reversed"]),
+            "share_reversed": len(st["reversed"]) / total if total else 0.0,
+            "candidate_space": space, "hash_rate": a.hash_rate,
+            "estimated_seconds": cost_s, "within_budget": cost_s is not None and cost_s <= a.budget_seconds,
+            "dictionary_seconds": round(seconds, 4),
+            **({"demonstration": st["demo"]} if st["demo"] else {})}
+        engine.drop("_cand", already)
+        if got:
+            _apply(engine, c, st["reversed"], table)
+    if need_knowledge:
+        engine.drop("_know")
+    return new_total
+
+
+def _apply(engine: "Engine", c: ReleasedColumn, reversed_rids: set, table: str) -> None:
+    """Add plaintext columns ``c<slot>_p`` / ``h<slot>_p`` for the reversed records."""
+    engine.register_frame(table, pd.DataFrame({"_rid": np.array(sorted(reversed_rids), dtype=np.int64)}))
+    vp, hp = f"{c.ref.value}_p", f"{c.ref.present}_p"
+    cols = engine.columns(c.table)
+    exclude = f" EXCLUDE ({vp}, {hp})" if vp in cols else ""
+    engine.create(c.table + "_tmp",
+                  f"SELECT r.*{exclude}, CASE WHEN v._rid IS NOT NULL THEN n.{c.ref.value} END AS {vp}, "
+                  f"v._rid IS NOT NULL AND n.{c.ref.value} IS NOT NULL AS {hp} FROM {quote(c.table)} r "
+                  f"JOIN norm{c.ref.dataset_index} n USING (_rid) LEFT JOIN {table} v USING (_rid)")
+    engine.execute(f"DROP TABLE {quote(c.table)}")
+    engine.execute(f"ALTER TABLE {quote(c.table + '_tmp')} RENAME TO {quote(c.table)}")
+    engine.drop(table)
+
+
+def _demo_ric(engine: "Engine", tech, ctx, c: ReleasedColumn) -> dict | None:
+    """Run the 1,000-candidate reversal on up to DEMO_CAP records with known dob and county."""
+    engine.create("_demo", f"SELECT c._rid, c.h, k.county, replace(k.dob, '-', '') AS d FROM _cand c "
+                           f"JOIN _know k USING (_rid) WHERE k.dob IS NOT NULL AND k.county IS NOT NULL "
+                           f"ORDER BY c._rid LIMIT {DEMO_CAP}")
+    n = engine.count("_demo")
+    if n == 0:
+        engine.drop("_demo")
+        return None
+    expr, params = tech.sql("cand", ctx)
+    t0 = time.perf_counter()
+    recovered = engine.scalar(
+        f"SELECT count(DISTINCT _rid) FROM (SELECT _rid, h, {expr} AS x FROM ("
+        f"SELECT _rid, h, f17 || {_ric_check('f17')} AS cand FROM ("
+        "SELECT _rid, h, county || d || lpad(CAST(o AS VARCHAR), 3, '0') AS f17 FROM _demo, range(1000) t(o)))) "
+        "WHERE x = h", params)
+    seconds = time.perf_counter() - t0
+    engine.drop("_demo")
+    return {"records": int(n), "candidates_per_record": 1000, "hashes": int(n) * 1000,
+            "recovered": int(recovered), "seconds": round(seconds, 3)}
+
+
+def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release",
+                    link, label, max_rounds: int = 5):
+    """Link, reverse what can be reversed, and link again until nothing new falls.
+
+    Parameters
+    ----------
+    link : callable(Release) -> Links
+    label : callable(Links) -> ndarray of entity labels
+
+    Returns
+    -------
+    Links of the final round. ``release`` gains plaintext columns for reversed
+    records and its ``reversed_columns`` report.
+    """
+    links = link(release)
+    state: dict = {}
+    added: set = set()
+    for _ in range(max_rounds):
+        labels = label(links)
+        if reverse(engine, study, loaded, release, labels, state) == 0:
+            break
+        for c in list(release.columns):
+            key = f"{c.dataset}.{c.ref.column}"
+            if key in state and state[key]["reversed"] and key not in added and c.value_column is None:
+                added.add(key)
+                release.columns.append(ReleasedColumn(
+                    ref=c.ref, table=c.table, domain=plain_domain(c.kind), readable=True,
+                    technique=f"{c.technique} (reversed)", reason="reversed by the dictionary attacker",
+                    value_column=f"{c.ref.value}_p", present_column=f"{c.ref.present}_p"))
+        links = link(release)
+    release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
+    return links

@@ -1,0 +1,242 @@
+"""The ``linkrisk`` command line.
+
+Exit codes
+----------
+0  success
+1  an unexpected error (a bug: please report it, with ``--debug`` output)
+2  the study is not valid (every problem is listed)
+3  an input file cannot be read
+4  an optional dependency is missing
+130  interrupted (Ctrl-C); no partial report is left behind
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_BUG, EXIT_STUDY, EXIT_INPUT, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+class Console:
+    """Terminal output: messages on stderr, a one-line progress display on terminals only."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.live = (not quiet) and self.stream.isatty() and os.environ.get("TERM") != "dumb"
+        self._t0 = time.perf_counter()
+        self._open = False
+
+    def progress(self, message: str) -> None:
+        if not self.live:
+            return
+        elapsed = time.perf_counter() - self._t0
+        self.stream.write(f"\r\033[K[{elapsed:6.1f}s] {message}")
+        self.stream.flush()
+        self._open = True
+
+    def done(self) -> None:
+        if self._open:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._open = False
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.done()
+            print(message, file=self.stream)
+
+    def error(self, message: str) -> None:
+        self.done()
+        print(f"linkrisk: error: {message}", file=self.stream)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="linkrisk",
+        description="Measure how much joining leaked datasets enriches profiles, and how much "
+                    "pseudonymisation would prevent.",
+        epilog="Exit codes: 0 ok, 1 bug, 2 invalid study, 3 unreadable input, 4 missing dependency, "
+               "130 interrupted.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print nothing but errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, **kw):
+        return sub.add_parser(name, parents=[common], **kw)
+
+    r = add("run", help="run a study and write reports")
+    r.add_argument("study", type=Path, help="the study file (TOML)")
+    r.add_argument("--out", type=Path, help="report file: .html, .md or .json")
+    r.add_argument("--json", type=Path, help="also write the JSON report here")
+    r.add_argument("--export", type=Path, metavar="DIR",
+                   help="write DIR/entities-<scenario>.csv (dataset,record_id,entity_id)")
+    r.add_argument("--show-values", action="store_true",
+                   help="show raw identifier values in reports (they are redacted by default)")
+    r.add_argument("--engine", choices=["duckdb", "spark"], help="override the study's engine")
+
+    v = add("validate", help="list every problem in a study and its files")
+    v.add_argument("study", type=Path)
+
+    s = add("synth", help="write synthetic breaches, a truth file and a study.toml")
+    s.add_argument("--people", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, default=Path("synthetic"))
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+
+    pr = add("profile", help="suggest a kind for each column of a table")
+    pr.add_argument("file", type=Path)
+    pr.add_argument("--delimiter", help="CSV delimiter (detected when not given)")
+    pr.add_argument("--toml", action="store_true", help="print a [datasets.columns] table")
+
+    i = add("info", help="versions of linkrisk and its engines; the kind catalogue")
+    i.add_argument("--kinds", action="store_true", help="list the kind catalogue")
+    return p
+
+
+def _cmd_run(args, console: Console) -> int:
+    import linkrisk as lr
+
+    study = lr.Study.from_toml(args.study)
+    if args.engine:
+        study.engine = args.engine
+    t0 = time.perf_counter()
+    from linkrisk.pipeline import run_study
+
+    result = run_study(study, progress=console.progress, show_values=args.show_values)
+    elapsed = time.perf_counter() - t0
+    console.done()
+    written = []
+    if args.out:
+        written.append(result.write(args.out, show_values=args.show_values))
+    if args.json:
+        written.append(result.write(args.json, show_values=args.show_values))
+    if args.export:
+        written += result.export_entities(args.export)
+    if not args.quiet:
+        from linkrisk.report import terminal_summary
+
+        print(terminal_summary(result, elapsed))
+        for w in written:
+            print(f"wrote {w}")
+    result.close()
+    return EXIT_OK
+
+
+def _cmd_validate(args, console: Console) -> int:
+    import linkrisk as lr
+
+    study = lr.Study.from_toml(args.study)
+    problems = study.validate()
+    if problems:
+        raise lr.StudyError(problems, str(args.study))
+    n = sum(1 for _ in study.datasets)
+    console.info(f"{args.study}: valid ({n} datasets, {len(study.scenarios)} scenarios)")
+    return EXIT_OK
+
+
+def _cmd_synth(args, console: Console) -> int:
+    from linkrisk import synth
+
+    t0 = time.perf_counter()
+    path = synth.generate(args.people, seed=args.seed, out=args.out, fmt=args.format,
+                          progress=console.progress)
+    console.info(f"wrote {args.people:,} people's breaches to {args.out} in {time.perf_counter() - t0:.1f}s; "
+                 f"study: {path}")
+    return EXIT_OK
+
+
+def _cmd_profile(args, console: Console) -> int:
+    from linkrisk.profile import columns_toml, profile_file
+
+    prof = profile_file(args.file, delimiter=args.delimiter)
+    if args.toml:
+        print(columns_toml(prof), end="")
+    else:
+        shown = prof.assign(filled=(prof["filled"] * 100).round(1).astype(str) + "%",
+                            distinct=(prof["distinct"] * 100).round(1).astype(str) + "%")
+        print(shown.fillna("-").to_string(index=False))
+    return EXIT_OK
+
+
+def _cmd_info(args, console: Console) -> int:
+    import duckdb
+    import networkx
+    import pandas
+    import scipy
+    import splink
+
+    import linkrisk as lr
+
+    if args.kinds:
+        print(lr.Catalogue().to_frame().to_string(index=False))
+        return EXIT_OK
+    try:
+        import importlib.metadata as md
+
+        rl = md.version("recordlinkage")
+    except Exception:  # pragma: no cover
+        rl = "not installed"
+    try:
+        import importlib.util
+
+        spark = "installed" if importlib.util.find_spec("pyspark") else "not installed (pip install 'linkrisk[spark]')"
+    except Exception:  # pragma: no cover
+        spark = "not installed"
+    print(f"linkrisk {lr.__version__}\n"
+          f"python {sys.version.split()[0]}\n"
+          f"duckdb {duckdb.__version__} (default engine)\n"
+          f"splink {splink.__version__}\n"
+          f"recordlinkage {rl}\n"
+          f"pandas {pandas.__version__}, scipy {scipy.__version__}, networkx {networkx.__version__}\n"
+          f"pyspark: {spark}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "synth": _cmd_synth,
+            "profile": _cmd_profile, "info": _cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``linkrisk`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_STUDY
+    console = Console(quiet=args.quiet)
+    from linkrisk.errors import LinkriskError
+
+    try:
+        return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.error("interrupted; no partial report was written")
+        return EXIT_INTERRUPTED
+    except LinkriskError as exc:
+        if args.debug:
+            raise
+        console.error(str(exc))
+        return exc.exit_code
+    except MemoryError:
+        if args.debug:
+            raise
+        console.error("ran out of memory; set a DuckDB memory limit or use a machine with more memory")
+        return EXIT_BUG
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for people
+        if args.debug:
+            raise
+        console.error(f"unexpected {type(exc).__name__}; this is a bug in linkrisk. Run the same "
+                      "command again with --debug to see the traceback, and report it.")
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

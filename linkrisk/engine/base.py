@@ -1,0 +1,103 @@
+"""The engine interface the stages talk to."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier (table or column name) so any text is safe in it.
+
+    Examples
+    --------
+    >>> quote('birth date')
+    '"birth date"'
+    >>> quote('a"b')
+    '"a""b"'
+    """
+    return '"' + str(identifier).replace('"', '""') + '"'
+
+
+class Engine(ABC):
+    """Runs set-based work over named tables.
+
+    Every loaded table gets a first column ``_row``: the 1-based position of the row
+    in its source, so a record without an id column can still be named. Every input
+    column is read as text, so that leading zeros survive.
+    """
+
+    name: str = "engine"
+
+    @abstractmethod
+    def load_csv(self, table: str, path: Path, delimiter: str, encoding: str = "utf-8") -> list[str]:
+        """Load a CSV file (header row, every column text) into ``table``; return its columns."""
+
+    @abstractmethod
+    def load_parquet(self, table: str, path: Path) -> list[str]:
+        """Load a Parquet file into ``table`` (every column cast to text); return its columns."""
+
+    @abstractmethod
+    def load_frame(self, table: str, frame: pd.DataFrame) -> list[str]:
+        """Load a pandas DataFrame into ``table`` (every column cast to text)."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement that returns nothing of interest."""
+
+    @abstractmethod
+    def df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run a query; return the (small) result as a DataFrame."""
+
+    @abstractmethod
+    def arrays(self, sql: str, params: Sequence[Any] | None = None) -> dict[str, np.ndarray]:
+        """Run a query; return its columns as numpy arrays (for large numeric results)."""
+
+    @abstractmethod
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run a query; return its rows as tuples (for small results)."""
+
+    @abstractmethod
+    def register_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Make a DataFrame queryable as ``table`` (as a view when the engine can)."""
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the tables and views that exist."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine's resources."""
+
+    # Conveniences built on the primitives above -------------------------------------
+    def create(self, table: str, sql: str, params: Sequence[Any] | None = None) -> None:
+        """``CREATE OR REPLACE TABLE table AS sql``."""
+        self.execute(f"CREATE OR REPLACE TABLE {quote(table)} AS {sql}", params)
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The single value a query returns."""
+        out = self.rows(sql, params)
+        return out[0][0] if out else None
+
+    def count(self, table: str) -> int:
+        """Number of rows of ``table``."""
+        return int(self.scalar(f"SELECT count(*) FROM {quote(table)}"))
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of ``table``."""
+        return list(self.df(f"SELECT * FROM {quote(table)} LIMIT 0").columns)
+
+    def drop(self, *tables: str) -> None:
+        """Drop tables (or views) if they exist."""
+        for t in tables:
+            self.execute(f"DROP TABLE IF EXISTS {quote(t)}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,139 @@
+"""The DuckDB engine: in-process, multi-threaded, spills to disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from linkrisk.engine.base import Engine, quote
+from linkrisk.errors import InputError
+
+
+def _explain(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    low = text.lower()
+    if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
+        return (f"{path} is not valid UTF-8 text. Re-save it as UTF-8, or set "
+                f"`encoding` for this dataset in the study file.")
+    if ("expected" in low and "column" in low) or "too many columns" in low or "sniff" in low:
+        return (f"{path} has rows with a different number of fields than its header "
+                f"(ragged rows, or the wrong delimiter). Check the delimiter "
+                f"(set `delimiter` for this dataset) and the quoting of the file. "
+                f"DuckDB said: {_first_line(text)}")
+    return f"{path} could not be read as a table. DuckDB said: {_first_line(text)}"
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line[:300]
+
+
+class DuckDBEngine(Engine):
+    """Engine on an in-process DuckDB connection.
+
+    Parameters
+    ----------
+    database : str
+        ``":memory:"`` (default) or a file for a persistent database.
+    threads : int, optional
+        Worker threads (DuckDB's default: every core).
+    memory_limit : str, optional
+        DuckDB memory limit such as ``"6GB"``; work beyond it spills to disk.
+    connection : duckdb.DuckDBPyConnection, optional
+        Reuse an existing connection instead of opening one.
+    """
+
+    name = "duckdb"
+
+    def __init__(self, database: str = ":memory:", threads: int | None = None,
+                 memory_limit: str | None = None, connection=None):
+        self.con = connection if connection is not None else duckdb.connect(database)
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute("SET memory_limit = ?", [memory_limit])
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    # loading --------------------------------------------------------------------------
+    def load_csv(self, table, path, delimiter, encoding="utf-8"):
+        path = Path(path)
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {quote(table + '__src')} AS SELECT * FROM read_csv(?, "
+                "delim = ?, header = true, all_varchar = true, strict_mode = true, "
+                "quote = '\"', escape = '\"', encoding = ?, max_line_size = 67108864)",
+                [str(path), delimiter, encoding])
+        except duckdb.Error as exc:
+            raise InputError(_explain(path, exc)) from None
+        return self._number_rows(table)
+
+    def load_parquet(self, table, path):
+        path = Path(path)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(table + '__src')} AS "
+                             "SELECT * FROM read_parquet(?)", [str(path)])
+        except duckdb.Error as exc:
+            raise InputError(f"{path} could not be read as Parquet. DuckDB said: "
+                             f"{_first_line(str(exc))}") from None
+        return self._number_rows(table, cast=True)
+
+    def load_frame(self, table, frame):
+        view = table + "__frame"
+        self.con.register(view, frame)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(table + '__src')} AS "
+                             f"SELECT * FROM {quote(view)}")
+        finally:
+            self.con.unregister(view)
+        return self._number_rows(table, cast=True)
+
+    def _number_rows(self, table: str, cast: bool = False) -> list[str]:
+        src = quote(table + "__src")
+        cols = [r[0] for r in self.con.execute(f"DESCRIBE {src}").fetchall()]
+        exprs = ", ".join(
+            (f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if cast else quote(c)) for c in cols)
+        # rowid is the insertion position, i.e. the row's position in the source.
+        self.con.execute(f"CREATE OR REPLACE TABLE {quote(table)} AS "
+                         f"SELECT rowid + 1 AS _row, {exprs} FROM {src} ORDER BY rowid")
+        self.con.execute(f"DROP TABLE {src}")
+        return cols
+
+    def register_frame(self, table, frame):
+        self._frames[table] = frame
+        self.con.register(table, frame)
+
+    # queries --------------------------------------------------------------------------
+    def execute(self, sql, params=None):
+        self.con.execute(sql, params or [])
+
+    def df(self, sql, params=None):
+        return self.con.execute(sql, params or []).df()
+
+    def arrays(self, sql, params=None):
+        return {k: np.asarray(v) for k, v in self.con.execute(sql, params or []).fetchnumpy().items()}
+
+    def rows(self, sql, params=None):
+        return self.con.execute(sql, params or []).fetchall()
+
+    def tables(self):
+        return [r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()]
+
+    def drop(self, *tables):
+        for t in tables:
+            if t in self._frames:
+                self.con.unregister(t)
+                del self._frames[t]
+            else:
+                self.con.execute(f"DROP TABLE IF EXISTS {quote(t)}")
+
+    def close(self):
+        self.con.close()
+
+    @property
+    def version(self) -> str:
+        return duckdb.__version__

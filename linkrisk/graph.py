@@ -1,0 +1,195 @@
+"""Stage 5, graph: records as nodes, links as edges, entities as connected components.
+
+Components are computed with ``scipy.sparse.csgraph`` on integer record ids, which takes
+well under a second for millions of nodes. networkx is the exploration view: one
+entity's neighbourhood, with record nodes and identifier-value nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from linkrisk.catalogue import Role
+from linkrisk.engine import quote
+from linkrisk.errors import LinkriskError
+from linkrisk.redact import redact
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+    from linkrisk.engine import Engine
+    from linkrisk.load import Loaded
+    from linkrisk.release import Release
+    from linkrisk.study import Study
+
+
+def components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label of each node of an undirected graph.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Nodes are ``0 .. n_nodes - 1``.
+    a, b : array of int
+        Edge end points.
+
+    Returns
+    -------
+    ndarray of int64
+        ``labels[i]`` is the component of node ``i``; components are numbered in order
+        of their smallest node, from 0.
+
+    Examples
+    --------
+    >>> components(5, np.array([0, 3]), np.array([1, 4])).tolist()
+    [0, 0, 1, 2, 2]
+    """
+    if n_nodes == 0:
+        return np.zeros(0, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    m = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes)).tocsr()
+    _, labels = connected_components(m, directed=False)
+    return labels.astype(np.int64)
+
+
+@dataclass
+class Entity:
+    """One entity (connected component): its records and the links among them."""
+
+    id: int
+    records: pd.DataFrame  # _rid, dataset, record_id, and one column per kind (redacted)
+    links: pd.DataFrame  # a, b, linker, rule
+    values: pd.DataFrame  # _rid, kind, value (identifier values, redacted unless asked)
+
+    def to_networkx(self) -> "nx.Graph":
+        """The entity as a networkx graph.
+
+        Record nodes are named ``dataset:record_id`` (attribute ``type="record"``);
+        identifier-value nodes ``kind#n`` (``type="value"``; attribute ``value`` holds the
+        value, redacted unless the entity was asked for with ``show_values=True``). Record-record edges
+        carry ``linker`` and ``rule``; record-value edges ``type="holds"``.
+        """
+        import networkx as nx
+
+        g = nx.Graph(entity=self.id)
+        name = {}
+        for r in self.records.to_dict("records"):
+            node = f"{r['dataset']}:{r['record_id']}"
+            name[r["_rid"]] = node
+            g.add_node(node, type="record", dataset=r["dataset"], record_id=r["record_id"],
+                       kinds=list(r["kinds"]))
+        for r in self.links.itertuples(index=False):
+            u, v = name[r.a], name[r.b]
+            if g.has_edge(u, v):
+                g.edges[u, v]["rules"].append(f"{r.linker}:{r.rule}")
+            else:
+                g.add_edge(u, v, type="link", linker=r.linker, rule=r.rule,
+                           rules=[f"{r.linker}:{r.rule}"])
+        for r in self.values.to_dict("records"):
+            node = r["node"]
+            g.add_node(node, type="value", kind=r["kind"], value=r["value"])
+            g.add_edge(name[r["_rid"]], node, type="holds")
+        return g
+
+    def __repr__(self) -> str:
+        return f"Entity(id={self.id}, records={len(self.records)}, links={len(self.links)})"
+
+
+class IdentityGraph:
+    """The identity graph of one scenario: records, links and entities.
+
+    Obtained from ``result.graph("baseline")``; queries the engine lazily, so only the
+    neighbourhood asked for comes back to Python.
+    """
+
+    def __init__(self, scenario: str, engine: "Engine", study: "Study", loaded: "Loaded",
+                 release: "Release", edges: str, labels: np.ndarray):
+        self.scenario = scenario
+        self._engine = engine
+        self._study = study
+        self._loaded = loaded
+        self._release = release
+        self._edges = edges
+        self.labels = labels
+
+    @property
+    def n_entities(self) -> int:
+        return int(self.labels.max()) + 1 if len(self.labels) else 0
+
+    def entity_of(self, dataset: str, record_id: str) -> int:
+        """The entity id of one record."""
+        table = f"norm{self._study.datasets.index(self._study.dataset(dataset))}"
+        rid = self._engine.scalar(f"SELECT _rid FROM {quote(table)} WHERE _rec = ?", [str(record_id)])
+        if rid is None:
+            raise LinkriskError(f"dataset {dataset!r} has no record with that id")
+        return int(self.labels[rid - 1])
+
+    def entity_table(self) -> pd.DataFrame:
+        """Every record with its entity: ``dataset, record_id, entity_id``."""
+        parts = []
+        for name in self._loaded.datasets:
+            idx = self._study.datasets.index(self._study.dataset(name))
+            d = self._engine.df(f"SELECT _rid, _rec FROM norm{idx} ORDER BY _rid")
+            parts.append(pd.DataFrame({"dataset": name, "record_id": d["_rec"].astype(str),
+                                       "entity_id": self.labels[d["_rid"].to_numpy() - 1]}))
+        return pd.concat(parts, ignore_index=True) if parts else \
+            pd.DataFrame(columns=["dataset", "record_id", "entity_id"])
+
+    def sizes(self) -> np.ndarray:
+        """Number of records of each entity."""
+        return np.bincount(self.labels) if len(self.labels) else np.zeros(0, dtype=np.int64)
+
+    def entity(self, entity_id: int, show_values: bool = False) -> Entity:
+        """One entity's records, links and identifier values."""
+        entity_id = int(entity_id)
+        if not 0 <= entity_id < self.n_entities:
+            raise LinkriskError(f"no entity {entity_id}; entity ids run from 0 to {self.n_entities - 1}")
+        rids = np.flatnonzero(self.labels == entity_id) + 1
+        cat = self._study.catalogue
+        rid_list = [int(r) for r in rids]
+        records, values = [], []
+        value_nodes: dict[tuple, str] = {}  # distinct values get distinct nodes, named without the value
+        per_kind: dict[str, int] = {}
+        marks = ", ".join("?" for _ in rid_list)
+        for name in self._loaded.datasets:
+            cols = self._release.of_dataset(name)
+            if not cols:
+                continue
+            table = cols[0].table
+            sel = ", ".join(f"{c.present} AS h{j}, {c.value} AS v{j}" for j, c in enumerate(cols))
+            df = self._engine.df(f"SELECT _rid, _rec, {sel} FROM {quote(table)} WHERE _rid IN ({marks}) "
+                                 "ORDER BY _rid", rid_list)
+            for row in df.to_dict("records"):
+                kinds = []
+                for j, c in enumerate(cols):
+                    if row[f"h{j}"] and c.readable:
+                        kinds.append(c.kind)
+                    v = row[f"v{j}"]
+                    if v is not None and not (isinstance(v, float) and np.isnan(v)) and \
+                            cat[c.kind].role is Role.IDENTIFIER and c.domain is not None:
+                        shown = v if (show_values and c.readable) else redact(v)
+                        key = (c.domain, v)
+                        if key not in value_nodes:
+                            per_kind[c.kind] = per_kind.get(c.kind, 0) + 1
+                            value_nodes[key] = f"{c.kind}#{per_kind[c.kind]}"
+                        node = value_nodes[key]
+                        values.append({"_rid": row["_rid"], "kind": c.kind, "node": node, "value": shown})
+                records.append({"_rid": row["_rid"], "dataset": name, "record_id": row["_rec"],
+                                "kinds": tuple(dict.fromkeys(kinds))})
+        links = self._engine.df(f"SELECT a, b, linker, rule FROM {quote(self._edges)} "
+                                f"WHERE a IN ({marks}) ORDER BY a, b, linker, rule", rid_list)
+        return Entity(entity_id, pd.DataFrame(records), links,
+                      pd.DataFrame(values, columns=["_rid", "kind", "node", "value"]).drop_duplicates())
+
+    def largest(self, n: int = 5) -> list[int]:
+        """Ids of the ``n`` largest entities."""
+        sizes = self.sizes()
+        order = np.argsort(-sizes, kind="stable")
+        return [int(i) for i in order[:n]]

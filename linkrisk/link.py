@@ -1,0 +1,158 @@
+"""Stage 4, link: the attacker's linkers turn released columns into record pairs.
+
+Every linker writes rows ``(a, b, linker, rule, da, db)`` into one edge table of the
+engine, with ``a < b`` record ids, the linker's name, the rule that fired (an identifier
+kind, or a quasi-identifier set such as ``full_name+date_of_birth``) and the two
+datasets. Values held by too many records (placeholders such as ``13800000000``) are
+not used to link; they are reported as hubs, redacted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import pandas as pd
+
+from linkrisk.catalogue import Role
+from linkrisk.engine import quote
+from linkrisk.redact import redact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.release import Release, ReleasedColumn
+    from linkrisk.study import Study
+
+EDGE_COLUMNS = "a BIGINT, b BIGINT, linker VARCHAR, rule VARCHAR, da INTEGER, db INTEGER"
+
+
+@dataclass
+class Links:
+    """What the linkers produced for one scenario."""
+
+    edges: str  # engine table of edges (a, b, linker, rule, da, db)
+    hubs: list[dict] = field(default_factory=list)
+    by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)  # linker, rule, da, db, pairs
+    pairs: int = 0  # distinct linked record pairs
+    probabilistic: dict = field(default_factory=dict)
+
+
+def _identifier_domains(study: "Study", release: "Release") -> dict[str, list["ReleasedColumn"]]:
+    cat = study.catalogue
+    domains: dict[str, list] = defaultdict(list)
+    for c in release.columns:
+        if c.domain is not None and c.exact_key and cat[c.kind].role is Role.IDENTIFIER:
+            domains[c.domain].append(c)
+    return dict(domains)
+
+
+def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,
+                     show_values: bool = False) -> list[dict]:
+    """Link any two records whose values of one identifier domain are equal.
+
+    Returns the hubs: values held by more than ``max_value_frequency`` records.
+    """
+    limit = study.attacker.max_value_frequency
+    hubs = []
+    for domain, cols in sorted(_identifier_domains(study, release).items()):
+        kind = cols[0].kind
+        union = " UNION ALL ".join(
+            f"SELECT _rid, _ds, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
+            for c in cols)
+        engine.create("_idv", f"SELECT DISTINCT _rid, _ds, v FROM ({union})")
+        engine.create("_idn", "SELECT v, count(*) AS n, count(DISTINCT _ds) AS nds FROM _idv GROUP BY v")
+        for v, n, nds in engine.rows("SELECT v, n, nds FROM _idn WHERE n > ? ORDER BY n DESC, v", [limit]):
+            hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
+                         "datasets": int(nds), "value": v if show_values else redact(v)})
+        engine.execute(
+            f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds "
+            "FROM _idv l JOIN _idv r ON l.v = r.v AND l._rid < r._rid "
+            "WHERE l.v IN (SELECT v FROM _idn WHERE n > 1 AND n <= ?)", [kind, limit])
+    engine.drop("_idv", "_idn")
+    return hubs
+
+
+def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,
+                           show_values: bool = False) -> list[dict]:
+    """Link records of different datasets that agree exactly on a quasi-identifier set.
+
+    For each configured set of kinds, records of two *different* datasets are linked when
+    they agree on every kind (same linkage domain, no value null) and the combination
+    occurs at most ``max_class_size`` times in each of the two datasets. A combination
+    held by more than ``max_value_frequency`` records in all is a hub.
+    """
+    a = study.attacker
+    hubs = []
+    datasets = sorted({c.dataset for c in release.columns})
+    for qset in a.quasi_identifier_sets:
+        rule = "+".join(qset)
+        parts, params = [], []
+        for ds in datasets:
+            cols = [release.first(ds, k) for k in qset]
+            if any(c is None for c in cols):
+                continue
+            table = cols[0].table
+            if any(c.table != table for c in cols):
+                continue
+            pieces = []
+            for c in cols:
+                pieces += ["?", c.value]
+                params.append(c.domain)
+            where = " AND ".join(f"{c.value} IS NOT NULL" for c in cols)
+            parts.append(f"SELECT _rid, _ds, concat_ws(chr(31), {', '.join(pieces)}) AS k "
+                         f"FROM {quote(table)} WHERE {where}")
+        if len(parts) < 2:
+            continue
+        engine.create("_qv", " UNION ALL ".join(parts), params)
+        engine.create("_qc", "SELECT k, _ds, count(*) AS n FROM _qv GROUP BY k, _ds")
+        engine.create("_qt", "SELECT k, sum(n) AS n, count(*) AS nds FROM _qc GROUP BY k")
+        for k, n, nds in engine.rows("SELECT k, n, nds FROM _qt WHERE n > ? ORDER BY n DESC, k",
+                                     [a.max_value_frequency]):
+            shown = " + ".join(redact(v) for v in k.split(chr(31))[1::2]) if not show_values else \
+                " + ".join(k.split(chr(31))[1::2])
+            hubs.append({"linker": "quasi_identifiers", "rule": rule, "domain": None,
+                         "records": int(n), "datasets": int(nds), "value": shown})
+        engine.create("_qok", "SELECT v._rid, v._ds, v.k FROM _qv v JOIN _qc c ON c.k = v.k AND c._ds = v._ds "
+                      "JOIN _qt t ON t.k = v.k WHERE c.n <= ? AND t.n <= ? AND t.nds > 1",
+                      [a.max_class_size, a.max_value_frequency])
+        engine.execute(
+            f"INSERT INTO {quote(edges)} SELECT least(l._rid, r._rid), greatest(l._rid, r._rid), "
+            "'quasi_identifiers', ?, "
+            "CASE WHEN l._rid < r._rid THEN l._ds ELSE r._ds END, "
+            "CASE WHEN l._rid < r._rid THEN r._ds ELSE l._ds END "
+            "FROM _qok l JOIN _qok r ON l.k = r.k AND l._ds < r._ds", [rule])
+    engine.drop("_qv", "_qc", "_qt", "_qok")
+    return hubs
+
+
+LINKERS: dict[str, Callable] = {
+    "identifiers": link_identifiers,
+    "quasi_identifiers": link_quasi_identifiers,
+}
+
+
+def run_linkers(engine: "Engine", study: "Study", release: "Release", tag: str,
+                show_values: bool = False, progress=None) -> Links:
+    """Run every linker of the study's attacker on a release; return the edges and hubs."""
+    edges = f"edges_{tag}"
+    engine.execute(f"CREATE OR REPLACE TABLE {quote(edges)} ({EDGE_COLUMNS})")
+    hubs: list[dict] = []
+    extra: dict = {}
+    for name in study.attacker.linkers:
+        if progress:
+            progress(f"linking with {name}")
+        if name in LINKERS:
+            hubs += LINKERS[name](engine, study, release, edges, show_values=show_values)
+        elif name == "probabilistic":
+            from linkrisk.probabilistic import link_probabilistic
+
+            extra["probabilistic"] = link_probabilistic(engine, study, release, edges)
+        elif name == "classic":
+            from linkrisk.classic import link_classic
+
+            extra["classic"] = link_classic(engine, study, release, edges)
+    by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM {quote(edges)} "
+                        "GROUP BY ALL ORDER BY linker, rule, da, db")
+    pairs = int(engine.scalar(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM {quote(edges)})"))
+    return Links(edges=edges, hubs=hubs, by_rule=by_rule, pairs=pairs, probabilistic=extra)

@@ -1,0 +1,213 @@
+"""Stage 1, load: every dataset (and the truth file) into the engine, as text.
+
+Loading also checks what can only be checked with the data at hand: the file exists and
+is readable, the mapped columns exist, record ids are present and unique, no column is
+empty in every row, no field is absurdly long. Problems are collected, not raised one
+at a time. Inputs are only read, never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from linkrisk.engine import quote
+from linkrisk.errors import InputError, Problem
+from linkrisk.normalise import ColumnRef
+from linkrisk.study import DELIMITERS, detect_delimiter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.study import Dataset, Study
+
+MAX_FIELD_CHARS = 1_000_000  # a field longer than this is almost surely broken quoting
+TRUTH_COLUMNS = ("dataset", "record_id", "person_id")
+
+
+def raw_table(i: int) -> str:
+    return f"raw{i}"
+
+
+@dataclass
+class Loaded:
+    """What the load stage put into the engine."""
+
+    datasets: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+    columns: list[ColumnRef] = field(default_factory=list)
+    delimiters: dict[str, str] = field(default_factory=dict)
+    truth: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def columns_of(self, dataset: str) -> list[ColumnRef]:
+        return [c for c in self.columns if c.dataset == dataset]
+
+
+def _load_source(engine: "Engine", table: str, ds: "Dataset", label: str,
+                 problems: list[Problem], delimiter: str | None = None) -> list[str] | None:
+    """Load one source into ``table``; return its columns or None after a problem."""
+    if isinstance(ds.source, pd.DataFrame):
+        return engine.load_frame(table, ds.source)
+    path = ds.path
+    if not path.is_file():
+        hint = " (it is a folder)" if path.is_dir() else ""
+        problems.append(Problem(label, f"the file {path} does not exist{hint}; check `path` "
+                                "(paths are relative to the study file)"))
+        return None
+    if path.stat().st_size == 0:
+        problems.append(Problem(label, f"the file {path} is empty (0 bytes); it needs a header row "
+                                "and at least one record"))
+        return None
+    try:
+        if ds.file_format == "parquet":
+            return engine.load_parquet(table, path)
+        delim = delimiter or ds.delimiter or detect_delimiter(path)
+        return engine.load_csv(table, path, delim, ds.encoding)
+    except InputError as exc:
+        problems.append(Problem(label, str(exc)))
+        return None
+
+
+def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]:
+    """Load every dataset of ``study`` into ``engine`` and check it.
+
+    Returns
+    -------
+    (Loaded, list of Problem)
+    """
+    loaded = Loaded()
+    problems: list[Problem] = []
+    offset = 0
+    slot = 0
+    for i, ds in enumerate(study.datasets):
+        label = ds.label()
+        if ds.delimiter is not None and ds.delimiter not in DELIMITERS:
+            continue  # reported by config validation
+        cols = _load_source(engine, raw_table(i), ds, label, problems)
+        if cols is None:
+            continue
+        if ds.path is not None and ds.file_format == "csv":
+            loaded.delimiters[ds.name] = ds.delimiter or detect_delimiter(ds.path)
+        n = engine.count(raw_table(i))
+        if n == 0:
+            problems.append(Problem(label, "has a header but no records; a dataset needs at least one row"))
+            continue
+        wanted = list(ds.columns) + ([ds.record_id] if ds.record_id else [])
+        missing = [c for c in wanted if c not in cols]
+        if missing:
+            shown = ", ".join(repr(c) for c in cols[:30]) + (" ..." if len(cols) > 30 else "")
+            hint = ""
+            if len(cols) == 1 and any(d in cols[0] for d in DELIMITERS if d != ","):
+                hint = " The file seems to use another delimiter: set `delimiter` for this dataset."
+            for c in missing:
+                what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
+                problems.append(Problem(label, f"has no {what} {c!r}; its columns are {shown}.{hint}"))
+            continue
+        if ds.record_id:
+            rid = quote(ds.record_id)
+            nulls, dups, first_null, first_dup = engine.rows(
+                f"SELECT count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                f"(SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
+                f"GROUP BY {rid} HAVING count(*) > 1)), "
+                f"min(_row) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                f"(SELECT min(_row) FROM (SELECT _row, count(*) OVER (PARTITION BY {rid}) AS n "
+                f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1) "
+                f"FROM {quote(raw_table(i))}")[0]
+            if nulls:
+                problems.append(Problem(f"{label} column {ds.record_id!r}",
+                                        f"the record id is missing in {nulls} row(s) (first at data row "
+                                        f"{first_null}); every record needs an id, or leave `record_id` out "
+                                        "to use row numbers"))
+            if dups:
+                problems.append(Problem(f"{label} column {ds.record_id!r}",
+                                        f"the record id is not unique: {dups} value(s) occur more than once "
+                                        f"(first repeat at data row {first_dup}); choose a unique column, or "
+                                        "leave `record_id` out to use row numbers"))
+        mapped = list(ds.columns)
+        if mapped:
+            aggs = ", ".join(f"count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> ''), "
+                             f"max(length({quote(c)}))" for c in mapped)
+            stats = engine.rows(f"SELECT {aggs} FROM {quote(raw_table(i))}")[0]
+            for j, c in enumerate(mapped):
+                filled, longest = stats[2 * j], stats[2 * j + 1]
+                if filled == 0:
+                    problems.append(Problem(f"{label} column {c!r}",
+                                            f"is empty in all {n} rows; remove it from the column "
+                                            "mapping, or check the file's delimiter and header"))
+                if longest and longest > MAX_FIELD_CHARS:
+                    row = engine.scalar(f"SELECT min(_row) FROM {quote(raw_table(i))} "
+                                        f"WHERE length({quote(c)}) > ?", [MAX_FIELD_CHARS])
+                    problems.append(Problem(f"{label} column {c!r}",
+                                            f"holds a value of {longest:,} characters at data row {row} "
+                                            f"(the limit is {MAX_FIELD_CHARS:,}); this usually means a "
+                                            "broken quote character; fix the file or drop the column"))
+        loaded.datasets.append(ds.name)
+        loaded.rows[ds.name] = n
+        loaded.offsets[ds.name] = offset
+        offset += n
+        for col, kind in ds.columns.items():
+            loaded.columns.append(ColumnRef(ds.name, i, col, kind, slot))
+            slot += 1
+    if study.truth is not None and not problems:
+        loaded.truth = _load_truth(study, engine, loaded, problems)
+    return loaded, problems
+
+
+def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list[Problem]) -> bool:
+    from linkrisk.study import Dataset
+
+    src = study.truth
+    ds = Dataset("truth", src)
+    label = f"truth file ({src})" if not isinstance(src, pd.DataFrame) else "truth table"
+    cols = _load_source(engine, "truth_raw", ds, label, problems)
+    if cols is None:
+        return False
+    missing = [c for c in TRUTH_COLUMNS if c not in cols]
+    if missing:
+        problems.append(Problem(label, f"lacks column(s) {', '.join(missing)}; it needs "
+                                f"{', '.join(TRUTH_COLUMNS)} (one row per record)"))
+        return False
+    names = [r[0] for r in engine.rows("SELECT DISTINCT dataset FROM truth_raw ORDER BY 1")]
+    unknown = [n for n in names if n not in loaded.datasets]
+    if unknown:
+        problems.append(Problem(label, f"names dataset(s) {', '.join(map(repr, unknown))} that the study "
+                                f"does not have; its datasets are {', '.join(map(repr, loaded.datasets))}"))
+        return False
+    # the records table exists only after normalisation; compare against raw tables here
+    parts = []
+    for i, ds_ in enumerate(study.datasets):
+        if ds_.name not in loaded.rows:
+            continue
+        rec = quote(ds_.record_id) if ds_.record_id else "CAST(_row AS VARCHAR)"
+        parts.append(f"SELECT CAST(? AS VARCHAR) AS dataset, {rec} AS record_id FROM {quote(raw_table(i))}")
+    params = [d.name for d in study.datasets if d.name in loaded.rows]
+    engine.create("_all_records", " UNION ALL ".join(parts), params)
+    extra, extra_row = engine.rows(
+        "SELECT count(*), min(t._row) FROM truth_raw t ANTI JOIN _all_records a "
+        "ON a.dataset = t.dataset AND a.record_id = t.record_id")[0]
+    absent = engine.scalar("SELECT count(*) FROM _all_records a ANTI JOIN truth_raw t "
+                           "ON a.dataset = t.dataset AND a.record_id = t.record_id")
+    dup = engine.scalar("SELECT count(*) FROM (SELECT dataset, record_id FROM truth_raw "
+                        "GROUP BY ALL HAVING count(*) > 1)")
+    ok = True
+    if extra:
+        problems.append(Problem(label, f"names {extra} record(s) that do not exist in the datasets "
+                                f"(first at data row {extra_row}); record ids must match the datasets' "
+                                "`record_id` columns (or row numbers)"))
+        ok = False
+    if absent:
+        problems.append(Problem(label, f"has no person for {absent} record(s) of the datasets; "
+                                "give every record a person_id"))
+        ok = False
+    if dup:
+        problems.append(Problem(label, f"lists {dup} record(s) more than once"))
+        ok = False
+    engine.drop("_all_records")
+    return ok

@@ -1,0 +1,371 @@
+"""Stage 2, normalise: one canonical text per value, so equal things compare equal.
+
+Each normaliser is an SQL expression over a trimmed text column, run set-based in the
+engine. Where a rule needs a Python library (E.164 formatting of unusual phone numbers
+with ``phonenumbers``, pinyin with ``pypinyin``), only the *distinct* values that need
+it leave the engine, and come back as a mapping table.
+
+Every normaliser gives a value (``NULL`` when nothing usable is left) and a validity
+flag; invalid values are kept and counted, so the report can say how clean a column is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from linkrisk.engine import quote
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+
+# GB 11643-1999 weights 2^(17-i) mod 11 for the first 17 characters.
+RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y.%m.%d", "%Y年%m月%d日",
+                "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+SEX_MALE = ("m", "male", "man", "男", "h", "homme")
+SEX_FEMALE = ("f", "female", "woman", "女", "femme", "w")
+ADDRESS_ABBREVIATIONS = (("street", "st"), ("road", "rd"), ("avenue", "ave"),
+                         ("apartment", "apt"), ("building", "bldg"), ("number", "no"),
+                         ("district", "dist"), ("floor", "fl"))
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+MASK_CHARS = "*#•"
+
+
+def _clean(x: str) -> str:
+    """Trimmed text, NULL when empty."""
+    return f"NULLIF(trim(CAST({x} AS VARCHAR)), '')"
+
+
+def _ws(x: str) -> str:
+    return f"trim(regexp_replace({x}, '\\s+', ' ', 'g'))"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How to normalise one column: SQL for the value and for its validity.
+
+    ``value`` and ``valid`` use ``{x}`` for the cleaned input (trimmed, NULL if empty).
+    ``mapping`` names a Python-built mapping table joined on the cleaned input.
+    """
+
+    value: str
+    valid: str
+    masked: str = "false"
+
+
+def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
+    """The SQL rule of a normaliser (see ``linkrisk.catalogue.NORMALISERS``)."""
+    if normaliser == "national_id":
+        return _cn_ric_rule() if scheme == "cn_ric" else _code_rule()
+    if normaliser == "code":
+        return _code_rule()
+    if normaliser == "email":
+        v = "lower({x})"
+        return Rule(v, f"regexp_matches({v}, '{EMAIL_PATTERN}')")
+    if normaliser == "name":
+        v = _ws("regexp_replace(lower({x}), '[.,;:·•_]', ' ', 'g')")
+        return Rule(f"NULLIF({v}, '')", "true")
+    if normaliser == "date":
+        fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
+        parsed = f"try_strptime({{x}}, [{fmts}])"
+        return Rule(f"coalesce(strftime({parsed}, '%Y-%m-%d'), {{x}})", f"{parsed} IS NOT NULL")
+    if normaliser == "sex":
+        male = ", ".join(f"'{s}'" for s in SEX_MALE)
+        female = ", ".join(f"'{s}'" for s in SEX_FEMALE)
+        v = (f"CASE WHEN lower({{x}}) IN ({male}) THEN 'M' WHEN lower({{x}}) IN ({female}) "
+             "THEN 'F' ELSE upper({x}) END")
+        return Rule(v, f"lower({{x}}) IN ({male}, {female})")
+    if normaliser == "postcode":
+        return Rule("upper(regexp_replace({x}, '\\s', '', 'g'))", "true")
+    if normaliser == "address":
+        v = "regexp_replace(lower({x}), '[,.;#·，。]', ' ', 'g')"
+        for long, short in ADDRESS_ABBREVIATIONS:
+            v = f"regexp_replace({v}, '\\b{long}\\b', '{short}', 'g')"
+        return Rule(f"NULLIF({_ws(v)}, '')", "true")
+    if normaliser == "integer":
+        v = "CAST(CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) AS VARCHAR)"
+        return Rule(f"coalesce({v}, {{x}})", "TRY_CAST({x} AS DOUBLE) IS NOT NULL")
+    if normaliser == "text":
+        return Rule(f"NULLIF({_ws('lower({x})')}, '')", "true")
+    if normaliser == "none":
+        return Rule("{x}", "true")
+    if normaliser == "phone":
+        # Handled by PhoneRule below (needs the phonenumbers mapping table).
+        raise ValueError("phone is normalised by normalise_phone_sql")
+    raise ValueError(f"unknown normaliser {normaliser!r}")
+
+
+def _code_rule() -> Rule:
+    return Rule(f"NULLIF(upper(regexp_replace({{x}}, '[\\s\\-]', '', 'g')), '')", "true",
+                masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')")
+
+
+def _ric_check(first17: str) -> str:
+    """SQL for the GB 11643-1999 check character of a 17-digit string expression."""
+    total = " + ".join(f"TRY_CAST(substr({first17}, {i + 1}, 1) AS INTEGER) * {w}"
+                       for i, w in enumerate(RIC_WEIGHTS))
+    return (f"CASE (12 - (({total}) % 11)) % 11 WHEN 10 THEN 'X' "
+            f"ELSE CAST((12 - (({total}) % 11)) % 11 AS VARCHAR) END")
+
+
+def _cn_ric_rule() -> Rule:
+    """Chinese resident ID (GB 11643-1999), as python-stdnum's ``cn.ric`` validates it.
+
+    A 15-digit legacy number (pre-1999: no century, no check character) becomes its
+    18-character form: ``19`` inserted before the year, the check character appended.
+    Lower-case ``x`` is upper-cased. Valid means: 18 characters, 17 digits, correct
+    check character, a real date of birth, and a division code that existed in the year
+    of birth (python-stdnum's table, loaded into the engine as ``_ric_years``).
+    """
+    s = "upper(regexp_replace({x}, '[\\s\\-]', '', 'g'))"
+    legacy17 = f"(substr({s}, 1, 6) || '19' || substr({s}, 7, 9))"
+    value = (f"NULLIF(CASE WHEN regexp_matches({s}, '^[0-9]{{15}}$') THEN {legacy17} || {_ric_check(legacy17)} "
+             f"ELSE {s} END, '')")
+    valid = ("(regexp_matches({v}, '^[0-9]{17}[0-9X]$') "
+             "AND right({v}, 1) = " + _ric_check("substr({v}, 1, 17)") + " "
+             "AND try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
+             "AND substr({v}, 1, 10) IN (SELECT k FROM _ric_years))")
+    return Rule(value=value, valid=valid, masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')")
+
+
+@lru_cache(maxsize=1)
+def ric_divisions() -> pd.DataFrame:
+    """Division codes of python-stdnum's ``cn/loc.dat`` with the years each was valid.
+
+    Returns
+    -------
+    DataFrame with columns ``code`` (6 digits), ``first_year``, ``last_year``, ``province``,
+    ``county`` (one row per name a code had; open ranges are 0 and 9999).
+    """
+    text = resources.files("stdnum").joinpath("cn/loc.dat").read_text("utf-8")
+    rows = []
+    province_code = province = ""
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        m = re.match(r'^(\d{2}) province="([^"]*)"', line)
+        if m:
+            province_code, province = m.groups()
+            continue
+        m = re.match(r'^\s+(\d{4}) county="([^"]*)"', line)
+        if not m:
+            continue
+        suffix, counties = m.groups()
+        for county in counties.split(","):
+            first, last = 0, 9999
+            rm = re.match(r"^\[(\d*)-(\d*)\](.*)$", county)
+            if rm:
+                first = int(rm.group(1)) if rm.group(1) else 0
+                last = int(rm.group(2)) if rm.group(2) else 9999
+                county = rm.group(3)
+            rows.append((province_code + suffix, first, last, province, county))
+    return pd.DataFrame(rows, columns=["code", "first_year", "last_year", "province", "county"])
+
+
+def load_ric_years(engine: "Engine") -> None:
+    """Table ``_ric_years(k)``: division code + year, for every year the code was valid."""
+    engine.register_frame("_ric_divisions_df", ric_divisions())
+    engine.create("_ric_years", "SELECT DISTINCT code || CAST(y AS VARCHAR) AS k FROM _ric_divisions_df, "
+                                "range(1880, 2101) t(y) WHERE y BETWEEN first_year AND last_year")
+    engine.drop("_ric_divisions_df")
+
+
+# phones ------------------------------------------------------------------------------
+def phone_clean_sql(x: str) -> str:
+    """Strip separators; ``00`` international prefix to ``+``."""
+    s = f"regexp_replace({x}, '[\\s\\-\\(\\)\\./]', '', 'g')"
+    return f"CASE WHEN starts_with({s}, '00') THEN '+' || substr({s}, 3) ELSE {s} END"
+
+
+# Chinese mobile numbers, the common case, are formatted in SQL; everything else is
+# formatted by phonenumbers on its distinct values.
+CN_MOBILE = r"^(\+86)?1[3-9][0-9]{9}$"
+
+
+def phone_mapping(values: list[str], region: str) -> pd.DataFrame:
+    """E.164 form and validity of cleaned phone strings, via ``phonenumbers``.
+
+    Examples
+    --------
+    >>> phone_mapping(["+8613812345678", "020 7946 0958"], "GB")["e164"].tolist()
+    ['+8613812345678', '+442079460958']
+    """
+    import phonenumbers
+
+    out_v, out_ok = [], []
+    for v in values:
+        try:
+            num = phonenumbers.parse(v, region)
+            out_v.append(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
+            out_ok.append(phonenumbers.is_valid_number(num))
+        except phonenumbers.NumberParseException:
+            out_v.append(v)
+            out_ok.append(False)
+    return pd.DataFrame({"k": values, "e164": out_v, "ok": out_ok})
+
+
+def pinyin_mapping(values: list[str]) -> pd.DataFrame:
+    """Han characters to toneless pinyin: family name, space, given name syllables joined.
+
+    ``张小明`` becomes ``zhang xiaoming``, the same as ``Zhang Xiaoming`` normalised.
+    Text that is not Han is kept, case-folded.
+
+    Examples
+    --------
+    >>> pinyin_mapping(["张小明"])["latin"].tolist()
+    ['zhang xiaoming']
+    """
+    from pypinyin import lazy_pinyin
+
+    out = []
+    for v in values:
+        compact = re.sub(r"\s+", "", v)
+        if re.fullmatch(r"[\u4e00-\u9fff]+", compact):
+            syl = lazy_pinyin(compact)
+            out.append((syl[0] + (" " + "".join(syl[1:]) if len(syl) > 1 else "")).lower())
+        else:
+            from unidecode import unidecode
+
+            out.append(re.sub(r"\s+", " ", unidecode(" ".join(lazy_pinyin(v)))).strip().lower())
+    return pd.DataFrame({"k": values, "latin": out})
+
+
+# the stage ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnRef:
+    """A mapped column of a loaded dataset and where its normalised value lives."""
+
+    dataset: str
+    dataset_index: int
+    column: str  # the source column name
+    kind: str
+    slot: int  # c{slot} / h{slot} in the normalised table
+
+    @property
+    def value(self) -> str:
+        return f"c{self.slot}"
+
+    @property
+    def present(self) -> str:
+        return f"h{self.slot}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}.{self.column}"
+
+
+def normalised_table(i: int) -> str:
+    return f"norm{i}"
+
+
+def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table) -> None:
+    """Build the Python-made mapping tables (phones, pinyin, division codes) once."""
+    cat = study.catalogue
+    settings = study.normalisation
+    load_ric_years(engine)
+
+    phone_cols = [c for c in columns if cat[c.kind].normaliser == "phone"]
+    union = " UNION ".join(
+        f"SELECT DISTINCT {phone_clean_sql(_clean(quote(c.column)))} AS k FROM {quote(raw_table(c.dataset_index))}"
+        for c in phone_cols)
+    values: list[str] = []
+    if union:
+        fast = _phone_fast_sql("k", settings.phone_region)
+        values = [r[0] for r in engine.rows(
+            f"SELECT k FROM ({union}) WHERE k IS NOT NULL AND NOT ({fast}) ORDER BY k")]
+    engine.register_frame("_phone_map_df", phone_mapping(values, settings.phone_region)
+                          if values else pd.DataFrame({"k": pd.Series([], dtype=str),
+                                                       "e164": pd.Series([], dtype=str),
+                                                       "ok": pd.Series([], dtype=bool)}))
+    engine.create("_phone_map", "SELECT * FROM _phone_map_df")
+    engine.drop("_phone_map_df")
+
+    han: list[str] = []
+    if settings.transliterate_names:
+        name_cols = [c for c in columns if cat[c.kind].normaliser == "name"]
+        union = " UNION ".join(
+            f"SELECT DISTINCT {_clean(quote(c.column))} AS k FROM {quote(raw_table(c.dataset_index))}"
+            for c in name_cols)
+        if union:
+            han = [r[0] for r in engine.rows(
+                f"SELECT k FROM ({union}) WHERE regexp_matches(k, '\\p{{Han}}') ORDER BY k")]
+    engine.register_frame("_pinyin_map_df", pinyin_mapping(han) if han else
+                          pd.DataFrame({"k": pd.Series([], dtype=str), "latin": pd.Series([], dtype=str)}))
+    engine.create("_pinyin_map", "SELECT * FROM _pinyin_map_df")
+    engine.drop("_pinyin_map_df")
+
+
+def _phone_fast_sql(k: str, region: str) -> str:
+    fast = f"regexp_matches({k}, '^\\+861[3-9][0-9]{{9}}$')"
+    if region.upper() == "CN":
+        fast += f" OR regexp_matches({k}, '^1[3-9][0-9]{{9}}$')"
+    return fast
+
+
+def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[ColumnRef],
+                      record_id: str | None, rid_offset: int, raw_slots: set[int] = frozenset()) -> pd.DataFrame:
+    """Create ``norm{index}``: ``_rid``, ``_ds``, ``_rec`` and per column ``c`` (value),
+    ``h`` (present), ``i`` (invalid), ``m`` (masked), and ``r`` (raw text, for the slots
+    in ``raw_slots``).
+
+    Returns
+    -------
+    DataFrame
+        Column quality: ``dataset, column, kind, rows, null, invalid, masked``.
+    """
+    cat = study.catalogue
+    region = study.normalisation.phone_region
+    scheme = study.normalisation.national_id_scheme
+    # three layers: cleaned input x, normalised value v, then flags from x and v
+    first, second, third, joins, quality = [], [], [], [], []
+    mask_re = f"'[{re.escape(MASK_CHARS)}]'"
+    for c in cols:
+        x, v, s = f"x{c.slot}", f"v{c.slot}", c.slot
+        first.append(f"{_clean('r.' + quote(c.column))} AS {x}")
+        norm = cat[c.kind].normaliser
+        masked = "false"
+        if norm == "phone":
+            masked = f"coalesce(regexp_matches({x}, {mask_re}), false)"
+            first.append(f"{phone_clean_sql(_clean('r.' + quote(c.column)))} AS k{s}")
+            joins.append(f"LEFT JOIN _phone_map p{s} ON p{s}.k = l1.k{s}")
+            fast = _phone_fast_sql(f"k{s}", region)
+            value = f"CASE WHEN {x} IS NULL THEN NULL WHEN {fast} THEN '+86' || right(k{s}, 11) ELSE p{s}.e164 END"
+            valid = f"({fast}) OR coalesce(p{s}.ok, false)"
+        else:
+            r = rule_for(norm, scheme)
+            value, valid = r.value.replace("{x}", x), r.valid.replace("{x}", x).replace("{v}", v)
+            if norm in ("national_id", "code"):
+                masked = r.masked.replace("{x}", x)
+                masked = f"coalesce({masked}, false)"
+            if norm == "name" and study.normalisation.transliterate_names:
+                joins.append(f"LEFT JOIN _pinyin_map n{s} ON n{s}.k = l1.{x}")
+                value = f"coalesce(n{s}.latin, {value})"
+        second.append(f"{value} AS {v}")
+        second.append(f"{masked} AS m{s}")
+        if norm == "phone":
+            second.append(f"{valid} AS ok{s}")
+            valid = f"ok{s}"
+        third += [f"CASE WHEN m{s} THEN NULL ELSE {v} END AS c{s}", f"{x} IS NOT NULL AS h{s}",
+                  f"{x} IS NOT NULL AND NOT m{s} AND NOT coalesce({valid}, false) AS i{s}", f"m{s}"]
+        if s in raw_slots:
+            third.append(f"{x} AS r{s}")
+    rec = f"r.{quote(record_id)}" if record_id else "CAST(r._row AS VARCHAR)"
+    layer1 = (f"SELECT r._row, {rec} AS _rec{''.join(', ' + f for f in first)} FROM {quote(raw)} r")
+    layer2 = (f"SELECT l1.*{''.join(', ' + f for f in second)} FROM ({layer1}) l1 " + " ".join(joins))
+    sql = (f"SELECT CAST(_row + ? AS BIGINT) AS _rid, CAST(? AS INTEGER) AS _ds, _rec"
+           f"{''.join(', ' + f for f in third)} FROM ({layer2}) ORDER BY _row")
+    engine.create(normalised_table(index), sql, [rid_offset, index])
+    aggs = ", ".join(f"count(*) FILTER (WHERE NOT h{c.slot}), count(*) FILTER (WHERE i{c.slot}), "
+                     f"count(*) FILTER (WHERE m{c.slot})" for c in cols)
+    row = engine.rows(f"SELECT count(*){', ' + aggs if aggs else ''} FROM {normalised_table(index)}")[0]
+    n = row[0]
+    for i, c in enumerate(cols):
+        quality.append({"dataset": c.dataset, "column": c.column, "kind": c.kind, "rows": n,
+                        "null": row[1 + 3 * i], "invalid": row[2 + 3 * i], "masked": row[3 + 3 * i]})
+    return pd.DataFrame(quality, columns=["dataset", "column", "kind", "rows", "null", "invalid", "masked"])

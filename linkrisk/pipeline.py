@@ -1,0 +1,181 @@
+"""The study run: load -> normalise -> release -> link -> graph -> score, per scenario.
+
+Each stage lives in its own module; this one only sequences them, times them and
+collects what they return into a :class:`linkrisk.result.Result`.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import pandas as pd
+
+from linkrisk.attack import attack_and_link
+from linkrisk.catalogue import Role
+from linkrisk.engine import make_engine, quote
+from linkrisk.enrichment import KindBits, bootstrap_prevented, multi_dataset_entities, record_masks, score
+from linkrisk.errors import StudyError
+from linkrisk.graph import IdentityGraph, components
+from linkrisk.link import run_linkers
+from linkrisk.load import load_study, raw_table
+from linkrisk.normalise import build_mappings, normalise_dataset, normalised_table
+from linkrisk.release import baseline_release, release_scenario
+from linkrisk.result import Result, ScenarioResult
+from linkrisk.validate import config_problems
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.release import Release
+    from linkrisk.study import Study
+
+Progress = Callable[[str], None]
+
+
+class Timer:
+    """Wall time per stage, added up over scenarios."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def run_study(study: "Study", progress: Progress | None = None, engine: "Engine | None" = None,
+              show_values: bool = False) -> Result:
+    """Run a study end to end (see :meth:`linkrisk.Study.run`)."""
+    source = str(study.source) if study.source else None
+    problems = config_problems(study) + list(study._parse_problems)
+    if problems:
+        raise StudyError(problems, source)
+    timer = Timer()
+    engine = engine or make_engine(study.engine)
+    with timer.stage("load"):
+        _say(progress, "loading datasets")
+        loaded, problems = load_study(study, engine)
+    if problems:
+        engine.close()
+        raise StudyError(problems, source)
+
+    with timer.stage("normalise"):
+        _say(progress, "normalising")
+        index = {d.name: i for i, d in enumerate(study.datasets)}
+        build_mappings(engine, study, loaded.columns, raw_table)
+        raw_slots = _raw_slots(study, loaded)
+        quality = []
+        for name in loaded.datasets:
+            i = index[name]
+            ds = study.datasets[i]
+            quality.append(normalise_dataset(engine, study, i, raw_table(i), loaded.columns_of(name),
+                                             ds.record_id, loaded.offsets[name], raw_slots))
+            engine.drop(raw_table(i))
+        quality = pd.concat(quality, ignore_index=True)
+        ds_index = np.zeros(loaded.total, dtype=np.int64)
+        for j, name in enumerate(loaded.datasets):
+            off = loaded.offsets[name]
+            ds_index[off:off + loaded.rows[name]] = j
+
+    bits = KindBits.of(study, loaded)
+    persons = None
+    if loaded.truth:
+        from linkrisk.truth import person_codes
+
+        persons = person_codes(engine, study, loaded)
+
+    releases: list[tuple[str, str, "Release"]] = [("baseline", "as leaked", baseline_release(study, loaded))]
+    for s in study.scenarios:
+        releases.append((s.name, s.description, s))
+
+    results: list[ScenarioResult] = []
+    for n, (name, description, rel) in enumerate(releases):
+        tag = f"s{n}"
+        _say(progress, f"scenario {name}: release")
+        with timer.stage("release"):
+            release = rel if n == 0 else release_scenario(study, loaded, engine, rel, n)
+        _say(progress, f"scenario {name}: link")
+        with timer.stage("link"):
+            if n == 0:
+                links = run_linkers(engine, study, release, tag, show_values=show_values, progress=progress)
+            else:
+                links = attack_and_link(
+                    engine, study, loaded, release,
+                    link=lambda r: run_linkers(engine, study, r, tag, show_values=show_values),
+                    label=lambda lk: _labels(engine, lk, loaded.total))
+        _say(progress, f"scenario {name}: graph")
+        with timer.stage("graph"):
+            labels = _labels(engine, links, loaded.total)
+        _say(progress, f"scenario {name}: score")
+        with timer.stage("score"):
+            masks = record_masks(engine, release, loaded, bits)
+            enrichment = score(labels, ds_index, masks, bits, loaded.datasets)
+            truth = None
+            if persons is not None:
+                from linkrisk.truth import evaluate
+
+                truth = evaluate(labels, persons, masks, enrichment.gain, bits)
+            matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM (SELECT DISTINCT a, b, da, db FROM "
+                               f"{quote(links.edges)}) GROUP BY ALL ORDER BY da, db")
+            suspicious = _suspicious(engine, study, release, labels)
+        results.append(ScenarioResult(
+            name=name, description=description, release=release, links=links, labels=labels,
+            enrichment=enrichment, entities=int(labels.max()) + 1 if len(labels) else 0,
+            multi_dataset_entities=multi_dataset_entities(labels, ds_index),
+            suspicious_entities=suspicious, ground_truth=truth, matrix=matrix,
+            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels)))
+
+    with timer.stage("score"):
+        if len(results) > 1:
+            prevented = bootstrap_prevented(results[0].labels, {r.name: r.enrichment.gain for r in results[1:]},
+                                            results[0].enrichment.gain, study.seed)
+            for r in results[1:]:
+                r.prevented = prevented[r.name]
+    return Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
+                  timings=timer.seconds, bits=bits, datasets_index=ds_index)
+
+
+def _raw_slots(study: "Study", loaded) -> set[int]:
+    """Columns some scenario transforms without normalising first: their raw text is kept."""
+    from linkrisk.pseudonymise import policy_for
+
+    return {c.slot for c in loaded.columns for s in study.scenarios
+            if (p := policy_for(s, c)) is not None and not p.normalise}
+
+
+def _labels(engine: "Engine", links, n_records: int) -> np.ndarray:
+    """Entity label of every record (index = record id - 1) from a scenario's edges."""
+    arr = engine.arrays(f"SELECT DISTINCT a, b FROM {quote(links.edges)}")
+    return components(n_records, arr["a"].astype(np.int64) - 1, arr["b"].astype(np.int64) - 1)
+
+
+def _suspicious(engine: "Engine", study: "Study", release: "Release", labels: np.ndarray) -> int:
+    """Entities holding two records of one dataset with different values of one identifier kind."""
+    cat = study.catalogue
+    cols = [c for c in release.columns if c.domain is not None and cat[c.kind].role is Role.IDENTIFIER]
+    if not cols:
+        return 0
+    engine.register_frame("_labels", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
+                                                   "e": labels}))
+    union = " UNION ALL ".join(
+        f"SELECT _rid, _ds, ? AS k, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
+        for c in cols)
+    n = engine.scalar(
+        f"SELECT count(DISTINCT e) FROM (SELECT l.e, u._ds, u.k FROM ({union}) u JOIN _labels l USING (_rid) "
+        "GROUP BY ALL HAVING count(DISTINCT u.v) > 1)", [c.kind for c in cols])
+    engine.drop("_labels")
+    return int(n or 0)
+
+
+__all__ = ["run_study", "normalised_table"]

@@ -1,0 +1,348 @@
+"""Pseudonymisation techniques (DESIGN.md section 2), each with one contract.
+
+A technique transforms a column in the engine (an SQL expression over the normalised,
+or on request the raw, value), declares the *linkage domain* of its output (two columns
+join only within one domain), whether the output is an exact join key, and whether the
+attacker can read it. Keys, salts and vaults are simulated: they derive from the study
+seed through :class:`KeyRing`, are bound as SQL parameters, and never appear in any
+output, log, repr or error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from linkrisk.engine import quote
+from linkrisk.release import Release, ReleasedColumn, plain_domain
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.load import Loaded
+    from linkrisk.normalise import ColumnRef
+    from linkrisk.study import Policy, Scenario, Study
+
+
+class KeyRing:
+    """Simulated secrets, derived from the study seed.
+
+    ``key(scope, purpose)`` is HMAC-SHA256 of ``purpose:scope`` under a master key that
+    is itself derived from the seed. The ring never shows its keys.
+
+    Examples
+    --------
+    >>> ring = KeyRing(0)
+    >>> ring.key("global", "hmac") == KeyRing(0).key("global", "hmac")
+    True
+    >>> ring
+    KeyRing(<secret>)
+    """
+
+    def __init__(self, seed: int):
+        self.__master = hashlib.sha256(b"linkrisk simulated pseudonymisation keys|" +
+                                       str(int(seed)).encode()).digest()
+
+    def key(self, scope: str, purpose: str) -> bytes:
+        return hmac.new(self.__master, f"{purpose}:{scope}".encode(), hashlib.sha256).digest()
+
+    def hmac_pads(self, scope: str, purpose: str) -> tuple[bytes, bytes]:
+        """The (outer, inner) padded keys of HMAC-SHA256 (RFC 2104) for SQL evaluation."""
+        k = self.key(scope, purpose).ljust(64, b"\0")
+        return bytes(b ^ 0x5C for b in k), bytes(b ^ 0x36 for b in k)
+
+    def __repr__(self) -> str:
+        return "KeyRing(<secret>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # never pickle a key
+        raise TypeError("a KeyRing cannot be pickled")
+
+
+def hmac_sql(x: str) -> str:
+    """HMAC-SHA256 (RFC 2104) of a text expression, hex; parameters: outer pad, inner pad."""
+    return "sha256(?::BLOB || unhex(sha256(?::BLOB || encode(" + x + "))))"
+
+
+def scope_id(key_scope: str | None, dataset: str, groups: dict[str, list[str]]) -> str:
+    """The concrete secret a dataset uses under a key scope.
+
+    ``global``: one secret everywhere; ``dataset``: one per holder; a group name: one
+    per group (datasets outside the group keep their own).
+
+    Examples
+    --------
+    >>> scope_id("dataset", "telecom", {})
+    'dataset:telecom'
+    >>> scope_id("carriers", "telecom", {"carriers": ["telecom", "isp"]})
+    'group:carriers'
+    """
+    scope = key_scope or "dataset"
+    if scope == "global":
+        return "global"
+    if scope in groups:
+        return f"group:{scope}" if dataset in groups[scope] else f"dataset:{dataset}"
+    return f"dataset:{dataset}"
+
+
+@dataclass
+class Context:
+    """What a technique needs to know about the column it transforms."""
+
+    study: "Study"
+    ref: "ColumnRef"
+    keys: KeyRing
+    policy: "Policy"
+
+    @property
+    def scope(self) -> str:
+        return scope_id(self.policy.key_scope, self.ref.dataset, self.study.key_groups)
+
+    @property
+    def normaliser(self) -> str:
+        return self.study.catalogue[self.ref.kind].normaliser
+
+    @property
+    def form(self) -> str:
+        return "norm" if self.policy.normalise else "raw"
+
+
+class Transform(ABC):
+    """One pseudonymisation technique."""
+
+    name: str = ""
+    #: how the attacker may undo it: None, "dictionary" (recompute the function on
+    #: candidates), "per_record" (the same, per record with its stored salt),
+    #: "decrypt" (with the key, read directly)
+    attack: str | None = None
+    secret: str | None = None  # the purpose of the secret it uses, if any
+
+    @abstractmethod
+    def sql(self, x: str, ctx: Context) -> tuple[str, list[Any]]:
+        """SQL expression of the released value over input ``x``, with its parameters."""
+
+    def domain(self, ctx: Context) -> str | None:
+        """The linkage domain of the output (None: the column is gone)."""
+        return f"{ctx.ref.kind}|{self.name}|{ctx.form}"
+
+    def exact_key(self, ctx: Context) -> bool:
+        return True
+
+    def readable(self, ctx: Context) -> tuple[bool, str]:
+        return False, f"{self.name}: a pseudonym, not readable without reversal"
+
+    def present(self, h: str, ctx: Context) -> str:
+        return h
+
+
+class Keep(Transform):
+    name = "keep"
+
+    def sql(self, x, ctx):
+        return x, []
+
+    def domain(self, ctx):
+        return plain_domain(ctx.ref.kind)
+
+    def readable(self, ctx):
+        return True, "kept"
+
+
+class Drop(Transform):
+    name = "drop"
+
+    def sql(self, x, ctx):
+        return "CAST(NULL AS VARCHAR)", []
+
+    def domain(self, ctx):
+        return None
+
+    def readable(self, ctx):
+        return False, "dropped"
+
+    def present(self, h, ctx):
+        return "false"
+
+
+class Mask(Transform):
+    name = "mask"
+
+    def sql(self, x, ctx):
+        f, last = int(ctx.policy.keep_first), int(ctx.policy.keep_last)
+        return (f"CASE WHEN length({x}) <= {f + last} THEN repeat('*', length({x})) ELSE "
+                f"left({x}, {f}) || repeat('*', length({x}) - {f + last}) || "
+                f"{'right(' + x + f', {last})' if last else chr(39) * 2} END"), []
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|mask:{ctx.policy.keep_first}:{ctx.policy.keep_last}"
+
+    def exact_key(self, ctx):
+        return False  # links only as a quasi-identifier
+
+    def readable(self, ctx):
+        return True, f"the first {ctx.policy.keep_first} and last {ctx.policy.keep_last} characters stay readable"
+
+
+class Generalise(Transform):
+    name = "generalise"
+
+    def sql(self, x, ctx):
+        level = ctx.policy.level
+        if ctx.normaliser == "date":
+            n = {"year": 4, "month": 7, "decade": 3}.get(str(level))
+            if n is None:
+                n = int(level)
+            expr = f"left({x}, {n})" + (" || '0s'" if level == "decade" else "")
+            return f"CASE WHEN regexp_matches({x}, '^[0-9]{{4}}-') THEN {expr} ELSE NULL END", []
+        if ctx.normaliser == "integer":
+            w = int(level)
+            return (f"CAST(CAST(floor(TRY_CAST({x} AS DOUBLE) / {w}) * {w} AS BIGINT) AS VARCHAR) || '-' || "
+                    f"CAST(CAST(floor(TRY_CAST({x} AS DOUBLE) / {w}) * {w} + {w - 1} AS BIGINT) AS VARCHAR)"), []
+        return f"left({x}, {int(level)})", []
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|generalise:{ctx.policy.level}"
+
+    def readable(self, ctx):
+        return True, f"generalised to {ctx.policy.level}: the coarse value stays readable"
+
+
+class Hash(Transform):
+    name = "hash"
+    attack = "dictionary"
+
+    def sql(self, x, ctx):
+        return f"sha256({x})", []
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|sha256|{ctx.form}"
+
+
+class SaltedHash(Transform):
+    name = "salted_hash"
+    secret = "salt"
+
+    @property
+    def attack(self):  # type: ignore[override]
+        return None
+
+    def sql(self, x, ctx):
+        if ctx.policy.per_record_salt:
+            # a fresh salt per record, stored beside the hash (derived from the record id)
+            return (f"sha256(left({hmac_sql('CAST(_rid AS VARCHAR)')}, 16) || {x})",
+                    list(ctx.keys.hmac_pads(ctx.scope, "record-salt")))
+        salt = ctx.keys.key(ctx.scope, "salt").hex()[:32]
+        return f"sha256(? || {x})", [salt]
+
+    def domain(self, ctx):
+        if ctx.policy.per_record_salt:
+            return f"{ctx.ref.kind}|salted_hash:per_record|{ctx.form}"
+        return f"{ctx.ref.kind}|salted_hash:{ctx.scope}|{ctx.form}"
+
+    def exact_key(self, ctx):
+        return not ctx.policy.per_record_salt
+
+
+class KeyedHash(Transform):
+    name = "keyed_hash"
+    secret = "hmac"
+
+    def sql(self, x, ctx):
+        return hmac_sql(x), list(ctx.keys.hmac_pads(ctx.scope, "hmac"))
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|hmac:{ctx.scope}|{ctx.form}"
+
+
+class DeterministicEncryption(Transform):
+    """Simulated by a keyed PRF: the same linkage behaviour as deterministic encryption
+    (equal plaintexts under one key give equal ciphertexts); with the key, readable."""
+
+    name = "deterministic_encryption"
+    secret = "encryption"
+
+    def sql(self, x, ctx):
+        return "'enc:' || " + hmac_sql(x), list(ctx.keys.hmac_pads(ctx.scope, "encryption"))
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|enc:{ctx.scope}|{ctx.form}"
+
+
+class Tokenise(Transform):
+    """A vault maps each distinct value to a random token; one vault per key scope."""
+
+    name = "tokenise"
+    secret = "vault"
+
+    def sql(self, x, ctx):
+        return "'tok_' || left(" + hmac_sql(x) + ", 20)", list(ctx.keys.hmac_pads(ctx.scope, "vault"))
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|vault:{ctx.scope}|{ctx.form}"
+
+
+class Randomise(Transform):
+    """A fresh random value per record: nothing links, nothing is readable."""
+
+    name = "randomise"
+
+    def sql(self, x, ctx):
+        return hmac_sql(f"CAST(_rid AS VARCHAR) || '|' || coalesce({x}, '')"), \
+            list(ctx.keys.hmac_pads(ctx.scope, "randomise"))
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|random|{ctx.form}"
+
+    def exact_key(self, ctx):
+        return False
+
+
+TECHNIQUES: dict[str, Transform] = {t.name: t for t in (
+    Keep(), Drop(), Mask(), Generalise(), Hash(), SaltedHash(), KeyedHash(),
+    DeterministicEncryption(), Tokenise(), Randomise())}
+
+
+def policy_for(scenario: "Scenario", ref: "ColumnRef") -> "Policy | None":
+    """The policy entry that applies to a column: ``dataset.column`` wins over the kind."""
+    return scenario.policy.get(f"{ref.dataset}.{ref.column}") or scenario.policy.get(ref.kind)
+
+
+def released_table(scenario_index: int, dataset_index: int) -> str:
+    return f"rel{scenario_index}_{dataset_index}"
+
+
+def apply_policy(study: "Study", loaded: "Loaded", engine: "Engine", scenario: "Scenario",
+                 scenario_index: int = 0) -> Release:
+    """Release copies of every dataset under a scenario's policy."""
+    keys = KeyRing(study.seed)
+    release = Release(scenario.name)
+    for name in loaded.datasets:
+        i = [d.name for d in study.datasets].index(name)
+        refs = loaded.columns_of(name)
+        table = released_table(scenario_index, i)
+        selects, params = [], []
+        for ref in refs:
+            pol = policy_for(scenario, ref)
+            tech = TECHNIQUES[getattr(pol.technique, "value", pol.technique)] if pol else TECHNIQUES["keep"]
+            if pol is None:
+                from linkrisk.study import Policy
+
+                pol = Policy("keep")
+            ctx = Context(study, ref, keys, pol)
+            x = f"n.{ref.value}" if pol.normalise or tech.name == "keep" else f"n.r{ref.slot}"
+            expr, p = tech.sql(x, ctx)
+            selects.append(f"CASE WHEN n.{ref.value} IS NULL THEN NULL ELSE {expr} END AS {ref.value}")
+            params += p
+            selects.append(f"{tech.present('n.' + ref.present, ctx)} AS {ref.present}")
+            readable, reason = tech.readable(ctx)
+            release.columns.append(ReleasedColumn(ref=ref, table=table, domain=tech.domain(ctx),
+                                                  readable=readable, technique=tech.name, reason=reason,
+                                                  exact_key=tech.exact_key(ctx)))
+            release.policies[ref] = (tech, ctx)
+        engine.create(table, f"SELECT n._rid, n._ds, n._rec, {', '.join(selects)} "
+                             f"FROM {quote(f'norm{i}')} n", params)
+        release.tables.append(table)
+    return release

@@ -1,0 +1,100 @@
+"""Reports from one result: JSON (stable keys), Markdown and self-contained HTML."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.result import Result
+
+
+def _clean(obj):
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalars
+        return _clean(obj.item())
+    return obj
+
+
+def to_json(result: "Result") -> str:
+    """The JSON report (schema: docs/report-schema.md)."""
+    return json.dumps(_clean(result.to_dict()), indent=2, ensure_ascii=False) + "\n"
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def to_markdown(result: "Result") -> str:
+    """A Markdown report: headline, scenarios, datasets, hubs."""
+    d = result.to_dict()
+    base = d["scenarios"][0]
+    lines = [f"# linkrisk report: {d['study']['name']}", "",
+             f"{d['study']['records']:,} records in {len(d['datasets'])} datasets. "
+             f"Linking them ({', '.join(d['study']['attacker']['linkers'])}) builds "
+             f"{base['multi_dataset_entities']:,} profiles spanning two or more datasets and adds "
+             f"{base['enrichment']['mean_per_record']:.2f} weighted kinds per record "
+             f"(total enrichment {base['enrichment']['total']:,.1f}).", "",
+             "## Scenarios", "",
+             "| scenario | links | entities | multi-dataset | enrichment | prevented (95% CI) |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for s in d["scenarios"]:
+        p = s["enrichment_prevented"]
+        prevented = "baseline" if p is None else (
+            f"{_pct(p['value'])} ({_pct(p['ci_low'])} to {_pct(p['ci_high'])})")
+        lines.append(f"| {s['name']} | {s['links']:,} | {s['entities']:,} | {s['multi_dataset_entities']:,} | "
+                     f"{s['enrichment']['total']:,.1f} | {prevented} |")
+    lines += ["", "## Datasets", "", "| dataset | records | enrichment per record |", "| --- | ---: | ---: |"]
+    for ds in d["datasets"]:
+        e = base["enrichment"]["by_dataset"].get(ds["name"], {})
+        lines.append(f"| {ds['name']} | {ds['records']:,} | {e.get('mean_per_record', 0):.2f} |")
+    if base.get("ground_truth"):
+        g = base["ground_truth"]
+        lines += ["", "## Ground truth (baseline)", "",
+                  f"Pair precision {_pct(g['pair_precision'])}, pair recall {_pct(g['pair_recall'])}, "
+                  f"pure entities {_pct(g['pure_entities'])}; true gain {g['true_gain']:,.1f}, "
+                  f"false gain {g['false_gain']:,.1f}."]
+    if base["hubs"]:
+        lines += ["", "## Hubs (values not used to link; redacted)", "", "| linker | rule | records | value |",
+                  "| --- | --- | ---: | --- |"]
+        for h in base["hubs"]:
+            lines.append(f"| {h['linker']} | {h['rule']} | {h['records']:,} | `{h['value']}` |")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(result: "Result") -> str:
+    """A self-contained HTML report."""
+    import html
+
+    md = to_markdown(result)
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>linkrisk report</title>"
+            "</head><body><pre>" + html.escape(md) + "</pre></body></html>\n")
+
+
+def terminal_summary(result: "Result", seconds: float | None = None) -> str:
+    """A short plain-text summary for the terminal (aggregates only)."""
+    s = result.summary()
+    lines = [f"{result.study.name}: {result.loaded.total:,} records in {len(result.loaded.datasets)} datasets"
+             + (f", {seconds:.1f}s" if seconds is not None else "")]
+    width = max(len(n) for n in s["scenario"]) + 2
+    lines.append(f"{'scenario':<{width}}{'links':>10}{'entities':>10}{'multi-ds':>10}"
+                 f"{'enrich/rec':>12}  prevented (95% CI)")
+    for r in s.itertuples(index=False):
+        prevented = "-" if r.prevented is None or r.prevented != r.prevented else (
+            f"{100 * r.prevented:5.1f}% ({100 * r.prevented_ci_low:.1f} to {100 * r.prevented_ci_high:.1f})")
+        lines.append(f"{r.scenario:<{width}}{r.links:>10,}{r.entities:>10,}{r.multi_dataset_entities:>10,}"
+                     f"{r.enrichment_per_record:>12.2f}  {prevented}")
+    g = result.baseline.ground_truth
+    if g:
+        lines.append(f"baseline vs truth: pair precision {g['pair_precision']:.4f}, "
+                     f"pair recall {g['pair_recall']:.4f}")
+    hubs = result.baseline.links.hubs
+    if hubs:
+        lines.append(f"{len(hubs)} hub value(s) not used to link (see the report)")
+    return "\n".join(lines)

@@ -1,0 +1,225 @@
+"""Results of a study run: per scenario, the links, entities and enrichment."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from linkrisk.errors import LinkriskError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.enrichment import Enrichment, KindBits
+    from linkrisk.graph import IdentityGraph
+    from linkrisk.link import Links
+    from linkrisk.load import Loaded
+    from linkrisk.release import Release
+    from linkrisk.study import Study
+
+
+@dataclass
+class ScenarioResult:
+    """Everything computed for one scenario (the baseline is one too)."""
+
+    name: str
+    description: str
+    release: "Release"
+    links: "Links"
+    labels: np.ndarray
+    enrichment: "Enrichment"
+    entities: int
+    multi_dataset_entities: int
+    suspicious_entities: int
+    graph: "IdentityGraph"
+    matrix: pd.DataFrame
+    ground_truth: dict | None = None
+    prevented: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self, datasets: list[str]) -> dict[str, Any]:
+        by_rule = [{"linker": r.linker, "rule": r.rule, "dataset_a": datasets[int(r.da)],
+                    "dataset_b": datasets[int(r.db)], "pairs": int(r.pairs)}
+                   for r in self.links.by_rule.itertuples(index=False)]
+        matrix = [{"dataset_a": datasets[int(r.da)], "dataset_b": datasets[int(r.db)], "pairs": int(r.pairs)}
+                  for r in self.matrix.itertuples(index=False)]
+        sizes = np.bincount(self.labels) if len(self.labels) else np.zeros(0, dtype=int)
+        size_values, size_counts = np.unique(sizes, return_counts=True)
+        e = self.enrichment
+        policy = {}
+        for c in self.release.columns:
+            policy[f"{c.dataset}.{c.ref.column}"] = {"kind": c.kind, "technique": c.technique,
+                                                     "linkable": c.domain is not None,
+                                                     "readable": c.readable, "reason": c.reason}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "links": int(self.links.pairs),
+            "links_by_rule": by_rule,
+            "link_matrix": matrix,
+            "entities": int(self.entities),
+            "multi_dataset_entities": int(self.multi_dataset_entities),
+            "entity_sizes": {str(int(v)): int(c) for v, c in zip(size_values, size_counts)},
+            "suspicious_entities": int(self.suspicious_entities),
+            "enrichment": e.to_dict(),
+            "enrichment_prevented": self.prevented,
+            "kinds_gained": e.kinds_gained.to_dict(orient="records"),
+            "gained_from": e.gained_from.to_dict(orient="records"),
+            "gain_distribution": e.distribution,
+            "reversed_columns": list(self.release.reversed_columns),
+            "hubs": list(self.links.hubs),
+            "columns": policy,
+            **({"ground_truth": self.ground_truth} if self.ground_truth is not None else {}),
+            **self.extra,
+        }
+
+
+class Result:
+    """The outcome of :meth:`linkrisk.Study.run`.
+
+    Examples
+    --------
+    >>> result = study.run()                                   # doctest: +SKIP
+    >>> result.summary()                                       # doctest: +SKIP
+    >>> result.graph("baseline").entity(0).to_networkx()       # doctest: +SKIP
+    >>> result.write("report.json")                            # doctest: +SKIP
+    """
+
+    def __init__(self, study: "Study", loaded: "Loaded", quality: pd.DataFrame,
+                 scenarios: list[ScenarioResult], engine: "Engine", timings: dict[str, float],
+                 bits: "KindBits", datasets_index: np.ndarray):
+        self.study = study
+        self.loaded = loaded
+        self.quality = quality
+        self.scenarios = scenarios
+        self.engine = engine
+        self.timings = timings
+        self.bits = bits
+        self.datasets_index = datasets_index
+        self.extra: dict[str, Any] = {}
+
+    # access -------------------------------------------------------------------------
+    @property
+    def baseline(self) -> ScenarioResult:
+        return self.scenarios[0]
+
+    def scenario(self, name: str) -> ScenarioResult:
+        """The result of one scenario, by name (``"baseline"`` for the as-leaked data)."""
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise LinkriskError(f"no scenario {name!r}; scenarios are "
+                            + ", ".join(repr(s.name) for s in self.scenarios))
+
+    def graph(self, scenario: str = "baseline") -> "IdentityGraph":
+        """The identity graph of a scenario."""
+        return self.scenario(scenario).graph
+
+    def summary(self) -> pd.DataFrame:
+        """One row per scenario: links, entities, enrichment and what it prevents."""
+        rows = []
+        for s in self.scenarios:
+            p = s.prevented or {}
+            row = {"scenario": s.name, "links": s.links.pairs, "entities": s.entities,
+                   "multi_dataset_entities": s.multi_dataset_entities,
+                   "enrichment": s.enrichment.total,
+                   "enrichment_per_record": s.enrichment.mean_per_record,
+                   "prevented": p.get("value"), "prevented_ci_low": p.get("ci_low"),
+                   "prevented_ci_high": p.get("ci_high")}
+            if s.ground_truth is not None:
+                row["pair_precision"] = s.ground_truth["pair_precision"]
+                row["pair_recall"] = s.ground_truth["pair_recall"]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report as a dict (stable keys; see docs/report-schema.md)."""
+        from linkrisk import __version__
+
+        names = self.loaded.datasets
+        datasets = []
+        for d in self.study.datasets:
+            if d.name not in self.loaded.rows:
+                continue
+            q = self.quality[self.quality["dataset"] == d.name]
+            datasets.append({
+                "name": d.name, "description": d.description, "records": self.loaded.rows[d.name],
+                "columns": [{"column": r.column, "kind": r.kind, "null_share": r.null / r.rows,
+                             "invalid_share": r.invalid / r.rows, "masked_share": r.masked / r.rows}
+                            for r in q.itertuples(index=False)]})
+        return {
+            "linkrisk_version": __version__,
+            "study": {"name": self.study.name, "description": self.study.description,
+                      "seed": self.study.seed, "records": self.loaded.total,
+                      "attacker": {"linkers": list(self.study.attacker.linkers),
+                                   "quasi_identifier_sets": [list(q) for q in
+                                                             self.study.attacker.quasi_identifier_sets],
+                                   "max_class_size": self.study.attacker.max_class_size,
+                                   "max_value_frequency": self.study.attacker.max_value_frequency,
+                                   "hash_rate": self.study.attacker.hash_rate,
+                                   "budget_seconds": self.study.attacker.budget_seconds}},
+            "datasets": datasets,
+            "weights": {k: float(w) for k, w in zip(self.bits.kinds, self.bits.weights)},
+            "scenarios": [s.to_dict(names) for s in self.scenarios],
+            **self.extra,
+        }
+
+    # output -------------------------------------------------------------------------
+    def write(self, path: str | Path, show_values: bool = False) -> Path:
+        """Write a report; the format follows the suffix: ``.json``, ``.md`` or ``.html``.
+
+        The file is written atomically: an interrupted write leaves no partial report.
+        """
+        from linkrisk import report
+
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            text = report.to_json(self)
+        elif suffix in (".md", ".markdown"):
+            text = report.to_markdown(self)
+        elif suffix in (".html", ".htm"):
+            text = report.to_html(self)
+        else:
+            raise LinkriskError(f"cannot tell the report format of {path}: use a .json, .md or .html suffix")
+        atomic_write(path, text)
+        return path
+
+    def export_entities(self, directory: str | Path) -> list[Path]:
+        """Write ``entities-<scenario>.csv`` (``dataset,record_id,entity_id``) per scenario."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        out = []
+        for s in self.scenarios:
+            path = directory / f"entities-{s.name}.csv"
+            atomic_write(path, s.graph.entity_table().to_csv(index=False, lineterminator="\n"))
+            out.append(path)
+        return out
+
+    def close(self) -> None:
+        """Release the engine (graph queries no longer work afterwards)."""
+        self.engine.close()
+
+    def __repr__(self) -> str:
+        return (f"Result(study={self.study.name!r}, records={self.loaded.total}, "
+                f"scenarios={[s.name for s in self.scenarios]})")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,474 @@
+"""Studies: which datasets leaked, what their columns hold, what the attacker does, and
+which pseudonymisation scenarios to compare.
+
+A study is built in code or loaded from a TOML file (DESIGN.md section 5). Settings are
+stored as given; :meth:`Study.validate` checks all of them at once, including the files,
+and reports every problem with where it is and what was allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from linkrisk.catalogue import NORMALISERS, Catalogue, Kind, Role
+from linkrisk.errors import Problem, StudyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.result import Result
+
+
+class Technique(str, Enum):
+    """Pseudonymisation techniques (DESIGN.md section 2)."""
+
+    KEEP = "keep"
+    DROP = "drop"
+    MASK = "mask"
+    GENERALISE = "generalise"
+    HASH = "hash"
+    SALTED_HASH = "salted_hash"
+    KEYED_HASH = "keyed_hash"
+    DETERMINISTIC_ENCRYPTION = "deterministic_encryption"
+    TOKENISE = "tokenise"
+    RANDOMISE = "randomise"
+
+
+class Linker(str, Enum):
+    """The ways an attacker can link records."""
+
+    IDENTIFIERS = "identifiers"
+    QUASI_IDENTIFIERS = "quasi_identifiers"
+    PROBABILISTIC = "probabilistic"
+    CLASSIC = "classic"
+
+
+SCOPED_TECHNIQUES = {Technique.SALTED_HASH, Technique.KEYED_HASH,
+                     Technique.DETERMINISTIC_ENCRYPTION, Technique.TOKENISE}
+BUILTIN_SCOPES = ("global", "dataset")
+NATIONAL_ID_SCHEMES = ("cn_ric", "generic")
+FORMATS = ("csv", "parquet")
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+@dataclass
+class Policy:
+    """How one kind or column is released in a scenario.
+
+    Parameters
+    ----------
+    technique : Technique or str
+        One of the names in :class:`Technique`.
+    key_scope : str, optional
+        For ``salted_hash``, ``keyed_hash``, ``deterministic_encryption`` and
+        ``tokenise``: ``"global"`` (one secret everywhere), ``"dataset"`` (one per
+        holder) or the name of a key group of datasets. Default ``"dataset"``.
+    level : str or int, optional
+        For ``generalise``: ``"year"``/``"month"`` for dates, a prefix length for
+        codes, a band width for ages.
+    keep_first, keep_last : int
+        For ``mask``: characters left visible at each end.
+    normalise : bool
+        Normalise the value before transforming it (default True).
+    per_record_salt : bool
+        For ``salted_hash``: a fresh salt per record, stored beside the hash.
+    """
+
+    technique: Technique | str
+    key_scope: str | None = None
+    level: str | int | None = None
+    keep_first: int = 0
+    keep_last: int = 0
+    normalise: bool = True
+    per_record_salt: bool = False
+
+    @classmethod
+    def from_mapping(cls, spec: Mapping[str, Any] | str) -> "Policy":
+        if isinstance(spec, str):
+            return cls(technique=spec)
+        spec = dict(spec)
+        return cls(technique=spec.pop("technique", None), **spec)
+
+
+@dataclass
+class Scenario:
+    """A pseudonymisation policy: for some kinds or ``dataset.column``s, a technique."""
+
+    name: str
+    policy: dict[str, Policy] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self):
+        self.policy = {k: (v if isinstance(v, Policy) else Policy.from_mapping(v))
+                       for k, v in dict(self.policy).items()}
+
+
+@dataclass
+class Dataset:
+    """One leaked table.
+
+    Parameters
+    ----------
+    name : str
+        A short name (``telecom``); unique in the study.
+    source : path or pandas.DataFrame
+        A CSV or Parquet file, or a DataFrame.
+    columns : mapping of column name to kind
+        Which kind each analysed column holds. Unmapped columns are ignored.
+    record_id : str, optional
+        The column naming each record; when absent the 1-based row number serves.
+    delimiter : str, optional
+        CSV delimiter; detected (comma, semicolon, tab) when not given.
+    format : "csv" or "parquet", optional
+        Taken from the file suffix when not given.
+    sampling_fraction : float, optional
+        The share of the population the dataset holds (for uniqueness estimates).
+    """
+
+    name: str
+    source: str | Path | pd.DataFrame
+    columns: dict[str, str] = field(default_factory=dict)
+    record_id: str | None = None
+    delimiter: str | None = None
+    format: str | None = None
+    encoding: str = "utf-8"
+    description: str = ""
+    sampling_fraction: float | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return None if isinstance(self.source, pd.DataFrame) else Path(self.source)
+
+    @property
+    def file_format(self) -> str:
+        if self.format:
+            return self.format
+        if self.path is not None and self.path.suffix.lower() in (".parquet", ".pq"):
+            return "parquet"
+        return "csv"
+
+    def label(self) -> str:
+        return f"dataset {self.name!r}" + (f" ({self.path})" if self.path else "")
+
+
+@dataclass
+class Attacker:
+    """What the adversary does: its linkers and its resources."""
+
+    linkers: Sequence[str] = ("identifiers", "quasi_identifiers")
+    quasi_identifier_sets: Sequence[Sequence[str]] = ()
+    max_class_size: int = 1
+    max_value_frequency: int = 50
+    hash_rate: float = 2.2e10
+    budget_seconds: float = 86400.0
+    compromised_keys: Sequence[str] = ()
+    match_threshold: float = 0.9
+
+
+@dataclass
+class Normalisation:
+    """Study-wide normalisation settings."""
+
+    phone_region: str = "CN"
+    transliterate_names: bool = False
+    national_id_scheme: str = "generic"
+
+
+@dataclass
+class RiskSpec:
+    """One re-identification risk question: a dataset and a quasi-identifier set."""
+
+    dataset: str
+    quasi_identifiers: Sequence[str]
+    sampling_fraction: float | None = None
+
+
+_TOP_KEYS = {"name", "description", "seed", "weights", "engine", "kinds", "normalise",
+             "attacker", "key_groups", "datasets", "truth", "scenarios", "risk",
+             "recommendation"}
+
+
+class Study:
+    """A linkage-risk study.
+
+    Parameters
+    ----------
+    datasets : list of Dataset
+    name : str
+    seed : int
+        The one source of randomness (bootstrap, simulated keys, sampling).
+    weights : "default", "uniform" or mapping of kind to weight
+    kinds : mapping of name to Kind or dict, optional
+        Kinds declared by the study (``{"blood_type": {"role": "quasi", "weight": 1}}``).
+    attacker : Attacker, optional
+    scenarios : list of Scenario, optional
+        The baseline (as leaked) is always evaluated first and need not be listed.
+    truth : path or DataFrame, optional
+        ``dataset, record_id, person_id``; never shown to any linker.
+    normalisation : Normalisation, optional
+    key_groups : mapping of group name to dataset names, optional
+        Named groups of datasets that share a key, salt or vault.
+    risk : list of RiskSpec, optional
+    recommend_target : float
+        Share of enrichment a recommended scenario must prevent (default 0.9).
+    engine : str
+        ``"duckdb"`` (default).
+
+    Examples
+    --------
+    >>> import pandas as pd, linkrisk as lr
+    >>> a = pd.DataFrame({"id": ["1"], "phone": ["13800138000"]})
+    >>> study = lr.Study([lr.Dataset("a", a, {"phone": "phone"}, record_id="id")])
+    >>> study.validate()
+    []
+    """
+
+    def __init__(self, datasets: Sequence[Dataset], name: str = "study", seed: int = 0,
+                 weights: str | Mapping[str, float] = "default",
+                 kinds: Mapping[str, Kind | Mapping[str, Any]] | None = None,
+                 attacker: Attacker | None = None,
+                 scenarios: Sequence[Scenario] = (),
+                 truth: str | Path | pd.DataFrame | None = None,
+                 normalisation: Normalisation | None = None,
+                 key_groups: Mapping[str, Sequence[str]] | None = None,
+                 risk: Sequence[RiskSpec] = (),
+                 recommend_target: float = 0.9,
+                 engine: str = "duckdb",
+                 description: str = "",
+                 source: Path | None = None):
+        self.datasets = list(datasets)
+        self.name = name
+        self.seed = seed
+        self.weights = weights
+        self.kinds = dict(kinds or {})
+        self.attacker = attacker or Attacker()
+        self.scenarios = list(scenarios)
+        self.truth = truth
+        self.normalisation = normalisation or Normalisation()
+        self.key_groups = {k: list(v) for k, v in (key_groups or {}).items()}
+        self.risk = list(risk)
+        self.recommend_target = recommend_target
+        self.engine = engine
+        self.description = description
+        self.source = source
+        self._parse_problems: list[Problem] = []
+
+    # construction -------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Study":
+        """Load a study file; paths inside it are relative to the file.
+
+        Raises
+        ------
+        StudyError
+            When the file is missing or is not valid TOML. Other problems are reported
+            by :meth:`validate` (and by :meth:`run`), all at once.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StudyError(Problem(str(path), "the study file does not exist; "
+                                     "`linkrisk synth --out DIR` writes an example"))
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except UnicodeDecodeError:
+            raise StudyError(Problem(str(path), "is not UTF-8 text")) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise StudyError(Problem(str(path), f"is not valid TOML: {exc}")) from None
+        return cls.from_dict(data, base=path.parent, source=path)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base: Path | None = None,
+                  source: Path | None = None) -> "Study":
+        """Build a study from the parsed content of a study file."""
+        base = base or Path(".")
+        where = str(source) if source else "study"
+        problems: list[Problem] = []
+
+        def get_table(key) -> dict:
+            v = data.get(key, {})
+            if not isinstance(v, dict):
+                problems.append(Problem(f"{where}: [{key}]", f"must be a table, got {type(v).__name__}"))
+                return {}
+            return v
+
+        for key in data:
+            if key not in _TOP_KEYS:
+                problems.append(Problem(f"{where}: {key}", "unknown setting; allowed: "
+                                        + ", ".join(sorted(_TOP_KEYS))))
+
+        datasets = []
+        raw_sets = data.get("datasets", [])
+        if not isinstance(raw_sets, list):
+            problems.append(Problem(f"{where}: datasets", "must be an array of tables ([[datasets]])"))
+            raw_sets = []
+        allowed_ds = {"name", "path", "record_id", "columns", "delimiter", "format",
+                      "encoding", "description", "sampling_fraction"}
+        for i, d in enumerate(raw_sets, 1):
+            label = f"{where}: datasets #{i}"
+            for key in d:
+                if key not in allowed_ds:
+                    problems.append(Problem(f"{label}: {key}", "unknown setting; allowed: "
+                                            + ", ".join(sorted(allowed_ds))))
+            if "path" not in d:
+                problems.append(Problem(label, "has no `path`"))
+                continue
+            p = Path(d["path"])
+            datasets.append(Dataset(
+                name=str(d.get("name", f"dataset{i}")), source=p if p.is_absolute() else base / p,
+                columns=dict(d.get("columns", {})), record_id=d.get("record_id"),
+                delimiter=d.get("delimiter"), format=d.get("format"),
+                encoding=d.get("encoding", "utf-8"), description=d.get("description", ""),
+                sampling_fraction=d.get("sampling_fraction")))
+
+        kinds = get_table("kinds")
+        attacker = Attacker(**{k: v for k, v in get_table("attacker").items()
+                               if k in Attacker.__dataclass_fields__})
+        for k in get_table("attacker"):
+            if k not in Attacker.__dataclass_fields__:
+                problems.append(Problem(f"{where}: [attacker] {k}", "unknown setting; allowed: "
+                                        + ", ".join(Attacker.__dataclass_fields__)))
+        norm_t = get_table("normalise")
+        normalisation = Normalisation(**{k: v for k, v in norm_t.items()
+                                         if k in Normalisation.__dataclass_fields__})
+        for k in norm_t:
+            if k not in Normalisation.__dataclass_fields__:
+                problems.append(Problem(f"{where}: [normalise] {k}", "unknown setting; allowed: "
+                                        + ", ".join(Normalisation.__dataclass_fields__)))
+
+        scenarios = []
+        for i, s in enumerate(data.get("scenarios", []), 1):
+            label = f"{where}: scenarios #{i}"
+            policy = {}
+            for target, spec in dict(s.get("policy", {})).items():
+                try:
+                    policy[target] = Policy.from_mapping(spec)
+                except TypeError as exc:
+                    problems.append(Problem(f"{label} policy {target}", f"has an unknown field ({exc}); "
+                                            "allowed: technique, key_scope, level, keep_first, "
+                                            "keep_last, normalise, per_record_salt"))
+            scenarios.append(Scenario(name=str(s.get("name", f"scenario{i}")), policy=policy,
+                                      description=s.get("description", "")))
+
+        truth = None
+        truth_t = get_table("truth")
+        if truth_t:
+            tp = Path(truth_t.get("path", ""))
+            truth = tp if tp.is_absolute() else base / tp
+
+        risk = [RiskSpec(dataset=r.get("dataset", ""), quasi_identifiers=list(r.get("quasi_identifiers", [])),
+                         sampling_fraction=r.get("sampling_fraction"))
+                for r in data.get("risk", [])]
+
+        study = cls(datasets=datasets, name=str(data.get("name", source.stem if source else "study")),
+                    seed=data.get("seed", 0), weights=data.get("weights", "default"), kinds=kinds,
+                    attacker=attacker, scenarios=scenarios, truth=truth,
+                    normalisation=normalisation, key_groups=get_table("key_groups"), risk=risk,
+                    recommend_target=get_table("recommendation").get("target", 0.9),
+                    engine=data.get("engine", "duckdb"), description=data.get("description", ""),
+                    source=source)
+        study._parse_problems = problems
+        return study
+
+    # the catalogue ------------------------------------------------------------------
+    @property
+    def catalogue(self) -> Catalogue:
+        """The kinds this study can use, with its weights."""
+        custom = {}
+        for name, spec in self.kinds.items():
+            if isinstance(spec, Kind):
+                custom[name] = spec
+            elif isinstance(spec, Mapping):
+                try:
+                    custom[name] = Kind(name=name, role=Role(spec.get("role", "quasi")),
+                                        weight=float(spec.get("weight", 1)),
+                                        category=spec.get("category", "custom"),
+                                        normaliser=spec.get("normaliser", "text"),
+                                        special=bool(spec.get("special", False)))
+                except (ValueError, TypeError):
+                    continue  # reported by validate()
+        weights = self.weights if isinstance(self.weights, (str, Mapping)) else "default"
+        return Catalogue(custom, weights if weights in ("default", "uniform") or
+                         isinstance(weights, Mapping) else "default")
+
+    def dataset(self, name: str) -> Dataset:
+        for d in self.datasets:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    # validation ---------------------------------------------------------------------
+    def validate(self, files: bool = True) -> list[Problem]:
+        """Every problem in the study, at once.
+
+        Parameters
+        ----------
+        files : bool
+            Also open each file and check columns, record ids and the truth file.
+
+        Returns
+        -------
+        list of Problem
+            Empty when the study is valid.
+        """
+        from linkrisk.validate import validate_study
+
+        return list(self._parse_problems) + validate_study(self, files=files)
+
+    def check(self) -> None:
+        """Raise :class:`StudyError` listing every problem, if there is any."""
+        problems = self.validate()
+        if problems:
+            raise StudyError(problems, str(self.source) if self.source else None)
+
+    # running ------------------------------------------------------------------------
+    def run(self, progress=None, engine=None) -> "Result":
+        """Validate, load, link and score the baseline and every scenario.
+
+        Returns
+        -------
+        Result
+
+        Raises
+        ------
+        StudyError
+            Listing every problem with the study, when there is any.
+        """
+        from linkrisk.pipeline import run_study
+
+        return run_study(self, progress=progress, engine=engine)
+
+    def __repr__(self) -> str:
+        return (f"Study(name={self.name!r}, datasets={[d.name for d in self.datasets]}, "
+                f"scenarios={[s.name for s in self.scenarios]})")
+
+
+def iter_kinds_used(study: Study) -> Iterable[str]:
+    for d in study.datasets:
+        yield from d.columns.values()
+
+
+def detect_delimiter(path: Path) -> str:
+    """Detect a CSV delimiter (comma, semicolon, tab, pipe) from the header line.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = p.write_text("a;b;c\\n1;2;3\\n")
+    >>> detect_delimiter(p)
+    ';'
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    counts = {d: first.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+__all__ = ["Study", "Dataset", "Scenario", "Policy", "Attacker", "Normalisation",
+           "RiskSpec", "Technique", "Linker", "NORMALISERS", "detect_delimiter"]
