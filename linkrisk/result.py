@@ -42,6 +42,11 @@ class ScenarioResult:
     prevented: dict | None = None
     extra: dict = field(default_factory=dict)
 
+    @property
+    def hubs(self) -> list[dict]:
+        """Values held by too many records to be used as links (redacted)."""
+        return self.links.hubs
+
     def to_dict(self, datasets: list[str]) -> dict[str, Any]:
         by_rule = [{"linker": r.linker, "rule": r.rule, "dataset_a": datasets[int(r.da)],
                     "dataset_b": datasets[int(r.db)], "pairs": int(r.pairs)}
@@ -204,6 +209,12 @@ class Result:
     def close(self) -> None:
         """Release the engine (graph queries no longer work afterwards)."""
         self.engine.close()
+
+    def __enter__(self) -> "Result":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"Result(study={self.study.name!r}, records={self.loaded.total}, "
