@@ -268,7 +268,9 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table)
     """Build the Python-made mapping tables (phones, pinyin, division codes) once."""
     cat = study.catalogue
     settings = study.normalisation
-    load_ric_years(engine)
+    if settings.national_id_scheme == "cn_ric" and any(
+            cat[c.kind].normaliser == "national_id" for c in columns):
+        load_ric_years(engine)  # about 700,000 rows: built only when a rule needs it
 
     phone_cols = [c for c in columns if cat[c.kind].normaliser == "phone"]
     union = " UNION ".join(

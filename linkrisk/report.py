@@ -68,13 +68,50 @@ def to_markdown(result: "Result") -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_html(result: "Result") -> str:
-    """A self-contained HTML report."""
-    import html
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "n/a"
+    s = float(seconds)
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if s >= size:
+            return f"{s / size:,.1f} {unit}"
+    return f"{s:.2g} s" if s < 1 else f"{s:.1f} s"
 
-    md = to_markdown(result)
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>linkrisk report</title>"
-            "</head><body><pre>" + html.escape(md) + "</pre></body></html>\n")
+
+def to_html(result: "Result", show_values: bool = False) -> str:
+    """One self-contained HTML page (figures embedded as PNG; works offline)."""
+    import base64
+
+    import jinja2
+
+    from linkrisk import __version__, plots
+
+    d = _clean(result.to_dict())
+    figs = {"prevented": plots.prevented_chart(result), "matrix": plots.link_matrix(result),
+            "distribution": plots.enrichment_distribution(result), "kinds": plots.kinds_gained(result)}
+    example = plots.example_entity(result.baseline)
+    if example is not None:
+        figs["entity"] = plots.entity_graph(result.baseline.graph.entity(example))
+    if result.extra.get("uniqueness_curve") is not None:
+        from linkrisk.uniqueness import curve_figure
+
+        figs["uniqueness"] = curve_figure(result.extra["uniqueness_curve"])
+    figures = {k: base64.b64encode(plots.figure_png(f)).decode("ascii") for k, f in figs.items()}
+    env = jinja2.Environment(loader=jinja2.PackageLoader("linkrisk", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters["num"] = lambda x: "n/a" if x is None else f"{x:,.0f}"
+    env.filters["num1"] = lambda x: "n/a" if x is None else f"{x:,.1f}"
+    env.filters["pct"] = lambda x: _pct(x)
+    env.filters["duration"] = _duration
+    base = d["scenarios"][0]
+    reversed_ = [{"scenario": s["name"], **r} for s in d["scenarios"] for r in s["reversed_columns"]]
+    hubs = [{"scenario": s["name"], **h} for s in d["scenarios"] for h in s["hubs"]]
+    gained = sorted(base["gained_from"], key=lambda r: -r["share"])[:25]
+    return env.get_template("report.html.j2").render(
+        study=d["study"], datasets=d["datasets"], weights=d["weights"], base=base,
+        scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
+        reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
+        recommendation=d.get("recommendation"), version=__version__, show_values=show_values)
 
 
 def terminal_summary(result: "Result", seconds: float | None = None) -> str:

@@ -189,7 +189,7 @@ class Result:
         elif suffix in (".md", ".markdown"):
             text = report.to_markdown(self)
         elif suffix in (".html", ".htm"):
-            text = report.to_html(self)
+            text = report.to_html(self, show_values=show_values)
         else:
             raise LinkriskError(f"cannot tell the report format of {path}: use a .json, .md or .html suffix")
         atomic_write(path, text)
@@ -229,6 +229,9 @@ def atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

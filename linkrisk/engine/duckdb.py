@@ -16,14 +16,22 @@ from linkrisk.errors import InputError
 def _explain(path: Path, exc: Exception) -> str:
     text = str(exc)
     low = text.lower()
-    if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
-        return (f"{path} is not valid UTF-8 text. Re-save it as UTF-8, or set "
+    not_utf8 = (f"{path} is not valid UTF-8 text. Re-save it as UTF-8, or set "
                 f"`encoding` for this dataset in the study file.")
+    # DuckDB's own words for bad bytes first: its sniffing errors mention "utf-8" and
+    # "encoding" among their generic hints, so those words alone do not mean bad bytes.
+    if "invalid unicode" in low or "not utf-8 encoded" in low:
+        return not_utf8
+    if "does not support the encoding" in low:
+        return (f"{path}: its `encoding` is not one the CSV reader supports (utf-8, utf-16, "
+                f"latin-1). Re-save the file as UTF-8 and leave `encoding` out.")
     if ("expected" in low and "column" in low) or "too many columns" in low or "sniff" in low:
         return (f"{path} has rows with a different number of fields than its header "
                 f"(ragged rows, or the wrong delimiter). Check the delimiter "
                 f"(set `delimiter` for this dataset) and the quoting of the file. "
                 f"DuckDB said: {_first_line(text)}")
+    if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
+        return not_utf8
     return f"{path} could not be read as a table. DuckDB said: {_first_line(text)}"
 
 
@@ -51,7 +59,13 @@ class DuckDBEngine(Engine):
 
     def __init__(self, database: str = ":memory:", threads: int | None = None,
                  memory_limit: str | None = None, connection=None):
-        self.con = connection if connection is not None else duckdb.connect(database)
+        if connection is None:
+            connection = duckdb.connect(database)
+            # linkrisk never reaches the network (DESIGN.md section 8): DuckDB would
+            # otherwise try to download an extension it knows of (``encodings`` for an
+            # unsupported CSV encoding, for one) the first time a query needs it.
+            connection.execute("SET autoinstall_known_extensions = false")
+        self.con = connection
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
@@ -60,11 +74,14 @@ class DuckDBEngine(Engine):
 
     # loading --------------------------------------------------------------------------
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
+        # skip = 0: the header is the first line. Left to itself, DuckDB's sniffer takes a
+        # ragged row (more fields than the header) for the header and skips every row
+        # before it, silently loading nothing; with skip = 0 it reports the ragged row.
         path = Path(path)
         try:
             self.con.execute(
                 f"CREATE OR REPLACE TABLE {quote(table + '__src')} AS SELECT * FROM read_csv(?, "
-                "delim = ?, header = true, all_varchar = true, strict_mode = true, "
+                "delim = ?, header = true, skip = 0, all_varchar = true, strict_mode = true, "
                 "quote = '\"', escape = '\"', encoding = ?, max_line_size = 67108864)",
                 [str(path), delimiter, encoding])
         except duckdb.Error as exc:

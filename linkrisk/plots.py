@@ -1,0 +1,167 @@
+"""Figures for reports and notebooks (matplotlib; every function returns a Figure)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from linkrisk.graph import Entity
+    from linkrisk.result import Result, ScenarioResult
+
+COLOURS = {"identifiers": "#1f77b4", "quasi_identifiers": "#ff7f0e", "probabilistic": "#2ca02c",
+           "classic": "#9467bd"}
+
+
+def _figure(w: float = 6.4, h: float = 4.0) -> "Figure":
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(w, h), dpi=110, layout="constrained")
+
+
+def prevented_chart(result: "Result") -> "Figure":
+    """Share of baseline enrichment each scenario prevents, with its 95% interval."""
+    scen = [s for s in result.scenarios[1:] if s.prevented and s.prevented["value"] is not None]
+    fig = _figure(6.4, 0.6 + 0.5 * max(1, len(scen)))
+    ax = fig.add_subplot()
+    if not scen:
+        ax.text(0.5, 0.5, "no scenarios", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    names = [s.name for s in scen]
+    v = np.array([100 * s.prevented["value"] for s in scen])
+    lo = np.array([100 * s.prevented["ci_low"] for s in scen])
+    hi = np.array([100 * s.prevented["ci_high"] for s in scen])
+    y = np.arange(len(scen))[::-1]
+    ax.barh(y, v, color="#4c72b0")
+    ax.errorbar(v, y, xerr=[v - lo, hi - v], fmt="none", ecolor="black", capsize=3)
+    for yi, vi in zip(y, v):
+        ax.text(max(vi, 0) + 1, yi, f"{vi:.1f}%", va="center", fontsize=8)
+    ax.set_yticks(y, names)
+    ax.set_xlim(min(0, v.min() - 5), 105)
+    ax.set_xlabel("enrichment prevented (% of baseline, 95% bootstrap interval)")
+    ax.axvline(0, color="grey", lw=0.8)
+    return fig
+
+
+def link_matrix(result: "Result", scenario: str = "baseline") -> "Figure":
+    """Heatmap of linked record pairs between (and within) datasets."""
+    s = result.scenario(scenario)
+    names = result.loaded.datasets
+    n = len(names)
+    m = np.zeros((n, n))
+    for r in s.matrix.itertuples(index=False):
+        m[int(r.da), int(r.db)] += r.pairs
+        if r.da != r.db:
+            m[int(r.db), int(r.da)] += r.pairs
+    fig = _figure(1.6 + 1.0 * n, 1.2 + 0.9 * n)
+    ax = fig.add_subplot()
+    im = ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(n), names, rotation=30, ha="right")
+    ax.set_yticks(range(n), names)
+    top = m.max() if m.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{int(m[i, j]):,}", ha="center", va="center", fontsize=8,
+                    color="white" if top and m[i, j] > top / 2 else "black")
+    ax.set_title(f"linked record pairs ({scenario})", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def enrichment_distribution(result: "Result") -> "Figure":
+    """How many records gain how much (weighted kinds), baseline and scenarios."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for s in result.scenarios:
+        gains = s.enrichment.gain
+        if not len(gains):
+            continue
+        values, counts = np.unique(np.round(gains, 1), return_counts=True)
+        ax.plot(values, counts / len(gains) * 100, marker="o", ms=3, lw=1.2,
+                label=s.name, alpha=0.9 if s.name == "baseline" else 0.7)
+    ax.set_xlabel("gain per record (sum of weights of kinds learnt by linking)")
+    ax.set_ylabel("% of records")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def kinds_gained(result: "Result", scenario: str = "baseline") -> "Figure":
+    """Share of each dataset's records that gain each kind by linking."""
+    s = result.scenario(scenario)
+    kg = s.enrichment.kinds_gained
+    names = result.loaded.datasets
+    kinds = sorted(kg["kind"].unique()) if len(kg) else []
+    fig = _figure(6.4, 0.8 + 0.35 * max(1, len(kinds)) * max(1, len(names)) / 2)
+    ax = fig.add_subplot()
+    if not kinds:
+        ax.text(0.5, 0.5, "no record gains anything", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    h = 0.8 / len(names)
+    for j, name in enumerate(names):
+        sub = kg[kg["dataset"] == name].set_index("kind")["share"]
+        vals = [100 * sub.get(k, 0.0) for k in kinds]
+        ax.barh(np.arange(len(kinds)) + j * h, vals, height=h, label=name)
+    ax.set_yticks(np.arange(len(kinds)) + 0.4 - h / 2, kinds)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of the dataset's records that gain the kind")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def entity_graph(entity: "Entity") -> "Figure":
+    """One entity drawn as a small graph: records (squares) and identifier values (dots)."""
+    import networkx as nx
+
+    g = entity.to_networkx()
+    fig = _figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    pos = nx.spring_layout(g, seed=0)
+    records = [n for n, d in g.nodes(data=True) if d["type"] == "record"]
+    values = [n for n, d in g.nodes(data=True) if d["type"] == "value"]
+    links = [(u, v) for u, v, d in g.edges(data=True) if d["type"] == "link"]
+    holds = [(u, v) for u, v, d in g.edges(data=True) if d["type"] == "holds"]
+    nx.draw_networkx_edges(g, pos, edgelist=holds, ax=ax, style="dotted", edge_color="grey")
+    for linker, colour in COLOURS.items():
+        el = [(u, v) for u, v in links if g.edges[u, v]["linker"] == linker]
+        if el:
+            nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, width=2, edge_color=colour, label=linker)
+    nx.draw_networkx_nodes(g, pos, nodelist=records, node_shape="s", node_color="#dddddd",
+                           edgecolors="black", node_size=600, ax=ax)
+    nx.draw_networkx_nodes(g, pos, nodelist=values, node_color="#fff3b0", edgecolors="grey",
+                           node_size=250, ax=ax)
+    labels = {n: n.split(":", 1)[0] + "\n" + ", ".join(g.nodes[n]["kinds"][:3]) for n in records}
+    labels.update({n: f"{g.nodes[n]['kind']}\n{g.nodes[n]['value']}" for n in values})
+    nx.draw_networkx_labels(g, pos, labels=labels, font_size=6, ax=ax)
+    ax.set_title(f"entity {entity.id}: {len(records)} records (values redacted)", fontsize=9)
+    if links:
+        ax.legend(fontsize=7, loc="lower left")
+    ax.set_axis_off()
+    return fig
+
+
+def example_entity(s: "ScenarioResult") -> int | None:
+    """A representative multi-dataset entity: the smallest one spanning the most datasets."""
+    labels = s.labels
+    if not len(labels):
+        return None
+    sizes = np.bincount(labels)
+    candidates = np.flatnonzero((sizes >= 3) & (sizes <= 6))
+    if not len(candidates):
+        candidates = np.flatnonzero(sizes >= 2)
+    if not len(candidates):
+        return None
+    return int(candidates[0])
+
+
+def figure_png(fig: "Figure") -> bytes:
+    """A figure as PNG bytes."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
