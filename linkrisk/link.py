@@ -1,9 +1,9 @@
 """Stage 4, link: the attacker's linkers turn released columns into record pairs.
 
-Every linker writes rows ``(a, b, linker, rule, da, db)`` into one edge table of the
+Every linker writes rows ``(a, b, linker, rule, da, db, p)`` into one edge table of the
 engine, with ``a < b`` record ids, the linker's name, the rule that fired (an identifier
-kind, or a quasi-identifier set such as ``full_name+date_of_birth``) and the two
-datasets. Values held by too many records (placeholders such as ``13800000000``) are
+kind, or a quasi-identifier set such as ``full_name+date_of_birth``), the two datasets
+and, for probabilistic linkers, the match probability (NULL for exact rules). Values held by too many records (placeholders such as ``13800000000``) are
 not used to link; they are reported as hubs, redacted.
 """
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.release import Release, ReleasedColumn
     from linkrisk.study import Study
 
-EDGE_COLUMNS = "a BIGINT, b BIGINT, linker VARCHAR, rule VARCHAR, da INTEGER, db INTEGER"
+EDGE_COLUMNS = "a BIGINT, b BIGINT, linker VARCHAR, rule VARCHAR, da INTEGER, db INTEGER, p DOUBLE"
 
 
 @dataclass
@@ -66,7 +66,7 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
             hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
                          "datasets": int(nds), "value": v if show_values else redact(v)})
         engine.execute(
-            f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds "
+            f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds, NULL "
             "FROM _idv l JOIN _idv r ON l.v = r.v AND l._rid < r._rid "
             "WHERE l.v IN (SELECT v FROM _idn WHERE n > 1 AND n <= ?)", [kind, limit])
     engine.drop("_idv", "_idn")
@@ -120,7 +120,7 @@ def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release",
             f"INSERT INTO {quote(edges)} SELECT least(l._rid, r._rid), greatest(l._rid, r._rid), "
             "'quasi_identifiers', ?, "
             "CASE WHEN l._rid < r._rid THEN l._ds ELSE r._ds END, "
-            "CASE WHEN l._rid < r._rid THEN r._ds ELSE l._ds END "
+            "CASE WHEN l._rid < r._rid THEN r._ds ELSE l._ds END, NULL "
             "FROM _qok l JOIN _qok r ON l.k = r.k AND l._ds < r._ds", [rule])
     engine.drop("_qv", "_qc", "_qt", "_qok")
     return hubs
@@ -147,11 +147,11 @@ def run_linkers(engine: "Engine", study: "Study", release: "Release", tag: str,
         elif name == "probabilistic":
             from linkrisk.probabilistic import link_probabilistic
 
-            extra["probabilistic"] = link_probabilistic(engine, study, release, edges)
+            extra["probabilistic"] = link_probabilistic(engine, study, release, edges, progress=progress)
         elif name == "classic":
             from linkrisk.classic import link_classic
 
-            extra["classic"] = link_classic(engine, study, release, edges)
+            extra["classic"] = link_classic(engine, study, release, edges, progress=progress)
     by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM {quote(edges)} "
                         "GROUP BY ALL ORDER BY linker, rule, da, db")
     pairs = int(engine.scalar(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM {quote(edges)})"))

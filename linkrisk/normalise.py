@@ -35,15 +35,19 @@ ADDRESS_ABBREVIATIONS = (("street", "st"), ("road", "rd"), ("avenue", "ave"),
                          ("district", "dist"), ("floor", "fl"))
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 MASK_CHARS = "*#•"
+# White space trimmed from every value: ASCII white space, no-break space (U+00A0, common
+# in spreadsheet exports), ideographic space (U+3000, common in Chinese text), BOM.
+TRIMMED = "' ' || " + " || ".join(f"chr({ord(c)})" for c in "\t\n\r\v\f\u00a0\u3000\ufeff")
 
 
 def _clean(x: str) -> str:
     """Trimmed text, NULL when empty."""
-    return f"NULLIF(trim(CAST({x} AS VARCHAR)), '')"
+    return f"NULLIF(trim(CAST({x} AS VARCHAR), {TRIMMED}), '')"
 
 
 def _ws(x: str) -> str:
-    return f"trim(regexp_replace({x}, '\\s+', ' ', 'g'))"
+    """Runs of white space (Unicode spaces too) to one space, trimmed."""
+    return f"trim(regexp_replace({x}, '[\\s\\p{{Z}}]+', ' ', 'g'))"
 
 
 @dataclass(frozen=True)
@@ -210,29 +214,48 @@ def phone_mapping(values: list[str], region: str) -> pd.DataFrame:
     return pd.DataFrame({"k": values, "e164": out_v, "ok": out_ok})
 
 
+# Surnames whose reading differs from the character's everyday reading (pypinyin's
+# default), and two-character surnames. A Han full name is split after its surname.
+SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "查": "zha", "仇": "qiu", "区": "ou",
+                    "朴": "piao", "盖": "ge", "乐": "yue", "种": "chong", "秘": "bi", "覃": "qin",
+                    "员": "yun", "缪": "miao", "翟": "zhai", "黑": "he", "薄": "bo", "折": "she",
+                    "阚": "kan", "隗": "wei", "召": "shao", "繁": "po"}
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
+                     "宇文", "司徒", "夏侯", "令狐", "轩辕", "端木", "独孤", "南宫", "西门", "呼延",
+                     "万俟", "澹台", "申屠", "闻人", "单于", "赫连", "钟离", "淳于", "拓跋", "完颜")
+NAME_SEPARATORS = r"[\s.,;:·•_]+"  # the characters the name rule turns into spaces
+
+
 def pinyin_mapping(values: list[str]) -> pd.DataFrame:
     """Han characters to toneless pinyin: family name, space, given name syllables joined.
 
-    ``张小明`` becomes ``zhang xiaoming``, the same as ``Zhang Xiaoming`` normalised.
-    Text that is not Han is kept, case-folded.
+    ``张小明`` becomes ``zhang xiaoming``, the same as ``Zhang Xiaoming`` normalised; a
+    surname is read as a surname (``曾`` is ``zeng``) and may have two characters
+    (``欧阳娜娜`` is ``ouyang nana``). Text with separators (``买买提·艾力``) or Latin
+    letters is read part by part (``maimaiti aili``). The result is case-folded.
 
     Examples
     --------
-    >>> pinyin_mapping(["张小明"])["latin"].tolist()
-    ['zhang xiaoming']
+    >>> pinyin_mapping(["张小明", "曾小贤", "买买提·艾力"])["latin"].tolist()
+    ['zhang xiaoming', 'zeng xiaoxian', 'maimaiti aili']
     """
     from pypinyin import lazy_pinyin
+    from unidecode import unidecode
+
+    def syllables(text: str) -> str:
+        return unidecode("".join(lazy_pinyin(text))).lower()
 
     out = []
     for v in values:
         compact = re.sub(r"\s+", "", v)
         if re.fullmatch(r"[\u4e00-\u9fff]+", compact):
-            syl = lazy_pinyin(compact)
-            out.append((syl[0] + (" " + "".join(syl[1:]) if len(syl) > 1 else "")).lower())
+            n = 2 if len(compact) > 2 and compact[:2] in COMPOUND_SURNAMES else 1
+            family = (SURNAME_READINGS.get(compact[0]) if n == 1 else None) or syllables(compact[:n])
+            given = syllables(compact[n:])
+            out.append(family + (" " + given if given else ""))
         else:
-            from unidecode import unidecode
-
-            out.append(re.sub(r"\s+", " ", unidecode(" ".join(lazy_pinyin(v)))).strip().lower())
+            parts = [syllables(p) for p in re.split(NAME_SEPARATORS, v)]
+            out.append(re.sub(r"\s+", " ", " ".join(parts)).strip())
     return pd.DataFrame({"k": values, "latin": out})
 
 
@@ -346,8 +369,9 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
                 masked = r.masked.replace("{x}", x)
                 masked = f"coalesce({masked}, false)"
             if norm == "name" and study.normalisation.transliterate_names:
+                # the name rule runs over the pinyin too, so that its output is normalised
                 joins.append(f"LEFT JOIN _pinyin_map n{s} ON n{s}.k = l1.{x}")
-                value = f"coalesce(n{s}.latin, {value})"
+                value = r.value.replace("{x}", f"coalesce(n{s}.latin, {x})")
         second.append(f"{value} AS {v}")
         second.append(f"{masked} AS m{s}")
         if norm == "phone":

@@ -99,42 +99,8 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
     for s in study.scenarios:
         releases.append((s.name, s.description, s))
 
-    results: list[ScenarioResult] = []
-    for n, (name, description, rel) in enumerate(releases):
-        tag = f"s{n}"
-        _say(progress, f"scenario {name}: release")
-        with timer.stage("release"):
-            release = rel if n == 0 else release_scenario(study, loaded, engine, rel, n)
-        _say(progress, f"scenario {name}: link")
-        with timer.stage("link"):
-            if n == 0:
-                links = run_linkers(engine, study, release, tag, show_values=show_values, progress=progress)
-            else:
-                links = attack_and_link(
-                    engine, study, loaded, release,
-                    link=lambda r: run_linkers(engine, study, r, tag, show_values=show_values),
-                    label=lambda lk: _labels(engine, lk, loaded.total))
-        _say(progress, f"scenario {name}: graph")
-        with timer.stage("graph"):
-            labels = _labels(engine, links, loaded.total)
-        _say(progress, f"scenario {name}: score")
-        with timer.stage("score"):
-            masks = record_masks(engine, release, loaded, bits)
-            enrichment = score(labels, ds_index, masks, bits, loaded.datasets)
-            truth = None
-            if persons is not None:
-                from linkrisk.truth import evaluate
-
-                truth = evaluate(labels, persons, masks, enrichment.gain, bits)
-            matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM (SELECT DISTINCT a, b, da, db FROM "
-                               f"{quote(links.edges)}) GROUP BY ALL ORDER BY da, db")
-            suspicious = _suspicious(engine, study, release, labels)
-        results.append(ScenarioResult(
-            name=name, description=description, release=release, links=links, labels=labels,
-            enrichment=enrichment, entities=int(labels.max()) + 1 if len(labels) else 0,
-            multi_dataset_entities=multi_dataset_entities(labels, ds_index),
-            suspicious_entities=suspicious, ground_truth=truth, matrix=matrix,
-            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels)))
+    ctx = _Run(study, engine, loaded, bits, ds_index, persons, timer, progress, show_values)
+    results = [ctx.scenario(n, name, description, rel) for n, (name, description, rel) in enumerate(releases)]
 
     with timer.stage("score"):
         if len(results) > 1:
@@ -142,8 +108,69 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
                                             results[0].enrichment.gain, study.seed)
             for r in results[1:]:
                 r.prevented = prevented[r.name]
-    return Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
-                  timings=timer.seconds, bits=bits, datasets_index=ds_index)
+    result = Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
+                    timings=timer.seconds, bits=bits, datasets_index=ds_index)
+    if study.what_matters and len(results):
+        from linkrisk.recommend import what_matters
+
+        _say(progress, "what matters most: one identifier kind at a time")
+        with timer.stage("what_matters"):
+            result.extra["what_matters"] = what_matters(ctx, results[0])
+    from linkrisk.recommend import recommend
+
+    result.extra["recommendation"] = recommend(result)
+    return result
+
+
+class _Run:
+    """What every scenario of one run shares; ``scenario()`` runs one through the stages."""
+
+    def __init__(self, study, engine, loaded, bits, ds_index, persons, timer, progress, show_values):
+        self.study, self.engine, self.loaded, self.bits = study, engine, loaded, bits
+        self.ds_index, self.persons, self.timer = ds_index, persons, timer
+        self.progress, self.show_values = progress, show_values
+
+    def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
+        """Release, link (with the dictionary attacker), graph and score one scenario."""
+        study, engine, loaded, timer, progress = self.study, self.engine, self.loaded, self.timer, self.progress
+        tag = tag or f"s{n}"
+        _say(progress, f"scenario {name}: release")
+        with timer.stage("release"):
+            release = rel if n == 0 else release_scenario(study, loaded, engine, rel, tag)
+        _say(progress, f"scenario {name}: link")
+        with timer.stage("link"):
+            if n == 0:
+                links = run_linkers(engine, study, release, tag, show_values=self.show_values, progress=progress)
+            else:
+                links = attack_and_link(
+                    engine, study, loaded, release,
+                    link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values),
+                    label=lambda lk: _labels(engine, lk, loaded.total))
+        _say(progress, f"scenario {name}: graph")
+        with timer.stage("graph"):
+            labels = _labels(engine, links, loaded.total)
+        _say(progress, f"scenario {name}: score")
+        with timer.stage("score"):
+            masks = record_masks(engine, release, loaded, self.bits)
+            enrichment = score(labels, self.ds_index, masks, self.bits, loaded.datasets)
+            truth = None
+            if self.persons is not None:
+                from linkrisk.truth import evaluate
+
+                truth = evaluate(labels, self.persons, masks, enrichment.gain, self.bits)
+            matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM (SELECT DISTINCT a, b, da, db FROM "
+                               f"{quote(links.edges)}) GROUP BY ALL ORDER BY da, db")
+            suspicious = _suspicious(engine, study, release, labels)
+        return ScenarioResult(
+            name=name, description=description, release=release, links=links, labels=labels,
+            enrichment=enrichment, entities=int(labels.max()) + 1 if len(labels) else 0,
+            multi_dataset_entities=multi_dataset_entities(labels, self.ds_index),
+            suspicious_entities=suspicious, ground_truth=truth, matrix=matrix,
+            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels))
+
+    def discard(self, s: ScenarioResult) -> None:
+        """Drop a scenario's engine tables (for throw-away analyses)."""
+        self.engine.drop(s.links.edges, *s.release.tables)
 
 
 def _raw_slots(study: "Study", loaded) -> set[int]:

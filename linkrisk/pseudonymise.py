@@ -310,19 +310,19 @@ def policy_for(scenario: "Scenario", ref: "ColumnRef") -> "Policy | None":
     return scenario.policy.get(f"{ref.dataset}.{ref.column}") or scenario.policy.get(ref.kind)
 
 
-def released_table(scenario_index: int, dataset_index: int) -> str:
-    return f"rel{scenario_index}_{dataset_index}"
+def released_table(tag: str, dataset_index: int) -> str:
+    return f"rel_{tag}_{dataset_index}"
 
 
 def apply_policy(study: "Study", loaded: "Loaded", engine: "Engine", scenario: "Scenario",
-                 scenario_index: int = 0) -> Release:
+                 tag: str = "s") -> Release:
     """Release copies of every dataset under a scenario's policy."""
     keys = KeyRing(study.seed)
     release = Release(scenario.name)
     for name in loaded.datasets:
         i = [d.name for d in study.datasets].index(name)
         refs = loaded.columns_of(name)
-        table = released_table(scenario_index, i)
+        table = released_table(tag, i)
         selects, params = [], []
         for ref in refs:
             pol = policy_for(scenario, ref)

@@ -112,8 +112,8 @@ def baseline_release(study: "Study", loaded: "Loaded") -> Release:
     return Release(BASELINE, cols)
 
 
-def release_scenario(study: "Study", loaded: "Loaded", engine: "Engine", scenario, index: int) -> Release:
-    """Apply a scenario's policy to released copies of the datasets (tables ``rel<index>_*``)."""
+def release_scenario(study: "Study", loaded: "Loaded", engine: "Engine", scenario, tag: str) -> Release:
+    """Apply a scenario's policy to released copies of the datasets (tables ``rel_<tag>_*``)."""
     from linkrisk.pseudonymise import apply_policy
 
-    return apply_policy(study, loaded, engine, scenario, index)
+    return apply_policy(study, loaded, engine, scenario, tag)

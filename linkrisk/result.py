@@ -171,7 +171,7 @@ class Result:
             "datasets": datasets,
             "weights": {k: float(w) for k, w in zip(self.bits.kinds, self.bits.weights)},
             "scenarios": [s.to_dict(names) for s in self.scenarios],
-            **self.extra,
+            **{k: v for k, v in self.extra.items() if not k.startswith("_")},
         }
 
     # output -------------------------------------------------------------------------

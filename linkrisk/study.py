@@ -215,6 +215,9 @@ class Study:
     risk : list of RiskSpec, optional
     recommend_target : float
         Share of enrichment a recommended scenario must prevent (default 0.9).
+    what_matters : bool
+        Also evaluate, per identifier kind, keying only that kind per holder, and keying
+        every identifier per holder (what pseudonymisation cannot prevent). Default True.
     engine : str
         ``"duckdb"`` (default).
 
@@ -237,6 +240,7 @@ class Study:
                  key_groups: Mapping[str, Sequence[str]] | None = None,
                  risk: Sequence[RiskSpec] = (),
                  recommend_target: float = 0.9,
+                 what_matters: bool = True,
                  engine: str = "duckdb",
                  description: str = "",
                  source: Path | None = None):
@@ -252,6 +256,7 @@ class Study:
         self.key_groups = {k: list(v) for k, v in (key_groups or {}).items()}
         self.risk = list(risk)
         self.recommend_target = recommend_target
+        self.what_matters = what_matters
         self.engine = engine
         self.description = description
         self.source = source
@@ -368,6 +373,7 @@ class Study:
                     attacker=attacker, scenarios=scenarios, truth=truth,
                     normalisation=normalisation, key_groups=get_table("key_groups"), risk=risk,
                     recommend_target=get_table("recommendation").get("target", 0.9),
+                    what_matters=get_table("recommendation").get("what_matters", True),
                     engine=data.get("engine", "duckdb"), description=data.get("description", ""),
                     source=source)
         study._parse_problems = problems

@@ -66,6 +66,8 @@ class DuckDBEngine(Engine):
             # unsupported CSV encoding, for one) the first time a query needs it.
             connection.execute("SET autoinstall_known_extensions = false")
         self.con = connection
+        # linkrisk reports its own progress; DuckDB's bar would print into pipes and notebooks
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
