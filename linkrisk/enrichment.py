@@ -212,24 +212,26 @@ def bootstrap_prevented(base_entity: np.ndarray, gains: dict[str, np.ndarray], b
     -------
     dict of scenario name to ``{"value", "ci_low", "ci_high"}`` (None where E_baseline = 0)
     """
-    names = list(gains)
     n_ent = int(base_entity.max()) + 1 if len(base_entity) else 0
-    cols = [np.bincount(base_entity, weights=base_gain, minlength=n_ent)]
-    cols += [np.bincount(base_entity, weights=gains[s], minlength=n_ent) for s in names]
-    mat = np.round(np.column_stack(cols), 9) if n_ent else np.zeros((0, len(cols)))
-    e_base = mat[:, 0].sum() if n_ent else 0.0
-    if e_base == 0:
-        return {s: {"value": None, "ci_low": None, "ci_high": None} for s in names}
-    groups, counts = np.unique(mat, axis=0, return_counts=True)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
-    draws = rng.multinomial(n_ent, counts / counts.sum(), size=n_boot)  # n_boot x groups
-    totals = draws @ groups  # n_boot x (1 + scenarios)
+    e0 = np.bincount(base_entity, weights=base_gain, minlength=n_ent) if n_ent else np.zeros(0)
+    e_base = float(e0.sum())
     out = {}
     alpha = (1 - level) / 2
-    for i, s in enumerate(names, start=1):
-        value = 1 - mat[:, i].sum() / e_base
+    for s, g in gains.items():
+        if e_base == 0:
+            out[s] = {"value": None, "ci_low": None, "ci_high": None}
+            continue
+        # each scenario draws from the same seed, so its interval does not depend on
+        # which other scenarios the study happens to hold
+        es = np.bincount(base_entity, weights=g, minlength=n_ent)
+        mat = np.round(np.column_stack([e0, es]), 9)
+        groups, counts = np.unique(mat, axis=0, return_counts=True)
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
+        draws = rng.multinomial(n_ent, counts / counts.sum(), size=n_boot)  # n_boot x groups
+        totals = draws @ groups  # n_boot x 2
+        value = 1 - es.sum() / e_base
         with np.errstate(divide="ignore", invalid="ignore"):
-            boot = 1 - totals[:, i] / totals[:, 0]
+            boot = 1 - totals[:, 1] / totals[:, 0]
         boot = boot[np.isfinite(boot)]
         lo, hi = (np.quantile(boot, [alpha, 1 - alpha]) if len(boot) else (np.nan, np.nan))
         out[s] = {"value": float(value), "ci_low": float(lo), "ci_high": float(hi),

@@ -360,7 +360,10 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
             first.append(f"{phone_clean_sql(_clean('r.' + quote(c.column)))} AS k{s}")
             joins.append(f"LEFT JOIN _phone_map p{s} ON p{s}.k = l1.k{s}")
             fast = _phone_fast_sql(f"k{s}", region)
-            value = f"CASE WHEN {x} IS NULL THEN NULL WHEN {fast} THEN '+86' || right(k{s}, 11) ELSE p{s}.e164 END"
+            # NULLIF: a value of separators only ("-", "()") leaves no digits, and an empty
+            # text must not become a key that links every such record
+            value = (f"CASE WHEN {x} IS NULL THEN NULL WHEN {fast} THEN '+86' || right(k{s}, 11) "
+                     f"ELSE NULLIF(p{s}.e164, '') END")
             valid = f"({fast}) OR coalesce(p{s}.ok, false)"
         else:
             r = rule_for(norm, scheme)

@@ -50,6 +50,26 @@ def to_markdown(result: "Result") -> str:
             f"{_pct(p['value'])} ({_pct(p['ci_low'])} to {_pct(p['ci_high'])})")
         lines.append(f"| {s['name']} | {s['links']:,} | {s['entities']:,} | {s['multi_dataset_entities']:,} | "
                      f"{s['enrichment']['total']:,.1f} | {prevented} |")
+    if d.get("recommendation"):
+        lines += ["", f"**Recommendation:** {d['recommendation']['text']}"]
+    wm = d.get("what_matters") or {}
+    if wm.get("by_kind"):
+        lines += ["", "## What matters most", "", "| keyed per holder | prevented (95% CI) | links left |",
+                  "| --- | --- | ---: |"]
+        rows = [(f"{r['kind']} only", r) for r in wm["by_kind"]] + [("every identifier", wm["all_identifiers_keyed"])]
+        for label, r in rows:
+            lines.append(f"| {label} | {_pct(r['value'])} ({_pct(r['ci_low'])} to {_pct(r['ci_high'])}) | "
+                         f"{r['links']:,} |")
+        e = wm["all_identifiers_keyed"]
+        lines += ["", f"With every identifier keyed per holder, {_pct(e['residual_share'])} of the enrichment "
+                      "remains (what pseudonymising identifiers cannot prevent)."]
+    if any(s["reversed_columns"] for s in d["scenarios"]):
+        lines += ["", "## Reversed columns", "", "| scenario | column | how | reversed | est. attacker time |",
+                  "| --- | --- | --- | ---: | ---: |"]
+        for s in d["scenarios"]:
+            for r in s["reversed_columns"]:
+                lines.append(f"| {s['name']} | {r['column']} | {r['method']} | {r['values_reversed']:,} / "
+                             f"{r['values']:,} | {_duration(r['estimated_seconds'])} |")
     lines += ["", "## Datasets", "", "| dataset | records | enrichment per record |", "| --- | ---: | ---: |"]
     for ds in d["datasets"]:
         e = base["enrichment"]["by_dataset"].get(ds["name"], {})
@@ -111,7 +131,8 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         study=d["study"], datasets=d["datasets"], weights=d["weights"], base=base,
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
-        recommendation=d.get("recommendation"), version=__version__, show_values=show_values)
+        recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
+        version=__version__, show_values=show_values)
 
 
 def terminal_summary(result: "Result", seconds: float | None = None) -> str:

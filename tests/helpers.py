@@ -39,9 +39,12 @@ def normalise_frame(kind: str, values: list[str | None], **settings) -> pd.DataF
     DataFrame
         One row per input value, in order: ``raw``, ``value`` (normalised, None when
         null or masked), ``present``, ``invalid``, ``masked``. ``attrs["quality"]``
-        holds the stage's quality row for the column.
+        holds the stage's quality row for the column (None when every value is blank).
     """
-    frame = pd.DataFrame({"v": pd.Series(list(values), dtype=object)})
+    # A column empty in every row is a study problem; then one extra row keeps it loadable
+    # (and the quality row is left out).
+    padded = all(v is None or not str(v).strip() for v in values)
+    frame = pd.DataFrame({"v": pd.Series(list(values) + (["x"] if padded else []), dtype=object)})
     study = lr.Study([lr.Dataset("d", frame, {"v": kind})],
                      normalisation=lr.Normalisation(**settings))
     with make_engine("duckdb") as engine:
@@ -52,10 +55,10 @@ def normalise_frame(kind: str, values: list[str | None], **settings) -> pd.DataF
         quality = normalise_dataset(engine, study, 0, raw_table(0), loaded.columns_of("d"),
                                     None, 0)
         out = engine.df("SELECT c0 AS value, h0 AS present, i0 AS invalid, m0 AS masked "
-                        "FROM norm0 ORDER BY _rid")
+                        "FROM norm0 WHERE _rid <= ? ORDER BY _rid", [len(values)])
     out.insert(0, "raw", list(values))
     out["value"] = out["value"].astype(object).where(out["value"].notna(), None)
-    out.attrs["quality"] = quality.iloc[0].to_dict()
+    out.attrs["quality"] = None if padded else quality.iloc[0].to_dict()
     return out
 
 
