@@ -1,0 +1,294 @@
+"""Benchmark at SenseNets scale, side by side with the alternatives.
+
+    python benchmarks/scale.py --people 2500000 --json bench.json
+    python benchmarks/scale.py --people 100000            # a quick run
+
+1. Generates the synthetic breaches once (Parquet, cached under benchmarks/.cache/ by
+   size and seed); the generation is timed but not counted in the study.
+2. Runs the full study: identifier and quasi-identifier linkers, the baseline plus the
+   four scenarios of the generated study.toml; wall time and peak memory per stage.
+3. On the same data and the same identifier rules (national_id, phone, email; values
+   held by more than max_value_frequency records left out, as linkrisk's hub guard does):
+   (a) Splink's ``deterministic_link`` plus its connected components;
+   (b) a plain hand-written DuckDB query plus scipy connected components: the floor.
+   linkrisk's ``baseline_seconds`` is a baseline-only run with the identifiers linker,
+   from loading to connected components: the same work as (a) and (b).
+
+Peak memory is the process's resident set size, sampled every 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+IDENTIFIER_KINDS = ("national_id", "phone", "email")
+
+
+# memory -----------------------------------------------------------------------------------
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Sampler:
+    """Samples RSS in a thread; keeps the peak per label and overall."""
+
+    def __init__(self):
+        self.label = "start"
+        self.peaks: dict[str, float] = {}
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            r = rss_mb()
+            self.peak = max(self.peak, r)
+            self.peaks[self.label] = max(self.peaks.get(self.label, 0.0), r)
+            time.sleep(0.02)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def phase(sampler: Sampler, name: str, times: dict):
+    sampler.label = name
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        times[name] = time.perf_counter() - t0
+
+
+STAGE_OF = (("loading", "load"), ("normalising", "normalise"), (": release", "release"),
+            (": link", "link"), ("linking", "link"), (": graph", "graph"), (": score", "score"))
+
+
+def stage_tracker(sampler: Sampler):
+    def progress(message: str) -> None:
+        for key, stage in STAGE_OF:
+            if key in message:
+                sampler.label = stage
+                return
+    return progress
+
+
+# data -------------------------------------------------------------------------------------
+def ensure_data(people: int, seed: int, cache: Path) -> tuple[Path, float | None]:
+    from linkrisk import synth
+
+    out = cache / f"people{people}-seed{seed}"
+    study = out / "study.toml"
+    if study.exists():
+        return study, None
+    t0 = time.perf_counter()
+    synth.generate(people, seed=seed, out=out, fmt="parquet")
+    return study, time.perf_counter() - t0
+
+
+# comparators ------------------------------------------------------------------------------
+def simple_identifier_sql(study) -> list[tuple[str, str, str]]:
+    """(dataset, path, SELECT of unique_id + normalised identifier columns) per dataset.
+
+    The normalisation is what a careful hand-written query does: resident IDs upper-cased
+    without separators, phones reduced to their last 11 digits, e-mails trimmed and
+    lower-cased. Record ids are numbered globally as linkrisk does.
+    """
+    out = []
+    for d in study.datasets:
+        cols = {}
+        for col, kind in d.columns.items():
+            if kind in IDENTIFIER_KINDS and kind not in cols:
+                q = '"' + col.replace('"', '""') + '"'
+                if kind == "national_id":
+                    cols[kind] = f"NULLIF(upper(regexp_replace(CAST({q} AS VARCHAR), '[\\s\\-]', '', 'g')), '')"
+                elif kind == "phone":
+                    cols[kind] = f"NULLIF(right(regexp_replace(CAST({q} AS VARCHAR), '[^0-9]', '', 'g'), 11), '')"
+                else:
+                    cols[kind] = f"NULLIF(lower(trim(CAST({q} AS VARCHAR))), '')"
+        sel = ", ".join(f"{cols[k]} AS {k}" if k in cols else f"CAST(NULL AS VARCHAR) AS {k}"
+                        for k in IDENTIFIER_KINDS)
+        out.append((d.name, str(d.path), sel))
+    return out
+
+
+def load_identifiers(con, study, limit: int) -> int:
+    """Table ``ids``: unique_id, source_dataset and the identifier kinds, hubs nulled."""
+    parts, params = [], []
+    offset = 0
+    for name, path, sel in simple_identifier_sql(study):
+        n = con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()[0]
+        parts.append(f"SELECT CAST(row_number() OVER () + {offset} AS BIGINT) AS unique_id, "
+                     f"CAST(? AS VARCHAR) AS source_dataset, {sel} FROM read_parquet(?)")
+        params += [name, path]
+        offset += n
+    con.execute("CREATE OR REPLACE TABLE ids0 AS " + " UNION ALL ".join(parts), params)
+    hub = " , ".join(
+        f"CASE WHEN {k} IN (SELECT {k} FROM ids0 WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > {limit}) "
+        f"THEN NULL ELSE {k} END AS {k}" for k in IDENTIFIER_KINDS)
+    con.execute(f"CREATE OR REPLACE TABLE ids AS SELECT unique_id, source_dataset, {hub} FROM ids0")
+    con.execute("DROP TABLE ids0")
+    return offset
+
+
+def run_floor(study, limit: int) -> dict:
+    """(b) A plain DuckDB query: star edges to the smallest id per value; scipy components."""
+    import duckdb
+
+    from linkrisk.graph import components
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    n = load_identifiers(con, study, limit)
+    union = " UNION ALL ".join(f"SELECT unique_id, '{k}' AS k, {k} AS v FROM ids WHERE {k} IS NOT NULL"
+                               for k in IDENTIFIER_KINDS)
+    arr = con.execute(f"SELECT unique_id, min(unique_id) OVER (PARTITION BY k, v) AS root FROM ({union})").fetchnumpy()
+    labels = components(n, arr["unique_id"].astype(np.int64) - 1, arr["root"].astype(np.int64) - 1)
+    seconds = time.perf_counter() - t0
+    con.close()
+    return {"seconds": seconds, "entities": int(labels.max()) + 1, "records": n}
+
+
+def run_splink(study, limit: int) -> dict:
+    """(a) Splink's deterministic_link on the same rules, then its connected components."""
+    import duckdb
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    n = load_identifiers(con, study, limit)
+    db_api = DuckDBAPI(connection=con)
+    df = db_api.register("ids")
+    settings = SettingsCreator(
+        link_type="dedupe_only",  # one table holding every dataset: within and across
+        blocking_rules_to_generate_predictions=[block_on(k) for k in IDENTIFIER_KINDS],
+        comparisons=[],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+    linker = Linker(df, settings, log_level=None)
+    pairs = linker.inference.deterministic_link()
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs)
+    entities = con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters.physical_name}").fetchone()[0]
+    seconds = time.perf_counter() - t0
+    con.close()
+    return {"seconds": seconds, "entities": int(entities), "records": n}
+
+
+# main -------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--people", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--cache", type=Path, default=HERE / ".cache")
+    p.add_argument("--skip-splink", action="store_true")
+    p.add_argument("--skip-floor", action="store_true")
+    args = p.parse_args(argv)
+
+    import linkrisk as lr
+
+    sampler = Sampler()
+    times: dict[str, float] = {}
+    with phase(sampler, "generate", times):
+        study_path, gen_seconds = ensure_data(args.people, args.seed, args.cache)
+    records = None
+
+    # the full study: baseline + four scenarios, identifier and quasi-identifier linkers
+    study = lr.Study.from_toml(study_path)
+    study.what_matters = False
+    sampler.label = "load"
+    t0 = time.perf_counter()
+    result = study.run(progress=stage_tracker(sampler))
+    total = time.perf_counter() - t0
+    records = result.loaded.total
+    stages = dict(result.timings)
+    peaks = {k: v for k, v in sampler.peaks.items() if k in stages}
+    summary = result.summary()
+    limit = study.attacker.max_value_frequency
+    result.close()
+    del result
+    gc.collect()
+
+    # baseline only, identifier rules only: the same work as the comparators
+    base_study = lr.Study.from_toml(study_path)
+    base_study.scenarios = []
+    base_study.what_matters = False
+    base_study.attacker.linkers = ["identifiers"]
+    sampler.label = "baseline-only"
+    base_result = base_study.run()
+    bt = base_result.timings
+    baseline_seconds = bt["load"] + bt["normalise"] + bt.get("release", 0) + bt["link"] + bt["graph"]
+    base_entities = base_result.baseline.entities
+    base_result.close()
+    del base_result
+    gc.collect()
+
+    out = {"people": args.people, "records": records, "seed": args.seed,
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "generate_seconds": gen_seconds, "total_seconds": total, "baseline_seconds": baseline_seconds,
+           "stages": stages, "stage_peak_rss_mb": peaks, "baseline_entities": base_entities}
+    if not args.skip_splink:
+        sampler.label = "splink"
+        try:
+            s = run_splink(study, limit)
+            out["splink_seconds"], out["splink_entities"] = s["seconds"], s["entities"]
+        except Exception as exc:  # report, do not hide
+            out["splink_seconds"], out["splink_error"] = None, f"{type(exc).__name__}: {exc}"[:500]
+        gc.collect()
+    if not args.skip_floor:
+        sampler.label = "floor"
+        f = run_floor(study, limit)
+        out["floor_seconds"], out["floor_entities"] = f["seconds"], f["entities"]
+    sampler.stop()
+    out["peak_rss_mb"] = sampler.peak
+    out["peak_rss_mb_by_phase"] = sampler.peaks
+
+    # the table
+    print(f"\nlinkrisk scale benchmark: {args.people:,} people, {records:,} records ({out['machine']})")
+    if gen_seconds is not None:
+        print(f"  generated the breaches in {gen_seconds:.1f}s (cached for later runs)")
+    print(f"  {'stage':<12}{'seconds':>10}{'peak RSS MB':>14}")
+    for k, v in stages.items():
+        print(f"  {k:<12}{v:>10.2f}{peaks.get(k, float('nan')):>14,.0f}")
+    print(f"  {'total':<12}{total:>10.2f}{max(peaks.values()) if peaks else 0:>14,.0f}")
+    print(summary[["scenario", "links", "entities", "enrichment_per_record", "prevented"]].to_string(index=False))
+    print(f"\n  baseline, identifiers only, load -> components: {baseline_seconds:.2f}s "
+          f"({base_entities:,} entities)")
+    if out.get("splink_seconds"):
+        print(f"  (a) Splink deterministic_link + clusters:       {out['splink_seconds']:.2f}s "
+              f"({out['splink_entities']:,} entities)   linkrisk/Splink = {baseline_seconds / out['splink_seconds']:.2f}")
+    elif "splink_error" in out:
+        print(f"  (a) Splink failed: {out['splink_error']}")
+    if out.get("floor_seconds"):
+        print(f"  (b) hand-written DuckDB + scipy (floor):        {out['floor_seconds']:.2f}s "
+              f"({out['floor_entities']:,} entities)   linkrisk/floor = {baseline_seconds / out['floor_seconds']:.2f}")
+    print(f"  peak RSS {out['peak_rss_mb']:,.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
