@@ -54,13 +54,19 @@ def _ws(x: str) -> str:
 class Rule:
     """How to normalise one column: SQL for the value and for its validity.
 
-    ``value`` and ``valid`` use ``{x}`` for the cleaned input (trimmed, NULL if empty).
-    ``mapping`` names a Python-built mapping table joined on the cleaned input.
+    ``value`` and ``valid`` use ``{x}`` for the cleaned input (trimmed, NULL if empty);
+    ``valid`` may use ``{v}`` for the normalised value; ``value`` may use ``{p}``, an
+    intermediate (``pre``) computed once per row instead of once per use.
     """
 
     value: str
     valid: str
     masked: str = "false"
+    pre: str | None = None  # an intermediate over {x}, computed once and named {p} in value
+
+    def inline_value(self) -> str:
+        """``value`` with the intermediate ``{p}`` written out (for one-off queries)."""
+        return self.value.replace("{p}", f"({self.pre})") if self.pre else self.value
 
 
 def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
@@ -127,7 +133,7 @@ def _cn_ric_rule() -> Rule:
     check character, a real date of birth, and a division code that existed in the year
     of birth (python-stdnum's table, loaded into the engine as ``_ric_years``).
     """
-    s = "upper(regexp_replace({x}, '[\\s\\-]', '', 'g'))"
+    s = "{p}"
     legacy17 = f"(substr({s}, 1, 6) || '19' || substr({s}, 7, 9))"
     value = (f"NULLIF(CASE WHEN regexp_matches({s}, '^[0-9]{{15}}$') THEN {legacy17} || {_ric_check(legacy17)} "
              f"ELSE {s} END, '')")
@@ -135,7 +141,8 @@ def _cn_ric_rule() -> Rule:
              "AND right({v}, 1) = " + _ric_check("substr({v}, 1, 17)") + " "
              "AND try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
              "AND substr({v}, 1, 10) IN (SELECT k FROM _ric_years))")
-    return Rule(value=value, valid=valid, masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')")
+    return Rule(value=value, valid=valid, masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')",
+                pre="upper(regexp_replace({x}, '[\\s\\-]', '', 'g'))")
 
 
 @lru_cache(maxsize=1)
@@ -368,6 +375,9 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
         else:
             r = rule_for(norm, scheme)
             value, valid = r.value.replace("{x}", x), r.valid.replace("{x}", x).replace("{v}", v)
+            if r.pre:
+                first.append(f"{r.pre.replace('{x}', _clean('r.' + quote(c.column)))} AS p{s}")
+                value = value.replace("{p}", f"p{s}")
             if norm in ("national_id", "code"):
                 masked = r.masked.replace("{x}", x)
                 masked = f"coalesce({masked}, false)"
@@ -388,7 +398,7 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
     layer1 = (f"SELECT r._row, {rec} AS _rec{''.join(', ' + f for f in first)} FROM {quote(raw)} r")
     layer2 = (f"SELECT l1.*{''.join(', ' + f for f in second)} FROM ({layer1}) l1 " + " ".join(joins))
     sql = (f"SELECT CAST(_row + ? AS BIGINT) AS _rid, CAST(? AS INTEGER) AS _ds, _rec"
-           f"{''.join(', ' + f for f in third)} FROM ({layer2}) ORDER BY _row")
+           f"{''.join(', ' + f for f in third)} FROM ({layer2})")
     engine.create(normalised_table(index), sql, [rid_offset, index])
     aggs = ", ".join(f"count(*) FILTER (WHERE NOT h{c.slot}), count(*) FILTER (WHERE i{c.slot}), "
                      f"count(*) FILTER (WHERE m{c.slot})" for c in cols)

@@ -95,7 +95,7 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
             filled, distinct = engine.rows(
                 f"SELECT count({x}) / count(*), count(DISTINCT {x}) / greatest(count({x}), 1) FROM p")[0]
             checks = [
-                ("national_id", "valid cn_ric (GB 11643-1999)", ric.valid.replace("{v}", f"({ric.value})")),
+                ("national_id", "valid cn_ric (GB 11643-1999)", ric.valid.replace("{v}", f"({ric.inline_value()})")),
                 ("email", "look like e-mail addresses", f"regexp_matches(lower({{x}}), '{EMAIL_PATTERN}')"),
                 ("phone", "are Chinese mobile numbers",
                  f"regexp_matches(regexp_replace({{x}}, '[\\s\\-]', '', 'g'), '{CN_MOBILE}')"),

@@ -1,0 +1,182 @@
+"""Tests of study validation: every problem is found, named by its place, and says what
+was allowed; several problems are reported at once.
+
+The studies are tiny (``tests/helpers.write_study``: a ``people`` and a ``shop`` dataset
+of two records each); each bad study in ``helpers.BAD_STUDIES`` breaks one thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import linkrisk as lr
+from helpers import BAD_STUDIES, HEAD_TOML, PEOPLE_CSV, PEOPLE_TOML, SHOP_TOML, write_study
+
+
+def _matching(problems: list[lr.Problem], fragments: list[str]) -> list[lr.Problem]:
+    return [p for p in problems if all(f in str(p) for f in fragments)]
+
+
+def test_the_tiny_study_is_valid(tmp_path: Path) -> None:
+    study = lr.Study.from_toml(write_study(tmp_path, truth=True))
+    assert study.validate() == []
+
+
+@pytest.mark.parametrize("name, toml, files, fragments", BAD_STUDIES,
+                         ids=[case[0] for case in BAD_STUDIES])
+def test_each_problem_names_its_place_and_what_was_allowed(tmp_path: Path, name, toml, files,
+                                                          fragments) -> None:
+    study = lr.Study.from_toml(write_study(tmp_path, toml, files))
+    problems = study.validate()
+    assert problems, name
+    assert all(isinstance(p, lr.Problem) for p in problems)
+    assert _matching(problems, fragments), "\n".join(map(str, problems))
+    with pytest.raises(lr.StudyError) as info:
+        study.check()
+    assert info.value.problems == problems
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("name, toml, files, fragments", BAD_STUDIES,
+                         ids=[case[0] for case in BAD_STUDIES])
+def test_run_refuses_a_bad_study_with_the_same_problems(tmp_path: Path, name, toml, files,
+                                                        fragments) -> None:
+    study = lr.Study.from_toml(write_study(tmp_path, toml, files))
+    with pytest.raises(lr.StudyError) as info:
+        study.run()
+    assert _matching(info.value.problems, fragments), str(info.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    # Four independent problems: an unknown kind (people.name), a missing file (shop),
+    # an unknown technique, and an unknown linker.
+    toml = (HEAD_TOML.replace('"quasi_identifiers"]', '"quasi_identifiers", "psychic"]')
+            + PEOPLE_TOML.replace('"full_name"', '"fullname"')
+            + SHOP_TOML.replace("shop.csv", "gone.csv")
+            + '\n[[scenarios]]\nname = "s"\n[scenarios.policy]\nphone = "sha1"\n')
+    problems = lr.Study.from_toml(write_study(tmp_path, toml)).validate()
+    assert _matching(problems, ["column 'name'", "unknown kind 'fullname'"])
+    assert _matching(problems, ["gone.csv", "does not exist"])
+    assert _matching(problems, ["policy 'phone'", "unknown technique 'sha1'"])
+    assert _matching(problems, ["linkers", "unknown linker 'psychic'", "allowed: identifiers"])
+    assert len(problems) == 4, "\n".join(map(str, problems))
+
+
+def test_unknown_settings_in_the_study_file_are_reported(tmp_path: Path) -> None:
+    toml = HEAD_TOML.replace("seed = 0", "seed = 0\nseeed = 1") + PEOPLE_TOML.replace(
+        'record_id = "id"', 'record_id = "id"\nrecordid = "id"')
+    problems = lr.Study.from_toml(write_study(tmp_path, toml)).validate()
+    assert _matching(problems, ["seeed", "unknown setting", "allowed:", "seed"])
+    assert _matching(problems, ["datasets #1: recordid", "unknown setting", "record_id"])
+
+
+def test_a_missing_or_broken_study_file_is_a_study_error(tmp_path: Path) -> None:
+    with pytest.raises(lr.StudyError, match="does not exist"):
+        lr.Study.from_toml(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "unterminated\n', encoding="utf-8")
+    with pytest.raises(lr.StudyError, match="not valid TOML"):
+        lr.Study.from_toml(bad)
+
+
+def test_a_custom_kind_declared_under_kinds_can_be_mapped(tmp_path: Path) -> None:
+    toml = (HEAD_TOML + '\n[kinds]\nblood_type = { role = "quasi", weight = 1 }\n'
+            + PEOPLE_TOML.replace('birth_date = "date_of_birth"', 'blood = "blood_type"'))
+    people = "id,name,phone,blood\np1,Zhang Wei,13812345678,AB+\np2,Li Na,13912345678,O-\n"
+    study = lr.Study.from_toml(write_study(tmp_path, toml, {"people.csv": people}))
+    assert study.validate() == []
+    assert study.catalogue["blood_type"].role is lr.Role.QUASI
+    # Without the declaration the same mapping is an unknown kind.
+    undeclared = toml.replace('blood_type = { role = "quasi", weight = 1 }', "")
+    problems = lr.Study.from_toml(write_study(tmp_path / "b", undeclared,
+                                              {"people.csv": people})).validate()
+    assert _matching(problems, ["column 'blood'", "unknown kind 'blood_type'", "[kinds]"])
+
+
+def test_a_bad_custom_kind_is_reported(tmp_path: Path) -> None:
+    toml = (HEAD_TOML + '\n[kinds]\nblood_type = { role = "sometimes", weight = -1 }\n'
+            + PEOPLE_TOML)
+    problems = lr.Study.from_toml(write_study(tmp_path, toml)).validate()
+    assert _matching(problems, ["[kinds] blood_type", "unknown role 'sometimes'",
+                                "identifier, quasi, attribute"])
+    assert _matching(problems, ["[kinds] blood_type", "weight must be a number >= 0"])
+
+
+def test_a_custom_kind_in_code_runs() -> None:
+    frame = pd.DataFrame({"id": ["1", "2"], "blood": ["AB+", "O-"], "phone": ["13812345678", None]})
+    study = lr.Study([lr.Dataset("a", frame, {"blood": "blood_type", "phone": "phone"},
+                                 record_id="id")],
+                     kinds={"blood_type": {"role": "quasi", "weight": 1}})
+    assert study.validate() == []
+    result = study.run()
+    assert result.quality.kind.tolist() == ["blood_type", "phone"]
+    result.close()
+
+
+def test_record_id_is_optional_and_row_numbers_name_the_records(tmp_path: Path) -> None:
+    toml = (HEAD_TOML + PEOPLE_TOML.replace('record_id = "id"\n', "")
+            + SHOP_TOML + '\n[truth]\npath = "truth.csv"\n')
+    # Without record_id, people's records are named by their 1-based data row: "1", "2".
+    truth = "dataset,record_id,person_id\npeople,1,A\npeople,2,B\nshop,s1,A\nshop,s2,C\n"
+    path = write_study(tmp_path, toml, {"truth.csv": truth})
+    study = lr.Study.from_toml(path)
+    assert study.datasets[0].record_id is None
+    assert study.validate() == []
+    result = study.run()
+    try:
+        entities = result.graph("baseline").entity_table()
+        people = entities[entities.dataset == "people"]
+        assert people.record_id.tolist() == ["1", "2"]
+        # p1 and s1 share a phone (13812345678 in two formats): one entity.
+        by_record = entities.set_index(["dataset", "record_id"]).entity_id
+        assert by_record[("people", "1")] == by_record[("shop", "s1")]
+    finally:
+        result.close()
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_the_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
+    people = PEOPLE_CSV.replace(",", delimiter)
+    study = lr.Study.from_toml(write_study(tmp_path, files={"people.csv": people}))
+    assert study.validate() == []
+    result = study.run()
+    try:
+        assert result.loaded.delimiters["people"] == delimiter
+        quality = result.quality[result.quality.dataset == "people"]
+        assert quality.rows.tolist() == [2, 2, 2]
+        assert quality.null.sum() == 0 and quality.invalid.sum() == 0
+    finally:
+        result.close()
+
+
+def test_an_explicit_delimiter_wins_over_detection(tmp_path: Path) -> None:
+    # The header holds more commas than semicolons, but the file is ;-separated: detection
+    # would pick the comma, the study's delimiter = ";" reads it right.
+    people = ('id;"name, as written";phone;birth_date\n'
+              'p1;"Zhang, Wei";13812345678;1990-02-01\np2;"Li, Na";13912345678;1985-07-15\n')
+    toml = (HEAD_TOML + PEOPLE_TOML.replace('path = "people.csv"', 'path = "people.csv"\ndelimiter = ";"')
+            .replace('name = "full_name"', '"name, as written" = "full_name"') + SHOP_TOML)
+    assert lr.Study.from_toml(write_study(tmp_path, toml, {"people.csv": people})).validate() == []
+    undeclared = toml.replace('delimiter = ";"\n', "")
+    problems = lr.Study.from_toml(write_study(tmp_path / "b", undeclared,
+                                              {"people.csv": people})).validate()
+    assert problems  # read with the detected comma, the columns are wrong
+
+
+def test_an_unsupported_delimiter_is_a_config_problem(tmp_path: Path) -> None:
+    toml = HEAD_TOML + PEOPLE_TOML.replace('path = "people.csv"', 'path = "people.csv"\ndelimiter = "::"')
+    problems = lr.Study.from_toml(write_study(tmp_path, toml)).validate()
+    assert _matching(problems, ["people", "delimiter", "'::' is not supported",
+                                "comma (','), semicolon (';'), tab ('\\t'), pipe ('|')"])
+
+
+def test_a_study_built_in_code_is_validated_too() -> None:
+    frame = pd.DataFrame({"id": ["1", "1"], "phone": ["13812345678", "13912345678"]})
+    study = lr.Study([lr.Dataset("a", frame, {"phone": "phone", "mail": "email"}, record_id="id"),
+                      lr.Dataset("b", Path("/nonexistent/b.csv"), {"x": "phone"})])
+    problems = study.validate()
+    assert _matching(problems, ["dataset 'a'", "has no column 'mail'", "'id', 'phone'"])
+    assert _matching(problems, ["dataset 'b'", "does not exist"])
