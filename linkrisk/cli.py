@@ -31,11 +31,16 @@ class Console:
         self._t0 = time.perf_counter()
         self._open = False
 
-    def progress(self, message: str) -> None:
+    def progress(self, message: str, done: int | None = None, total: int | None = None) -> None:
         if not self.live:
             return
         elapsed = time.perf_counter() - self._t0
-        self.stream.write(f"\r\033[K[{elapsed:6.1f}s] {message}")
+        bar = ""
+        if done is not None and total:
+            width = 24
+            filled = int(width * done / total)
+            bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+        self.stream.write(f"\r\033[K{bar}{elapsed:6.1f}s  {message[:60]}")
         self.stream.flush()
         self._open = True
 

@@ -49,7 +49,33 @@ class Timer:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
 
-def _say(progress: Progress | None, message: str) -> None:
+class Steps:
+    """Counts the run's steps so that a progress display can show a bar.
+
+    The callback receives ``(message)``, or ``(message, done, total)`` when it accepts
+    three arguments.
+    """
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+        try:
+            import inspect
+
+            self._full = progress is not None and len(inspect.signature(progress).parameters) >= 3
+        except (TypeError, ValueError):
+            self._full = False
+
+    def __call__(self, message: str) -> None:
+        if self.progress is None:
+            return
+        self.done = min(self.done + 1, self.total)
+        if self._full:
+            self.progress(message, self.done, self.total)
+        else:
+            self.progress(message)
+
+
+def _say(progress, message: str) -> None:
     if progress is not None:
         progress(message)
 
@@ -62,6 +88,9 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
     if problems:
         raise StudyError(problems, source)
     timer = Timer()
+    n_ids = len({k for d in study.datasets for k in d.columns.values()
+                 if k in study.catalogue and study.catalogue[k].role is Role.IDENTIFIER})
+    progress = Steps(progress, 2 + 4 * (1 + len(study.scenarios)) + (4 * (n_ids + 1) + 1 if study.what_matters else 0))
     engine = engine or make_engine(study.engine)
     with timer.stage("load"):
         _say(progress, "loading datasets")

@@ -8,6 +8,7 @@ and reports every problem with where it is and what was allowed.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from enum import Enum
@@ -467,10 +468,14 @@ def detect_delimiter(path: Path) -> str:
     >>> _ = p.write_text("a;b;c\\n1;2;3\\n")
     >>> detect_delimiter(p)
     ';'
+    >>> _ = p.write_text('id;"name, as written"\\n1;Wei\\n')
+    >>> detect_delimiter(p)
+    ';'
     """
     with open(path, "rb") as fh:
         head = fh.read(65536)
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    first = re.sub(r'"[^"]*"', "", first)  # a quoted column name may hold any delimiter
     counts = {d: first.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] > 0 else ","

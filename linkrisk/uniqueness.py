@@ -414,7 +414,8 @@ def _shlosser_classes(sizes: np.ndarray, counts: np.ndarray, q: float) -> float:
         return u
     s = sizes.astype(float)
     var1 = float((s * q ** 2 * (1 - q ** 2) ** (s - 1) * counts).sum())
-    var2 = float(((1 - q) ** s * ((1 + q) ** s - 1) * counts).sum())
+    # (1 - q)^j ((1 + q)^j - 1) written as (1 - q^2)^j - (1 - q)^j: no overflow for big j
+    var2 = float((((1 - q ** 2) ** s - (1 - q) ** s) * counts).sum())
     var3 = float(((1 - q) ** s * counts).sum())
     var4 = float((s * q * (1 - q) ** (s - 1) * counts).sum())
     return u + f1 * (var1 / var2) * (var3 / var4) ** 2
@@ -775,7 +776,7 @@ def curve_figure(curve_or_curves: pd.DataFrame | Mapping[str, pd.DataFrame],
     ...                       "unique_share": [0.0, 0.25]})
     >>> fig = curve_figure(curve)
     >>> fig.axes[0].get_ylabel()
-    'records unique on these quasi-identifiers'
+    'unique records'
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -791,7 +792,8 @@ def curve_figure(curve_or_curves: pd.DataFrame | Mapping[str, pd.DataFrame],
         line, = ax.plot(x, y, marker="o", linewidth=2, markersize=6, label=name or None)
         if single:
             for xi, yi in zip(x, y):
-                ax.annotate(f"{yi:.1f}%", (xi, yi), textcoords="offset points", xytext=(0, 8),
+                text = "<0.1%" if 0 < yi < 0.05 else f"{yi:.1f}%"
+                ax.annotate(text, (xi, yi), textcoords="offset points", xytext=(0, 8),
                             ha="center", fontsize=8, color=line.get_color())
     if single:
         curve = next(iter(curves.values()))
@@ -807,7 +809,7 @@ def curve_figure(curve_or_curves: pd.DataFrame | Mapping[str, pd.DataFrame],
     ax.set_ylim(0, 105)
     ax.set_yticks(range(0, 101, 20))
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    ax.set_ylabel("records unique on these quasi-identifiers")
+    ax.set_ylabel("unique records")
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(title or "How quickly records become unique")

@@ -84,8 +84,9 @@ def test_a_missing_or_broken_study_file_is_a_study_error(tmp_path: Path) -> None
 
 def test_a_custom_kind_declared_under_kinds_can_be_mapped(tmp_path: Path) -> None:
     toml = (HEAD_TOML + '\n[kinds]\nblood_type = { role = "quasi", weight = 1 }\n'
-            + PEOPLE_TOML.replace('birth_date = "date_of_birth"', 'blood = "blood_type"'))
-    people = "id,name,phone,blood\np1,Zhang Wei,13812345678,AB+\np2,Li Na,13912345678,O-\n"
+            + PEOPLE_TOML + 'blood = "blood_type"\n')
+    people = ("id,name,phone,birth_date,blood\n"
+              "p1,Zhang Wei,13812345678,1990-02-01,AB+\np2,Li Na,13912345678,1985-07-15,O-\n")
     study = lr.Study.from_toml(write_study(tmp_path, toml, {"people.csv": people}))
     assert study.validate() == []
     assert study.catalogue["blood_type"].role is lr.Role.QUASI
@@ -153,17 +154,27 @@ def test_the_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
 
 
 def test_an_explicit_delimiter_wins_over_detection(tmp_path: Path) -> None:
-    # The header holds more commas than semicolons, but the file is ;-separated: detection
-    # would pick the comma, the study's delimiter = ";" reads it right.
-    people = ('id;"name, as written";phone;birth_date\n'
-              'p1;"Zhang, Wei";13812345678;1990-02-01\np2;"Li, Na";13912345678;1985-07-15\n')
-    toml = (HEAD_TOML + PEOPLE_TOML.replace('path = "people.csv"', 'path = "people.csv"\ndelimiter = ";"')
-            .replace('name = "full_name"', '"name, as written" = "full_name"') + SHOP_TOML)
+    # A |-separated file whose header holds as many semicolons as bars: detection picks
+    # the semicolon (ties go to the first of comma, semicolon, tab, pipe); the study's
+    # delimiter = "|" reads it right.
+    people = ("id|name;alias;nickname;handle|phone|birth_date\n"
+              "p1|Zhang Wei|13812345678|1990-02-01\np2|Li Na|13912345678|1985-07-15\n")
+    toml = (HEAD_TOML + PEOPLE_TOML.replace('path = "people.csv"', 'path = "people.csv"\ndelimiter = "|"')
+            .replace('name = "full_name"', '"name;alias;nickname;handle" = "full_name"') + SHOP_TOML)
     assert lr.Study.from_toml(write_study(tmp_path, toml, {"people.csv": people})).validate() == []
-    undeclared = toml.replace('delimiter = ";"\n', "")
+    undeclared = toml.replace('delimiter = "|"\n', "")
     problems = lr.Study.from_toml(write_study(tmp_path / "b", undeclared,
                                               {"people.csv": people})).validate()
-    assert problems  # read with the detected comma, the columns are wrong
+    assert _matching(problems, ["people.csv", "different number of fields", "delimiter"])
+
+
+def test_delimiters_inside_quoted_column_names_do_not_fool_detection(tmp_path: Path) -> None:
+    # Three semicolons separate the columns; the quoted name holds four commas.
+    people = ('id;"name, family, given, middle, full";phone;birth_date\n'
+              'p1;Zhang Wei;13812345678;1990-02-01\np2;Li Na;13912345678;1985-07-15\n')
+    toml = HEAD_TOML + PEOPLE_TOML.replace('name = "full_name"',
+                                           '"name, family, given, middle, full" = "full_name"')
+    assert lr.Study.from_toml(write_study(tmp_path, toml, {"people.csv": people})).validate() == []
 
 
 def test_an_unsupported_delimiter_is_a_config_problem(tmp_path: Path) -> None:
