@@ -90,7 +90,8 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
     timer = Timer()
     n_ids = len({k for d in study.datasets for k in d.columns.values()
                  if k in study.catalogue and study.catalogue[k].role is Role.IDENTIFIER})
-    progress = Steps(progress, 2 + 4 * (1 + len(study.scenarios)) + (4 * (n_ids + 1) + 1 if study.what_matters else 0))
+    progress = Steps(progress, 2 + 4 * (1 + len(study.scenarios)) + int(study.assess_risk)
+                     + (4 * (n_ids + 1) + 1 if study.what_matters else 0))
     engine = engine or make_engine(study.engine)
     with timer.stage("load"):
         _say(progress, "loading datasets")
@@ -139,6 +140,18 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
                 r.prevented = prevented[r.name]
     result = Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
                     timings=timer.seconds, bits=bits, datasets_index=ds_index)
+    if study.assess_risk and results:
+        from linkrisk.risk import assess
+
+        _say(progress, "re-identification risk: equivalence classes")
+        with timer.stage("risk"):
+            risk = assess(engine, study, loaded, results[0])
+        result.extra["uniqueness"] = risk["uniqueness"]
+        result.extra["journalist"] = risk["journalist"]
+        result.extra["uniqueness_curves"] = {
+            name: curve[["step", "added", "unique_share", "k"]].to_dict(orient="records")
+            for name, curve in risk["curves"].items()}
+        result.extra["_uniqueness_curves"] = risk["curves"]
     if study.what_matters and len(results):
         from linkrisk.recommend import what_matters
 

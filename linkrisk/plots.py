@@ -38,8 +38,8 @@ def prevented_chart(result: "Result") -> "Figure":
     y = np.arange(len(scen))[::-1]
     ax.barh(y, v, color="#4c72b0")
     ax.errorbar(v, y, xerr=[v - lo, hi - v], fmt="none", ecolor="black", capsize=3)
-    for yi, vi in zip(y, v):
-        ax.text(max(vi, 0) + 1, yi, f"{vi:.1f}%", va="center", fontsize=8)
+    for yi, vi, hii in zip(y, v, hi):
+        ax.text(max(hii, 0) + 1.5, yi, f"{vi:.1f}%", va="center", fontsize=8)
     ax.set_yticks(y, names)
     ax.set_xlim(min(0, v.min() - 5), 105)
     ax.set_xlabel("enrichment prevented (% of baseline, 95% bootstrap interval)")
@@ -134,10 +134,10 @@ def entity_graph(entity: "Entity") -> "Figure":
         if el:
             nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, width=2, edge_color=colour, label=linker)
     nx.draw_networkx_nodes(g, pos, nodelist=records, node_shape="s", node_color="#dddddd",
-                           edgecolors="black", node_size=600, ax=ax)
+                           edgecolors="black", node_size=1400, ax=ax)
     nx.draw_networkx_nodes(g, pos, nodelist=values, node_color="#fff3b0", edgecolors="grey",
                            node_size=250, ax=ax)
-    labels = {n: n.split(":", 1)[0] + "\n" + ", ".join(g.nodes[n]["kinds"][:3]) for n in records}
+    labels = {n: f"{g.nodes[n]['dataset']}\n{len(g.nodes[n]['kinds'])} kinds" for n in records}
     labels.update({n: f"{g.nodes[n]['kind']}\n{g.nodes[n]['value']}" for n in values})
     nx.draw_networkx_labels(g, pos, labels=labels, font_size=6, ax=ax)
     ax.set_title(f"entity {entity.id}: {len(records)} records (values redacted)", fontsize=9)

@@ -15,13 +15,17 @@ import pandas as pd
 from linkrisk.engine import make_engine, quote
 from linkrisk.errors import InputError
 from linkrisk.load import _load_source
-from linkrisk.normalise import CN_MOBILE, EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, load_ric_years, rule_for
+from linkrisk.normalise import (CN_MOBILE, EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, load_ric_years,
+                                phone_clean_sql, rule_for)
 from linkrisk.study import Dataset
 
 SAMPLE = 20_000
+# Value checks that many other columns also pass (short Han text, small whole numbers):
+# when the column's name suggests another kind, the name wins.
+WEAK_CHECKS = ("full_name", "age")
 # (kind, name pattern) hints from column names, used when the values are not decisive
 NAME_HINTS = (
-    ("national_id", r"(resident|national|citizen|id_?card|ssn|sfz|身份证)"),
+    ("national_id", r"(resident|national_?(id|no|num)|citizen_?(id|no|num)|id_?card|ssn|sfz|身份证)"),
     ("email", r"e-?mail|邮箱"),
     ("phone", r"phone|mobile|tel|cell|手机|电话"),
     ("date_of_birth", r"birth|dob|出生"),
@@ -56,10 +60,17 @@ class ColumnProfile:
     distinct: float
 
 
-def _share(engine, table: str, col: str, predicate: str) -> float:
+def _share(engine, table: str, col: str, predicate: str, rule=None) -> float:
+    """Share of the column's non-empty values meeting ``predicate`` (over ``{x}``, and
+    ``{v}``, the value under ``rule``, computed once per row in a subquery)."""
     x = f"NULLIF(trim({quote(col)}), '')"
-    return float(engine.scalar(f"SELECT avg(CASE WHEN {predicate.replace('{x}', x)} THEN 1.0 ELSE 0.0 END) "
-                               f"FROM {quote(table)} WHERE {x} IS NOT NULL") or 0.0)
+    inner = f"SELECT {x} AS x FROM {quote(table)} WHERE {x} IS NOT NULL"
+    if rule is not None:
+        pre = f", {rule.pre.replace('{x}', 'x')} AS p" if rule.pre else ""
+        inner = (f"SELECT x, {rule.value.replace('{x}', 'x').replace('{p}', 'p')} AS v FROM "
+                 f"(SELECT x{pre} FROM ({inner}))")
+    pred = predicate.replace("{x}", "x").replace("{v}", "v")
+    return float(engine.scalar(f"SELECT avg(CASE WHEN {pred} THEN 1.0 ELSE 0.0 END) FROM ({inner})") or 0.0)
 
 
 def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame:
@@ -75,13 +86,16 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
         When the file cannot be read.
     """
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     ds = Dataset("profile", path, delimiter=delimiter)
     problems = []
     with make_engine("duckdb") as engine:
         cols = _load_source(engine, "p_all", ds, f"file {path}", problems)
         if cols is None:
             raise InputError("; ".join(p.message for p in problems))
-        engine.create("p", "SELECT * FROM p_all USING SAMPLE reservoir(? ROWS) REPEATABLE (0)", [SAMPLE])
+        # DuckDB takes only constants in a sample clause; SAMPLE is ours, an int, not input
+        engine.create("p", f"SELECT * FROM p_all USING SAMPLE reservoir({int(SAMPLE)} ROWS) REPEATABLE (0)")
         n = engine.count("p")
         if n == 0:
             raise InputError(f"{path} has a header but no rows")
@@ -94,25 +108,27 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
             x = f"NULLIF(trim({quote(col)}), '')"
             filled, distinct = engine.rows(
                 f"SELECT count({x}) / count(*), count(DISTINCT {x}) / greatest(count({x}), 1) FROM p")[0]
+            # most specific first: on a tie the earlier check wins (1990-02-01 is a date
+            # that also looks like a phone number)
             checks = [
-                ("national_id", "valid cn_ric (GB 11643-1999)", ric.valid.replace("{v}", f"({ric.inline_value()})")),
+                ("national_id", "valid cn_ric (GB 11643-1999)", ric.valid),
                 ("email", "look like e-mail addresses", f"regexp_matches(lower({{x}}), '{EMAIL_PATTERN}')"),
                 ("phone", "are Chinese mobile numbers",
-                 f"regexp_matches(regexp_replace({{x}}, '[\\s\\-]', '', 'g'), '{CN_MOBILE}')"),
-                ("phone", "look like phone numbers",
-                 "regexp_matches({x}, '^\\+?[0-9][0-9 \\-().]{6,18}[0-9]$')"),
+                 f"regexp_matches({phone_clean_sql('{x}')}, '{CN_MOBILE}')"),
                 ("date_of_birth", "parse as dates", date.valid),
                 ("sex", "are sex codes (M/F, male/female, 男/女)", f"lower({{x}}) IN ({male})"),
+                ("phone", "look like phone numbers",
+                 "regexp_matches({x}, '^\\+?[0-9][0-9 \\-().]{6,18}[0-9]$')"),
                 ("full_name", "are Han personal names", "regexp_matches({x}, '^\\p{Han}{2,4}$')"),
                 ("age", "are whole numbers 0-120", "TRY_CAST({x} AS INTEGER) BETWEEN 0 AND 120"),
             ]
             best = None
             for kind, what, pred in checks:
-                share = _share(engine, "p", col, pred)
+                share = _share(engine, "p", col, pred, ric if kind == "national_id" else None)
                 if share >= 0.8 and (best is None or share > best[2]):
                     best = (kind, f"{share:.0%} {what}", share)
             hint = next((k for k, pat in NAME_HINTS if re.search(pat, col, re.IGNORECASE)), None)
-            if best is not None and not (best[0] == "age" and hint and hint != "age"):
+            if best is not None and not (best[0] in WEAK_CHECKS and hint and hint != best[0]):
                 kind, evidence = best[0], best[1]
                 if hint and hint != kind:
                     evidence += f"; the name suggests {hint}"

@@ -70,6 +70,14 @@ def to_markdown(result: "Result") -> str:
             for r in s["reversed_columns"]:
                 lines.append(f"| {s['name']} | {r['column']} | {r['method']} | {r['values_reversed']:,} / "
                              f"{r['values']:,} | {_duration(r['estimated_seconds'])} |")
+    if d.get("uniqueness"):
+        lines += ["", "## Re-identification risk", "",
+                  "| dataset | quasi-identifiers | records | k | sample uniques | prosecutor | marketer |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        for u in d["uniqueness"]:
+            lines.append(f"| {u['dataset']} | {' + '.join(u['quasi_identifiers'])} | {u['records']:,} | {u['k']} | "
+                         f"{u['uniques']:,} ({_pct(u['unique_share'])}) | {u['prosecutor_risk']:.3f} | "
+                         f"{u['marketer_risk']:.3f} |")
     lines += ["", "## Datasets", "", "| dataset | records | enrichment per record |", "| --- | ---: | ---: |"]
     for ds in d["datasets"]:
         e = base["enrichment"]["by_dataset"].get(ds["name"], {})
@@ -112,10 +120,10 @@ def to_html(result: "Result", show_values: bool = False) -> str:
     example = plots.example_entity(result.baseline)
     if example is not None:
         figs["entity"] = plots.entity_graph(result.baseline.graph.entity(example))
-    if result.extra.get("uniqueness_curve") is not None:
+    if result.extra.get("_uniqueness_curves"):
         from linkrisk.uniqueness import curve_figure
 
-        figs["uniqueness"] = curve_figure(result.extra["uniqueness_curve"])
+        figs["uniqueness"] = curve_figure(result.extra["_uniqueness_curves"])
     figures = {k: base64.b64encode(plots.figure_png(f)).decode("ascii") for k, f in figs.items()}
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkrisk", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
@@ -132,6 +140,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
         recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
+        journalist=d.get("journalist"),
         version=__version__, show_values=show_values)
 
 

@@ -216,6 +216,9 @@ class Study:
     risk : list of RiskSpec, optional
     recommend_target : float
         Share of enrichment a recommended scenario must prevent (default 0.9).
+    assess_risk : bool
+        Also measure re-identification risk (equivalence classes, uniqueness curves,
+        journalist matches) of each dataset and of the linked profiles. Default True.
     what_matters : bool
         Also evaluate, per identifier kind, keying only that kind per holder, and keying
         every identifier per holder (what pseudonymisation cannot prevent). Default True.
@@ -242,6 +245,7 @@ class Study:
                  risk: Sequence[RiskSpec] = (),
                  recommend_target: float = 0.9,
                  what_matters: bool = True,
+                 assess_risk: bool = True,
                  engine: str = "duckdb",
                  description: str = "",
                  source: Path | None = None):
@@ -258,6 +262,7 @@ class Study:
         self.risk = list(risk)
         self.recommend_target = recommend_target
         self.what_matters = what_matters
+        self.assess_risk = assess_risk
         self.engine = engine
         self.description = description
         self.source = source

@@ -62,13 +62,15 @@ LOWERCASE_X_RATE = 0.10  # telecom IDs ending in X (~9 % of IDs): written with "
 SAME_COUNTY_SHARE = 0.70  # people living in the county that issued their resident ID
 
 # Placeholders that would merge strangers if trusted. The study's hub guard ignores a value
-# shared by more than 50 records (max_value_frequency = 50), so the rates are set for each
-# placeholder to occur well over 50 times at 5,000 people (~4,000 ecommerce + clinic
-# records, ~2,300 ecommerce, ~1,700 clinic): ~72, ~69 and ~69 times. The count is exact
-# (round(rate * records)), not a random draw, so a seed cannot push one under the guard.
-# Below ~3,500 people they fall under the guard and do merge strangers, as in real leaks.
+# shared by more than 50 records (max_value_frequency = 50) *in one linkage domain*; under
+# a key per holder each dataset is a domain of its own, so the rates are set for each
+# placeholder to occur well over 50 times in each dataset that holds it at 5,000 people
+# (~2,300 ecommerce, ~1,700 clinic records): phone ~80 and ~60, e-mail ~69, birth date
+# ~69 times. The count is exact (round(rate * records)), not a random draw, so a seed
+# cannot push one under the guard. Below ~4,500 people they fall under the guard and do
+# merge strangers, as in real leaks.
 PLACEHOLDER_PHONE = "13800000000"  # ecommerce and clinic
-PLACEHOLDER_PHONE_RATE = 0.018
+PLACEHOLDER_PHONE_RATE = 0.035
 PLACEHOLDER_EMAIL = "test@test.com"  # ecommerce
 PLACEHOLDER_EMAIL_RATE = 0.03
 PLACEHOLDER_BIRTH_DATE = "1900-01-01"  # clinic

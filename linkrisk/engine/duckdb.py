@@ -67,7 +67,10 @@ class DuckDBEngine(Engine):
             connection.execute("SET autoinstall_known_extensions = false")
         self.con = connection
         # linkrisk reports its own progress; DuckDB's bar would print into pipes and notebooks
-        self.con.execute("SET enable_progress_bar = false")
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses; it shows no bar there
+            pass
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:

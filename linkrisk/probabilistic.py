@@ -1,0 +1,545 @@
+"""Stage 4, link (probabilistic): a Fellegi-Sunter model trained and run by Splink.
+
+The attacker gathers the released, normalised columns of every dataset into one table on
+the engine's own DuckDB connection, lets Splink learn how much each kind of agreement
+says (u by random sampling, m by expectation maximisation) and links every pair whose
+match probability reaches ``study.attacker.match_threshold``. Pairs within one dataset
+count too (duplicates of one person), so the model is Splink's ``dedupe_only`` over the
+union of the datasets: the same pairs as ``link_and_dedupe`` over separate tables, with
+integer record ids instead of composite ones.
+
+What is compared
+    Every identifier or quasi-identifier kind that at least two datasets release (any
+    kind when one dataset is linked alone). Values of different linkage domains are
+    never compared: such a pair counts as "no information" (Splink's null level), not as
+    a disagreement. Identifiers compare as ``domain|value`` (exact, so only within a
+    domain), plus Damerau-Levenshtein <= 1 and <= 2 on plaintext values (typed
+    identifiers are mistyped). Readable quasi-identifiers compare by their normaliser:
+    names by exact match (with term-frequency adjustment), same tokens in any order and
+    Jaro-Winkler >= 0.92 / 0.88 / 0.7; dates by exact match, one edit, 31 days, one
+    year, the same year (which is how a date generalised to its year still agrees with
+    a full date) and ten years, the date levels only where both values parse as ISO
+    dates; addresses by exact, Levenshtein <= 1 / <= 3 and Jaro-Winkler >= 0.9;
+    postcodes by exact and Damerau-Levenshtein <= 1 / <= 2; everything else exactly.
+    A pseudonymised (unreadable) quasi-identifier compares exactly within its domain.
+
+How candidates are found (blocking)
+    Rules generated from the same kinds, most specific first: each identifier alone,
+    name with date of birth, given and family name in either order, date of birth with
+    postcode, name with postcode, address, name token with birth year, then single broad
+    kinds. A key shared by more than ``max_value_frequency`` records generates no pairs
+    (the hub guard of the exact linkers; identifier hubs are not compared at all), and
+    rules are kept while the candidate pairs stay within ``PAIRS_PER_RECORD`` per record.
+
+Notes
+-----
+Fellegi, I. P. and Sunter, A. B. (1969), "A theory for record linkage", JASA 64(328).
+Linacre, R. et al. (2022), "Splink: free software for probabilistic record linkage at
+scale", IJPDS 7(3). The prior probability that two records match is estimated the way
+Splink's ``estimate_probability_two_random_records_match`` does (pairs found by strict
+deterministic rules divided by an assumed recall), counted here with the hub guard.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from linkrisk.catalogue import Role
+from linkrisk.engine import quote
+from linkrisk.errors import MissingDependencyError
+from linkrisk.release import plain_domain
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.release import Release, ReleasedColumn
+    from linkrisk.study import Study
+
+INPUT = "_pl_input"
+PAIRS_PER_RECORD = 20  # candidate pairs scored, at most, per record (all rules together)
+MIN_PAIR_BUDGET = 1_000_000
+U_PAIRS = (2e6, 1e7)  # random pairs for u: 2 per record, within these bounds
+EM_MAX_PAIRS = 2e6  # blocked pairs per EM session (a deterministic hash sample beyond)
+MIN_EM_PAIRS = 20
+EM_ITERATIONS = (25, 10, 4)  # EM iteration caps, tried in turn (see _em_session)
+PRIOR_RECALL = 0.7  # assumed share of true pairs the strict rules find
+FAMILIES = {"name": "name", "date": "date", "address": "address", "postcode": "postcode"}
+KIND_ORDER = ("national_id", "passport_number", "phone", "email", "full_name", "family_name",
+              "given_name", "date_of_birth", "sex", "address", "postcode", "city")
+
+
+@dataclass
+class Feature:
+    """One compared kind and its columns in the input table (``<col>_t``, ``_k``, ``_d``)."""
+
+    kind: str
+    family: str  # identifier | name | date | address | postcode | exact
+    col: str
+    text: bool = False  # readable text, compared by the family's levels
+    key: bool = False  # domain|value, compared exactly
+    domains: bool = False  # more than one comparison domain: an integer domain column
+    parts: dict = field(default_factory=dict)  # dataset -> columns (reversed first)
+
+    @property
+    def t(self) -> str:
+        return f"{self.col}_t"
+
+    @property
+    def k(self) -> str:
+        return f"{self.col}_k"
+
+    @property
+    def d(self) -> str:
+        return f"{self.col}_d"
+
+    @property
+    def block(self) -> str:
+        """The value a blocking rule joins on."""
+        if self.text and self.key:
+            return f"coalesce({self.t}, {self.k})"
+        return self.k if self.key else self.t
+
+
+def _gives_text(f: Feature, c: "ReleasedColumn") -> bool:
+    if f.family == "identifier":
+        return c.domain == plain_domain(c.kind)
+    return c.readable
+
+
+def _gives_key(f: Feature, c: "ReleasedColumn") -> bool:
+    return f.family == "identifier" or not c.readable
+
+
+def _comparison_domain(f: Feature, c: "ReleasedColumn") -> str:
+    return c.domain if f.family == "identifier" or not c.readable else f"{c.kind}|text"
+
+
+def features(study: "Study", release: "Release") -> list[Feature]:
+    """The kinds the model compares, with the columns each dataset contributes."""
+    cat = study.catalogue
+    by_kind: dict[str, dict[str, list]] = {}
+    for c in release.columns:
+        if c.domain is None or cat[c.kind].role is Role.ATTRIBUTE:
+            continue
+        by_kind.setdefault(c.kind, {}).setdefault(c.dataset, []).append(c)
+    datasets = {ds for per in by_kind.values() for ds in per}
+    need = 2 if len(datasets) > 1 else 1
+    order = {k: i for i, k in enumerate(KIND_ORDER)}
+    out = []
+    for kind in sorted(by_kind, key=lambda k: (order.get(k, len(order)), k)):
+        per = by_kind[kind]
+        if len(per) < need:
+            continue
+        role = cat[kind].role
+        family = "identifier" if role is Role.IDENTIFIER else FAMILIES.get(cat[kind].normaliser, "exact")
+        safe = re.sub(r"[^0-9a-z]+", "_", kind.lower()).strip("_") or "kind"
+        f = Feature(kind, family, f"f{len(out)}_{safe}")
+        for ds, cols in per.items():
+            first = cols[0]
+            rev = [c for c in cols if c.ref == first.ref and c.value_column is not None]
+            f.parts[ds] = rev + [first]
+        cols = [c for cs in f.parts.values() for c in cs]
+        shared: dict[str, set] = {}
+        for c in cols:
+            shared.setdefault(_comparison_domain(f, c), set()).add(c.dataset)
+        if max(len(v) for v in shared.values()) < need:
+            continue  # e.g. an identifier keyed per holder: no two datasets can compare it
+        f.text = any(_gives_text(f, c) for c in cols)
+        f.key = any(_gives_key(f, c) for c in cols)
+        f.domains = len({_comparison_domain(f, c) for c in cols}) > 1
+        f.col = f"f{len(out)}_{safe}"
+        out.append(f)
+    return out
+
+
+def _build_input(engine: "Engine", study: "Study", feats: list[Feature]) -> tuple[int, dict]:
+    """Create the input table: ``_rid, _ds`` and each feature's columns; return rows, hubs."""
+    domain_ids = {}
+    for f in feats:
+        for cs in f.parts.values():
+            for c in cs:
+                domain_ids.setdefault(_comparison_domain(f, c), len(domain_ids))
+    selects, params = [], []
+    for ds in [d.name for d in study.datasets]:
+        cols = [c for f in feats for c in f.parts.get(ds, [])]
+        if not cols:
+            continue
+        tables = list(dict.fromkeys(c.table for c in cols))
+        alias = {t: f"t{j}" for j, t in enumerate(tables)}
+        exprs, p = ["t0._rid", "t0._ds"], []
+        for f in feats:
+            cs = f.parts.get(ds, [])
+            vals = [(c, f"{alias[c.table]}.{quote(c.value)}") for c in cs]
+            if f.text:
+                texts = [v for c, v in vals if _gives_text(f, c)]
+                exprs.append(f"{_coalesce(texts, 'VARCHAR')} AS {f.t}")
+            if f.key:
+                keys = []
+                for c, v in vals:
+                    if _gives_key(f, c):
+                        keys.append(f"(CAST(? AS VARCHAR) || '|' || {v})")
+                        p.append(c.domain)
+                exprs.append(f"{_coalesce(keys, 'VARCHAR')} AS {f.k}")
+            if f.domains:
+                whens = []
+                for c, v in vals:
+                    whens.append(f"WHEN {v} IS NOT NULL THEN CAST(? AS INTEGER)")
+                    p.append(domain_ids[_comparison_domain(f, c)])
+                exprs.append(f"CASE {' '.join(whens)} END AS {f.d}" if whens else f"CAST(NULL AS INTEGER) AS {f.d}")
+        joins = "".join(f" LEFT JOIN {quote(t)} {alias[t]} ON {alias[t]}._rid = t0._rid" for t in tables[1:])
+        selects.append(f"SELECT {', '.join(exprs)} FROM {quote(tables[0])} t0{joins}")
+        params += p
+    engine.create(INPUT, " UNION ALL ".join(selects), params)
+    hubs = {}
+    limit = study.attacker.max_value_frequency
+    for f in feats:
+        if f.family != "identifier":
+            continue
+        engine.create("_pl_hub", f"SELECT {f.k} AS v, count(*) AS n FROM {INPUT} WHERE {f.k} IS NOT NULL "
+                                 f"GROUP BY 1 HAVING count(*) > ?", [limit])
+        values, records = engine.rows("SELECT count(*), coalesce(sum(n), 0) FROM _pl_hub")[0]
+        if values:
+            sets = ", ".join(f"{c} = NULL" for c in (f.k, f.t if f.text else None, f.d if f.domains else None) if c)
+            engine.execute(f"UPDATE {INPUT} SET {sets} WHERE {f.k} IN (SELECT v FROM _pl_hub)")
+            hubs[f.kind] = {"values": int(values), "records": int(records)}
+    engine.drop("_pl_hub")
+    return engine.count(INPUT), hubs
+
+
+def _coalesce(exprs: list[str], sql_type: str) -> str:
+    if not exprs:
+        return f"CAST(NULL AS {sql_type})"
+    return exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
+
+
+# comparisons ----------------------------------------------------------------------------
+def _comparison(f: Feature):
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def lv(cond: str, label: str, tf: bool = False):
+        level = cll.CustomLevel(cond.replace("{x}", f"{f.t}_l").replace("{y}", f"{f.t}_r"), label)
+        return level.configure(tf_adjustment_column=f.t) if tf else level
+
+    null = []
+    for s in ("l", "r"):
+        parts = [f"{c}_{s} IS NULL" for c in ((f.t if f.text else None), (f.k if f.key else None)) if c]
+        null.append("(" + " AND ".join(parts) + ")")
+    if f.domains:
+        null.append(f"{f.d}_l <> {f.d}_r")
+    levels = [cll.CustomLevel(" OR ".join(null), "null or other domain").configure(is_null_level=True)]
+    if f.key:
+        key = cll.CustomLevel(f"{f.k}_l = {f.k}_r", "exact (same domain)")
+        levels.append(key if f.family == "identifier" else key.configure(tf_adjustment_column=f.k))
+    if f.text:
+        levels += _text_levels(f, lv)
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(levels, output_column_name=f.col, comparison_description=f.kind)
+
+
+def _text_levels(f: Feature, lv) -> list:
+    """Levels on readable text; ``{x}``/``{y}`` are the left/right value."""
+    iso = "regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$')"
+    days = ("abs(date_diff('day', try_strptime({x}, '%Y-%m-%d'), try_strptime({y}, '%Y-%m-%d')))")
+    both_dates = iso.format(v="{x}") + " AND " + iso.format(v="{y}")
+    fam = f.family
+    if fam == "identifier":
+        return [lv("damerau_levenshtein({x}, {y}) <= 1", "Damerau-Levenshtein <= 1 (plaintext)"),
+                lv("damerau_levenshtein({x}, {y}) <= 2", "Damerau-Levenshtein <= 2 (plaintext)")]
+    exact = lv("{x} = {y}", "exact", tf=True)
+    if fam == "name":
+        tokens = "list_sort(string_split({v}, ' '))"
+        return [exact,
+                lv(f"({tokens.format(v='{x}')} = {tokens.format(v='{y}')} OR "
+                   "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same tokens, any order"),
+                lv("jaro_winkler_similarity({x}, {y}) >= 0.92", "Jaro-Winkler >= 0.92"),
+                lv("jaro_winkler_similarity({x}, {y}) >= 0.88", "Jaro-Winkler >= 0.88"),
+                lv("jaro_winkler_similarity({x}, {y}) >= 0.7", "Jaro-Winkler >= 0.7")]
+    if fam == "date":
+        return [exact,
+                lv(f"{both_dates} AND damerau_levenshtein({{x}}, {{y}}) <= 1", "one edit"),
+                lv(f"{both_dates} AND {days} <= 31", "within 31 days"),
+                lv(f"{both_dates} AND {days} <= 366", "within a year"),
+                lv("regexp_matches({x}, '^[0-9]{4}') AND left({x}, 4) = left({y}, 4)", "same year"),
+                lv(f"{both_dates} AND {days} <= 3653", "within ten years")]
+    if fam == "address":
+        return [exact, lv("levenshtein({x}, {y}) <= 1", "Levenshtein <= 1"),
+                lv("levenshtein({x}, {y}) <= 3", "Levenshtein <= 3"),
+                lv("jaro_winkler_similarity({x}, {y}) >= 0.9", "Jaro-Winkler >= 0.9")]
+    if fam == "postcode":
+        return [exact, lv("damerau_levenshtein({x}, {y}) <= 1", "Damerau-Levenshtein <= 1"),
+                lv("damerau_levenshtein({x}, {y}) <= 2", "Damerau-Levenshtein <= 2")]
+    return [exact]
+
+
+# blocking -------------------------------------------------------------------------------
+def _candidate_rules(feats: list[Feature]) -> tuple[list, list]:
+    """(name, key expressions) of the prediction rules and of the strict prior rules."""
+    F = {f.kind: f for f in feats}
+
+    def has(*kinds, text=False):
+        return all(k in F and (F[k].text or not text) for k in kinds)
+
+    def tokens(k):
+        return f"array_to_string(list_sort(string_split({F[k].t}, ' ')), ' ')"
+
+    year = (f"CASE WHEN regexp_matches({F['date_of_birth'].t}, '^[0-9]{{4}}') THEN left({F['date_of_birth'].t}, 4) END"
+            if has("date_of_birth", text=True) else None)
+    either = ([f"least({F['given_name'].block}, {F['family_name'].block})",
+               f"greatest({F['given_name'].block}, {F['family_name'].block})"]
+              if has("given_name", "family_name") else None)
+    full = tokens("full_name") if has("full_name", text=True) else (F["full_name"].block if has("full_name") else None)
+    dob = F["date_of_birth"].block if has("date_of_birth") else None
+    pc = F["postcode"].block if has("postcode") else None
+
+    rules = [(f.kind, [f.block]) for f in feats if f.family == "identifier"]
+    prior = list(rules)
+    if full and dob:
+        rules.append(("full_name+date_of_birth", [full, dob]))
+        prior.append(rules[-1])
+    if either:
+        rules.append(("given_name+family_name, either order", either))
+        if dob:
+            prior.append(("given_name+family_name+date_of_birth", either + [dob]))
+    for n in ("family_name", "given_name"):
+        if has(n) and dob:
+            rules.append((f"{n}+date_of_birth", [F[n].block, dob]))
+    if dob and pc:
+        rules.append(("date_of_birth+postcode", [dob, pc]))
+    for n, expr in (("full_name", full), ("family_name", F["family_name"].block if has("family_name") else None)):
+        if expr and pc:
+            rules.append((f"{n}+postcode", [expr, pc]))
+    if has("address"):
+        rules.append(("address", [F["address"].block]))
+    if has("full_name", text=True) and year:
+        rules.append(("first name token+birth year", [f"split_part({F['full_name'].t}, ' ', 1)", year]))
+    if has("family_name") and year:
+        rules.append(("family_name+birth year", [F["family_name"].block, year]))
+    for name, expr in (("date_of_birth", dob), ("postcode", pc), ("full_name", full)):
+        if expr:
+            rules.append((name, [expr]))
+    for n in ("family_name", "given_name"):
+        if has(n):
+            rules.append((n, [F[n].block]))
+    return rules, prior
+
+
+def _key_columns(engine: "Engine", rules: list, prefix: str, limit: int) -> list[int]:
+    """Add a hashed key column per rule (NULL for hub keys); return each rule's pair count."""
+    exprs = []
+    for j, (_, parts) in enumerate(rules):
+        nonnull = " AND ".join(f"({p}) IS NOT NULL" for p in parts)
+        exprs.append(f"CASE WHEN {nonnull} THEN hash({', '.join(parts)}) END AS {prefix}{j}")
+    engine.create(INPUT, f"SELECT *, {', '.join(exprs)} FROM {INPUT}")
+    counts = []
+    for j in range(len(rules)):
+        col = f"{prefix}{j}"
+        engine.create("_pl_n", f"SELECT {col} AS v, count(*) AS n FROM {INPUT} WHERE {col} IS NOT NULL GROUP BY 1")
+        pairs = engine.scalar("SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM _pl_n WHERE n <= ?", [limit])
+        if engine.scalar("SELECT count(*) FROM _pl_n WHERE n > ?", [limit]):
+            engine.execute(f"UPDATE {INPUT} SET {col} = NULL WHERE {col} IN (SELECT v FROM _pl_n WHERE n > ?)", [limit])
+        counts.append(int(pairs))
+    engine.drop("_pl_n")
+    return counts
+
+
+def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[float, int]:
+    """Probability that two random records match, from the strict rules' distinct pairs."""
+    total = n_records * (n_records - 1) / 2
+    parts = [f"SELECT l._rid AS a, r._rid AS b FROM {INPUT} l JOIN {INPUT} r ON l._p{j} = r._p{j} "
+             "AND l._rid < r._rid" for j, n in enumerate(prior_counts) if n]
+    found = int(engine.scalar(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM ({' UNION ALL '.join(parts)}))")) \
+        if parts else 0
+    if found == 0 or total == 0:
+        return (1.0 / max(n_records, 2)), 0
+    return min(0.5, max(found / PRIOR_RECALL / total, 1.0 / total)), found
+
+
+def _em_rules(engine: "Engine", feats: list[Feature]) -> list[tuple[str, str, set, int]]:
+    """Training rules (exact agreement on one kind) until every comparison is trained once."""
+    pref = {"date": 0, "name": 1, "postcode": 2, "address": 3, "identifier": 4}
+    cands = []
+    for f in sorted(feats, key=lambda f: (pref.get(f.family, 5), feats.index(f))):
+        col = f.t if f.text else f.k
+        n = engine.scalar(f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {INPUT} "
+                          f"WHERE {col} IS NOT NULL GROUP BY {col})")
+        if n >= MIN_EM_PAIRS:
+            cands.append((f.kind, f"l.{col} = r.{col}", {f.kind}, int(n)))
+    everything = {f.kind for f in feats}
+    trained: set = set()
+    chosen = []
+    for name, sql, used, n in cands:
+        if not (everything - used) - trained:
+            continue
+        chosen.append((name, sql, used, n))
+        trained |= everything - used
+        if trained == everything:
+            break
+    return chosen
+
+
+# the linker -----------------------------------------------------------------------------
+def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edges: str,
+                       progress: Callable[[str], None] | None = None) -> dict:
+    """Link records with a Splink model trained on the released data; insert the links.
+
+    Parameters
+    ----------
+    engine : DuckDBEngine
+        Its connection (``engine.con``) runs Splink.
+    study : Study
+        ``seed`` seeds the random sampling; ``attacker.match_threshold`` is the link
+        threshold; ``attacker.max_value_frequency`` the hub guard.
+    release : Release
+        The released columns of one scenario.
+    edges : str
+        Engine table receiving ``(a, b, 'probabilistic', rule, da, db, p)``.
+    progress : callable, optional
+        Receives status messages while the model trains.
+
+    Returns
+    -------
+    dict
+        What was compared and how (no values): comparisons, blocking rules with their
+        candidate pairs, training rules, prior, pairs scored, links, seconds, and the
+        trained m and u per comparison level.
+
+    Raises
+    ------
+    MissingDependencyError
+        When Splink is not installed.
+
+    Examples
+    --------
+    >>> import linkrisk as lr                                          # doctest: +SKIP
+    >>> study.attacker = lr.Attacker(linkers=["probabilistic"])        # doctest: +SKIP
+    >>> study.run().baseline.links.probabilistic["probabilistic"]      # doctest: +SKIP
+    """
+    try:
+        import splink
+        from splink import DuckDBAPI, Linker, SettingsCreator
+    except ImportError:  # pragma: no cover - splink is a dependency
+        raise MissingDependencyError("the probabilistic linker needs Splink: pip install splink") from None
+
+    def say(msg: str) -> None:
+        if progress:
+            progress(f"probabilistic: {msg}")
+
+    t0 = time.perf_counter()
+    threshold = float(study.attacker.match_threshold)
+    report = {"linker": "probabilistic", "engine": f"splink {splink.__version__}", "threshold": threshold,
+              "comparisons": [], "blocking_rules": [], "links": 0, "pairs_scored": 0}
+    feats = features(study, release)
+    if not feats:
+        report.update(note="no identifier or quasi-identifier kind is released by two datasets",
+                      seconds=round(time.perf_counter() - t0, 3))
+        return report
+    say("gathering the released columns")
+    n, hubs = _build_input(engine, study, feats)
+    limit = study.attacker.max_value_frequency
+    rules, prior_rules = _candidate_rules(feats)
+    counts = _key_columns(engine, rules, "_b", limit)
+    prior_counts = _key_columns(engine, prior_rules, "_p", limit)
+    budget = max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD * n)
+    kept, used = [], 0
+    for j, ((name, _), c) in enumerate(zip(rules, counts)):
+        keep = 0 < c and used + c <= budget
+        used += c if keep else 0
+        report["blocking_rules"].append({"rule": name, "pairs": c, "used": keep})
+        if keep:
+            kept.append(f"l._b{j} = r._b{j}")
+    prior, found = _prior(engine, prior_counts, n)
+    report.update(records=n, hubs=hubs, prior=prior, prior_pairs=found, prior_recall=PRIOR_RECALL,
+                  comparisons=[{"kind": f.kind, "levels": f.family} for f in feats])
+    if not kept or n < 2:
+        engine.drop(INPUT)
+        report.update(seconds=round(time.perf_counter() - t0, 3))
+        return report
+
+    settings = SettingsCreator(
+        link_type="dedupe_only", unique_id_column_name="_rid",
+        comparisons=[_comparison(f) for f in feats], blocking_rules_to_generate_predictions=kept,
+        probability_two_random_records_match=prior, additional_columns_to_retain=["_ds"],
+        retain_matching_columns=False, retain_intermediate_calculation_columns=False,
+        max_iterations=EM_ITERATIONS[0])
+    db_api = DuckDBAPI(connection=engine.con)
+    try:
+        linker = Linker(db_api.register(INPUT), settings, log_level=None)
+        u_pairs = float(min(U_PAIRS[1], max(U_PAIRS[0], 2 * n)))
+        say(f"training u by random sampling ({u_pairs:,.0f} pairs)")
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=int(study.seed), num_chunks=1)
+        em = _em_rules(engine, feats)
+        report["training_rules"] = []
+        for i, (name, sql, _, pairs) in enumerate(em, 1):
+            say(f"EM on blocking rule {i}/{len(em)} ({name})")
+            linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(INPUT), model,
+                                                                          log_level=None),
+                                             sql, EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None)
+            if iterations:
+                report["training_rules"].append({"rule": name, "max_iterations": iterations})
+        say(f"predicting ({used:,} candidate pairs at most)")
+        blocked = linker.inference.compute_blocked_pairs_for_predict()
+        report["pairs_scored"] = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
+        predictions = linker.inference.predict(threshold_match_probability=threshold - 1e-9,
+                                               warning_mode="never")
+        engine.execute(
+            f"INSERT INTO {quote(edges)} SELECT least(_rid_l, _rid_r), greatest(_rid_l, _rid_r), "
+            "'probabilistic', ?, CASE WHEN _rid_l < _rid_r THEN _ds_l ELSE _ds_r END, "
+            "CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, round(match_probability, 10) "
+            f"FROM {predictions.physical_name} WHERE round(match_probability, 10) >= ?",
+            [f"splink p>={threshold:g}", threshold])
+        report["links"] = int(engine.scalar(f"SELECT count(*) FROM {predictions.physical_name} "
+                                            "WHERE round(match_probability, 10) >= ?", [threshold]))
+        report["m_u"] = _m_u(linker.misc.save_model_to_json(), {f.col: f.kind for f in feats})
+    finally:
+        db_api.delete_tables_created_by_splink_from_db()
+        engine.drop(INPUT)
+    report["seconds"] = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _em_session(linker, rebuild, rule: str, max_pairs: float | None):
+    """One EM session; return the linker and the iteration cap used (0: not trained).
+
+    Splink refuses an m probability below 1e-300, which EM reaches when a level is only
+    ever seen among clear non-matches (long addresses of one district agreeing by
+    Jaro-Winkler, say): the m of such a level shrinks towards 0 at every iteration.
+    The session is then rerun from the model as it was before it, with fewer iterations.
+    """
+    from splink.internals.exceptions import EMTrainingException
+
+    before = linker.misc.save_model_to_json()
+    for iterations in EM_ITERATIONS:
+        if iterations != before.get("max_iterations"):
+            linker = rebuild({**before, "max_iterations": iterations})
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True, max_pairs=max_pairs)
+            return linker, iterations
+        except EMTrainingException:
+            return linker, 0
+        except ValueError as exc:
+            if "below the minimum allowed" not in str(exc):
+                raise
+    return rebuild(before), 0
+
+
+def _m_u(model: dict, kinds: dict[str, str]) -> dict:
+    """Trained m and u per comparison level (labels and numbers only)."""
+    out = {}
+    for c in model.get("comparisons", []):
+        levels = []
+        for lvl in c.get("comparison_levels", []):
+            if lvl.get("is_null_level"):
+                continue
+            m, u = lvl.get("m_probability"), lvl.get("u_probability")
+            levels.append({"level": lvl.get("label_for_charts", ""),
+                           "m": round(m, 6) if isinstance(m, float) else m,
+                           "u": round(u, 8) if isinstance(u, float) else u})
+        out[kinds.get(c.get("output_column_name"), c.get("output_column_name"))] = levels
+    return out
+
+
+__all__ = ["link_probabilistic", "features"]

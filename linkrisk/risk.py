@@ -1,0 +1,143 @@
+"""Re-identification risk of each dataset, of linked profiles, and of one breach against another.
+
+This stage runs the equivalence-class measures of :mod:`linkrisk.uniqueness` over the
+normalised datasets of a study (and over the baseline's linked profiles), for the
+study's ``[[risk]]`` questions or, without any, for sensible quasi-identifier sets drawn
+from the kinds present.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from linkrisk.catalogue import Role
+from linkrisk.engine import quote
+from linkrisk.uniqueness import (class_size_counts, dankar, equivalence_classes, journalist_matches,
+                                 uniqueness_curve)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.load import Loaded
+    from linkrisk.result import ScenarioResult
+    from linkrisk.study import Study
+
+PROFILES = "linked profiles (baseline)"
+SWEENEY = ("date_of_birth", "sex", "postcode")  # Sweeney 2000: 87% of Americans unique on these
+
+
+def quasi_kinds(study: "Study", dataset: str) -> list[str]:
+    """The quasi-identifier kinds a dataset holds, in the order its columns are mapped."""
+    cat = study.catalogue
+    return list(dict.fromkeys(k for k in study.dataset(dataset).columns.values()
+                              if cat[k].role is Role.QUASI))
+
+
+def default_questions(study: "Study", loaded: "Loaded") -> list[tuple[str, list[str], float | None]]:
+    """Risk questions when the study has none: every dataset's quasi-identifiers together,
+    and Sweeney's date of birth + sex + postcode where at least two of them are present."""
+    out = []
+    for name in loaded.datasets:
+        kinds = quasi_kinds(study, name)
+        if not kinds:
+            continue
+        fraction = study.dataset(name).sampling_fraction
+        out.append((name, kinds, fraction))
+        sweeney = [k for k in SWEENEY if k in kinds]
+        if len(sweeney) >= 2 and sweeney != kinds:
+            out.append((name, sweeney, fraction))
+    return out
+
+
+def _profiles_table(engine: "Engine", baseline: "ScenarioResult", kinds: list[str]) -> str:
+    """Table ``_profiles``: one row per baseline entity, the smallest value of each kind."""
+    labels = baseline.labels
+    engine.register_frame("_plab", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
+                                                 "e": labels}))
+    select, joins = ["x.e"], []
+    for i, kind in enumerate(kinds):
+        cols = [c for c in baseline.release.columns if c.kind == kind and c.domain is not None and c.readable]
+        if not cols:
+            select.append(f"CAST(NULL AS VARCHAR) AS {quote(kind)}")
+            continue
+        union = " UNION ALL ".join(f"SELECT _rid, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
+                                   for c in cols)
+        joins.append(f"LEFT JOIN (SELECT l.e, min(u.v) AS v FROM ({union}) u JOIN _plab l USING (_rid) "
+                     f"GROUP BY l.e) k{i} ON k{i}.e = x.e")
+        select.append(f"k{i}.v AS {quote(kind)}")
+    engine.create("_profiles", f"SELECT {', '.join(select)} FROM (SELECT DISTINCT e FROM _plab) x {' '.join(joins)}")
+    engine.drop("_plab")
+    return "_profiles"
+
+
+def _columns(study: "Study", baseline: "ScenarioResult", dataset: str, kinds: list[str]):
+    cols = [baseline.release.first(dataset, k) for k in kinds]
+    if not cols or any(c is None for c in cols):
+        return None, None
+    return cols[0].table, [c.value for c in cols]
+
+
+def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "ScenarioResult") -> dict:
+    """Uniqueness entries, journalist matches and uniqueness curves for a study.
+
+    Returns
+    -------
+    dict with ``uniqueness`` (list of dicts, one per dataset and quasi-identifier set),
+    ``journalist`` (list, one per ordered pair of datasets sharing quasi-identifiers) and
+    ``curves`` (dataset name -> DataFrame of the greedy uniqueness curve).
+    """
+    questions = ([(r.dataset, list(r.quasi_identifiers),
+                   r.sampling_fraction if r.sampling_fraction is not None else study.dataset(r.dataset).sampling_fraction)
+                  for r in study.risk] if study.risk else default_questions(study, loaded))
+    entries = []
+    for dataset, kinds, fraction in questions:
+        if dataset not in loaded.rows:
+            continue
+        table, cols = _columns(study, baseline, dataset, kinds)
+        if table is None:
+            continue
+        stats = equivalence_classes(engine, table, cols)
+        entry = {"dataset": dataset, "quasi_identifiers": list(kinds), **_stats(stats)}
+        if fraction:
+            share, name = dankar(class_size_counts(engine, table, cols), stats.records, fraction)
+            entry.update({"sampling_fraction": fraction, "population_uniques": share, "estimator": name})
+        entries.append(entry)
+
+    all_kinds = list(dict.fromkeys(k for _, kinds, _ in questions for k in kinds))
+    curves = {}
+    for name in loaded.datasets:
+        kinds = quasi_kinds(study, name)
+        table, cols = _columns(study, baseline, name, kinds)
+        if table is not None and len(kinds) >= 1:
+            curves[name] = uniqueness_curve(engine, table, cols, labels=kinds)
+    if all_kinds:
+        prof = _profiles_table(engine, baseline, all_kinds)
+        cols = [quote(k)[1:-1] for k in all_kinds]
+        stats = equivalence_classes(engine, prof, cols)
+        entries.append({"dataset": PROFILES, "quasi_identifiers": all_kinds, **_stats(stats)})
+        curves[PROFILES] = uniqueness_curve(engine, prof, cols, labels=all_kinds)
+
+    journalist = []
+    for a in loaded.datasets:
+        for b in loaded.datasets:
+            if a == b:
+                continue
+            shared = [k for k in quasi_kinds(study, a) if k in quasi_kinds(study, b)]
+            if len(shared) < 2:
+                continue
+            ta, ca = _columns(study, baseline, a, shared)
+            tb, cb = _columns(study, baseline, b, shared)
+            if ta is None or tb is None:
+                continue
+            m = journalist_matches(engine, ta, ca, tb, cb)
+            journalist.append({"dataset": a, "population": b, "quasi_identifiers": shared, **m})
+    engine.drop("_profiles")
+    return {"uniqueness": entries, "journalist": journalist, "curves": curves}
+
+
+def _stats(stats) -> dict:
+    d = stats.to_dict()
+    d.pop("quasi_identifiers", None)
+    return d

@@ -1,0 +1,145 @@
+"""Tests of loading tables into the engine (linkrisk.engine, linkrisk.load).
+
+Every input column is read as text, so that leading zeros survive ('007' stays '007');
+every loaded table gets ``_row``, the 1-based position of the row in its source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import linkrisk as lr
+from linkrisk.engine import make_engine
+
+
+@pytest.fixture
+def engine():
+    with make_engine("duckdb") as e:
+        yield e
+
+
+def _rows(engine, table: str) -> list[dict]:
+    frame = engine.df(f"SELECT * FROM {table} ORDER BY _row")
+    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def test_csv_columns_are_text_with_leading_zeros_and_rows_numbered_from_1(engine, tmp_path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("id,code,amount\n007,0012,1.50\n008,,2\n", encoding="utf-8")
+    assert engine.load_csv("t", path, ",") == ["id", "code", "amount"]
+    assert _rows(engine, "t") == [
+        {"_row": 1, "id": "007", "code": "0012", "amount": "1.50"},
+        {"_row": 2, "id": "008", "code": None, "amount": "2"},
+    ]
+    assert engine.df("SELECT * FROM t").dtypes.drop("_row").eq(object).all()
+
+
+def test_csv_with_bom_crlf_and_quoted_separators(engine, tmp_path) -> None:
+    # A spreadsheet export: byte-order mark, CRLF line ends, a quoted comma and a quoted
+    # line break, no newline after the last row.
+    path = tmp_path / "excel.csv"
+    path.write_bytes('\ufeffid,address\r\n1,"12 Main St, Apt 4"\r\n2,"line one\nline two"\r\n3,x'
+                     .encode("utf-8"))
+    assert engine.load_csv("t", path, ",") == ["id", "address"]
+    assert [r["address"] for r in _rows(engine, "t")] == ["12 Main St, Apt 4", "line one\nline two", "x"]
+    assert [r["_row"] for r in _rows(engine, "t")] == [1, 2, 3]
+
+
+def test_parquet_columns_are_cast_to_text(engine, tmp_path) -> None:
+    # A string column keeps its zeros; an integer column cannot have had any ('7');
+    # a missing float is NULL, not 'NaN'.
+    path = tmp_path / "a.parquet"
+    pd.DataFrame({"id": ["007", "008"], "n": [7, 8], "x": [1.5, np.nan]}).to_parquet(path)
+    assert engine.load_parquet("t", path) == ["id", "n", "x"]
+    assert _rows(engine, "t") == [{"_row": 1, "id": "007", "n": "7", "x": "1.5"},
+                                  {"_row": 2, "id": "008", "n": "8", "x": None}]
+
+
+def test_dataframe_columns_are_cast_to_text(engine) -> None:
+    frame = pd.DataFrame({"id": ["007", None, "009"], "n": pd.array([1, None, 3], dtype="Int64"),
+                          "born": pd.to_datetime(["1990-02-01", None, "1985-07-15"])})
+    assert engine.load_frame("t", frame) == ["id", "n", "born"]
+    rows = _rows(engine, "t")
+    assert [r["_row"] for r in rows] == [1, 2, 3]
+    assert [r["id"] for r in rows] == ["007", None, "009"]
+    assert [r["n"] for r in rows] == ["1", None, "3"]
+    assert rows[0]["born"].startswith("1990-02-01")
+
+
+def test_a_ragged_row_beyond_the_sniffed_sample_is_reported_by_line(engine, tmp_path) -> None:
+    # DuckDB guesses the dialect from the first 20,480 rows; line 25,002 (the header is
+    # line 1) has one field too many.
+    lines = ["id,name"] + [f"r{i},n{i}" for i in range(30_000)]
+    lines.insert(25_001, "r,secret,extra")
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(lr.InputError) as info:
+        engine.load_csv("t", path, ",")
+    message = str(info.value)
+    assert str(path) in message and "different number of fields" in message
+    assert "25002" in message
+    assert "secret" not in message  # no raw value in an error message
+
+
+def test_an_unsupported_encoding_is_named_and_nothing_is_downloaded(engine, tmp_path) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("id,name\n1,张伟\n".encode("gbk"))
+    with pytest.raises(lr.InputError, match="not one the CSV reader supports"):
+        engine.load_csv("t", path, ",", encoding="gbk")
+    # DuckDB would otherwise fetch its `encodings` extension from the network.
+    assert engine.scalar("SELECT current_setting('autoinstall_known_extensions')") is False
+
+
+def test_latin_1_files_load_with_their_encoding(engine, tmp_path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,name\n1,Zoë\n".encode("latin-1"))
+    with pytest.raises(lr.InputError, match="not valid UTF-8"):
+        engine.load_csv("t", path, ",")
+    engine.load_csv("t", path, ",", encoding="latin-1")
+    assert engine.scalar("SELECT name FROM t") == "Zoë"
+
+
+def test_a_file_that_is_not_parquet(engine, tmp_path) -> None:
+    path = tmp_path / "fake.parquet"
+    path.write_text("id,name\n1,a\n", encoding="utf-8")
+    with pytest.raises(lr.InputError, match="could not be read as Parquet"):
+        engine.load_parquet("t", path)
+
+
+def test_unknown_engines_are_refused() -> None:
+    with pytest.raises(lr.LinkriskError, match="Unknown engine 'spark'.*duckdb"):
+        make_engine("spark")
+
+
+def _entity_ids(study: lr.Study) -> list[str]:
+    result = study.run()
+    try:
+        return result.graph("baseline").entity_table().record_id.tolist()
+    finally:
+        result.close()
+
+
+def test_record_ids_keep_their_leading_zeros_from_csv_parquet_and_frames(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": ["007", "0008"], "phone": ["13812345678", "13912345678"]})
+    csv, parquet = tmp_path / "a.csv", tmp_path / "a.parquet"
+    frame.to_csv(csv, index=False)
+    frame.to_parquet(parquet)
+    before = csv.read_bytes(), parquet.read_bytes()
+    for source in (csv, parquet, frame):
+        study = lr.Study([lr.Dataset("a", source, {"phone": "phone"}, record_id="id")])
+        assert _entity_ids(study) == ["007", "0008"], source
+    assert (csv.read_bytes(), parquet.read_bytes()) == before  # inputs are never modified
+
+
+def test_the_format_follows_the_suffix_or_the_setting(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": ["1"], "phone": ["13812345678"]})
+    frame.to_parquet(tmp_path / "a.data")
+    ds = lr.Dataset("a", tmp_path / "a.data", {"phone": "phone"}, record_id="id", format="parquet")
+    assert ds.file_format == "parquet"
+    assert lr.Study([ds]).validate() == []
+    assert lr.Dataset("b", tmp_path / "b.PARQUET").file_format == "parquet"
+    assert lr.Dataset("c", tmp_path / "c.txt").file_format == "csv"
