@@ -112,7 +112,7 @@ def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "Scenar
         table, cols = _columns(study, baseline, name, kinds)
         if table is not None and len(kinds) >= 1:
             curves[name] = uniqueness_curve(engine, table, cols, labels=kinds)
-    if all_kinds:
+    if all_kinds and baseline.links.pairs:  # without links a profile is just a record
         prof = _profiles_table(engine, baseline, all_kinds)
         cols = [quote(k)[1:-1] for k in all_kinds]
         stats = equivalence_classes(engine, prof, cols)

@@ -16,14 +16,21 @@ from linkrisk.load import load_study, raw_table
 from linkrisk.normalise import build_mappings, normalise_dataset
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+_ENGINE: list = []  # one DuckDB engine for every normalise_frame call: opening one costs more
+
+
+def _engine():
+    if not _ENGINE:
+        _ENGINE.append(make_engine("duckdb"))
+    return _ENGINE[0]
 
 
 def normalise_frame(kind: str, values: list[str | None], **settings) -> pd.DataFrame:
     """Normalise raw strings as a column of kind ``kind``, as ``Study.run`` does.
 
     The values become one column of a one-dataset study (row numbers as record ids);
-    the load and normalise stages run in a fresh DuckDB engine, exactly as
-    ``linkrisk.pipeline.run_study`` calls them.
+    the load and normalise stages run in a DuckDB engine exactly as
+    ``linkrisk.pipeline.run_study`` calls them (every table they make is made anew).
 
     Parameters
     ----------
@@ -47,15 +54,15 @@ def normalise_frame(kind: str, values: list[str | None], **settings) -> pd.DataF
     frame = pd.DataFrame({"v": pd.Series(list(values) + (["x"] if padded else []), dtype=object)})
     study = lr.Study([lr.Dataset("d", frame, {"v": kind})],
                      normalisation=lr.Normalisation(**settings))
-    with make_engine("duckdb") as engine:
-        loaded, problems = load_study(study, engine)
-        if problems:
-            raise lr.StudyError(problems)
-        build_mappings(engine, study, loaded.columns, raw_table)
-        quality = normalise_dataset(engine, study, 0, raw_table(0), loaded.columns_of("d"),
-                                    None, 0)
-        out = engine.df("SELECT c0 AS value, h0 AS present, i0 AS invalid, m0 AS masked "
-                        "FROM norm0 WHERE _rid <= ? ORDER BY _rid", [len(values)])
+    engine = _engine()
+    loaded, problems = load_study(study, engine)
+    if problems:
+        raise lr.StudyError(problems)
+    build_mappings(engine, study, loaded.columns, raw_table)
+    quality = normalise_dataset(engine, study, 0, raw_table(0), loaded.columns_of("d"), None, 0)
+    out = engine.df("SELECT c0 AS value, h0 AS present, i0 AS invalid, m0 AS masked "
+                    "FROM norm0 WHERE _rid <= ? ORDER BY _rid", [len(values)])
+    engine.drop(raw_table(0), "norm0")
     out.insert(0, "raw", list(values))
     out["value"] = out["value"].astype(object).where(out["value"].notna(), None)
     out.attrs["quality"] = None if padded else quality.iloc[0].to_dict()
