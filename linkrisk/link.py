@@ -31,7 +31,8 @@ EDGE_COLUMNS = "a BIGINT, b BIGINT, linker VARCHAR, rule VARCHAR, da INTEGER, db
 class Links:
     """What the linkers produced for one scenario."""
 
-    edges: str  # engine table of edges (a, b, linker, rule, da, db)
+    edges: str  # engine table of edges (a, b, linker, rule, da, db, p)
+    pairs_table: str = ""  # engine table of distinct linked pairs (a, b, da, db)
     hubs: list[dict] = field(default_factory=list)
     by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)  # linker, rule, da, db, pairs
     pairs: int = 0  # distinct linked record pairs
@@ -60,16 +61,17 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
         union = " UNION ALL ".join(
             f"SELECT _rid, _ds, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
             for c in cols)
-        engine.create("_idv", f"SELECT DISTINCT _rid, _ds, v FROM ({union})")
-        engine.create("_idn", "SELECT v, count(*) AS n, count(DISTINCT _ds) AS nds FROM _idv GROUP BY v")
-        for v, n, nds in engine.rows("SELECT v, n, nds FROM _idn WHERE n > ? ORDER BY n DESC, v", [limit]):
+        engine.create("_idv", f"SELECT _rid, _ds, v, count(*) OVER (PARTITION BY v) AS n "
+                              f"FROM (SELECT DISTINCT _rid, _ds, v FROM ({union}))")
+        for v, n, nds in engine.rows("SELECT v, any_value(n), count(DISTINCT _ds) FROM _idv WHERE n > ? "
+                                     "GROUP BY v ORDER BY 2 DESC, v", [limit]):
             hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
                          "datasets": int(nds), "value": v if show_values else redact(v)})
         engine.execute(
             f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds, NULL "
-            "FROM _idv l JOIN _idv r ON l.v = r.v AND l._rid < r._rid "
-            "WHERE l.v IN (SELECT v FROM _idn WHERE n > 1 AND n <= ?)", [kind, limit])
-    engine.drop("_idv", "_idn")
+            "FROM (SELECT * FROM _idv WHERE n > 1 AND n <= ?) l JOIN (SELECT * FROM _idv WHERE n > 1 AND n <= ?) r "
+            "ON l.v = r.v AND l._rid < r._rid", [kind, limit, limit])
+    engine.drop("_idv")
     return hubs
 
 
@@ -154,5 +156,8 @@ def run_linkers(engine: "Engine", study: "Study", release: "Release", tag: str,
             extra["classic"] = link_classic(engine, study, release, edges, progress=progress)
     by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM {quote(edges)} "
                         "GROUP BY ALL ORDER BY linker, rule, da, db")
-    pairs = int(engine.scalar(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM {quote(edges)})"))
-    return Links(edges=edges, hubs=hubs, by_rule=by_rule, pairs=pairs, probabilistic=extra)
+    pairs_table = f"pairs_{tag}"
+    engine.create(pairs_table, f"SELECT a, b, min(da) AS da, min(db) AS db FROM {quote(edges)} GROUP BY a, b")
+    pairs = engine.count(pairs_table)
+    return Links(edges=edges, hubs=hubs, by_rule=by_rule, pairs=pairs, probabilistic=extra,
+                 pairs_table=pairs_table)

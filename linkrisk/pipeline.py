@@ -200,8 +200,8 @@ class _Run:
                 from linkrisk.truth import evaluate
 
                 truth = evaluate(labels, self.persons, masks, enrichment.gain, self.bits)
-            matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM (SELECT DISTINCT a, b, da, db FROM "
-                               f"{quote(links.edges)}) GROUP BY ALL ORDER BY da, db")
+            matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM {quote(links.pairs_table)} "
+                               "GROUP BY ALL ORDER BY da, db")
             suspicious = _suspicious(engine, study, release, labels)
         return ScenarioResult(
             name=name, description=description, release=release, links=links, labels=labels,
@@ -212,7 +212,7 @@ class _Run:
 
     def discard(self, s: ScenarioResult) -> None:
         """Drop a scenario's engine tables (for throw-away analyses)."""
-        self.engine.drop(s.links.edges, *s.release.tables)
+        self.engine.drop(s.links.edges, s.links.pairs_table, *s.release.tables)
 
 
 def _raw_slots(study: "Study", loaded) -> set[int]:
@@ -225,7 +225,7 @@ def _raw_slots(study: "Study", loaded) -> set[int]:
 
 def _labels(engine: "Engine", links, n_records: int) -> np.ndarray:
     """Entity label of every record (index = record id - 1) from a scenario's edges."""
-    arr = engine.arrays(f"SELECT DISTINCT a, b FROM {quote(links.edges)}")
+    arr = engine.arrays(f"SELECT a, b FROM {quote(links.pairs_table)}")
     return components(n_records, arr["a"].astype(np.int64) - 1, arr["b"].astype(np.int64) - 1)
 
 
