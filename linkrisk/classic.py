@@ -25,6 +25,7 @@ de Bruin, J. (2019), Python Record Linkage Toolkit (recordlinkage), Zenodo.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -153,13 +154,15 @@ def link_classic(engine: "Engine", study: "Study", release: "Release", edges: st
         elif f.family == "name":
             compare.string(f.t, f.t, method="jarowinkler", threshold=STRING_THRESHOLD, label=f.kind)
         elif f.family == "date":
-            df[f.dt] = pd.to_datetime(df[f.dt], errors="coerce")
+            df[f.dt] = pd.to_datetime(df[f.dt], errors="coerce").astype("datetime64[ns]")
             compare.date(f.dt, f.dt, swap_month_day=1.0, label=f.kind)  # a day/month swap agrees
         elif f.family in ("address", "postcode"):
             compare.string(f.t, f.t, method="levenshtein", threshold=STRING_THRESHOLD, label=f.kind)
         else:
             compare.exact(f.t, f.t, label=f.kind)
-    vectors = compare.compute(pairs, df).fillna(0.0)
+    with warnings.catch_warnings():  # recordlinkage's date comparison trips a pandas FutureWarning
+        warnings.filterwarnings("ignore", category=FutureWarning, module="recordlinkage")
+        vectors = compare.compute(pairs, df).fillna(0.0)
     vectors = (vectors >= 0.5).astype(np.int8)
     varying = [c for c in vectors.columns if vectors[c].nunique() > 1]
     report["comparisons"] = varying
@@ -186,9 +189,9 @@ def link_classic(engine: "Engine", study: "Study", release: "Release", edges: st
     finally:
         engine.drop("_cl_links")
     report["links"] = int(len(links.drop_duplicates(["a", "b"])))
-    report["m_u"] = {c: {"m": round(float(m), 6), "u": round(float(u), 8)}
-                     for c, m, u in zip(varying, np.ravel(ecm.m_probs[varying].loc[1] if isinstance(
-                         getattr(ecm, "m_probs", None), pd.DataFrame) else []), [])} if False else None
+    report["prior"] = float(ecm.p)
+    report["m_u"] = {c: {"m": round(float(ecm.m_probs[c].get(1, 0.0)), 6),
+                         "u": round(float(ecm.u_probs[c].get(1, 0.0)), 8)} for c in varying}
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
 

@@ -326,19 +326,60 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table)
     engine.create("_phone_map", "SELECT * FROM _phone_map_df")
     engine.drop("_phone_map_df")
 
-    han: list[str] = []
+    union = ""
     if settings.transliterate_names:
         name_cols = [c for c in columns if cat[c.kind].normaliser == "name"]
         union = " UNION ".join(
             f"SELECT DISTINCT {_clean(quote(c.column))} AS k FROM {quote(raw_table(c.dataset_index))}"
             for c in name_cols)
-        if union:
-            han = [r[0] for r in engine.rows(
-                f"SELECT k FROM ({union}) WHERE regexp_matches(k, '\\p{{Han}}') ORDER BY k")]
-    engine.register_frame("_pinyin_map_df", pinyin_mapping(han) if han else
-                          pd.DataFrame({"k": pd.Series([], dtype=str), "latin": pd.Series([], dtype=str)}))
-    engine.create("_pinyin_map", "SELECT * FROM _pinyin_map_df")
-    engine.drop("_pinyin_map_df")
+    engine.create("_han", f"SELECT k FROM ({union}) WHERE regexp_matches(k, '\\p{{Han}}')" if union
+                  else "SELECT CAST(NULL AS VARCHAR) AS k WHERE false")
+    pinyin_sql(engine, "_han", "_pinyin_map")
+    engine.drop("_han")
+
+
+def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
+    """Create ``target(k, latin)``: :func:`pinyin_mapping` of every ``k`` of ``source``, in SQL.
+
+    Only the distinct characters leave the engine (for ``pypinyin``); names are put
+    together set-based, so millions of names take seconds. The rules are those of
+    :func:`pinyin_mapping`, which a test checks this against.
+    """
+    engine.create("_pchars", f"SELECT k, i, substr(k, i, 1) AS ch FROM "
+                             f"(SELECT k, unnest(range(1, length(k) + 1)) AS i FROM (SELECT DISTINCT k FROM {quote(source)} "
+                             "WHERE k IS NOT NULL))")
+    chars = [r[0] for r in engine.rows("SELECT DISTINCT ch FROM _pchars")]
+    sep = re.compile(NAME_SEPARATORS)
+    engine.register_frame("_pyc_df", pd.DataFrame({
+        "ch": chars, "py": [" " if sep.fullmatch(ch) else _char_pinyin(ch) for ch in chars],
+        "han": [bool(re.fullmatch(r"[\u4e00-\u9fff]", ch)) for ch in chars],
+        "sur": [SURNAME_READINGS.get(ch) for ch in chars]}))
+    engine.create("_pyc", "SELECT * FROM _pyc_df")
+    engine.drop("_pyc_df")
+    compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
+    engine.create(target, f"""
+        WITH c AS (SELECT p.k, p.i, p.ch, y.py, y.han, y.sur, p.ch IN (' ', '\t') AS ws
+                   FROM _pchars p JOIN _pyc y USING (ch)),
+        -- position among the name's non-white-space characters, and the name's shape
+        n AS (SELECT k, i, py, sur, ws, han,
+                     sum(CASE WHEN ws THEN 0 ELSE 1 END) OVER (PARTITION BY k ORDER BY i) AS j FROM c),
+        shape AS (SELECT k, bool_and(han OR ws) AS all_han,
+                         CASE WHEN count(*) FILTER (WHERE NOT ws) > 2 AND
+                                   regexp_replace(k, '\s+', '', 'g')[1:2] IN ({compounds}) THEN 2 ELSE 1 END AS nf
+                  FROM n GROUP BY k),
+        han_names AS (
+            SELECT n.k,
+                   CASE WHEN any_value(s.nf) = 1
+                        THEN coalesce(max(n.sur) FILTER (WHERE n.j = 1 AND NOT n.ws), max(n.py) FILTER (WHERE n.j = 1 AND NOT n.ws))
+                        ELSE string_agg(n.py, '' ORDER BY n.i) FILTER (WHERE n.j <= 2 AND NOT n.ws) END AS family,
+                   coalesce(string_agg(n.py, '' ORDER BY n.i) FILTER (WHERE n.j > s.nf AND NOT n.ws), '') AS given
+            FROM n JOIN shape s USING (k) WHERE s.all_han GROUP BY n.k),
+        other AS (
+            SELECT n.k, trim(regexp_replace(string_agg(n.py, '' ORDER BY n.i), '\s+', ' ', 'g')) AS latin
+            FROM n JOIN shape s USING (k) WHERE NOT s.all_han GROUP BY n.k)
+        SELECT k, family || CASE WHEN given <> '' THEN ' ' || given ELSE '' END AS latin FROM han_names
+        UNION ALL SELECT k, latin FROM other""")
+    engine.drop("_pchars", "_pyc")
 
 
 def _phone_fast_sql(k: str, region: str) -> str:

@@ -42,8 +42,10 @@ deterministic rules divided by an assumed recall), counted here with the hub gua
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -552,6 +554,26 @@ def _em_session(linker, rebuild, rule: str, max_pairs: float | None):
             if "below the minimum allowed" not in str(exc):
                 raise
     return rebuild(before), 0
+
+
+@contextmanager
+def _quiet_splink():
+    """Keep Splink's training warnings off stderr when the application configured no logging.
+
+    With no handler anywhere, Python prints warnings through its last-resort handler;
+    a NullHandler on the ``splink`` logger, removed afterwards, prevents only that.
+    An application that configured logging still receives every Splink message.
+    """
+    log = logging.getLogger("splink")
+    quiet = not log.handlers and not logging.getLogger().handlers
+    handler = logging.NullHandler()
+    if quiet:
+        log.addHandler(handler)
+    try:
+        yield
+    finally:
+        if quiet:
+            log.removeHandler(handler)
 
 
 def _m_u(model: dict, kinds: dict[str, str]) -> dict:
