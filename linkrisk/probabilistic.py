@@ -495,37 +495,38 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
         retain_matching_columns=False, retain_intermediate_calculation_columns=False,
         max_iterations=EM_ITERATIONS[0])
     db_api = DuckDBAPI(connection=engine.con)
-    try:
-        linker = Linker(db_api.register(INPUT), settings, log_level=None)
-        u_pairs = float(min(U_PAIRS[1], max(U_PAIRS[0], 2 * n)))
-        say(f"training u by random sampling ({u_pairs:,.0f} pairs)")
-        linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=int(study.seed), num_chunks=1)
-        em = _em_rules(engine, feats)
-        report["training_rules"] = []
-        for i, (name, sql, _, pairs) in enumerate(em, 1):
-            say(f"EM on blocking rule {i}/{len(em)} ({name})")
-            linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(INPUT), model,
-                                                                          log_level=None),
-                                             sql, EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None)
-            if iterations:
-                report["training_rules"].append({"rule": name, "max_iterations": iterations})
-        say(f"predicting ({used:,} candidate pairs at most)")
-        blocked = linker.inference.compute_blocked_pairs_for_predict()
-        report["pairs_scored"] = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
-        predictions = linker.inference.predict(threshold_match_probability=threshold - 1e-9,
-                                               warning_mode="never")
-        engine.execute(
-            f"INSERT INTO {quote(edges)} SELECT least(_rid_l, _rid_r), greatest(_rid_l, _rid_r), "
-            "'probabilistic', ?, CASE WHEN _rid_l < _rid_r THEN _ds_l ELSE _ds_r END, "
-            "CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, round(match_probability, 10) "
-            f"FROM {predictions.physical_name} WHERE round(match_probability, 10) >= ?",
-            [f"splink p>={threshold:g}", threshold])
-        report["links"] = int(engine.scalar(f"SELECT count(*) FROM {predictions.physical_name} "
-                                            "WHERE round(match_probability, 10) >= ?", [threshold]))
-        report["m_u"] = _m_u(linker.misc.save_model_to_json(), {f.col: f.kind for f in feats})
-    finally:
-        db_api.delete_tables_created_by_splink_from_db()
-        engine.drop(INPUT)
+    with _quiet_splink():
+        try:
+            linker = Linker(db_api.register(INPUT), settings, log_level=None)
+            u_pairs = float(min(U_PAIRS[1], max(U_PAIRS[0], 2 * n)))
+            say(f"training u by random sampling ({u_pairs:,.0f} pairs)")
+            linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=int(study.seed), num_chunks=1)
+            em = _em_rules(engine, feats)
+            report["training_rules"] = []
+            for i, (name, sql, _, pairs) in enumerate(em, 1):
+                say(f"EM on blocking rule {i}/{len(em)} ({name})")
+                linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(INPUT), model,
+                                                                              log_level=None),
+                                                 sql, EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None)
+                if iterations:
+                    report["training_rules"].append({"rule": name, "max_iterations": iterations})
+            say(f"predicting ({used:,} candidate pairs at most)")
+            blocked = linker.inference.compute_blocked_pairs_for_predict()
+            report["pairs_scored"] = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
+            predictions = linker.inference.predict(threshold_match_probability=threshold - 1e-9,
+                                                   warning_mode="never")
+            engine.execute(
+                f"INSERT INTO {quote(edges)} SELECT least(_rid_l, _rid_r), greatest(_rid_l, _rid_r), "
+                "'probabilistic', ?, CASE WHEN _rid_l < _rid_r THEN _ds_l ELSE _ds_r END, "
+                "CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, round(match_probability, 10) "
+                f"FROM {predictions.physical_name} WHERE round(match_probability, 10) >= ?",
+                [f"splink p>={threshold:g}", threshold])
+            report["links"] = int(engine.scalar(f"SELECT count(*) FROM {predictions.physical_name} "
+                                                "WHERE round(match_probability, 10) >= ?", [threshold]))
+            report["m_u"] = _m_u(linker.misc.save_model_to_json(), {f.col: f.kind for f in feats})
+        finally:
+            db_api.delete_tables_created_by_splink_from_db()
+            engine.drop(INPUT)
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
 
