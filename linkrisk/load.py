@@ -9,7 +9,6 @@ at a time. Inputs are only read, never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd

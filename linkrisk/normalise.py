@@ -112,7 +112,7 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
 
 
 def _code_rule() -> Rule:
-    return Rule(f"NULLIF(upper(regexp_replace({{x}}, '[\\s\\-]', '', 'g')), '')", "true",
+    return Rule("NULLIF(upper(regexp_replace({x}, '[\\s\\-]', '', 'g')), '')", "true",
                 masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')")
 
 
@@ -357,8 +357,8 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
     engine.create("_pyc", "SELECT * FROM _pyc_df")
     engine.drop("_pyc_df")
     compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
-    engine.create(target, f"""
-        WITH c AS (SELECT p.k, p.i, p.ch, y.py, y.han, y.sur, p.ch IN (' ', '\t') AS ws
+    engine.create(target, rf"""
+        WITH c AS (SELECT p.k, p.i, p.ch, y.py, y.han, y.sur, p.ch IN (' ', chr(9)) AS ws
                    FROM _pchars p JOIN _pyc y USING (ch)),
         -- position among the name's non-white-space characters, and the name's shape
         n AS (SELECT k, i, py, sur, ws, han,
