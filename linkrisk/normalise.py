@@ -354,7 +354,8 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
         "ch": chars, "py": [" " if sep.fullmatch(ch) else _char_pinyin(ch) for ch in chars],
         "han": [bool(re.fullmatch(r"[\u4e00-\u9fff]", ch)) for ch in chars],
         "sur": [SURNAME_READINGS.get(ch) for ch in chars]}))
-    engine.create("_pyc", "SELECT * FROM _pyc_df")
+    engine.create("_pyc", "SELECT CAST(ch AS VARCHAR) AS ch, CAST(py AS VARCHAR) AS py, "
+                          "CAST(han AS BOOLEAN) AS han, CAST(sur AS VARCHAR) AS sur FROM _pyc_df")
     engine.drop("_pyc_df")
     compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
     engine.create(target, rf"""
