@@ -437,8 +437,19 @@ class Study:
             raise StudyError(problems, str(self.source) if self.source else None)
 
     # running ------------------------------------------------------------------------
-    def run(self, progress=None, engine=None) -> "Result":
+    def run(self, progress=None, engine=None, show_values: bool = False) -> "Result":
         """Validate, load, link and score the baseline and every scenario.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called with a short message (and, if it takes three arguments, the step
+            number and the number of steps) as the run advances.
+        engine : Engine, optional
+            An engine to run in (default: a new one of the study's kind).
+        show_values : bool
+            Keep raw values (hub values, entity neighbourhoods) in the result instead of
+            redacting them. Off by default; reports built from the result show them.
 
         Returns
         -------
@@ -451,7 +462,7 @@ class Study:
         """
         from linkrisk.pipeline import run_study
 
-        return run_study(self, progress=progress, engine=engine)
+        return run_study(self, progress=progress, engine=engine, show_values=show_values)
 
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, datasets={[d.name for d in self.datasets]}, "
