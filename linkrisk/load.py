@@ -102,12 +102,17 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
         missing = [c for c in wanted if c not in cols]
         if missing:
             shown = ", ".join(repr(c) for c in cols[:30]) + (" ..." if len(cols) > 30 else "")
-            hint = ""
-            if len(cols) == 1 and any(d in cols[0] for d in DELIMITERS if d != ","):
-                hint = " The file seems to use another delimiter: set `delimiter` for this dataset."
+            used = loaded.delimiters.get(ds.name, ",")
+            if len(cols) == 1 and any(d in cols[0] for d in DELIMITERS if d != used):
+                # one cause, one problem (not one per mapped column)
+                problems.append(Problem(label, f"has a single column {cols[0]!r} read with delimiter "
+                                        f"{used!r}, none of the mapped columns "
+                                        f"{', '.join(map(repr, missing))}. The file seems to use another "
+                                        "delimiter: set `delimiter` for this dataset."))
+                continue
             for c in missing:
                 what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
-                problems.append(Problem(label, f"has no {what} {c!r}; its columns are {shown}.{hint}"))
+                problems.append(Problem(label, f"has no {what} {c!r}; its columns are {shown}."))
             continue
         if ds.record_id:
             rid = quote(ds.record_id)
@@ -116,7 +121,7 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                 f"(SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
                 f"GROUP BY {rid} HAVING count(*) > 1)), "
                 f"min(_row) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                f"(SELECT min(_row) FROM (SELECT _row, count(*) OVER (PARTITION BY {rid}) AS n "
+                f"(SELECT min(_row) FROM (SELECT _row, row_number() OVER (PARTITION BY {rid} ORDER BY _row) AS n "
                 f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1) "
                 f"FROM {quote(raw_table(i))}")[0]
             if nulls:

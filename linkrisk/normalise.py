@@ -95,9 +95,12 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
         return Rule("upper(regexp_replace({x}, '\\s', '', 'g'))", "true")
     if normaliser == "address":
         v = "regexp_replace(lower({x}), '[,.;#·，。]', ' ', 'g')"
+        abbreviated = "{p}"
         for long, short in ADDRESS_ABBREVIATIONS:
-            v = f"regexp_replace({v}, '\\b{long}\\b', '{short}', 'g')"
-        return Rule(f"NULLIF({_ws(v)}, '')", "true")
+            abbreviated = f"regexp_replace({abbreviated}, '\\b{long}\\b', '{short}', 'g')"
+        # the abbreviations are English words: skip the regular expressions elsewhere
+        latin = "regexp_matches({p}, '[a-z]')"
+        return Rule(f"NULLIF({_ws(f'CASE WHEN {latin} THEN {abbreviated} ELSE {{p}} END')}, '')", "true", pre=v)
     if normaliser == "integer":
         v = "CAST(CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) AS VARCHAR)"
         return Rule(f"coalesce({v}, {{x}})", "TRY_CAST({x} AS DOUBLE) IS NOT NULL")
@@ -117,11 +120,10 @@ def _code_rule() -> Rule:
 
 
 def _ric_check(first17: str) -> str:
-    """SQL for the GB 11643-1999 check character of a 17-digit string expression."""
-    total = " + ".join(f"TRY_CAST(substr({first17}, {i + 1}, 1) AS INTEGER) * {w}"
-                       for i, w in enumerate(RIC_WEIGHTS))
-    return (f"CASE (12 - (({total}) % 11)) % 11 WHEN 10 THEN 'X' "
-            f"ELSE CAST((12 - (({total}) % 11)) % 11 AS VARCHAR) END")
+    """SQL for the GB 11643-1999 check character of a 17-digit string expression:
+    ``"10X98765432"[sum(d_i * w_i) mod 11]``."""
+    total = " + ".join(f"(ord(substr({first17}, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(RIC_WEIGHTS))
+    return f"('10X98765432')[((({total}) % 11) + 11) % 11 + 1]"
 
 
 def _cn_ric_rule() -> Rule:
@@ -311,14 +313,15 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table)
         load_ric_years(engine)  # about 700,000 rows: built only when a rule needs it
 
     phone_cols = [c for c in columns if cat[c.kind].normaliser == "phone"]
+    fast = _phone_fast_sql("k", settings.phone_region)
+    # only numbers the SQL fast path cannot format go to phonenumbers: filter, then distinct
     union = " UNION ".join(
-        f"SELECT DISTINCT {phone_clean_sql(_clean(quote(c.column)))} AS k FROM {quote(raw_table(c.dataset_index))}"
+        f"SELECT DISTINCT k FROM (SELECT {phone_clean_sql(_clean(quote(c.column)))} AS k "
+        f"FROM {quote(raw_table(c.dataset_index))}) WHERE k IS NOT NULL AND NOT ({fast})"
         for c in phone_cols)
     values: list[str] = []
     if union:
-        fast = _phone_fast_sql("k", settings.phone_region)
-        values = [r[0] for r in engine.rows(
-            f"SELECT k FROM ({union}) WHERE k IS NOT NULL AND NOT ({fast}) ORDER BY k")]
+        values = [r[0] for r in engine.rows(f"SELECT k FROM ({union}) ORDER BY k")]
     engine.register_frame("_phone_map_df", phone_mapping(values, settings.phone_region)
                           if values else pd.DataFrame({"k": pd.Series([], dtype=str),
                                                        "e164": pd.Series([], dtype=str),
@@ -345,42 +348,39 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
     together set-based, so millions of names take seconds. The rules are those of
     :func:`pinyin_mapping`, which a test checks this against.
     """
-    engine.create("_pchars", f"SELECT k, i, substr(k, i, 1) AS ch FROM "
-                             f"(SELECT k, unnest(range(1, length(k) + 1)) AS i FROM (SELECT DISTINCT k FROM {quote(source)} "
-                             "WHERE k IS NOT NULL))")
+    compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
+    # a name of Han characters only (white space aside) is read family name first; any
+    # other name part by part, separators becoming spaces
+    engine.create("_pnames", rf"""
+        SELECT k, kc, regexp_full_match(kc, '\p{{Han}}+') AS all_han,
+               CASE WHEN length(kc) > 2 AND left(kc, 2) IN ({compounds}) THEN 2 ELSE 1 END AS nf
+        FROM (SELECT DISTINCT k, regexp_replace(k, '\s+', '', 'g') AS kc FROM {quote(source)} WHERE k IS NOT NULL)""")
+    engine.create("_pchars", """
+        SELECT k, i, substr(s, i, 1) AS ch, all_han, nf FROM (
+            SELECT k, CASE WHEN all_han THEN kc ELSE k END AS s, all_han, nf,
+                   unnest(range(1, length(CASE WHEN all_han THEN kc ELSE k END) + 1)) AS i FROM _pnames)""")
     chars = [r[0] for r in engine.rows("SELECT DISTINCT ch FROM _pchars")]
     sep = re.compile(NAME_SEPARATORS)
     engine.register_frame("_pyc_df", pd.DataFrame({
         "ch": chars, "py": [" " if sep.fullmatch(ch) else _char_pinyin(ch) for ch in chars],
-        "han": [bool(re.fullmatch(r"[\u4e00-\u9fff]", ch)) for ch in chars],
         "sur": [SURNAME_READINGS.get(ch) for ch in chars]}))
     engine.create("_pyc", "SELECT CAST(ch AS VARCHAR) AS ch, CAST(py AS VARCHAR) AS py, "
-                          "CAST(han AS BOOLEAN) AS han, CAST(sur AS VARCHAR) AS sur FROM _pyc_df")
+                          "CAST(sur AS VARCHAR) AS sur FROM _pyc_df")
     engine.drop("_pyc_df")
-    compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
-    engine.create(target, rf"""
-        WITH c AS (SELECT p.k, p.i, p.ch, y.py, y.han, y.sur, p.ch IN (' ', chr(9)) AS ws
-                   FROM _pchars p JOIN _pyc y USING (ch)),
-        -- position among the name's non-white-space characters, and the name's shape
-        n AS (SELECT k, i, py, sur, ws, han,
-                     sum(CASE WHEN ws THEN 0 ELSE 1 END) OVER (PARTITION BY k ORDER BY i) AS j FROM c),
-        shape AS (SELECT k, bool_and(han OR ws) AS all_han,
-                         CASE WHEN count(*) FILTER (WHERE NOT ws) > 2 AND
-                                   regexp_replace(k, '\s+', '', 'g')[1:2] IN ({compounds}) THEN 2 ELSE 1 END AS nf
-                  FROM n GROUP BY k),
+    engine.create(target, r"""
+        WITH c AS (SELECT p.k, p.i, p.all_han, p.nf, y.py, y.sur FROM _pchars p JOIN _pyc y USING (ch)),
         han_names AS (
-            SELECT n.k,
-                   CASE WHEN any_value(s.nf) = 1
-                        THEN coalesce(max(n.sur) FILTER (WHERE n.j = 1 AND NOT n.ws), max(n.py) FILTER (WHERE n.j = 1 AND NOT n.ws))
-                        ELSE string_agg(n.py, '' ORDER BY n.i) FILTER (WHERE n.j <= 2 AND NOT n.ws) END AS family,
-                   coalesce(string_agg(n.py, '' ORDER BY n.i) FILTER (WHERE n.j > s.nf AND NOT n.ws), '') AS given
-            FROM n JOIN shape s USING (k) WHERE s.all_han GROUP BY n.k),
+            SELECT k, CASE WHEN any_value(nf) = 1
+                           THEN coalesce(max(sur) FILTER (WHERE i = 1), max(py) FILTER (WHERE i = 1))
+                           ELSE string_agg(py, '' ORDER BY i) FILTER (WHERE i <= 2) END AS family,
+                      coalesce(string_agg(py, '' ORDER BY i) FILTER (WHERE i > nf), '') AS given
+            FROM c WHERE all_han GROUP BY k),
         other AS (
-            SELECT n.k, trim(regexp_replace(string_agg(n.py, '' ORDER BY n.i), '\s+', ' ', 'g')) AS latin
-            FROM n JOIN shape s USING (k) WHERE NOT s.all_han GROUP BY n.k)
+            SELECT k, trim(regexp_replace(string_agg(py, '' ORDER BY i), '\s+', ' ', 'g')) AS latin
+            FROM c WHERE NOT all_han GROUP BY k)
         SELECT k, family || CASE WHEN given <> '' THEN ' ' || given ELSE '' END AS latin FROM han_names
         UNION ALL SELECT k, latin FROM other""")
-    engine.drop("_pchars", "_pyc")
+    engine.drop("_pnames", "_pchars", "_pyc")
 
 
 def _phone_fast_sql(k: str, region: str) -> str:
@@ -391,10 +391,11 @@ def _phone_fast_sql(k: str, region: str) -> str:
 
 
 def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[ColumnRef],
-                      record_id: str | None, rid_offset: int, raw_slots: set[int] = frozenset()) -> pd.DataFrame:
+                      record_id: str | None, rid_offset: int, raw_slots: set[int] = frozenset(),
+                      skip: set[int] = frozenset()) -> pd.DataFrame:
     """Create ``norm{index}``: ``_rid``, ``_ds``, ``_rec`` and per column ``c`` (value),
     ``h`` (present), ``i`` (invalid), ``m`` (masked), and ``r`` (raw text, for the slots
-    in ``raw_slots``).
+    in ``raw_slots``). Columns in ``skip`` (kinds no stage compares) are only trimmed.
 
     Returns
     -------
@@ -410,7 +411,7 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
     for c in cols:
         x, v, s = f"x{c.slot}", f"v{c.slot}", c.slot
         first.append(f"{_clean('r.' + quote(c.column))} AS {x}")
-        norm = cat[c.kind].normaliser
+        norm = "none" if c.slot in skip else cat[c.kind].normaliser
         masked = "false"
         if norm == "phone":
             masked = f"coalesce(regexp_matches({x}, {mask_re}), false)"
@@ -455,6 +456,8 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
     row = engine.rows(f"SELECT count(*){', ' + aggs if aggs else ''} FROM {normalised_table(index)}")[0]
     n = row[0]
     for i, c in enumerate(cols):
+        checked = c.slot not in skip
         quality.append({"dataset": c.dataset, "column": c.column, "kind": c.kind, "rows": n,
-                        "null": row[1 + 3 * i], "invalid": row[2 + 3 * i], "masked": row[3 + 3 * i]})
+                        "null": row[1 + 3 * i], "invalid": row[2 + 3 * i] if checked else None,
+                        "masked": row[3 + 3 * i] if checked else None})
     return pd.DataFrame(quality, columns=["dataset", "column", "kind", "rows", "null", "invalid", "masked"])

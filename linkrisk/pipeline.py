@@ -105,12 +105,14 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
         index = {d.name: i for i, d in enumerate(study.datasets)}
         build_mappings(engine, study, loaded.columns, raw_table)
         raw_slots = _raw_slots(study, loaded)
+        compared = compared_kinds(study)
+        skip = {c.slot for c in loaded.columns if c.kind not in compared}
         quality = []
         for name in loaded.datasets:
             i = index[name]
             ds = study.datasets[i]
             quality.append(normalise_dataset(engine, study, i, raw_table(i), loaded.columns_of(name),
-                                             ds.record_id, loaded.offsets[name], raw_slots))
+                                             ds.record_id, loaded.offsets[name], raw_slots, skip))
             engine.drop(raw_table(i))
         quality = pd.concat(quality, ignore_index=True)
         ds_index = np.zeros(loaded.total, dtype=np.int64)
@@ -213,6 +215,31 @@ class _Run:
     def discard(self, s: ScenarioResult) -> None:
         """Drop a scenario's engine tables (for throw-away analyses)."""
         self.engine.drop(s.links.edges, s.links.pairs_table, *s.release.tables)
+
+
+def compared_kinds(study: "Study") -> set[str]:
+    """Kinds whose values some stage compares, and so must normalise; the others (photos,
+    location traces, ... and anything no linker, scenario or risk question uses) only
+    need to be present or absent, and are only trimmed."""
+    cat = study.catalogue
+    a = study.attacker
+    kinds = {k for d in study.datasets for k in d.columns.values() if k in cat}
+    ids = {k for k in kinds if cat[k].role is Role.IDENTIFIER}
+    quasi = {k for k in kinds if cat[k].role is Role.QUASI}
+    out: set[str] = set()
+    if "identifiers" in a.linkers or study.what_matters:
+        out |= ids
+    if "quasi_identifiers" in a.linkers:
+        out |= {k for qset in a.quasi_identifier_sets for k in qset}
+    if {"probabilistic", "classic"} & set(a.linkers):
+        out |= ids | quasi
+    if study.assess_risk:
+        out |= quasi
+    for s in study.scenarios:
+        out |= {t.split(".")[0] if t in kinds else study.dataset(t.split(".")[0]).columns.get(t.split(".", 1)[1], "")
+                for t in s.policy}
+        out |= {"date_of_birth", "address", "sex"} & kinds  # what the dictionary attacker reads
+    return out & kinds
 
 
 def _raw_slots(study: "Study", loaded) -> set[int]:

@@ -33,8 +33,8 @@ RIC_PROPERTY = settings(PROPERTY, max_examples=15)
 # for 10, where S = sum(d_i * w_i) with weights w = 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2.
 
 def test_a_valid_18_digit_id_is_kept_and_a_lower_case_x_upper_cased() -> None:
-    # 11010519491231002X is python-stdnum's own example of a valid ID (Beijing, Chaoyang
-    # district, born 1949-12-31).
+    # 11010519491231002X is the usual worked example of GB 11643-1999 (Beijing, Chaoyang
+    # district, born 1949-12-31); the check character is computed in the next test.
     out = normalise_frame("national_id", ["11010519491231002X", "11010519491231002x",
                                           " 110105 19491231 002X "], **CN)
     assert out.value.tolist() == ["11010519491231002X"] * 3
@@ -45,7 +45,8 @@ def test_a_15_digit_legacy_id_becomes_its_18_character_form() -> None:
     # 110105491231002: county 110105, born (19)49-12-31, sequence 002. Insert "19":
     #   first 17 = 1 1 0 1 0 5 1 9 4 9 1 2 3 1 0 0 2
     #   S = 7+9+0+5+0+20+2+9+24+27+7+18+30+5+0+0+4 = 167; 167 mod 11 = 2; (12-2) mod 11 = 10 -> X
-    # 360426910101007: county 360426, born (19)91-01-01, sequence 007.
+    # 360426910101007: county 360426, born (19)91-01-01, sequence 007 (the 18-digit form is
+    # python-stdnum's own example).
     #   first 17 = 3 6 0 4 2 6 1 9 9 1 0 1 0 1 0 0 7
     #   S = 21+54+0+20+16+24+2+9+54+3+0+9+0+5+0+0+14 = 231; 231 mod 11 = 0; (12-0) mod 11 = 1
     assert ric.calc_check_digit("11010519491231002" + "?") == "X"

@@ -168,6 +168,14 @@ def test_an_explicit_delimiter_wins_over_detection(tmp_path: Path) -> None:
     assert _matching(problems, ["people.csv", "different number of fields", "delimiter"])
 
 
+def test_a_comma_file_read_with_semicolons_is_one_problem_with_a_hint(tmp_path: Path) -> None:
+    toml = HEAD_TOML + PEOPLE_TOML.replace('path = "people.csv"', 'path = "people.csv"\ndelimiter = ";"')
+    problems = lr.Study.from_toml(write_study(tmp_path, toml)).validate()
+    assert len(problems) == 1
+    assert _matching(problems, ["people.csv", "single column 'id,name,phone,birth_date'",
+                                "delimiter ';'", "set `delimiter`"])
+
+
 def test_delimiters_inside_quoted_column_names_do_not_fool_detection(tmp_path: Path) -> None:
     # Three semicolons separate the columns; the quoted name holds four commas.
     people = ('id;"name, family, given, middle, full";phone;birth_date\n'

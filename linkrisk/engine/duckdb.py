@@ -75,6 +75,7 @@ class DuckDBEngine(Engine):
         if memory_limit:
             self.con.execute("SET memory_limit = ?", [memory_limit])
         self._frames: dict[str, pd.DataFrame] = {}
+        self._views: dict[str, str] = {}  # view -> the table under it
 
     # loading --------------------------------------------------------------------------
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -117,10 +118,11 @@ class DuckDBEngine(Engine):
         cols = [r[0] for r in self.con.execute(f"DESCRIBE {src}").fetchall()]
         exprs = ", ".join(
             (f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if cast else quote(c)) for c in cols)
-        # rowid is the insertion position, i.e. the row's position in the source.
-        self.con.execute(f"CREATE OR REPLACE TABLE {quote(table)} AS "
-                         f"SELECT rowid + 1 AS _row, {exprs} FROM {src} ORDER BY rowid")
-        self.con.execute(f"DROP TABLE {src}")
+        # rowid is the insertion position, i.e. the row's position in the source. A view
+        # over the loaded table numbers the rows without copying them.
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(table)} AS "
+                         f"SELECT rowid + 1 AS _row, {exprs} FROM {src}")
+        self._views[table] = table + "__src"
         return cols
 
     def register_frame(self, table, frame):
@@ -149,6 +151,9 @@ class DuckDBEngine(Engine):
             if t in self._frames:
                 self.con.unregister(t)
                 del self._frames[t]
+            elif t in self._views:
+                self.con.execute(f"DROP VIEW IF EXISTS {quote(t)}")
+                self.con.execute(f"DROP TABLE IF EXISTS {quote(self._views.pop(t))}")
             else:
                 self.con.execute(f"DROP TABLE IF EXISTS {quote(t)}")
 
