@@ -81,13 +81,19 @@ def group_or(labels: np.ndarray, masks: np.ndarray, n_groups: int) -> np.ndarray
     >>> group_or(np.array([0, 1, 0]), np.array([1, 2, 4], dtype=np.uint64), 2).tolist()
     [5, 2]
     """
-    out = np.zeros(n_groups, dtype=np.uint64)
     if len(labels) == 0:
-        return out
+        return np.zeros(n_groups, dtype=np.uint64)
     order = np.argsort(labels, kind="stable")
-    sl = labels[order]
-    starts = np.flatnonzero(np.r_[True, sl[1:] != sl[:-1]])
-    out[sl[starts]] = np.bitwise_or.reduceat(masks[order], starts)
+    return _group_or_sorted(labels[order], masks[order], n_groups)
+
+
+def _group_or_sorted(sorted_labels: np.ndarray, masks: np.ndarray, n_groups: int) -> np.ndarray:
+    """:func:`group_or` for labels already sorted (masks in the same order)."""
+    out = np.zeros(n_groups, dtype=np.uint64)
+    if len(sorted_labels) == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    out[sorted_labels[starts]] = np.bitwise_or.reduceat(masks, starts)
     return out
 
 
@@ -136,7 +142,9 @@ def score(labels: np.ndarray, ds: np.ndarray, masks: np.ndarray, bits: KindBits,
     """
     n = len(labels)
     n_ent = int(labels.max()) + 1 if n else 0
-    profile = group_or(labels, masks, n_ent)
+    order = np.argsort(labels, kind="stable")  # sorted once, reused for every grouping below
+    sorted_labels, sorted_masks, sorted_ds = labels[order], masks[order], ds[order]
+    profile = _group_or_sorted(sorted_labels, sorted_masks, n_ent)
     mine = bits.weigh(masks)
     gain = bits.weigh(profile)[labels] - mine if n else np.zeros(0)
     total = float(gain.sum())
@@ -155,8 +163,8 @@ def score(labels: np.ndarray, ds: np.ndarray, masks: np.ndarray, bits: KindBits,
                 rows_kinds.append({"dataset": name, "kind": kind, "records": k, "share": k / cnt})
     # which kinds the records of dataset A gain from the records of dataset B
     for j, other in enumerate(datasets):
-        sel_b = ds == j
-        prof_b = group_or(labels[sel_b], masks[sel_b], n_ent)
+        sel_b = sorted_ds == j
+        prof_b = _group_or_sorted(sorted_labels[sel_b], sorted_masks[sel_b], n_ent)
         for i, name in enumerate(datasets):
             if i == j:
                 continue
@@ -224,8 +232,10 @@ def bootstrap_prevented(base_entity: np.ndarray, gains: dict[str, np.ndarray], b
         # each scenario draws from the same seed, so its interval does not depend on
         # which other scenarios the study happens to hold
         es = np.bincount(base_entity, weights=g, minlength=n_ent)
-        mat = np.round(np.column_stack([e0, es]), 9)
-        groups, counts = np.unique(mat, axis=0, return_counts=True)
+        # entities with equal (baseline, scenario) sums are interchangeable: count them
+        vc = pd.DataFrame({"b": np.round(e0, 9), "s": np.round(es, 9)}).value_counts(sort=False).sort_index()
+        groups = np.array(vc.index.tolist(), dtype=np.float64).reshape(-1, 2)
+        counts = vc.to_numpy()
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
         draws = rng.multinomial(n_ent, counts / counts.sum(), size=n_boot)  # n_boot x groups
         totals = draws @ groups  # n_boot x 2
