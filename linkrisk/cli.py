@@ -120,19 +120,19 @@ def _cmd_run(args, console: Console) -> int:
     elapsed = time.perf_counter() - t0
     console.done()
     written = []
-    if args.out:
-        written.append(result.write(args.out, show_values=args.show_values))
-    if args.json:
-        written.append(result.write(args.json, show_values=args.show_values))
-    if args.export:
-        written += result.export_entities(args.export)
-    if not args.quiet:
-        from linkrisk.report import terminal_summary
+    with result:
+        if args.out:
+            written.append(result.write(args.out, show_values=args.show_values))
+        if args.json:
+            written.append(result.write(args.json, show_values=args.show_values))
+        if args.export:
+            written += result.export_entities(args.export)
+        if not args.quiet:
+            from linkrisk.report import terminal_summary
 
-        print(terminal_summary(result, elapsed))
-        for w in written:
-            print(f"wrote {w}")
-    result.close()
+            print(terminal_summary(result, elapsed))
+            for w in written:
+                print(f"wrote {w}")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ DuckDB is the embedded default.
 from __future__ import annotations
 
 from linkrisk.engine.base import Engine, quote
-from linkrisk.errors import LinkriskError
+from linkrisk.errors import LinkriskError, MissingDependencyError
 
 ENGINES = ("duckdb", "spark")
 
@@ -19,8 +19,16 @@ def make_engine(name: str = "duckdb", **options) -> Engine:
         from linkrisk.engine.duckdb import DuckDBEngine
 
         return DuckDBEngine(**options)
-    raise LinkriskError(f"Unknown engine {name!r}; choose one of {', '.join(ENGINES)}. "
-                        "The Spark engine is not available in this version.")
+    if name == "spark":
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise MissingDependencyError(
+                "the Spark engine needs PySpark: install it with `pip install 'linkrisk[spark]'` "
+                "(and a Java runtime), or use engine = \"duckdb\"")
+        raise LinkriskError("the Spark engine is not implemented in this version of linkrisk; "
+                            "use engine = \"duckdb\" (the default)")
+    raise LinkriskError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 
 __all__ = ["Engine", "make_engine", "quote", "ENGINES"]
