@@ -204,6 +204,7 @@ def main(argv=None) -> int:
     p.add_argument("--cache", type=Path, default=HERE / ".cache")
     p.add_argument("--skip-splink", action="store_true")
     p.add_argument("--skip-floor", action="store_true")
+    p.add_argument("--no-risk", action="store_true", help="leave out the re-identification risk stage")
     args = p.parse_args(argv)
 
     import linkrisk as lr
@@ -217,6 +218,7 @@ def main(argv=None) -> int:
     # the full study: baseline + four scenarios, identifier and quasi-identifier linkers
     study = lr.Study.from_toml(study_path)
     study.what_matters = False
+    study.assess_risk = not args.no_risk
     sampler.label = "load"
     t0 = time.perf_counter()
     result = study.run(progress=stage_tracker(sampler))
@@ -234,6 +236,7 @@ def main(argv=None) -> int:
     base_study = lr.Study.from_toml(study_path)
     base_study.scenarios = []
     base_study.what_matters = False
+    base_study.assess_risk = False
     base_study.attacker.linkers = ["identifiers"]
     sampler.label = "baseline-only"
     base_result = base_study.run()

@@ -10,9 +10,13 @@ probabilistic (Splink) linker is measured against, so it refuses studies larger 
 What is compared follows the probabilistic linker (:func:`linkrisk.probabilistic.features`):
 the same kinds, values of different linkage domains never agree, and identifier
 placeholders held by more than ``max_value_frequency`` records are blanked. Candidate
-pairs come from the same hub-guarded blocking keys (``Block`` on each), plus a sorted
-neighbourhood on the main name. Unlike Splink, ECM has no "missing" level: a missing
-value counts as a disagreement, as in the classic formulation.
+pairs come from the same hub-guarded blocking keys (``Block`` on each, within
+``PAIRS_PER_RECORD``), plus a sorted neighbourhood on the names. Each kind gives one
+binary agreement (equal, or similar: a typo, a day/month swap), since ECM starts from
+Jaro's binary m = 0.9, u = 0.1. ECM has no "missing" level and assumes the agreements
+independent given the class, so one model is fitted per pair of datasets, on the kinds
+both hold; see :func:`_classify` for when no model is fitted. It is a weaker attacker
+than the probabilistic one on heterogeneous leaks, which is the point of having both.
 
 Notes
 -----
@@ -24,6 +28,7 @@ de Bruin, J. (2019), Python Record Linkage Toolkit (recordlinkage), Zenodo.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from typing import TYPE_CHECKING, Callable
@@ -33,8 +38,7 @@ import pandas as pd
 
 from linkrisk.engine import quote
 from linkrisk.errors import LinkriskError, MissingDependencyError
-from linkrisk.probabilistic import (PAIRS_PER_RECORD, MIN_PAIR_BUDGET, build_input, candidate_rules,
-                                    features, key_columns)
+from linkrisk.probabilistic import build_input, candidate_rules, features, key_columns, within_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -43,8 +47,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_RECORDS = 200_000  # more than this and the in-memory toolkit is the wrong tool
 TABLE = "_cl_input"
+PAIRS_PER_RECORD = 10  # blocked candidate pairs per record (comparisons run in Python)
 NAME_WINDOW = 5  # sorted-neighbourhood window on the main name
 STRING_THRESHOLD = 0.85  # similarity at which two strings agree
+NAME_THRESHOLD = 0.8  # Levenshtein similarity at which two names agree (one typo in six letters)
+MIN_OBSERVED = 0.1  # a comparison two datasets make for fewer of their pairs is left out
+MIN_GROUP_PAIRS = 20  # fewer candidate pairs between two datasets: no model
+MIN_KINDS = 3  # a two-class latent model of binary agreements needs three (identifiability)
 
 
 def _records(engine: "Engine", release: "Release") -> int:
@@ -112,14 +121,8 @@ def link_classic(engine: "Engine", study: "Study", release: "Release", edges: st
     records, hubs = build_input(engine, study, feats, TABLE)
     rules, _ = candidate_rules(feats)
     counts = key_columns(engine, rules, "_b", study.attacker.max_value_frequency, TABLE)
-    budget = max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD * records)
-    blocks, used = [], 0
-    for j, ((name, _), c) in enumerate(zip(rules, counts)):
-        keep = 0 < c and used + c <= budget
-        used += c if keep else 0
-        report["blocking_rules"].append({"rule": name, "pairs": c, "used": keep})
-        if keep:
-            blocks.append(f"_b{j}")
+    keep, report["blocking_rules"], _ = within_budget(rules, counts, PAIRS_PER_RECORD * records)
+    blocks = [f"_b{j}" for j in keep]
     try:
         df = engine.df(f"SELECT * FROM {TABLE} ORDER BY _rid").set_index("_rid")
     finally:
@@ -127,73 +130,147 @@ def link_classic(engine: "Engine", study: "Study", release: "Release", edges: st
     report.update(records=records, hubs=hubs)
 
     say("indexing (Block, SortedNeighbourhood)")
+    pairs = _index(rl, feats, df, blocks, report)
+    report["pairs_scored"] = int(len(pairs))
+    if len(pairs):
+        say(f"comparing {len(pairs):,} candidate pairs")
+        vectors = _compare(rl, feats, pairs, df)
+        say("classifying with ECM, one model per pair of datasets")
+        prob = _classify(rl, vectors, pairs, df, [d.name for d in study.datasets], report)
+        hit = prob >= threshold
+        ds = df["_ds"]
+        links = pd.DataFrame({"a": pairs.get_level_values(0)[hit], "b": pairs.get_level_values(1)[hit],
+                              "p": np.round(prob[hit], 10)})
+        links["da"] = ds.loc[links["a"]].to_numpy(np.int32)
+        links["db"] = ds.loc[links["b"]].to_numpy(np.int32)
+        engine.register_frame("_cl_links", links)
+        try:
+            engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'classic', ?, da, db, p FROM _cl_links",
+                           [f"ecm p>={threshold:g}"])
+        finally:
+            engine.drop("_cl_links")
+        report["links"] = int(len(links))
+    report["seconds"] = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _index(rl, feats: list, df: pd.DataFrame, blocks: list[str], report: dict) -> pd.MultiIndex:
+    """Candidate pairs ``(a, b)``, ``a < b``: a Block per kept key, one sorted neighbourhood."""
     indexer = rl.Index()
     for col in blocks:
         indexer.block(left_on=col)
-    name = next((f for f in feats if f.family == "name" and f.text), None)
-    if name is not None:
-        indexer.sortedneighbourhood(left_on=name.t, window=NAME_WINDOW)
-        report["blocking_rules"].append({"rule": f"sorted neighbourhood on {name.kind}, window {NAME_WINDOW}",
-                                         "pairs": None, "used": True})
-    pairs = indexer.index(df)
-    pairs = pairs[pairs.get_level_values(0) != pairs.get_level_values(1)]
-    report["pairs_scored"] = int(len(pairs))
-    if len(pairs) == 0:
-        report["seconds"] = round(time.perf_counter() - t0, 3)
-        return report
+    # sorted neighbourhood on the names (or a name and the date of birth): neighbours in
+    # that order are typically one person with a typo past the first letters
+    sort = [f for f in feats if f.text and f.family in ("name", "date")][:2]
+    if sort:
+        df["_sn"] = df[sort[0].t].str.cat([df[f.t] for f in sort[1:]], sep=" ", na_rep="")
+        indexer.sortedneighbourhood(left_on="_sn", window=NAME_WINDOW)
+        report["blocking_rules"].append({"rule": "sorted neighbourhood on " + "+".join(f.kind for f in sort)
+                                         + f", window {NAME_WINDOW}", "pairs": None, "used": True})
+    found = indexer.index(df)
+    a, b = found.get_level_values(0).to_numpy(np.int64), found.get_level_values(1).to_numpy(np.int64)
+    keep = a != b
+    ab = np.unique(np.stack([np.minimum(a, b)[keep], np.maximum(a, b)[keep]], axis=1), axis=0)
+    return pd.MultiIndex.from_arrays([ab[:, 0], ab[:, 1]], names=["a", "b"])
 
-    say(f"comparing {len(pairs):,} candidate pairs")
+
+def _classify(rl, vectors: pd.DataFrame, pairs: pd.MultiIndex, df: pd.DataFrame, names: list[str],
+              report: dict) -> np.ndarray:
+    """Match probability of every pair: one ECM model per pair of datasets (0 if none fits).
+
+    Per pair of datasets, a kind compared for fewer than ``MIN_OBSERVED`` of the pairs
+    (one of the two lacks it) is left out; the rest of the missing values disagree, as in
+    the classic formulation. A model needs ``MIN_KINDS`` kinds, and is rejected when in
+    its "match" class some kind agrees less often than among non-matches (ECM then
+    settled on another split of the pairs, such as same sex and date of birth).
+    """
+    ds = df["_ds"]
+    da = ds.loc[pairs.get_level_values(0)].to_numpy()
+    db = ds.loc[pairs.get_level_values(1)].to_numpy()
+    prob = np.zeros(len(pairs))
+    report["models"] = []
+    for i, j in sorted({(min(x, y), max(x, y)) for x, y in zip(da, db)}):
+        rows = (np.minimum(da, db) == i) & (np.maximum(da, db) == j)
+        model = {"datasets": [names[i], names[j]], "pairs": int(rows.sum())}
+        x = vectors[rows]
+        usable = [c for c in x.columns if x[c].notna().mean() >= MIN_OBSERVED]
+        x = x[usable].fillna(0).astype(np.int8)
+        usable = [c for c in usable if x[c].nunique() > 1]
+        model["comparisons"] = usable
+        if rows.sum() < MIN_GROUP_PAIRS or len(usable) < MIN_KINDS:
+            report["models"].append({**model, "note": f"fewer than {MIN_GROUP_PAIRS} pairs or {MIN_KINDS} "
+                                                      "kinds: not classified"})
+            continue
+        p, ecm = _ecm(rl, x[usable])
+        if p is None or any(ecm.m_probs[c].get(1, 0.0) <= ecm.u_probs[c].get(1, 0.0) for c in usable):
+            report["models"].append({**model, "note": "ECM found no match class: no links"})
+            continue
+        prob[rows] = p
+        report["models"].append({**model, "prior": round(float(ecm.p), 6),
+                                 "m_u": {c: {"m": round(float(ecm.m_probs[c].get(1, 0.0)), 6),
+                                             "u": round(float(ecm.u_probs[c].get(1, 0.0)), 8)} for c in usable}})
+    report["comparisons"] = sorted({c for m in report["models"] for c in m["comparisons"]})
+    return prob
+
+
+def _compare(rl, feats: list, pairs: pd.MultiIndex, df: pd.DataFrame) -> pd.DataFrame:
+    """Binary agreement per kind (equal or similar); NaN where a value is missing.
+
+    Similar is Jaro-Winkler >= 0.85 for names, Levenshtein similarity >= 0.85 for
+    plaintext identifiers, addresses, postcodes and dates (one or two typos), and a
+    day/month swap for dates. A pseudonymised value is only equal or different.
+    """
     compare = rl.Compare()
     for f in feats:
         if f.key:
-            compare.exact(f.k, f.k, label=f"{f.kind} exact")
+            compare.exact(f.k, f.k, missing_value=np.nan, label=f"{f.kind}|key")
         if not f.text:
             continue
-        if f.family == "identifier":
-            compare.string(f.t, f.t, method="levenshtein", threshold=STRING_THRESHOLD, label=f"{f.kind} typo")
-        elif f.family == "name":
-            compare.string(f.t, f.t, method="jarowinkler", threshold=STRING_THRESHOLD, label=f.kind)
-        elif f.family == "date":
+        compare.exact(f.t, f.t, missing_value=np.nan, label=f"{f.kind}|equal")
+        if f.family == "name":  # Jaro-Winkler rewards the shared surname of pinyin names too much
+            compare.string(f.t, f.t, method="levenshtein", threshold=NAME_THRESHOLD, missing_value=np.nan,
+                           label=f"{f.kind}|similar")
+        elif f.family in ("identifier", "address", "postcode", "date"):
+            compare.string(f.t, f.t, method="levenshtein", threshold=STRING_THRESHOLD, missing_value=np.nan,
+                           label=f"{f.kind}|similar")
+        if f.family == "date":
             df[f.dt] = pd.to_datetime(df[f.dt], errors="coerce").astype("datetime64[ns]")
-            compare.date(f.dt, f.dt, swap_month_day=1.0, label=f.kind)  # a day/month swap agrees
-        elif f.family in ("address", "postcode"):
-            compare.string(f.t, f.t, method="levenshtein", threshold=STRING_THRESHOLD, label=f.kind)
-        else:
-            compare.exact(f.t, f.t, label=f.kind)
+            compare.date(f.dt, f.dt, swap_month_day=0.5, swap_months=0.0, missing_value=np.nan,
+                         label=f"{f.kind}|swap")
     with warnings.catch_warnings():  # recordlinkage's date comparison trips a pandas FutureWarning
         warnings.filterwarnings("ignore", category=FutureWarning, module="recordlinkage")
-        vectors = compare.compute(pairs, df).fillna(0.0)
-    vectors = (vectors >= 0.5).astype(np.int8)
-    varying = [c for c in vectors.columns if vectors[c].nunique() > 1]
-    report["comparisons"] = varying
-    if not varying:
-        report["seconds"] = round(time.perf_counter() - t0, 3)
-        return report
+        raw = compare.compute(pairs, df).reset_index(drop=True)
+    out = {}
+    for f in feats:  # one binary agreement per kind (ECM's Jaro start needs binary data)
+        x = raw[[c for c in raw.columns if c.split("|")[0] == f.kind]]
+        agree = ((x.filter(like="|key") == 1).any(axis=1) | (x.filter(like="|equal") == 1).any(axis=1)
+                 | (x.filter(like="|similar") >= 1).any(axis=1) | (x.filter(like="|swap") == 0.5).any(axis=1))
+        out[f.kind] = np.where(x.isna().all(axis=1), np.nan, agree.to_numpy())
+    return pd.DataFrame(out)
 
-    say("classifying with ECM")
+
+def _ecm(rl, x: pd.DataFrame):
+    """Fit ECM; return the match probabilities (None when the fit degenerates) and the model.
+
+    A degenerate fit makes recordlinkage call ``logging.warning``, which would configure
+    the root logger of an application that configured none; a NullHandler on the root
+    logger, only for the fit and only when it has no handler, keeps that from happening.
+    """
     ecm = rl.ECMClassifier(binarize=None)
-    ecm.fit(vectors[varying])
-    prob = np.asarray(ecm.prob(vectors[varying]), dtype=float)
-    hit = prob >= threshold
-    a = pairs.get_level_values(0).to_numpy(np.int64)[hit]
-    b = pairs.get_level_values(1).to_numpy(np.int64)[hit]
-    ds = df["_ds"].to_numpy()
-    pos = df.index.get_indexer
-    links = pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b), "p": np.round(prob[hit], 10)})
-    links["da"] = ds[pos(links["a"])].astype(np.int32)
-    links["db"] = ds[pos(links["b"])].astype(np.int32)
-    engine.register_frame("_cl_links", links)
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard:
+        root.addHandler(guard)
     try:
-        engine.execute(f"INSERT INTO {quote(edges)} SELECT DISTINCT a, b, 'classic', ?, da, db, p "
-                       "FROM _cl_links", [f"ecm p>={threshold:g}"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ecm.fit(x)
+            p = np.asarray(ecm.prob(x), dtype=float)
     finally:
-        engine.drop("_cl_links")
-    report["links"] = int(len(links.drop_duplicates(["a", "b"])))
-    report["prior"] = float(ecm.p)
-    report["m_u"] = {c: {"m": round(float(ecm.m_probs[c].get(1, 0.0)), 6),
-                         "u": round(float(ecm.u_probs[c].get(1, 0.0)), 8)} for c in varying}
-    report["seconds"] = round(time.perf_counter() - t0, 3)
-    return report
+        if guard:
+            root.removeHandler(guard)
+    if not np.isfinite(p).all():
+        return None, ecm
+    return p, ecm
 
 
 __all__ = ["link_classic", "MAX_RECORDS"]

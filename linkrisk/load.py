@@ -116,14 +116,17 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
             continue
         if ds.record_id:
             rid = quote(ds.record_id)
-            nulls, dups, first_null, first_dup = engine.rows(
+            nulls, first_null, distinct, filled = engine.rows(
                 f"SELECT count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                f"(SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
-                f"GROUP BY {rid} HAVING count(*) > 1)), "
                 f"min(_row) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                f"(SELECT min(_row) FROM (SELECT _row, row_number() OVER (PARTITION BY {rid} ORDER BY _row) AS n "
-                f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1) "
-                f"FROM {quote(raw_table(i))}")[0]
+                f"count(DISTINCT {rid}), count({rid}) FROM {quote(raw_table(i))}")[0]
+            dups = first_dup = 0
+            if distinct < filled:  # only then look for the repeats (a window is costly)
+                dups, first_dup = engine.rows(
+                    f"SELECT (SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
+                    f"GROUP BY {rid} HAVING count(*) > 1)), "
+                    f"(SELECT min(_row) FROM (SELECT _row, row_number() OVER (PARTITION BY {rid} ORDER BY _row) AS n "
+                    f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1)")[0]
             if nulls:
                 problems.append(Problem(f"{label} column {ds.record_id!r}",
                                         f"the record id is missing in {nulls} row(s) (first at data row "

@@ -193,7 +193,7 @@ def load_ric_years(engine: "Engine") -> None:
 def phone_clean_sql(x: str) -> str:
     """Strip separators; ``00`` international prefix to ``+``."""
     s = f"regexp_replace({x}, '[\\s\\-\\(\\)\\./]', '', 'g')"
-    return f"CASE WHEN starts_with({s}, '00') THEN '+' || substr({s}, 3) ELSE {s} END"
+    return f"regexp_replace({s}, '^00', '+')"  # each regular expression evaluated once
 
 
 # Chinese mobile numbers, the common case, are formatted in SQL; everything else is
@@ -304,9 +304,12 @@ def normalised_table(i: int) -> str:
     return f"norm{i}"
 
 
-def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table) -> None:
-    """Build the Python-made mapping tables (phones, pinyin, division codes) once."""
+def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
+                   skip: set[int] = frozenset()) -> None:
+    """Build the Python-made mapping tables (phones, pinyin, division codes) once,
+    for the columns that are normalised (not in ``skip``)."""
     cat = study.catalogue
+    columns = [c for c in columns if c.slot not in skip]
     settings = study.normalisation
     if settings.national_id_scheme == "cn_ric" and any(
             cat[c.kind].normaliser == "national_id" for c in columns):

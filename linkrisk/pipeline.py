@@ -103,10 +103,10 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
     with timer.stage("normalise"):
         _say(progress, "normalising")
         index = {d.name: i for i, d in enumerate(study.datasets)}
-        build_mappings(engine, study, loaded.columns, raw_table)
         raw_slots = _raw_slots(study, loaded)
         compared = compared_kinds(study)
         skip = {c.slot for c in loaded.columns if c.kind not in compared}
+        build_mappings(engine, study, loaded.columns, raw_table, skip)
         quality = []
         for name in loaded.datasets:
             i = index[name]
@@ -262,8 +262,8 @@ def _suspicious(engine: "Engine", study: "Study", release: "Release", labels: np
     cols = [c for c in release.columns if c.domain is not None and cat[c.kind].role is Role.IDENTIFIER]
     if not cols:
         return 0
-    engine.register_frame("_labels", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
-                                                   "e": labels}))
+    multi = np.flatnonzero(np.bincount(labels)[labels] >= 2)  # only entities of two or more records
+    engine.register_frame("_labels", pd.DataFrame({"_rid": multi.astype(np.int64) + 1, "e": labels[multi]}))
     union = " UNION ALL ".join(
         f"SELECT _rid, _ds, ? AS k, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
         for c in cols)

@@ -9,19 +9,22 @@ union of the datasets: the same pairs as ``link_and_dedupe`` over separate table
 integer record ids instead of composite ones.
 
 What is compared
-    Every identifier or quasi-identifier kind that at least two datasets release (any
-    kind when one dataset is linked alone). Values of different linkage domains are
-    never compared: such a pair counts as "no information" (Splink's null level), not as
-    a disagreement. Identifiers compare as ``domain|value`` (exact, so only within a
-    domain), plus Damerau-Levenshtein <= 1 and <= 2 on plaintext values (typed
-    identifiers are mistyped). Readable quasi-identifiers compare by their normaliser:
-    names by exact match (with term-frequency adjustment), same tokens in any order and
-    Jaro-Winkler >= 0.92 / 0.88 / 0.7; dates by exact match, one edit, 31 days, one
-    year, the same year (which is how a date generalised to its year still agrees with
-    a full date) and ten years, the date levels only where both values parse as ISO
-    dates; addresses by exact, Levenshtein <= 1 / <= 3 and Jaro-Winkler >= 0.9;
-    postcodes by exact and Damerau-Levenshtein <= 1 / <= 2; everything else exactly.
-    A pseudonymised (unreadable) quasi-identifier compares exactly within its domain.
+    Every identifier or quasi-identifier kind that at least two datasets release in one
+    comparison domain (any kind when one dataset is linked alone). Values of different
+    linkage domains are never compared: such a pair counts as "no information" (Splink's
+    null level), not as a disagreement, and an identifier keyed per holder drops out.
+    Identifiers compare as ``domain|value`` (exact, so only within a domain), plus one
+    and two typos on plaintext values. Readable quasi-identifiers compare by their
+    normaliser: names by exact match (with term-frequency adjustment), same tokens in
+    any order, Jaro-Winkler >= 0.92 / 0.88 / 0.7; dates by exact match (term-frequency
+    adjusted, so a placeholder such as 1900-01-01 says little), one digit changed or two
+    swapped, 31 days, one year, the same year (how a date generalised to its year still
+    agrees with a full date), ten years; addresses by exact match, Levenshtein <= 1 and
+    <= 3 and Jaro-Winkler >= 0.9; postcodes by exact match, one and two typos; every
+    other kind exactly. A pseudonymised (unreadable) quasi-identifier compares exactly
+    within its domain. Typos are tested with Hamming distance on equal lengths and
+    Levenshtein otherwise: DuckDB's Damerau-Levenshtein is too slow for the millions of
+    random pairs that u is estimated on.
 
 How candidates are found (blocking)
     Rules generated from the same kinds, most specific first: each identifier alone,
@@ -124,7 +127,12 @@ def _comparison_domain(f: Feature, c: "ReleasedColumn") -> str:
 
 
 def features(study: "Study", release: "Release") -> list[Feature]:
-    """The kinds the model compares, with the columns each dataset contributes."""
+    """The kinds the model compares, with the columns each dataset contributes.
+
+    Kinds are kept when ``need`` datasets (two, or one when one dataset is linked
+    alone) release them in one comparison domain. Per dataset the first column of the
+    kind is used, preceded by its plaintext where the attacker reversed it.
+    """
     cat = study.catalogue
     by_kind: dict[str, dict[str, list]] = {}
     for c in release.columns:
@@ -375,6 +383,22 @@ def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: s
     return counts
 
 
+def within_budget(rules: list, counts: list[int], budget: int) -> tuple[list[int], list[dict], int]:
+    """The rules kept, in order, while their candidate pairs add up to at most ``budget``.
+
+    Returns the kept rules' indices, a report row per rule and the pairs kept (an upper
+    bound: a pair found by two rules is scored once).
+    """
+    kept, rows, used = [], [], 0
+    for j, ((name, _), c) in enumerate(zip(rules, counts)):
+        keep = 0 < c and used + c <= budget
+        used += c if keep else 0
+        rows.append({"rule": name, "pairs": c, "used": keep})
+        if keep:
+            kept.append(j)
+    return kept, rows, used
+
+
 def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[float, int]:
     """Probability that two random records match, from the strict rules' distinct pairs."""
     total = n_records * (n_records - 1) / 2
@@ -472,14 +496,8 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
     rules, prior_rules = candidate_rules(feats)
     counts = key_columns(engine, rules, "_b", limit)
     prior_counts = key_columns(engine, prior_rules, "_p", limit)
-    budget = max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD * n)
-    kept, used = [], 0
-    for j, ((name, _), c) in enumerate(zip(rules, counts)):
-        keep = 0 < c and used + c <= budget
-        used += c if keep else 0
-        report["blocking_rules"].append({"rule": name, "pairs": c, "used": keep})
-        if keep:
-            kept.append(f"l._b{j} = r._b{j}")
+    keep, report["blocking_rules"], used = within_budget(rules, counts, max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD * n))
+    kept = [f"l._b{j} = r._b{j}" for j in keep]
     prior, found = _prior(engine, prior_counts, n)
     report.update(records=n, hubs=hubs, prior=prior, prior_pairs=found, prior_recall=PRIOR_RECALL,
                   comparisons=[{"kind": f.kind, "levels": f.family} for f in feats])
@@ -593,4 +611,4 @@ def _m_u(model: dict, kinds: dict[str, str]) -> dict:
     return out
 
 
-__all__ = ["link_probabilistic", "features", "build_input", "candidate_rules", "key_columns"]
+__all__ = ["link_probabilistic", "features", "build_input", "candidate_rules", "key_columns", "within_budget"]

@@ -111,7 +111,16 @@ def test_a_file_that_is_not_parquet(engine, tmp_path) -> None:
 
 
 def test_unknown_engines_are_refused() -> None:
-    with pytest.raises(lr.LinkriskError, match="Unknown engine 'spark'.*duckdb"):
+    with pytest.raises(lr.LinkriskError, match="unknown engine 'oracle'.*duckdb"):
+        make_engine("oracle")
+
+
+def test_spark_without_pyspark_names_the_extra(monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
+    with pytest.raises(lr.MissingDependencyError, match=r"linkrisk\[spark\]"):
         make_engine("spark")
 
 
