@@ -66,9 +66,16 @@ class Steps:
             self._full = False
 
     def __call__(self, message: str) -> None:
+        """Report the start of the next step."""
         if self.progress is None:
             return
         self.done = min(self.done + 1, self.total)
+        self.note(message)
+
+    def note(self, message: str) -> None:
+        """Report progress within the current step (the bar does not advance)."""
+        if self.progress is None:
+            return
         if self._full:
             self.progress(message, self.done, self.total)
         else:
@@ -87,17 +94,26 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
     problems = config_problems(study) + list(study._parse_problems)
     if problems:
         raise StudyError(problems, source)
+    own_engine = engine is None
+    engine = engine or make_engine(study.engine)
+    try:
+        return _run(study, engine, progress, show_values, source)
+    except BaseException:
+        if own_engine:
+            engine.close()  # a failed run leaves nothing open
+        raise
+
+
+def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: str | None) -> Result:
     timer = Timer()
     n_ids = len({k for d in study.datasets for k in d.columns.values()
                  if k in study.catalogue and study.catalogue[k].role is Role.IDENTIFIER})
     progress = Steps(progress, 2 + 4 * (1 + len(study.scenarios)) + int(study.assess_risk)
                      + (4 * (n_ids + 1) + 1 if study.what_matters else 0))
-    engine = engine or make_engine(study.engine)
     with timer.stage("load"):
         _say(progress, "loading datasets")
         loaded, problems = load_study(study, engine)
     if problems:
-        engine.close()
         raise StudyError(problems, source)
 
     with timer.stage("normalise"):
@@ -184,11 +200,13 @@ class _Run:
         _say(progress, f"scenario {name}: link")
         with timer.stage("link"):
             if n == 0:
-                links = run_linkers(engine, study, release, tag, show_values=self.show_values, progress=progress)
+                links = run_linkers(engine, study, release, tag, show_values=self.show_values,
+                                    progress=getattr(progress, "note", progress))
             else:
                 links = attack_and_link(
                     engine, study, loaded, release,
-                    link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values),
+                    link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values,
+                                               progress=getattr(progress, "note", progress)),
                     label=lambda lk: _labels(engine, lk, loaded.total))
         _say(progress, f"scenario {name}: graph")
         with timer.stage("graph"):

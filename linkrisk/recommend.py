@@ -44,6 +44,18 @@ def what_matters(run, baseline: "ScenarioResult") -> dict:
     kinds = sorted({c.kind for c in run.loaded.columns if cat[c.kind].role is Role.IDENTIFIER})
     if not kinds:
         return {"by_kind": [], "all_identifiers_keyed": None}
+    # the exact linkers only: retraining a probabilistic model for every variant would
+    # multiply the run time; the study's own scenarios show the probabilistic attacker
+    linkers = list(run.study.attacker.linkers)
+    exact = [lk for lk in linkers if lk in ("identifiers", "quasi_identifiers")]
+    run.study.attacker.linkers = exact
+    try:
+        return _what_matters(run, baseline, kinds, exact)
+    finally:
+        run.study.attacker.linkers = linkers
+
+
+def _what_matters(run, baseline: "ScenarioResult", kinds: list[str], linkers: list[str]) -> dict:
     scenarios = [(k, Scenario(f"only {k} keyed per holder", _keyed([k]))) for k in kinds]
     scenarios.append(("*", Scenario("every identifier keyed per holder", _keyed(kinds))))
     gains, summaries = {}, {}
@@ -61,7 +73,7 @@ def what_matters(run, baseline: "ScenarioResult") -> dict:
     base = baseline.enrichment.total
     every = {**prevented["*"], **summaries["*"], "kinds": kinds,
              "residual_share": (summaries["*"]["enrichment"] / base) if base else None}
-    return {"by_kind": by_kind, "all_identifiers_keyed": every}
+    return {"by_kind": by_kind, "all_identifiers_keyed": every, "linkers": linkers}
 
 
 def changed_columns(s: "ScenarioResult") -> int:

@@ -78,6 +78,7 @@ class ScenarioResult:
             "gain_distribution": e.distribution,
             "reversed_columns": list(self.release.reversed_columns),
             "hubs": list(self.links.hubs),
+            "linkers": dict(self.links.probabilistic),  # reports of the probabilistic and classic linkers
             "columns": policy,
             **({"ground_truth": self.ground_truth} if self.ground_truth is not None else {}),
             **self.extra,
