@@ -194,6 +194,7 @@ class _Run:
         """Release, link (with the dictionary attacker), graph and score one scenario."""
         study, engine, loaded, timer, progress = self.study, self.engine, self.loaded, self.timer, self.progress
         tag = tag or f"s{n}"
+        started = time.perf_counter()
         _say(progress, f"scenario {name}: release")
         with timer.stage("release"):
             release = rel if n == 0 else release_scenario(study, loaded, engine, rel, tag)
@@ -228,7 +229,8 @@ class _Run:
             enrichment=enrichment, entities=int(labels.max()) + 1 if len(labels) else 0,
             multi_dataset_entities=multi_dataset_entities(labels, self.ds_index),
             suspicious_entities=suspicious, ground_truth=truth, matrix=matrix,
-            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels))
+            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels),
+            seconds=time.perf_counter() - started)
 
     def discard(self, s: ScenarioResult) -> None:
         """Drop a scenario's engine tables (for throw-away analyses)."""

@@ -41,6 +41,7 @@ class ScenarioResult:
     ground_truth: dict | None = None
     prevented: dict | None = None
     extra: dict = field(default_factory=dict)
+    seconds: float | None = None  # wall time of release, link, graph and score
 
     @property
     def hubs(self) -> list[dict]:
@@ -78,7 +79,8 @@ class ScenarioResult:
             "gain_distribution": e.distribution,
             "reversed_columns": list(self.release.reversed_columns),
             "hubs": list(self.links.hubs),
-            "linkers": dict(self.links.probabilistic),  # reports of the probabilistic and classic linkers
+            "linkers": dict(self.links.probabilistic),
+            "seconds": self.seconds,  # reports of the probabilistic and classic linkers
             "columns": policy,
             **({"ground_truth": self.ground_truth} if self.ground_truth is not None else {}),
             **self.extra,
