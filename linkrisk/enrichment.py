@@ -54,8 +54,10 @@ class KindBits:
         return out
 
     def count_bits(self, masks: np.ndarray) -> dict[str, int]:
-        """How many masks have each kind's bit set."""
-        return {k: int(((masks >> np.uint64(i)) & np.uint64(1)).sum()) for i, k in enumerate(self.kinds)}
+        """How many masks have each kind's bit set (kinds no mask holds are 0)."""
+        present = int(np.bitwise_or.reduce(masks)) if len(masks) else 0
+        return {k: (int(((masks >> np.uint64(i)) & np.uint64(1)).sum()) if present >> i & 1 else 0)
+                for i, k in enumerate(self.kinds)}
 
 
 def record_masks(engine: "Engine", release: "Release", loaded: "Loaded", bits: KindBits) -> np.ndarray:

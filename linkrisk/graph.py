@@ -118,7 +118,19 @@ class IdentityGraph:
         self._release = release
         self._edges = edges
         self.labels = labels
+        self._released = False
 
+    def release_tables(self) -> None:
+        """Drop this scenario's released copies and edges from the engine to save memory.
+
+        The entity table and sizes still work; neighbourhood views (:meth:`entity`) do not.
+        """
+        from linkrisk.release import BASELINE
+
+        if self.scenario == BASELINE or self._released:
+            return
+        self._engine.drop(self._edges, f"pairs_{self._edges[len('edges_'):]}", *self._release.tables)
+        self._released = True
     @property
     def n_entities(self) -> int:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
@@ -149,6 +161,10 @@ class IdentityGraph:
     def entity(self, entity_id: int, show_values: bool = False) -> Entity:
         """One entity's records, links and identifier values."""
         entity_id = int(entity_id)
+        if self._released:
+            raise LinkriskError(f"the tables of scenario {self.scenario!r} were dropped to save memory (the study "
+                                f"has over {1_000_000:,} records); entity views work for the baseline, or run "
+                                "a study with fewer records")
         if not 0 <= entity_id < self.n_entities:
             raise LinkriskError(f"no entity {entity_id}; entity ids run from 0 to {self.n_entities - 1}")
         rids = np.flatnonzero(self.labels == entity_id) + 1

@@ -61,16 +61,23 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
         union = " UNION ALL ".join(
             f"SELECT _rid, _ds, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
             for c in cols)
-        engine.create("_idv", f"SELECT _rid, _ds, v, count(*) OVER (PARTITION BY v) AS n "
-                              f"FROM (SELECT DISTINCT _rid, _ds, v FROM ({union}))")
-        for v, n, nds in engine.rows("SELECT v, any_value(n), count(DISTINCT _ds) FROM _idv WHERE n > ? "
-                                     "GROUP BY v ORDER BY 2 DESC, v", [limit]):
-            hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
-                         "datasets": int(nds), "value": v if show_values else redact(v)})
+        # values are grouped and joined as 64-bit hashes (collisions: about n^2 / 2^65);
+        # the text of a value is fetched back only for the few hubs
+        engine.create("_idv", f"SELECT _rid, _ds, h, count(*) OVER (PARTITION BY h) AS n "
+                              f"FROM (SELECT DISTINCT _rid, _ds, hash(v) AS h FROM ({union}))")
+        hub_rows = engine.rows("SELECT h, any_value(n), count(DISTINCT _ds) FROM _idv WHERE n > ? GROUP BY h",
+                               [limit])
+        if hub_rows:
+            text = dict(engine.rows(f"SELECT DISTINCT hash(v), v FROM ({union}) WHERE hash(v) IN "
+                                    "(SELECT h FROM _idv WHERE n > ?)", [limit]))
+            for h, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
+                v = text[h]
+                hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
+                             "datasets": int(nds), "value": v if show_values else redact(v)})
         engine.execute(
             f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds, NULL "
             "FROM (SELECT * FROM _idv WHERE n > 1 AND n <= ?) l JOIN (SELECT * FROM _idv WHERE n > 1 AND n <= ?) r "
-            "ON l.v = r.v AND l._rid < r._rid", [kind, limit, limit])
+            "ON l.h = r.h AND l._rid < r._rid", [kind, limit, limit])
     engine.drop("_idv")
     return hubs
 
@@ -102,19 +109,24 @@ def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release",
                 pieces += ["?", c.value]
                 params.append(c.domain)
             where = " AND ".join(f"{c.value} IS NOT NULL" for c in cols)
-            parts.append(f"SELECT _rid, _ds, concat_ws(chr(31), {', '.join(pieces)}) AS k "
+            parts.append(f"SELECT _rid, _ds, concat_ws(chr(31), {', '.join(pieces)}) AS t "
                          f"FROM {quote(table)} WHERE {where}")
         if len(parts) < 2:
             continue
-        engine.create("_qv", " UNION ALL ".join(parts), params)
+        source = " UNION ALL ".join(parts)
+        # combinations are grouped and joined as 64-bit hashes; hub text is fetched back
+        engine.create("_qv", f"SELECT _rid, _ds, hash(t) AS k FROM ({source})", params)
         engine.create("_qc", "SELECT k, _ds, count(*) AS n FROM _qv GROUP BY k, _ds")
         engine.create("_qt", "SELECT k, sum(n) AS n, count(*) AS nds FROM _qc GROUP BY k")
-        for k, n, nds in engine.rows("SELECT k, n, nds FROM _qt WHERE n > ? ORDER BY n DESC, k",
-                                     [a.max_value_frequency]):
-            shown = " + ".join(redact(v) for v in k.split(chr(31))[1::2]) if not show_values else \
-                " + ".join(k.split(chr(31))[1::2])
-            hubs.append({"linker": "quasi_identifiers", "rule": rule, "domain": None,
-                         "records": int(n), "datasets": int(nds), "value": shown})
+        hub_rows = engine.rows("SELECT k, n, nds FROM _qt WHERE n > ?", [a.max_value_frequency])
+        if hub_rows:
+            text = dict(engine.rows(f"SELECT DISTINCT hash(t), t FROM ({source}) WHERE hash(t) IN "
+                                    "(SELECT k FROM _qt WHERE n > ?)", params + [a.max_value_frequency]))
+            for k, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
+                values = text[k].split(chr(31))[1::2]
+                shown = " + ".join(values if show_values else (redact(v) for v in values))
+                hubs.append({"linker": "quasi_identifiers", "rule": rule, "domain": None,
+                             "records": int(n), "datasets": int(nds), "value": shown})
         engine.create("_qok", "SELECT v._rid, v._ds, v.k FROM _qv v JOIN _qc c ON c.k = v.k AND c._ds = v._ds "
                       "JOIN _qt t ON t.k = v.k WHERE c.n <= ? AND t.n <= ? AND t.nds > 1",
                       [a.max_class_size, a.max_value_frequency])

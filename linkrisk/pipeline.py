@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.study import Study
 
 Progress = Callable[[str], None]
+KEEP_TABLES_UP_TO = 1_000_000  # records; above, scenario tables are dropped once scored
 
 
 class Timer:
@@ -148,7 +149,13 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
         releases.append((s.name, s.description, s))
 
     ctx = _Run(study, engine, loaded, bits, ds_index, persons, timer, progress, show_values)
-    results = [ctx.scenario(n, name, description, rel) for n, (name, description, rel) in enumerate(releases)]
+    results = []
+    for n, (name, description, rel) in enumerate(releases):
+        results.append(ctx.scenario(n, name, description, rel))
+        if n and loaded.total > KEEP_TABLES_UP_TO:
+            # large studies: a scenario's released copies and edges go once it is scored;
+            # its figures, entity table and export stay, its neighbourhood views do not
+            results[-1].graph.release_tables()
 
     with timer.stage("score"):
         if len(results) > 1:
