@@ -91,3 +91,32 @@ def test_notebook_outputs_hold_no_raw_value():
             "".join(o.get("data", {}).get("text/html", ""))
             for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []))
         assert leaks(text) == set(), nb.name
+
+
+def test_html_report_parses_and_has_its_sections(reports):
+    from html.parser import HTMLParser
+
+    class Sections(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.images, self.external = set(), 0, []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if "id" in a:
+                self.ids.add(a["id"])
+            if tag == "img":
+                self.images += 1
+                if not a.get("src", "").startswith("data:image/png;base64,"):
+                    self.external.append(a.get("src"))
+            if tag in ("script", "link") and (a.get("src") or a.get("href")):
+                self.external.append(a.get("src") or a.get("href"))
+
+    html = next(p for p in reports[0] if p.suffix == ".html").read_text("utf-8")
+    parser = Sections()
+    parser.feed(html)
+    parser.close()
+    assert {"headline", "scenarios", "links", "enrichment", "reversed", "hubs", "uniqueness", "truth",
+            "example", "datasets", "method"} <= parser.ids
+    assert parser.images >= 6 and parser.external == []  # figures embedded: works offline
+    assert "Recommendation" in html and "What matters most" in html
