@@ -61,14 +61,14 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
         union = " UNION ALL ".join(
             f"SELECT _rid, _ds, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
             for c in cols)
-        # values are grouped and joined as 64-bit hashes (collisions: about n^2 / 2^65);
-        # the text of a value is fetched back only for the few hubs
+        # values are grouped and joined as 128-bit MD5 numbers (DuckDB's 64-bit hash()
+        # collided on real-looking data); the text of a value is fetched back for hubs only
         engine.create("_idv", f"SELECT _rid, _ds, h, count(*) OVER (PARTITION BY h) AS n "
-                              f"FROM (SELECT DISTINCT _rid, _ds, hash(v) AS h FROM ({union}))")
+                              f"FROM (SELECT DISTINCT _rid, _ds, md5_number(v) AS h FROM ({union}))")
         hub_rows = engine.rows("SELECT h, any_value(n), count(DISTINCT _ds) FROM _idv WHERE n > ? GROUP BY h",
                                [limit])
         if hub_rows:
-            text = dict(engine.rows(f"SELECT DISTINCT hash(v), v FROM ({union}) WHERE hash(v) IN "
+            text = dict(engine.rows(f"SELECT DISTINCT md5_number(v), v FROM ({union}) WHERE md5_number(v) IN "
                                     "(SELECT h FROM _idv WHERE n > ?)", [limit]))
             for h, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 v = text[h]
@@ -114,13 +114,13 @@ def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release",
         if len(parts) < 2:
             continue
         source = " UNION ALL ".join(parts)
-        # combinations are grouped and joined as 64-bit hashes; hub text is fetched back
-        engine.create("_qv", f"SELECT _rid, _ds, hash(t) AS k FROM ({source})", params)
+        # combinations are grouped and joined as 128-bit MD5 numbers; hub text is fetched back
+        engine.create("_qv", f"SELECT _rid, _ds, md5_number(t) AS k FROM ({source})", params)
         engine.create("_qc", "SELECT k, _ds, count(*) AS n FROM _qv GROUP BY k, _ds")
         engine.create("_qt", "SELECT k, sum(n) AS n, count(*) AS nds FROM _qc GROUP BY k")
         hub_rows = engine.rows("SELECT k, n, nds FROM _qt WHERE n > ?", [a.max_value_frequency])
         if hub_rows:
-            text = dict(engine.rows(f"SELECT DISTINCT hash(t), t FROM ({source}) WHERE hash(t) IN "
+            text = dict(engine.rows(f"SELECT DISTINCT md5_number(t), t FROM ({source}) WHERE md5_number(t) IN "
                                     "(SELECT k FROM _qt WHERE n > ?)", params + [a.max_value_frequency]))
             for k, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 values = text[k].split(chr(31))[1::2]

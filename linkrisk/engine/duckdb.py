@@ -142,6 +142,9 @@ class DuckDBEngine(Engine):
     def rows(self, sql, params=None):
         return self.con.execute(sql, params or []).fetchall()
 
+    def columns(self, table):
+        return [r[0] for r in self.con.execute(f"DESCRIBE {quote(table)}").fetchall()]
+
     def tables(self):
         return [r[0] for r in self.con.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()]
