@@ -275,7 +275,7 @@ the remaining six.
 import hashlib
 from linkrisk.attack import enumerate_phones, measure_hash_rate
 
-# Five numbers of the sample's telecom registry that begin with 13812 (hashed, as released)
+# The sample telecom registry's numbers that begin with 13812 (hashed, as released)
 col = result.baseline.release.first("telecom", "phone")   # where the normalised phones live
 phones = result.engine.rows(
     f"SELECT DISTINCT {col.value} FROM {col.table} WHERE {col.value} LIKE '+8613812%' ORDER BY 1 LIMIT 5")
@@ -283,7 +283,7 @@ hashes = [hashlib.sha256(p.encode()).hexdigest() for (p,) in phones]
 run = enumerate_phones(hashes, "13812", 6)
 rate = measure_hash_rate()
 print(f"{run['candidates']:,} candidates hashed in {run['seconds']:.2f} s: "
-      f"{run['recovered']} of {len(hashes)} numbers recovered.")
+      f"{run['recovered']} of the {len(hashes)} hashed numbers beginning 13812 recovered.")
 print(f"This CPU: {rate:,.0f} hashes/s, so all 10^10 mobile numbers would take "
       f"{1e10 / rate / 3600:.1f} hours here, and {1e10 / 2.2e10:.2f} s on one current GPU.")
 """),
