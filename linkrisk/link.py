@@ -39,6 +39,19 @@ class Links:
     probabilistic: dict = field(default_factory=dict)
 
 
+def _as_leaked(release: "Release", kinds) -> bool:
+    """Whether every column of these kinds is released exactly as in the baseline."""
+    return all(c.technique == "keep" and c.value_column is None
+               for c in release.columns if c.kind in set(kinds))
+
+
+def _reuse(engine: "Engine", reuse: "Links", edges: str, linker: str, rule: str) -> list[dict]:
+    """Copy the baseline's edges (and hubs) of one rule: the release left its columns alone."""
+    engine.execute(f"INSERT INTO {quote(edges)} SELECT * FROM {quote(reuse.edges)} WHERE linker = ? AND rule = ?",
+                   [linker, rule])
+    return [h for h in reuse.hubs if h["linker"] == linker and h["rule"] == rule]
+
+
 def _identifier_domains(study: "Study", release: "Release") -> dict[str, list["ReleasedColumn"]]:
     cat = study.catalogue
     domains: dict[str, list] = defaultdict(list)
@@ -49,15 +62,19 @@ def _identifier_domains(study: "Study", release: "Release") -> dict[str, list["R
 
 
 def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,
-                     show_values: bool = False) -> list[dict]:
+                     show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
     """Link any two records whose values of one identifier domain are equal.
 
-    Returns the hubs: values held by more than ``max_value_frequency`` records.
+    Returns the hubs: values held by more than ``max_value_frequency`` records. With
+    ``reuse`` (the baseline's links), kinds the release left as leaked are copied.
     """
     limit = study.attacker.max_value_frequency
     hubs = []
     for domain, cols in sorted(_identifier_domains(study, release).items()):
         kind = cols[0].kind
+        if reuse is not None and _as_leaked(release, [kind]):
+            hubs += _reuse(engine, reuse, edges, "identifiers", kind)
+            continue
         union = " UNION ALL ".join(
             f"SELECT _rid, _ds, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
             for c in cols)
@@ -83,7 +100,7 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
 
 
 def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,
-                           show_values: bool = False) -> list[dict]:
+                           show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
     """Link records of different datasets that agree exactly on a quasi-identifier set.
 
     For each configured set of kinds, records of two *different* datasets are linked when
@@ -96,6 +113,9 @@ def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release",
     datasets = sorted({c.dataset for c in release.columns})
     for qset in a.quasi_identifier_sets:
         rule = "+".join(qset)
+        if reuse is not None and _as_leaked(release, qset):
+            hubs += _reuse(engine, reuse, edges, "quasi_identifiers", rule)
+            continue
         parts, params = [], []
         for ds in datasets:
             cols = [release.first(ds, k) for k in qset]
@@ -147,8 +167,12 @@ LINKERS: dict[str, Callable] = {
 
 
 def run_linkers(engine: "Engine", study: "Study", release: "Release", tag: str,
-                show_values: bool = False, progress=None) -> Links:
-    """Run every linker of the study's attacker on a release; return the edges and hubs."""
+                show_values: bool = False, progress=None, reuse: Links | None = None) -> Links:
+    """Run every linker of the study's attacker on a release; return the edges and hubs.
+
+    ``reuse``, the baseline's links, lets the exact linkers copy the edges of kinds a
+    scenario releases as leaked instead of recomputing them (same inputs, same edges).
+    """
     edges = f"edges_{tag}"
     engine.execute(f"CREATE OR REPLACE TABLE {quote(edges)} ({EDGE_COLUMNS})")
     hubs: list[dict] = []
@@ -157,7 +181,7 @@ def run_linkers(engine: "Engine", study: "Study", release: "Release", tag: str,
         if progress:
             progress(f"linking with {name}")
         if name in LINKERS:
-            hubs += LINKERS[name](engine, study, release, edges, show_values=show_values)
+            hubs += LINKERS[name](engine, study, release, edges, show_values=show_values, reuse=reuse)
         elif name == "probabilistic":
             from linkrisk.probabilistic import link_probabilistic
 

@@ -196,6 +196,7 @@ class _Run:
         self.study, self.engine, self.loaded, self.bits = study, engine, loaded, bits
         self.ds_index, self.persons, self.timer = ds_index, persons, timer
         self.progress, self.show_values = progress, show_values
+        self.baseline_links = None  # set once the baseline is linked; scenarios reuse its unchanged rules
 
     def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
         """Release, link (with the dictionary attacker), graph and score one scenario."""
@@ -214,8 +215,11 @@ class _Run:
                 links = attack_and_link(
                     engine, study, loaded, release,
                     link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values,
-                                               progress=getattr(progress, "note", progress)),
+                                               progress=getattr(progress, "note", progress),
+                                               reuse=self.baseline_links),
                     label=lambda lk: _labels(engine, lk, loaded.total))
+        if n == 0:
+            self.baseline_links = links
         _say(progress, f"scenario {name}: graph")
         with timer.stage("graph"):
             labels = _labels(engine, links, loaded.total)
