@@ -152,3 +152,11 @@ def test_the_format_follows_the_suffix_or_the_setting(tmp_path: Path) -> None:
     assert lr.Study([ds]).validate() == []
     assert lr.Dataset("b", tmp_path / "b.PARQUET").file_format == "parquet"
     assert lr.Dataset("c", tmp_path / "c.txt").file_format == "csv"
+
+
+def test_engine_errors_carry_no_data_values() -> None:
+    from linkrisk.engine.duckdb import _first_line
+
+    text = _first_line("Conversion Error: Could not convert string '13812345678' to INT32\nOriginal Line: a,b")
+    assert "13812345678" not in text and "Original Line" not in text
+    assert _first_line("CSV Error on Line: 3 Original Line: x1,13800000000,extra") == "CSV Error on Line: 3 "

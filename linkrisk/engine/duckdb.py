@@ -35,7 +35,14 @@ def _explain(path: Path, exc: Exception) -> str:
 
 
 def _first_line(text: str) -> str:
+    """DuckDB's first line, with anything that could be a data value taken out: the part
+    after "Original Line", quoted values other than file names, and long digit runs."""
+    import re
+
     line = text.strip().splitlines()[0] if text.strip() else text
+    line = line.split("Original Line", 1)[0]
+    line = re.sub(r"'[^']*'", "'…'", line)
+    line = re.sub(r"\d{6,}", "…", line)
     return line[:300]
 
 
