@@ -38,7 +38,7 @@ import pandas as pd
 
 from linkrisk.engine import quote
 from linkrisk.errors import LinkriskError, MissingDependencyError
-from linkrisk.probabilistic import build_input, candidate_rules, features, key_columns, within_budget
+from linkrisk.features import build_input, candidate_rules, features, key_columns, within_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine

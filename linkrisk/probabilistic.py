@@ -46,23 +46,19 @@ deterministic rules divided by an assumed recall), counted here with the hub gua
 from __future__ import annotations
 
 import logging
-import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from linkrisk.catalogue import Role
 from linkrisk.engine import quote
 from linkrisk.errors import MissingDependencyError
-from linkrisk.release import plain_domain
+from linkrisk.features import INPUT, Feature, build_input, candidate_rules, features, key_columns, within_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
-    from linkrisk.release import Release, ReleasedColumn
+    from linkrisk.release import Release
     from linkrisk.study import Study
 
-INPUT = "_pl_input"
 PAIRS_PER_RECORD = 20  # candidate pairs scored, at most, per record (all rules together)
 MIN_PAIR_BUDGET = 1_000_000
 U_PAIRS = (1.2e6, 1e7)  # random pairs for u: 2 per record, within these bounds
@@ -70,173 +66,6 @@ EM_MAX_PAIRS = 2e6  # blocked pairs per EM session (a deterministic hash sample 
 MIN_EM_PAIRS = 20
 EM_ITERATIONS = (25, 10, 4)  # EM iteration caps, tried in turn (see _em_session)
 PRIOR_RECALL = 0.7  # assumed share of true pairs the strict rules find
-FAMILIES = {"name": "name", "date": "date", "address": "address", "postcode": "postcode"}
-KIND_ORDER = ("national_id", "passport_number", "phone", "email", "full_name", "family_name",
-              "given_name", "date_of_birth", "sex", "address", "postcode", "city")
-
-
-@dataclass
-class Feature:
-    """One compared kind and its columns in the input table (``<col>_t``, ``_k``, ``_d``)."""
-
-    kind: str
-    family: str  # identifier | name | date | address | postcode | exact
-    col: str
-    text: bool = False  # readable text, compared by the family's levels
-    key: bool = False  # domain|value, compared exactly
-    domains: bool = False  # more than one comparison domain: an integer domain column
-    parts: dict = field(default_factory=dict)  # dataset -> columns (reversed first)
-
-    @property
-    def t(self) -> str:
-        return f"{self.col}_t"
-
-    @property
-    def k(self) -> str:
-        return f"{self.col}_k"
-
-    @property
-    def d(self) -> str:
-        return f"{self.col}_d"
-
-    @property
-    def dt(self) -> str:
-        """The parsed ISO date of a date kind's text (NULL for a bare year, say)."""
-        return f"{self.col}_dt"
-
-    @property
-    def block(self) -> str:
-        """The value a blocking rule joins on."""
-        if self.text and self.key:
-            return f"coalesce({self.t}, {self.k})"
-        return self.k if self.key else self.t
-
-
-def _gives_text(f: Feature, c: "ReleasedColumn") -> bool:
-    if f.family == "identifier":
-        return c.domain == plain_domain(c.kind)
-    return c.readable
-
-
-def _gives_key(f: Feature, c: "ReleasedColumn") -> bool:
-    return f.family == "identifier" or not c.readable
-
-
-def _comparison_domain(f: Feature, c: "ReleasedColumn") -> str:
-    return c.domain if f.family == "identifier" or not c.readable else f"{c.kind}|text"
-
-
-def features(study: "Study", release: "Release") -> list[Feature]:
-    """The kinds the model compares, with the columns each dataset contributes.
-
-    Kinds are kept when ``need`` datasets (two, or one when one dataset is linked
-    alone) release them in one comparison domain. Per dataset the first column of the
-    kind is used, preceded by its plaintext where the attacker reversed it.
-    """
-    cat = study.catalogue
-    by_kind: dict[str, dict[str, list]] = {}
-    for c in release.columns:
-        if c.domain is None or cat[c.kind].role is Role.ATTRIBUTE:
-            continue
-        by_kind.setdefault(c.kind, {}).setdefault(c.dataset, []).append(c)
-    datasets = {ds for per in by_kind.values() for ds in per}
-    need = 2 if len(datasets) > 1 else 1
-    order = {k: i for i, k in enumerate(KIND_ORDER)}
-    out = []
-    for kind in sorted(by_kind, key=lambda k: (order.get(k, len(order)), k)):
-        per = by_kind[kind]
-        if len(per) < need:
-            continue
-        role = cat[kind].role
-        family = "identifier" if role is Role.IDENTIFIER else FAMILIES.get(cat[kind].normaliser, "exact")
-        safe = re.sub(r"[^0-9a-z]+", "_", kind.lower()).strip("_") or "kind"
-        f = Feature(kind, family, f"f{len(out)}_{safe}")
-        for ds, cols in per.items():
-            first = cols[0]
-            rev = [c for c in cols if c.ref == first.ref and c.value_column is not None]
-            f.parts[ds] = rev + [first]
-        cols = [c for cs in f.parts.values() for c in cs]
-        shared: dict[str, set] = {}
-        for c in cols:
-            shared.setdefault(_comparison_domain(f, c), set()).add(c.dataset)
-        if max(len(v) for v in shared.values()) < need:
-            continue  # e.g. an identifier keyed per holder: no two datasets can compare it
-        f.text = any(_gives_text(f, c) for c in cols)
-        f.key = any(_gives_key(f, c) for c in cols)
-        f.domains = len({_comparison_domain(f, c) for c in cols}) > 1
-        f.col = f"f{len(out)}_{safe}"
-        out.append(f)
-    return out
-
-
-def build_input(engine: "Engine", study: "Study", feats: list[Feature], table: str = INPUT) -> tuple[int, dict]:
-    """Create ``table``: ``_rid, _ds`` and each feature's columns; return its rows and hubs.
-
-    An identifier value held by more than ``max_value_frequency`` records (a placeholder
-    such as 13800000000) is blanked: it neither blocks nor compares. Only counts of
-    such hubs are returned, never values.
-    """
-    domain_ids = {}
-    for f in feats:
-        for cs in f.parts.values():
-            for c in cs:
-                domain_ids.setdefault(_comparison_domain(f, c), len(domain_ids))
-    selects, params = [], []
-    for ds in [d.name for d in study.datasets]:
-        cols = [c for f in feats for c in f.parts.get(ds, [])]
-        if not cols:
-            continue
-        tables = list(dict.fromkeys(c.table for c in cols))
-        alias = {t: f"t{j}" for j, t in enumerate(tables)}
-        exprs, p = ["t0._rid", "t0._ds"], []
-        for f in feats:
-            cs = f.parts.get(ds, [])
-            vals = [(c, f"{alias[c.table]}.{quote(c.value)}") for c in cs]
-            if f.text:
-                texts = _coalesce([v for c, v in vals if _gives_text(f, c)], "VARCHAR")
-                exprs.append(f"{texts} AS {f.t}")
-                if f.family == "date":
-                    exprs.append(f"CAST(try_strptime({texts}, '%Y-%m-%d') AS DATE) AS {f.dt}")
-            if f.key:
-                keys = []
-                for c, v in vals:
-                    if _gives_key(f, c):
-                        keys.append(f"(CAST(? AS VARCHAR) || '|' || {v})")
-                        p.append(c.domain)
-                exprs.append(f"{_coalesce(keys, 'VARCHAR')} AS {f.k}")
-            if f.domains:
-                whens = []
-                for c, v in vals:
-                    whens.append(f"WHEN {v} IS NOT NULL THEN CAST(? AS INTEGER)")
-                    p.append(domain_ids[_comparison_domain(f, c)])
-                exprs.append(f"CASE {' '.join(whens)} END AS {f.d}" if whens else f"CAST(NULL AS INTEGER) AS {f.d}")
-        joins = "".join(f" LEFT JOIN {quote(t)} {alias[t]} ON {alias[t]}._rid = t0._rid" for t in tables[1:])
-        selects.append(f"SELECT {', '.join(exprs)} FROM {quote(tables[0])} t0{joins}")
-        params += p
-    engine.create(table, " UNION ALL ".join(selects), params)
-    hubs = {}
-    limit = study.attacker.max_value_frequency
-    for f in feats:
-        if f.family != "identifier":
-            continue
-        engine.create("_pl_hub", f"SELECT {f.k} AS v, count(*) AS n FROM {table} WHERE {f.k} IS NOT NULL "
-                                 f"GROUP BY 1 HAVING count(*) > ?", [limit])
-        values, records = engine.rows("SELECT count(*), coalesce(sum(n), 0) FROM _pl_hub")[0]
-        if values:
-            sets = ", ".join(f"{c} = NULL" for c in (f.k, f.t if f.text else None, f.d if f.domains else None) if c)
-            engine.execute(f"UPDATE {table} SET {sets} WHERE {f.k} IN (SELECT v FROM _pl_hub)")
-            hubs[f.kind] = {"values": int(values), "records": int(records)}
-    engine.drop("_pl_hub")
-    return engine.count(table), hubs
-
-
-def _coalesce(exprs: list[str], sql_type: str) -> str:
-    if not exprs:
-        return f"CAST(NULL AS {sql_type})"
-    return exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
-
-
-# comparisons ----------------------------------------------------------------------------
 def _comparison(f: Feature):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -308,97 +137,6 @@ def _text_levels(f: Feature, lv) -> list:
 
 
 # blocking -------------------------------------------------------------------------------
-def candidate_rules(feats: list[Feature]) -> tuple[list, list]:
-    """(name, key expressions) of the prediction rules and of the strict prior rules."""
-    F = {f.kind: f for f in feats}
-
-    def has(*kinds, text=False):
-        return all(k in F and (F[k].text or not text) for k in kinds)
-
-    def tokens(k):
-        return f"array_to_string(list_sort(string_split({F[k].t}, ' ')), ' ')"
-
-    year = (f"CASE WHEN regexp_matches({F['date_of_birth'].t}, '^[0-9]{{4}}') THEN left({F['date_of_birth'].t}, 4) END"
-            if has("date_of_birth", text=True) else None)
-    either = ([f"least({F['given_name'].block}, {F['family_name'].block})",
-               f"greatest({F['given_name'].block}, {F['family_name'].block})"]
-              if has("given_name", "family_name") else None)
-    full = tokens("full_name") if has("full_name", text=True) else (F["full_name"].block if has("full_name") else None)
-    dob = F["date_of_birth"].block if has("date_of_birth") else None
-    pc = F["postcode"].block if has("postcode") else None
-
-    rules = [(f.kind, [f.block]) for f in feats if f.family == "identifier"]
-    prior = list(rules)
-    if full and dob:
-        rules.append(("full_name+date_of_birth", [full, dob]))
-        prior.append(rules[-1])
-    if either:
-        rules.append(("given_name+family_name, either order", either))
-        if dob:
-            prior.append(("given_name+family_name+date_of_birth", either + [dob]))
-    for n in ("family_name", "given_name"):
-        if has(n) and dob:
-            rules.append((f"{n}+date_of_birth", [F[n].block, dob]))
-    if dob and pc:
-        rules.append(("date_of_birth+postcode", [dob, pc]))
-    for n, expr in (("full_name", full), ("family_name", F["family_name"].block if has("family_name") else None)):
-        if expr and pc:
-            rules.append((f"{n}+postcode", [expr, pc]))
-    if has("address"):
-        rules.append(("address", [F["address"].block]))
-    if has("full_name", text=True) and year:
-        rules.append(("first name token+birth year", [f"split_part({F['full_name'].t}, ' ', 1)", year]))
-    if has("family_name") and year:
-        rules.append(("family_name+birth year", [F["family_name"].block, year]))
-    for name, expr in (("date_of_birth", dob), ("postcode", pc), ("full_name", full)):
-        if expr:
-            rules.append((name, [expr]))
-    for n in ("family_name", "given_name"):
-        if has(n):
-            rules.append((n, [F[n].block]))
-    return rules, prior
-
-
-def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: str = INPUT) -> list[int]:
-    """Add a hashed key column ``<prefix><j>`` per rule to ``table``; return each rule's pairs.
-
-    A key shared by more than ``limit`` records is blanked (it would make ``limit``
-    squared candidate pairs, and is almost always a placeholder or a broad value).
-    """
-    exprs = []
-    for j, (_, parts) in enumerate(rules):
-        nonnull = " AND ".join(f"({p}) IS NOT NULL" for p in parts)
-        exprs.append(f"CASE WHEN {nonnull} THEN hash({', '.join(parts)}) END AS {prefix}{j}")
-    engine.create(table, f"SELECT *, {', '.join(exprs)} FROM {table}")
-    counts = []
-    for j in range(len(rules)):
-        col = f"{prefix}{j}"
-        engine.create("_pl_n", f"SELECT {col} AS v, count(*) AS n FROM {table} WHERE {col} IS NOT NULL GROUP BY 1")
-        pairs = engine.scalar("SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM _pl_n WHERE n <= ?", [limit])
-        if engine.scalar("SELECT count(*) FROM _pl_n WHERE n > ?", [limit]):
-            engine.execute(f"UPDATE {table} SET {col} = NULL WHERE {col} IN (SELECT v FROM _pl_n WHERE n > ?)",
-                           [limit])
-        counts.append(int(pairs))
-    engine.drop("_pl_n")
-    return counts
-
-
-def within_budget(rules: list, counts: list[int], budget: int) -> tuple[list[int], list[dict], int]:
-    """The rules kept, in order, while their candidate pairs add up to at most ``budget``.
-
-    Returns the kept rules' indices, a report row per rule and the pairs kept (an upper
-    bound: a pair found by two rules is scored once).
-    """
-    kept, rows, used = [], [], 0
-    for j, ((name, _), c) in enumerate(zip(rules, counts)):
-        keep = 0 < c and used + c <= budget
-        used += c if keep else 0
-        rows.append({"rule": name, "pairs": c, "used": keep})
-        if keep:
-            kept.append(j)
-    return kept, rows, used
-
-
 def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[float, int]:
     """Probability that two random records match, from the strict rules' distinct pairs."""
     total = n_records * (n_records - 1) / 2
