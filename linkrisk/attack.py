@@ -298,8 +298,10 @@ def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release:
 
     Returns
     -------
-    Links of the final round. ``release`` gains plaintext columns for reversed
-    records and its ``reversed_columns`` report.
+    (Links, labels)
+        The links of the final round and their entity labels (None when the last round
+        relinked after labelling). ``release`` gains plaintext columns for reversed
+        records and its ``reversed_columns`` report.
     """
     links = link(release)
     state: dict = {}
@@ -307,7 +309,8 @@ def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release:
     for _ in range(max_rounds):
         labels = label(links)
         if reverse(engine, study, loaded, release, labels, state) == 0:
-            break
+            release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
+            return links, labels  # nothing new fell: these labels are the final ones
         for c in list(release.columns):
             key = f"{c.dataset}.{c.ref.column}"
             if key in state and state[key]["reversed"] and key not in added and c.value_column is None:
@@ -318,7 +321,7 @@ def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release:
                     value_column=f"{c.ref.value}_p", present_column=f"{c.ref.present}_p"))
         links = link(release)
     release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
-    return links
+    return links, None
 
 
 def measure_hash_rate(n: int = 2_000_000, engine: "Engine | None" = None) -> float:

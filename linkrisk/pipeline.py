@@ -208,11 +208,12 @@ class _Run:
             release = rel if n == 0 else release_scenario(study, loaded, engine, rel, tag)
         _say(progress, f"scenario {name}: link")
         with timer.stage("link"):
+            labels = None
             if n == 0:
                 links = run_linkers(engine, study, release, tag, show_values=self.show_values,
                                     progress=getattr(progress, "note", progress))
             else:
-                links = attack_and_link(
+                links, labels = attack_and_link(
                     engine, study, loaded, release,
                     link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values,
                                                progress=getattr(progress, "note", progress),
@@ -222,7 +223,8 @@ class _Run:
             self.baseline_links = links
         _say(progress, f"scenario {name}: graph")
         with timer.stage("graph"):
-            labels = _labels(engine, links, loaded.total)
+            if labels is None:  # the dictionary attacker may already have labelled the final links
+                labels = _labels(engine, links, loaded.total)
         _say(progress, f"scenario {name}: score")
         with timer.stage("score"):
             masks = record_masks(engine, release, loaded, self.bits)

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -467,11 +467,6 @@ class Study:
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, datasets={[d.name for d in self.datasets]}, "
                 f"scenarios={[s.name for s in self.scenarios]})")
-
-
-def iter_kinds_used(study: Study) -> Iterable[str]:
-    for d in study.datasets:
-        yield from d.columns.values()
 
 
 def detect_delimiter(path: Path) -> str:

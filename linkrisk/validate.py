@@ -6,7 +6,7 @@ from collections import Counter
 from numbers import Number
 from typing import TYPE_CHECKING
 
-from linkrisk.catalogue import NORMALISERS, BUILTIN_KINDS, Role
+from linkrisk.catalogue import NORMALISERS, Role
 from linkrisk.errors import Problem
 from linkrisk.study import (BUILTIN_SCOPES, DELIMITERS, FORMATS, NATIONAL_ID_SCHEMES,
                             SCOPED_TECHNIQUES, Linker, Technique)
@@ -214,4 +214,4 @@ def validate_study(study: "Study", files: bool = True) -> list[Problem]:
     return problems
 
 
-__all__ = ["config_problems", "validate_study", "BUILTIN_KINDS"]
+__all__ = ["config_problems", "validate_study"]
