@@ -14,7 +14,10 @@
    linkrisk's ``baseline_seconds`` is a baseline-only run with the identifiers linker,
    from loading to connected components: the same work as (a) and (b).
 
-Peak memory is the process's resident set size, sampled every 20 ms.
+Peak memory is the resident set size of the process and its children (Spark's JVM with
+``--engine spark``), sampled every 20 ms.
+
+    python benchmarks/scale.py --people 100000 --engine spark   # Spark local mode
 """
 
 from __future__ import annotations
@@ -37,12 +40,38 @@ IDENTIFIER_KINDS = ("national_id", "phone", "email")
 
 
 # memory -----------------------------------------------------------------------------------
+def _rss_kb(pid: int | str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:  # the process ended meanwhile
+        pass
+    return 0
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
 def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of this process and every process it started (Spark's JVM)."""
+    kids, total, todo = _children(), 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += _rss_kb(pid)
+        todo.extend(kids.get(pid, []))
+    return total / 1024
 
 
 class Sampler:
@@ -205,6 +234,10 @@ def main(argv=None) -> int:
     p.add_argument("--skip-splink", action="store_true")
     p.add_argument("--skip-floor", action="store_true")
     p.add_argument("--no-risk", action="store_true", help="leave out the re-identification risk stage")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="engine for linkrisk's runs (the comparators always use DuckDB)")
+    p.add_argument("--spark-master", default="local[*]", help="Spark master URL with --engine spark")
+    p.add_argument("--spark-memory", default="8g", help="spark.driver.memory with --engine spark (local mode)")
     args = p.parse_args(argv)
 
     import linkrisk as lr
@@ -219,6 +252,8 @@ def main(argv=None) -> int:
     study = lr.Study.from_toml(study_path)
     study.what_matters = False
     study.assess_risk = not args.no_risk
+    study.engine = args.engine
+    study.spark = {"master": args.spark_master, "spark.driver.memory": args.spark_memory}
     sampler.label = "load"
     t0 = time.perf_counter()
     result = study.run(progress=stage_tracker(sampler))
@@ -238,6 +273,7 @@ def main(argv=None) -> int:
     base_study.what_matters = False
     base_study.assess_risk = False
     base_study.attacker.linkers = ["identifiers"]
+    base_study.engine, base_study.spark = study.engine, study.spark
     sampler.label = "baseline-only"
     base_result = base_study.run()
     bt = base_result.timings
@@ -247,7 +283,7 @@ def main(argv=None) -> int:
     del base_result
     gc.collect()
 
-    out = {"people": args.people, "records": records, "seed": args.seed,
+    out = {"people": args.people, "records": records, "seed": args.seed, "engine": args.engine,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
            "generate_seconds": gen_seconds, "total_seconds": total, "baseline_seconds": baseline_seconds,
            "stages": stages, "stage_peak_rss_mb": peaks, "baseline_entities": base_entities}

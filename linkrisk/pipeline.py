@@ -18,7 +18,7 @@ from linkrisk.catalogue import Role
 from linkrisk.engine import make_engine, quote
 from linkrisk.enrichment import KindBits, bootstrap_prevented, multi_dataset_entities, record_masks, score
 from linkrisk.errors import StudyError
-from linkrisk.graph import IdentityGraph, components
+from linkrisk.graph import IdentityGraph
 from linkrisk.link import run_linkers
 from linkrisk.load import load_study, raw_table
 from linkrisk.normalise import build_mappings, normalise_dataset, normalised_table
@@ -96,7 +96,7 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
     if problems:
         raise StudyError(problems, source)
     own_engine = engine is None
-    engine = engine or make_engine(study.engine)
+    engine = engine or make_engine(study.engine, **study.engine_options())
     try:
         return _run(study, engine, progress, show_values, source)
     except BaseException:
@@ -285,8 +285,7 @@ def _raw_slots(study: "Study", loaded) -> set[int]:
 
 def _labels(engine: "Engine", links, n_records: int) -> np.ndarray:
     """Entity label of every record (index = record id - 1) from a scenario's edges."""
-    arr = engine.arrays(f"SELECT a, b FROM {quote(links.pairs_table)}")
-    return components(n_records, arr["a"].astype(np.int64) - 1, arr["b"].astype(np.int64) - 1)
+    return engine.component_labels(links.pairs_table, n_records)
 
 
 def _suspicious(engine: "Engine", study: "Study", release: "Release", labels: np.ndarray) -> int:

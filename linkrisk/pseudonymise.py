@@ -64,7 +64,7 @@ class KeyRing:
 
 def hmac_sql(x: str) -> str:
     """HMAC-SHA256 (RFC 2104) of a text expression, hex; parameters: outer pad, inner pad."""
-    return "sha256(?::BLOB || unhex(sha256(?::BLOB || encode(" + x + "))))"
+    return "sha256(CAST(? AS BLOB) || unhex(sha256(CAST(? AS BLOB) || encode(" + x + "))))"
 
 
 def scope_id(key_scope: str | None, dataset: str, groups: dict[str, list[str]]) -> str:

@@ -52,7 +52,7 @@ def default_questions(study: "Study", loaded: "Loaded") -> list[tuple[str, list[
 
 
 def _profiles_table(engine: "Engine", baseline: "ScenarioResult", kinds: list[str]) -> str:
-    """Table ``_profiles``: one row per baseline entity, the smallest value of each kind."""
+    """Table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded)."""
     labels = baseline.labels
     engine.register_frame("_plab", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
                                                  "e": labels}))
@@ -62,9 +62,10 @@ def _profiles_table(engine: "Engine", baseline: "ScenarioResult", kinds: list[st
         if not cols:
             select.append(f"CAST(NULL AS UHUGEINT) AS {quote(kind)}")
             continue
-        union = " UNION ALL ".join(f"SELECT _rid, md5_number({c.value}) AS v FROM {quote(c.table)} "
+        # the smallest value as text (binary order, the same in every engine), then coded
+        union = " UNION ALL ".join(f"SELECT _rid, {c.value} AS v FROM {quote(c.table)} "
                                    f"WHERE {c.value} IS NOT NULL" for c in cols)
-        joins.append(f"LEFT JOIN (SELECT l.e, min(u.v) AS v FROM ({union}) u JOIN _plab l USING (_rid) "
+        joins.append(f"LEFT JOIN (SELECT l.e, md5_number(min(u.v)) AS v FROM ({union}) u JOIN _plab l USING (_rid) "
                      f"GROUP BY l.e) k{i} ON k{i}.e = x.e")
         select.append(f"k{i}.v AS {quote(kind)}")
     engine.create("_profiles", f"SELECT {', '.join(select)} FROM (SELECT DISTINCT e FROM _plab) x {' '.join(joins)}")

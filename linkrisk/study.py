@@ -188,7 +188,7 @@ class RiskSpec:
     sampling_fraction: float | None = None
 
 
-_TOP_KEYS = {"name", "description", "seed", "weights", "engine", "kinds", "normalise",
+_TOP_KEYS = {"name", "description", "seed", "weights", "engine", "spark", "kinds", "normalise",
              "attacker", "key_groups", "datasets", "truth", "scenarios", "risk",
              "recommendation"}
 
@@ -223,7 +223,11 @@ class Study:
         Also evaluate, per identifier kind, keying only that kind per holder, and keying
         every identifier per holder (what pseudonymisation cannot prevent). Default True.
     engine : str
-        ``"duckdb"`` (default).
+        ``"duckdb"`` (default) or ``"spark"`` (needs ``linkrisk[spark]``).
+    spark : dict, optional
+        Spark settings when ``engine = "spark"``: ``master`` (default
+        ``LINKRISK_SPARK_MASTER`` or ``SPARK_MASTER`` from the environment, else
+        ``local[*]``), ``checkpoint_dir``, and any ``spark.*`` option.
 
     Examples
     --------
@@ -247,6 +251,7 @@ class Study:
                  what_matters: bool = True,
                  assess_risk: bool = True,
                  engine: str = "duckdb",
+                 spark: Mapping[str, Any] | None = None,
                  description: str = "",
                  source: Path | None = None):
         self.datasets = list(datasets)
@@ -264,6 +269,7 @@ class Study:
         self.what_matters = what_matters
         self.assess_risk = assess_risk
         self.engine = engine
+        self.spark = dict(spark or {})
         self.description = description
         self.source = source
         self._parse_problems: list[Problem] = []
@@ -380,10 +386,23 @@ class Study:
                     normalisation=normalisation, key_groups=get_table("key_groups"), risk=risk,
                     recommend_target=get_table("recommendation").get("target", 0.9),
                     what_matters=get_table("recommendation").get("what_matters", True),
-                    engine=data.get("engine", "duckdb"), description=data.get("description", ""),
+                    engine=data.get("engine", "duckdb"), spark=get_table("spark"), description=data.get("description", ""),
                     source=source)
         study._parse_problems = problems
         return study
+
+    def engine_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`linkrisk.engine.make_engine` of this study's engine."""
+        if self.engine != "spark":
+            return {}
+        opts = {k: v for k, v in self.spark.items() if k.startswith("spark.")}
+        out: dict[str, Any] = {"config": opts}
+        for key in ("master", "checkpoint_dir"):
+            if self.spark.get(key):
+                out[key] = str(self.spark[key])
+        if "csv_multiline" in self.spark:
+            out["csv_multiline"] = bool(self.spark["csv_multiline"])
+        return out
 
     # the catalogue ------------------------------------------------------------------
     @property

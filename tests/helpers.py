@@ -25,6 +25,16 @@ def _engine():
     return _ENGINE[0]
 
 
+def new_engine(name: str, request):
+    """A fresh engine of kind ``name`` for a test; Spark engines share the run's session
+    (the ``spark_session`` fixture of conftest.py)."""
+    if name == "spark":
+        from linkrisk.engine.spark import SparkEngine
+
+        return SparkEngine(session=request.getfixturevalue("spark_session"))
+    return make_engine(name)
+
+
 def normalise_frame(kind: str, values: list[str | None], **settings) -> pd.DataFrame:
     """Normalise raw strings as a column of kind ``kind``, as ``Study.run`` does.
 

@@ -17,7 +17,14 @@ from linkrisk.engine import make_engine
 
 
 @pytest.fixture
-def engine():
+def engine(any_engine):
+    """Each engine in turn (see conftest.py)."""
+    return any_engine
+
+
+@pytest.fixture
+def duck():
+    """DuckDB only: the tests of DuckDB's own reader and settings."""
     with make_engine("duckdb") as e:
         yield e
 
@@ -70,7 +77,8 @@ def test_dataframe_columns_are_cast_to_text(engine) -> None:
     assert rows[0]["born"].startswith("1990-02-01")
 
 
-def test_a_ragged_row_beyond_the_sniffed_sample_is_reported_by_line(engine, tmp_path) -> None:
+def test_a_ragged_row_beyond_the_sniffed_sample_is_reported_by_line(duck, tmp_path) -> None:
+    engine = duck
     # DuckDB guesses the dialect from the first 20,480 rows; line 25,002 (the header is
     # line 1) has one field too many.
     lines = ["id,name"] + [f"r{i},n{i}" for i in range(30_000)]
@@ -85,7 +93,8 @@ def test_a_ragged_row_beyond_the_sniffed_sample_is_reported_by_line(engine, tmp_
     assert "secret" not in message  # no raw value in an error message
 
 
-def test_an_unsupported_encoding_is_named_and_nothing_is_downloaded(engine, tmp_path) -> None:
+def test_an_unsupported_encoding_is_named_and_nothing_is_downloaded(duck, tmp_path) -> None:
+    engine = duck
     path = tmp_path / "gbk.csv"
     path.write_bytes("id,name\n1,张伟\n".encode("gbk"))
     with pytest.raises(lr.InputError, match="not one the CSV reader supports"):
@@ -101,6 +110,16 @@ def test_latin_1_files_load_with_their_encoding(engine, tmp_path) -> None:
         engine.load_csv("t", path, ",")
     engine.load_csv("t", path, ",", encoding="latin-1")
     assert engine.scalar("SELECT name FROM t") == "Zoë"
+
+
+def test_a_ragged_row_is_reported_without_its_values(engine, tmp_path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("id,name\nr1,n1\nr2,secret,extra\nr3,n3\n", encoding="utf-8")
+    with pytest.raises(lr.InputError) as info:
+        engine.load_csv("t", path, ",")
+    message = str(info.value)
+    assert str(path) in message and "different number of fields" in message
+    assert "secret" not in message
 
 
 def test_a_file_that_is_not_parquet(engine, tmp_path) -> None:

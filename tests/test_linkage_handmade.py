@@ -31,6 +31,7 @@ import pandas as pd
 import pytest
 
 import linkrisk as lr
+from helpers import new_engine
 
 A = pd.DataFrame({"rid": ["a1", "a2"], "nid": ["ID1", "ID2"], "name": ["Li Na", "Wang Wei"],
                   "dob": ["1990-01-01", "1985-05-05"], "photo": ["x", "y"]})
@@ -50,8 +51,15 @@ def tiny_study(scenarios=(), weights="default", truth=None, **attacker) -> lr.St
                    record_id="rid"),
     ]
     settings = {"quasi_identifier_sets": [["full_name", "date_of_birth"]], **attacker}
+    # what-matters and risk are left out: not what these tests check, and on Spark they
+    # would triple each run
     return lr.Study(datasets, name="tiny", seed=7, weights=weights, scenarios=list(scenarios),
-                    attacker=lr.Attacker(**settings), truth=truth)
+                    attacker=lr.Attacker(**settings), truth=truth, what_matters=False, assess_risk=False)
+
+
+def run(study: lr.Study, engine_name: str, request) -> lr.Result:
+    """Run ``study`` on the engine under test (each test runs on DuckDB and on Spark)."""
+    return study.run(engine=new_engine(engine_name, request))
 
 
 def entity_sets(scenario) -> set[frozenset]:
@@ -61,8 +69,8 @@ def entity_sets(scenario) -> set[frozenset]:
 
 
 @pytest.fixture(scope="module")
-def baseline():
-    result = tiny_study(truth=TRUTH).run()
+def baseline(engine_name, request):
+    result = run(tiny_study(truth=TRUTH), engine_name, request)
     yield result
     result.close()
 
@@ -108,9 +116,9 @@ def test_json_keys(baseline):
     assert set(base["enrichment"]) >= {"total", "mean_per_record", "by_dataset"}
 
 
-def test_uniform_weights():
+def test_uniform_weights(engine_name, request):
     # every kind weighs 1: gains a1 1, b1 3, a2 2, b2 5, c1 2 -> 13
-    with tiny_study(weights="uniform").run() as result:
+    with run(tiny_study(weights="uniform"), engine_name, request) as result:
         assert result.baseline.enrichment.total == 13
         assert set(result.to_dict()["weights"].values()) == {1.0}
 
@@ -123,11 +131,11 @@ def test_ground_truth(baseline):
     assert g["true_gain"] == 29 and g["false_gain"] == 0
 
 
-def test_false_gain_from_a_wrong_merge():
+def test_false_gain_from_a_wrong_merge(engine_name, request):
     # Say c1 is really a third person: then the entity {a2, b2, c1} holds one wrong merge.
     truth = TRUTH.copy()
     truth.loc[truth.record_id == "c1", "person_id"] = "p4"
-    with tiny_study(truth=truth).run() as result:
+    with run(tiny_study(truth=truth), engine_name, request) as result:
         g = result.baseline.ground_truth
         # predicted pairs 4, true pairs 2 (a1-b1, a2-b2), correct 2
         assert g["pair_precision"] == 0.5 and g["pair_recall"] == 1.0
@@ -137,12 +145,12 @@ def test_false_gain_from_a_wrong_merge():
         assert g["true_gain"] == 17 and g["false_gain"] == 12
 
 
-def test_hub_values_do_not_link():
+def test_hub_values_do_not_link(engine_name, request):
     # Three records of B share a placeholder phone; with max_value_frequency 2 it is a hub.
     b = pd.DataFrame({"rid": ["b1", "b2", "b3"], "phone": ["13800000000"] * 3, "nid": ["X1", "X2", "X3"]})
     study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")],
                      attacker=lr.Attacker(max_value_frequency=2))
-    with study.run() as result:
+    with run(study, engine_name, request) as result:
         s = result.baseline
         assert s.links.pairs == 0
         assert s.entities == 3
@@ -150,7 +158,7 @@ def test_hub_values_do_not_link():
         assert "13800000000" not in str(s.hubs) and "+8613800000000" not in str(s.hubs)
 
 
-def test_quasi_identifier_classes_must_be_unique():
+def test_quasi_identifier_classes_must_be_unique(engine_name, request):
     # Two "Zhao Lei, 1970-07-07" in C: the combination is not unique in C, so no link.
     c = pd.concat([C, pd.DataFrame({"rid": ["c3"], "name": ["Zhao Lei"], "dob": ["1970-07-07"],
                                     "phone": ["13800000009"], "health": ["x"]})], ignore_index=True)
@@ -160,11 +168,11 @@ def test_quasi_identifier_classes_must_be_unique():
                                  record_id="rid"),
                       lr.Dataset("C", c, {"name": "full_name", "dob": "date_of_birth"}, record_id="rid")],
                      attacker=lr.Attacker(quasi_identifier_sets=[["full_name", "date_of_birth"]]))
-    with study.run() as result:
+    with run(study, engine_name, request) as result:
         pairs = result.engine.df(f"SELECT a, b FROM {result.baseline.links.edges}")
         # only a2-c1 (Wang Wei) links; a3 with c2 or c3 would be a guess
         assert len(pairs) == 1
-    with tiny_study(max_class_size=2).run() as result:
+    with run(tiny_study(max_class_size=2), engine_name, request) as result:
         assert result.baseline.links.pairs == 3
 
 
@@ -184,9 +192,9 @@ def test_entity_neighbourhood_is_redacted(baseline):
     assert "+8613800000002" in str(list(shown.nodes(data=True)))
 
 
-def test_suspicious_entity():
+def test_suspicious_entity(engine_name, request):
     # b1 and b2 share a phone but hold different national ids: one suspicious entity
     b = pd.DataFrame({"rid": ["b1", "b2"], "phone": ["13800000001"] * 2, "nid": ["X1", "X2"]})
     study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")])
-    with study.run() as result:
+    with run(study, engine_name, request) as result:
         assert result.baseline.suspicious_entities == 1

@@ -28,9 +28,9 @@ ADULT = Path(__file__).resolve().parents[1] / "sample_data" / "adult.csv"
 
 
 @pytest.fixture()
-def engine():
-    with make_engine("duckdb") as e:
-        yield e
+def engine(any_engine):
+    """Each engine in turn (see conftest.py)."""
+    return any_engine
 
 
 # --------------------------------------------------------------------------------------

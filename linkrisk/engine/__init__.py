@@ -2,7 +2,8 @@
 
 The stages (normalise, release, link, graph, score) describe their work as SQL over
 named tables and talk to an :class:`Engine`; only this package imports a database.
-DuckDB is the embedded default.
+DuckDB is the embedded default; Spark (``linkrisk[spark]``) runs the same stages on a
+cluster, its SQL translated from DuckDB's dialect by :mod:`linkrisk.engine.spark_sql`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def make_engine(name: str = "duckdb", **options) -> Engine:
             raise MissingDependencyError(
                 "the Spark engine needs PySpark: install it with `pip install 'linkrisk[spark]'` "
                 "(and a Java runtime), or use engine = \"duckdb\"")
-        raise LinkriskError("the Spark engine is not implemented in this version of linkrisk; "
-                            "use engine = \"duckdb\" (the default)")
+        from linkrisk.engine.spark import SparkEngine
+
+        return SparkEngine(**options)
     raise LinkriskError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 

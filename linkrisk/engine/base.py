@@ -73,6 +73,20 @@ class Engine(ABC):
     def close(self) -> None:
         """Release the engine's resources."""
 
+    def component_labels(self, pairs_table: str, n_nodes: int) -> np.ndarray:
+        """Connected-component label of every record (index = record id - 1) of the graph
+        whose edges are the rows ``(a, b)`` of ``pairs_table`` (record ids from 1).
+
+        Components are numbered in order of their smallest record, from 0. This default
+        brings the edges to Python and uses scipy (:func:`linkrisk.graph.components`);
+        a distributed engine computes them in the cluster.
+        """
+        from linkrisk.graph import components
+
+        arr = self.arrays(f"SELECT a, b FROM {quote(pairs_table)}")
+        return components(n_nodes, np.asarray(arr["a"], dtype=np.int64) - 1,
+                          np.asarray(arr["b"], dtype=np.int64) - 1)
+
     # Conveniences built on the primitives above -------------------------------------
     def create(self, table: str, sql: str, params: Sequence[Any] | None = None) -> None:
         """``CREATE OR REPLACE TABLE table AS sql``."""

@@ -1,0 +1,442 @@
+"""The Spark engine: the same stages on a Spark cluster (or Spark's local mode).
+
+Install with ``pip install 'linkrisk[spark]'`` (and a Java 17+ runtime). Tables are
+Spark temporary views over checkpointed DataFrames; the stages' SQL is translated by
+:mod:`linkrisk.engine.spark_sql`. Connected components are computed in the cluster
+(:meth:`SparkEngine.component_labels`); only small results and the per-record arrays the
+scoring stage asks for return to the driver.
+
+Settings come from the study file (``[spark]`` table: ``master`` and any ``spark.*``
+option), then from the environment (``LINKRISK_SPARK_MASTER``, ``SPARK_MASTER``), and
+default to local mode on every core.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from linkrisk.engine.base import Engine, quote
+from linkrisk.engine.spark_sql import Statement, to_spark
+from linkrisk.errors import InputError, LinkriskError
+
+DEFAULTS = {
+    # the stages produce many small results; Spark's 200 shuffle partitions are for big ones
+    # (adaptive execution coalesces them anyway, but planning 200 tasks costs time)
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # the stages parse dates with java.time patterns; no legacy parser fallback
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.ui.showConsoleProgress": "false",
+}
+RUNTIME = ("spark.sql.legacy.timeParserPolicy", "spark.sql.execution.arrow.pyspark.enabled")
+LOCAL_DEFAULTS = {"spark.ui.enabled": "false", "spark.driver.memory": "4g"}
+
+
+def _master(settings: dict[str, Any]) -> str:
+    return str(settings.get("master") or os.environ.get("LINKRISK_SPARK_MASTER")
+               or os.environ.get("SPARK_MASTER") or "local[*]")
+
+
+def _similarity_jar() -> str | None:
+    """Splink's bundled jar of string-similarity functions (for the probabilistic linker)."""
+    try:
+        from splink.internals.spark.jar_location import similarity_jar_location
+
+        return similarity_jar_location()
+    except Exception:  # pragma: no cover - an older Splink without the jar
+        return None
+
+
+def _charset(encoding: str) -> str:
+    """Python's name of an encoding in the spelling Spark's CSV reader accepts."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
+    return {"iso8859-1": "iso-8859-1", "utf-8-sig": "utf-8", "ascii": "us-ascii",
+            "utf-16-be": "utf-16be", "utf-16-le": "utf-16le"}.get(name, name)
+
+
+def _schema_of(frame: pd.DataFrame):
+    from pyspark.sql import types as T
+
+    fields = []
+    for name, dtype in frame.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            t = T.BooleanType()
+        elif pd.api.types.is_integer_dtype(dtype):
+            t = T.LongType()
+        elif pd.api.types.is_float_dtype(dtype):
+            t = T.DoubleType()
+        else:
+            t = T.StringType()
+        fields.append(T.StructField(str(name), t, True))
+    return T.StructType(fields)
+
+
+def _param(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, (bytes, memoryview)):
+        return bytearray(v)
+    return v
+
+
+class SparkEngine(Engine):
+    """Engine on a Spark session.
+
+    Parameters
+    ----------
+    master : str, optional
+        Spark master URL; default ``LINKRISK_SPARK_MASTER`` or ``SPARK_MASTER`` from the
+        environment, else ``local[*]``.
+    config : dict, optional
+        Spark settings (``{"spark.executor.memory": "8g", ...}``).
+    session : pyspark.sql.SparkSession, optional
+        Use an existing session instead of creating one (it is then not stopped on close).
+    checkpoint_dir : str, optional
+        Reliable checkpoints to this folder (HDFS, S3, ...); default: local checkpoints,
+        which suffice in local mode and on a cluster whose executors do not fail.
+    csv_multiline : bool
+        Read quoted line breaks inside CSV fields, as DuckDB does (default). Spark then
+        reads each CSV file in one task; for very large inputs, give Parquet (or split
+        CSV files) instead, or set this to False.
+    """
+
+    name = "spark"
+
+    def __init__(self, master: str | None = None, config: dict[str, Any] | None = None,
+                 session=None, checkpoint_dir: str | None = None, csv_multiline: bool = True):
+        settings = dict(config or {})
+        if master:
+            settings["master"] = master
+        if session is None:
+            from pyspark.sql import SparkSession
+
+            session = SparkSession.getActiveSession()
+        self._own = session is None  # a session the caller started stays theirs
+        if session is None:
+            session = self.start_session(settings)
+        else:
+            # the caller's session keeps its temporary views; linkrisk's tables live in a
+            # session of their own on the same cluster (two engines never share table names)
+            session = session.newSession()
+            for key in RUNTIME:
+                session.conf.set(key, DEFAULTS[key])
+        self.spark = session
+        # errors reach the caller as exceptions; Spark would also log each one as a page of JSON
+        self.spark.sparkContext.setLogLevel("FATAL")
+        checkpoint_dir = checkpoint_dir or settings.get("checkpoint_dir")
+        if checkpoint_dir:
+            self.spark.sparkContext.setCheckpointDir(str(checkpoint_dir))
+        self._reliable = bool(checkpoint_dir)
+        self.csv_multiline = bool(settings.get("csv_multiline", csv_multiline))
+        self._tables: dict[str, Any] = {}  # name -> DataFrame behind the temporary view
+        self._kept: dict[str, str] = {}  # name -> how it is kept (see _put)
+        self._parts: dict[str, list] = {}  # name -> the DataFrames inserted into it, in order
+
+    @staticmethod
+    def start_session(settings: dict[str, Any]):
+        """Start a Spark session with linkrisk's defaults under ``settings`` (``master``,
+        ``app_name`` and any ``spark.*`` option)."""
+        master = _master(settings)
+        if master.startswith("local"):
+            # Spark binds its driver to the host's address; on machines whose host name
+            # does not resolve (containers, CI) loopback is the one that works
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.master(master).appName(str(settings.get("app_name", "linkrisk")))
+        options = dict(DEFAULTS)
+        if master.startswith("local"):
+            options.update(LOCAL_DEFAULTS)
+        jar = _similarity_jar()
+        if jar:
+            options["spark.jars"] = jar
+        options.update({k: str(v) for k, v in settings.items() if k.startswith("spark.")})
+        for k, v in options.items():
+            builder = builder.config(k, v)
+        return builder.getOrCreate()
+
+    # tables --------------------------------------------------------------------------
+    def _materialise(self, df):
+        return df.checkpoint(eager=True) if self._reliable else df.localCheckpoint(eager=True)
+
+    def _put(self, name: str, df, keep: str = "checkpoint") -> None:
+        """Register ``df`` as the view ``name``.
+
+        ``keep``: ``"persist"`` caches it when first computed (memory, then disk: the
+        stages read most tables more than once); ``"checkpoint"`` computes it now and cuts
+        its lineage (for results that must not be recomputed, such as row numbers);
+        ``"view"`` keeps it lazy.
+        """
+        if keep == "checkpoint":
+            df = self._materialise(df)
+        elif keep == "persist":
+            from pyspark import StorageLevel
+
+            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        self.drop(name)
+        df.createOrReplaceTempView(name)
+        self._tables[name] = df
+        self._kept[name] = keep
+
+    def _sql(self, sql: str, n: int, params: Sequence[Any] | None):
+        params = list(params or [])
+        if len(params) != n:
+            raise LinkriskError(f"the statement takes {n} parameter(s), {len(params)} given")
+        args = {f"p{i}": _param(v) for i, v in enumerate(params)}
+        return self.spark.sql(sql, args=args) if args else self.spark.sql(sql)
+
+    def _run(self, sql: str, params: Sequence[Any] | None):
+        """Carry out one statement; return a DataFrame for a query, else None."""
+        st, n = to_spark(sql)
+        if st.kind == "query":
+            return self._sql(st.sql, n, params)
+        if st.kind == "create_table":
+            self._put(st.name, self._sql(st.sql, n, params))
+        elif st.kind == "create_view":
+            self._put(st.name, self._sql(st.sql, n, params), keep="view")
+        elif st.kind == "create_empty":
+            self._put(st.name, self.spark.createDataFrame([], st.sql), keep="view")
+        elif st.kind == "insert":
+            self._insert(st, n, params)
+        elif st.kind == "rename":
+            df, keep = self._tables.pop(st.name), self._kept.pop(st.name)
+            parts = self._parts.pop(st.name, None)
+            self.spark.catalog.dropTempView(st.name)
+            self.drop(st.target)
+            df.createOrReplaceTempView(st.target)
+            self._tables[st.target], self._kept[st.target] = df, keep
+            if parts is not None:
+                self._parts[st.target] = parts
+        elif st.kind == "drop":
+            self.drop(st.name)
+        return None
+
+    def _insert(self, st: Statement, n: int, params) -> None:
+        from pyspark.sql import functions as F
+
+        old = self._tables.get(st.name)
+        if old is None:
+            raise LinkriskError(f"cannot insert into {st.name!r}: no such table")
+        new = self._sql(st.sql, n, params)
+        cols = list(st.columns) or old.columns[:len(new.columns)]
+        new = new.toDF(*cols)
+        types = dict(old.dtypes)
+        new = new.select(*[(F.col(f"`{c}`") if c in cols else F.lit(None)).cast(types[c]).alias(c)
+                           for c in old.columns])
+        from pyspark import StorageLevel
+
+        # every insert is kept as a part and the view is their union: appending costs no job
+        # and no copy of what is already there
+        parts = self._parts.pop(st.name, None) or [old]
+        parts.append(new.persist(StorageLevel.MEMORY_AND_DISK))
+        union = parts[0]
+        for part in parts[1:]:
+            union = union.unionByName(part)
+        union.createOrReplaceTempView(st.name)
+        self._tables[st.name] = union
+        self._parts[st.name] = parts
+
+    # loading -------------------------------------------------------------------------
+    def _numbered(self, table: str, df, label: str) -> list[str]:
+        """Register ``df`` as ``table`` with ``_row`` (1-based position in the source) first.
+
+        Positions come from the partition index and the position within the partition
+        (``monotonically_increasing_id``), offset by the sizes of earlier partitions: no
+        single-partition window over the whole file.
+        """
+        from pyspark.sql import functions as F
+
+        cols = list(df.columns)
+        src = df.select(F.spark_partition_id().alias("_pid"), F.monotonically_increasing_id().alias("_mid"),
+                        *[F.col(f"`{c}`").cast("string").alias(c) for c in cols])
+        src = self._materialise(src)
+        counts = dict(src.groupBy("_pid").count().collect())
+        offsets, total = {}, 0
+        for pid in sorted(counts):
+            offsets[pid] = total
+            total += counts[pid]
+        off = self.spark.createDataFrame([(int(p), int(o)) for p, o in offsets.items()] or [(0, 0)],
+                                         "_pid INT, _off BIGINT")
+        mask = (1 << 33) - 1
+        out = (src.join(F.broadcast(off), "_pid")
+               .select((F.col("_off") + F.expr(f"_mid & {mask}") + 1).cast("bigint").alias("_row"),
+                       *[F.col(f"`{c}`") for c in cols]))
+        self._put(table, out, keep="checkpoint")
+        return cols
+
+    def load_csv(self, table, path, delimiter, encoding="utf-8"):
+        path = Path(path)
+        reader = (self.spark.read.option("header", True).option("sep", delimiter)
+                  .option("encoding", _charset(encoding)).option("quote", '"').option("escape", '"')
+                  .option("mode", "FAILFAST").option("inferSchema", False)
+                  .option("maxCharsPerColumn", 67108864).option("multiLine", self.csv_multiline))
+        try:
+            df = reader.csv(str(path))
+            bom = [c for c in df.columns if c.startswith("\ufeff")]
+            if bom:  # a spreadsheet's byte-order mark is not part of the first column's name
+                df = df.withColumnRenamed(bom[0], bom[0][1:])
+            cols = self._numbered(table, df, str(path))
+        except Exception as exc:  # py4j / Spark analysis errors
+            text = str(exc)
+            low = text.lower()
+            if "malformed" in low:
+                raise InputError(f"{path} has rows with a different number of fields than its header "
+                                 "(ragged rows, or the wrong delimiter). Check the delimiter (set "
+                                 "`delimiter` for this dataset) and the quoting of the file.") from None
+            raise InputError(f"{path} could not be read as a table by Spark: {_first_line(text)}") from None
+        if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and cols:
+            # Spark replaces bytes that are not UTF-8 with U+FFFD instead of failing
+            cond = " OR ".join(f"instr(`{c}`, '\ufffd') > 0" for c in cols)
+            if self.spark.sql(f"SELECT 1 FROM `{table}` WHERE {cond} LIMIT 1").count():
+                self.drop(table)
+                raise InputError(f"{path} is not valid UTF-8 text. Re-save it as UTF-8, or set "
+                                 "`encoding` for this dataset in the study file.")
+        return cols
+
+    def load_parquet(self, table, path):
+        path = Path(path)
+        try:
+            return self._numbered(table, self.spark.read.parquet(str(path)), str(path))
+        except Exception as exc:
+            raise InputError(f"{path} could not be read as Parquet by Spark: {_first_line(str(exc))}") from None
+
+    def load_frame(self, table, frame):
+        frame = frame.astype(object).where(frame.notna(), None)
+        frame = frame.apply(lambda s: s.map(lambda v: None if v is None else str(v)))
+        frame.insert(0, "_row", np.arange(1, len(frame) + 1, dtype=np.int64))
+        frame.columns = ["_row", *[str(c) for c in frame.columns[1:]]]
+        df = self.spark.createDataFrame(frame, _schema_of(frame.astype({"_row": np.int64})))
+        self._put(table, df, keep="checkpoint")
+        return list(frame.columns[1:])
+
+    def register_frame(self, table, frame):
+        frame = frame.copy()
+        for c in frame.columns:
+            if frame[c].dtype == object:
+                frame[c] = frame[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                        else str(v))
+        self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)), keep="view")
+
+    # queries -------------------------------------------------------------------------
+    def execute(self, sql, params=None):
+        df = self._run(sql, params)
+        if df is not None:
+            df.collect()
+
+    def df(self, sql, params=None):
+        df = self._run(sql, params)
+        if df is None:
+            return pd.DataFrame()
+        return df.toPandas()
+
+    def arrays(self, sql, params=None):
+        frame = self.df(sql, params)
+        return {c: frame[c].to_numpy() for c in frame.columns}
+
+    def rows(self, sql, params=None):
+        df = self._run(sql, params)
+        return [] if df is None else [tuple(r) for r in df.collect()]
+
+    def columns(self, table):
+        return list(self.spark.table(f"`{table}`").columns)
+
+    def tables(self):
+        return [t.name for t in self.spark.catalog.listTables()]
+
+    def drop(self, *tables):
+        for t in tables:
+            df, keep = self._tables.pop(t, None), self._kept.pop(t, None)
+            self.spark.catalog.dropTempView(t)
+            for part in self._parts.pop(t, []):
+                part.unpersist()
+            # a checkpoint is left to Spark's cleaner: a table made from it and not yet
+            # computed may still need its blocks
+            if df is not None and keep == "persist":
+                df.unpersist()
+
+    def close(self):
+        for t in list(self._tables):
+            self.drop(t)
+        if self._own:
+            self.spark.stop()
+
+    @property
+    def version(self) -> str:
+        return self.spark.version
+
+    # graph ---------------------------------------------------------------------------
+    def component_labels(self, pairs_table: str, n_nodes: int) -> np.ndarray:
+        """Connected components in the cluster, by min-label propagation with pointer
+        jumping; each round is checkpointed, so lineage stays short.
+
+        A round maps every node to the smallest of itself and its neighbours in the
+        current (contracted) graph, follows those pointers to their end (``M(x) :=
+        M(M(x))`` until nothing changes: a chain of length L takes log2 L joins), and
+        replaces the edges by the edges between the new labels, self-loops dropped. When
+        no edge is left, every node's label is the smallest node of its component. Only
+        the nodes with an edge travel back to the driver.
+        """
+        s = self.spark
+        edges = self._materialise(s.sql(
+            f"SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM `{pairs_table}` WHERE a <> b"))
+        labels = None  # node -> label, for every node that had an edge
+        rounds = 0
+        while True:
+            edges.createOrReplaceTempView("_cc_e")
+            if edges.limit(1).count() == 0:
+                break
+            rounds += 1
+            m = self._materialise(s.sql(
+                "SELECT x, least(x, min(y)) AS m FROM (SELECT a AS x, b AS y FROM _cc_e "
+                "UNION ALL SELECT b, a FROM _cc_e) GROUP BY x"))
+            while True:  # pointer jumping
+                m.createOrReplaceTempView("_cc_m")
+                jumped = self._materialise(s.sql(
+                    "SELECT p.x, coalesce(q.m, p.m) AS m, coalesce(q.m, p.m) <> p.m AS moved "
+                    "FROM _cc_m p LEFT JOIN _cc_m q ON q.x = p.m"))
+                moved = jumped.filter("moved").limit(1).count()
+                m = self._materialise(jumped.select("x", "m"))
+                if not moved:
+                    break
+            m.createOrReplaceTempView("_cc_m")
+            if labels is None:
+                labels = m
+            else:
+                labels.createOrReplaceTempView("_cc_l")
+                labels = self._materialise(s.sql(
+                    "SELECT l.x, coalesce(m.m, l.m) AS m FROM _cc_l l LEFT JOIN _cc_m m ON m.x = l.m "
+                    "UNION ALL SELECT m.x, m.m FROM _cc_m m LEFT ANTI JOIN _cc_l l ON l.x = m.x"))
+            edges = self._materialise(s.sql(
+                "SELECT DISTINCT least(ma.m, mb.m) AS a, greatest(ma.m, mb.m) AS b FROM _cc_e e "
+                "JOIN _cc_m ma ON ma.x = e.a JOIN _cc_m mb ON mb.x = e.b WHERE ma.m <> mb.m"))
+        for v in ("_cc_e", "_cc_m", "_cc_l"):
+            s.catalog.dropTempView(v)
+        self.last_component_rounds = rounds
+        out = np.arange(n_nodes, dtype=np.int64)
+        if labels is not None:
+            got = labels.toPandas()
+            out[got["x"].to_numpy(dtype=np.int64) - 1] = got["m"].to_numpy(dtype=np.int64) - 1
+        # number components in order of their smallest node, as scipy does
+        return np.unique(out, return_inverse=True)[1].astype(np.int64)
+
+
+def _first_line(text: str) -> str:
+    import re
+
+    line = text.strip().splitlines()[0] if text.strip() else text
+    line = re.sub(r"'[^']*'", "'…'", line)
+    line = re.sub(r"\d{6,}", "…", line)
+    return line[:300]

@@ -1,0 +1,67 @@
+"""One test suite, two engines.
+
+Tests that take the ``engine_name`` fixture (or a fixture built on it) run once per
+engine: DuckDB always, Spark in local mode (the ``test`` extra installs PySpark; a Java
+17+ runtime must be on the machine). ``LINKRISK_TEST_ENGINES=duckdb`` runs only DuckDB
+(for a quick local loop); CI runs both.
+
+One Spark session serves the whole run: starting one costs several seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from helpers import new_engine
+
+ENGINES = [e.strip() for e in os.environ.get("LINKRISK_TEST_ENGINES", "duckdb,spark").split(",") if e.strip()]
+# tiny tables: one shuffle partition, no adaptive re-planning, no waiting for locality
+SPARK_TEST_CONFIG = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
+                     "spark.locality.wait": "0", "spark.driver.memory": "2g"}
+__all__ = ["new_engine"]
+
+
+def _spark_missing() -> str | None:
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (pip install '.[test]' installs it)"
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        return "Spark needs a Java 17+ runtime (java on PATH or JAVA_HOME)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """The run's shared local Spark session (two cores, small shuffles).
+
+    Without PySpark or Java the Spark tests are skipped with the reason, unless
+    ``LINKRISK_REQUIRE_SPARK=1`` (as in CI), where that is a failure.
+    """
+    missing = _spark_missing()
+    if missing:
+        if os.environ.get("LINKRISK_REQUIRE_SPARK") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from linkrisk.engine.spark import SparkEngine
+
+    session = SparkEngine.start_session({"master": "local[2]", **SPARK_TEST_CONFIG})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine_name(request) -> str:
+    """Each engine in turn (module scope: a module's expensive fixtures run once per engine)."""
+    return request.param
+
+
+@pytest.fixture
+def any_engine(engine_name, request):
+    """A fresh engine of each kind in turn, closed after the test."""
+    e = new_engine(engine_name, request)
+    yield e
+    e.close()
