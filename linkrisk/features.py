@@ -172,8 +172,8 @@ def build_input(engine: "Engine", study: "Study", feats: list[Feature], table: s
                                  f"GROUP BY 1 HAVING count(*) > ?", [limit])
         values, records = engine.rows("SELECT count(*), coalesce(sum(n), 0) FROM _pl_hub")[0]
         if values:
-            sets = ", ".join(f"{c} = NULL" for c in (f.k, f.t if f.text else None, f.d if f.domains else None) if c)
-            engine.execute(f"UPDATE {table} SET {sets} WHERE {f.k} IN (SELECT v FROM _pl_hub)")
+            blanked = [c for c in (f.k, f.t if f.text else None, f.d if f.domains else None) if c]
+            engine.blank(table, blanked, f.k, "SELECT v FROM _pl_hub")
             hubs[f.kind] = {"values": int(values), "records": int(records)}
     engine.drop("_pl_hub")
     return engine.count(table), hubs
@@ -255,8 +255,7 @@ def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: s
         engine.create("_pl_n", f"SELECT {col} AS v, count(*) AS n FROM {table} WHERE {col} IS NOT NULL GROUP BY 1")
         pairs = engine.scalar("SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM _pl_n WHERE n <= ?", [limit])
         if engine.scalar("SELECT count(*) FROM _pl_n WHERE n > ?", [limit]):
-            engine.execute(f"UPDATE {table} SET {col} = NULL WHERE {col} IN (SELECT v FROM _pl_n WHERE n > ?)",
-                           [limit])
+            engine.blank(table, [col], col, "SELECT v FROM _pl_n WHERE n > ?", [limit])
         counts.append(int(pairs))
     engine.drop("_pl_n")
     return counts

@@ -1,7 +1,7 @@
 """Stage 4, link (probabilistic): a Fellegi-Sunter model trained and run by Splink.
 
 The attacker gathers the released, normalised columns of every dataset into one table on
-the engine's own DuckDB connection, lets Splink learn how much each kind of agreement
+the engine's own connection (DuckDB's, or Spark's session through Splink's SparkAPI), lets Splink learn how much each kind of agreement
 says (u by random sampling, m by expectation maximisation) and links every pair whose
 match probability reaches ``study.attacker.match_threshold``. Pairs within one dataset
 count too (duplicates of one person), so the model is Splink's ``dedupe_only`` over the
@@ -66,14 +66,14 @@ EM_MAX_PAIRS = 2e6  # blocked pairs per EM session (a deterministic hash sample 
 MIN_EM_PAIRS = 20
 EM_ITERATIONS = (25, 10, 4)  # EM iteration caps, tried in turn (see _em_session)
 PRIOR_RECALL = 0.7  # assumed share of true pairs the strict rules find
-def _comparison(f: Feature):
+def _comparison(f: Feature, dialect=lambda sql: sql):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
     def lv(cond: str, label: str, tf: bool = False):
         for token, column in (("{x}", f"{f.t}_l"), ("{y}", f"{f.t}_r"), ("{a}", f"{f.dt}_l"), ("{b}", f"{f.dt}_r")):
             cond = cond.replace(token, column)
-        level = cll.CustomLevel(cond, label)
+        level = cll.CustomLevel(dialect(cond), label)
         return level.configure(tf_adjustment_column=f.t) if tf else level
 
     null = []
@@ -119,7 +119,7 @@ def _text_levels(f: Feature, lv) -> list:
                 lv("jaro_winkler_similarity({x}, {y}) >= 0.88", "Jaro-Winkler >= 0.88"),
                 lv("jaro_winkler_similarity({x}, {y}) >= 0.7", "Jaro-Winkler >= 0.7")]
     if fam == "date":
-        days = "abs({a} - {b})"
+        days = "abs(date_diff('day', {b}, {a}))"
         return [exact,
                 lv(f"{{a}} IS NOT NULL AND {{b}} IS NOT NULL AND {ONE_TYPO}", "one digit changed or two swapped"),
                 lv(f"{days} <= 31", "within 31 days"),
@@ -179,8 +179,9 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
 
     Parameters
     ----------
-    engine : DuckDBEngine
-        Its connection (``engine.con``) runs Splink.
+    engine : Engine
+        Splink runs on its connection or session (``engine.splink_api()``): DuckDB's
+        or Spark's (with the similarity functions of Splink's jar).
     study : Study
         ``seed`` seeds the random sampling; ``attacker.match_threshold`` is the link
         threshold; ``attacker.max_value_frequency`` the hub guard.
@@ -211,7 +212,7 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
     """
     try:
         import splink
-        from splink import DuckDBAPI, Linker, SettingsCreator
+        from splink import Linker, SettingsCreator
     except ImportError:  # pragma: no cover - splink is a dependency
         raise MissingDependencyError("the probabilistic linker needs Splink: pip install splink") from None
 
@@ -246,14 +247,15 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
 
     settings = SettingsCreator(
         link_type="dedupe_only", unique_id_column_name="_rid",
-        comparisons=[_comparison(f) for f in feats], blocking_rules_to_generate_predictions=kept,
+        comparisons=[_comparison(f, engine.dialect_expr) for f in feats],
+        blocking_rules_to_generate_predictions=kept,
         probability_two_random_records_match=prior, additional_columns_to_retain=["_ds"],
         retain_matching_columns=False, retain_intermediate_calculation_columns=False,
         max_iterations=EM_ITERATIONS[0])
-    db_api = DuckDBAPI(connection=engine.con)
+    db_api = engine.splink_api()
     with _quiet_splink():
         try:
-            linker = Linker(db_api.register(INPUT), settings, log_level=None)
+            linker = Linker(db_api.register(engine.splink_table(INPUT)), settings, log_level=None)
             u_pairs = float(min(U_PAIRS[1], max(U_PAIRS[0], 2 * n)))
             say(f"training u by random sampling ({u_pairs:,.0f} pairs)")
             linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=int(study.seed), num_chunks=1)
@@ -261,7 +263,7 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
             report["training_rules"] = []
             for i, (name, sql, _, pairs) in enumerate(em, 1):
                 say(f"EM on blocking rule {i}/{len(em)} ({name})")
-                linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(INPUT), model,
+                linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(engine.splink_table(INPUT)), model,
                                                                               log_level=None),
                                                  sql, EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None)
                 if iterations:

@@ -179,3 +179,15 @@ def test_engine_errors_carry_no_data_values() -> None:
     text = _first_line("Conversion Error: Could not convert string '13812345678' to INT32\nOriginal Line: a,b")
     assert "13812345678" not in text and "Original Line" not in text
     assert _first_line("CSV Error on Line: 3 Original Line: x1,13800000000,extra") == "CSV Error on Line: 3 "
+
+
+def test_blank_sets_columns_to_null_where_the_key_is_listed(engine) -> None:
+    # the hub guard of the probabilistic linker: rows whose key is a hub lose the key and
+    # its text; the other rows and columns stay as they were
+    engine.register_frame("src", pd.DataFrame({"k": ["a", "b", "a", None], "t": ["1", "2", "3", "4"],
+                                               "n": [1, 2, 3, 4]}))
+    engine.create("t", "SELECT * FROM src")
+    engine.register_frame("hubs", pd.DataFrame({"v": ["a", "z"]}))
+    engine.blank("t", ["k", "t"], "k", "SELECT v FROM hubs WHERE v <> ?", ["z"])
+    got = engine.rows("SELECT k, t, n FROM t ORDER BY n")
+    assert got == [(None, None, 1), ("b", "2", 2), (None, None, 3), (None, "4", 4)]

@@ -87,6 +87,25 @@ class Engine(ABC):
         return components(n_nodes, np.asarray(arr["a"], dtype=np.int64) - 1,
                           np.asarray(arr["b"], dtype=np.int64) - 1)
 
+    def blank(self, table: str, columns: Sequence[str], key: str, values_sql: str,
+              params: Sequence[Any] | None = None) -> None:
+        """Set ``columns`` of ``table`` to NULL in the rows whose ``key`` is one of the
+        values the query ``values_sql`` returns (its first column)."""
+        sets = ", ".join(f"{quote(c)} = NULL" for c in columns)
+        self.execute(f"UPDATE {quote(table)} SET {sets} WHERE {quote(key)} IN ({values_sql})", params)
+
+    def dialect_expr(self, sql: str) -> str:
+        """An SQL expression written in linkrisk's dialect (DuckDB's), in this engine's."""
+        return sql
+
+    def splink_api(self):
+        """A Splink database API on this engine's own connection or session."""
+        raise NotImplementedError(f"the {self.name} engine does not run Splink")
+
+    def splink_table(self, table: str):
+        """What ``splink_api().register()`` takes for the engine table ``table``."""
+        return table
+
     # Conveniences built on the primitives above -------------------------------------
     def create(self, table: str, sql: str, params: Sequence[Any] | None = None) -> None:
         """``CREATE OR REPLACE TABLE table AS sql``."""

@@ -167,6 +167,11 @@ class DuckDBEngine(Engine):
             else:
                 self.con.execute(f"DROP TABLE IF EXISTS {quote(t)}")
 
+    def splink_api(self):
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=self.con)
+
     def close(self):
         self.con.close()
 

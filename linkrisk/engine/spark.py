@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, quote
+from linkrisk.engine.base import Engine
 from linkrisk.engine.spark_sql import Statement, to_spark
 from linkrisk.errors import InputError, LinkriskError
 
@@ -250,7 +250,7 @@ class SparkEngine(Engine):
         self._parts[st.name] = parts
 
     # loading -------------------------------------------------------------------------
-    def _numbered(self, table: str, df, label: str) -> list[str]:
+    def _numbered(self, table: str, df) -> list[str]:
         """Register ``df`` as ``table`` with ``_row`` (1-based position in the source) first.
 
         Positions come from the partition index and the position within the partition
@@ -288,7 +288,7 @@ class SparkEngine(Engine):
             bom = [c for c in df.columns if c.startswith("\ufeff")]
             if bom:  # a spreadsheet's byte-order mark is not part of the first column's name
                 df = df.withColumnRenamed(bom[0], bom[0][1:])
-            cols = self._numbered(table, df, str(path))
+            cols = self._numbered(table, df)
         except Exception as exc:  # py4j / Spark analysis errors
             text = str(exc)
             low = text.lower()
@@ -309,7 +309,7 @@ class SparkEngine(Engine):
     def load_parquet(self, table, path):
         path = Path(path)
         try:
-            return self._numbered(table, self.spark.read.parquet(str(path)), str(path))
+            return self._numbered(table, self.spark.read.parquet(str(path)))
         except Exception as exc:
             raise InputError(f"{path} could not be read as Parquet by Spark: {_first_line(str(exc))}") from None
 
@@ -337,13 +337,29 @@ class SparkEngine(Engine):
             df.collect()
 
     def df(self, sql, params=None):
+        # results for reports are small: collecting rows costs one job, where Arrow's
+        # transfer costs about twice the time of a small query
         df = self._run(sql, params)
         if df is None:
             return pd.DataFrame()
-        return df.toPandas()
+        rows = df.collect()
+        frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=df.columns)
+        for i, (name, dtype) in enumerate(df.dtypes):  # the dtypes DuckDB's df() gives
+            col = frame.iloc[:, i]
+            if dtype in ("bigint", "int", "smallint", "tinyint"):
+                col = col.astype(np.int64) if col.notna().all() else col.astype(float)
+            elif dtype in ("double", "float"):
+                col = col.astype(float)
+            elif dtype == "boolean" and col.notna().all():
+                col = col.astype(bool)
+            elif dtype in ("date", "timestamp", "timestamp_ntz"):
+                col = pd.to_datetime(col)
+            frame[frame.columns[i]] = col
+        return frame
 
     def arrays(self, sql, params=None):
-        frame = self.df(sql, params)
+        df = self._run(sql, params)  # per-record arrays: Arrow, column by column
+        frame = df.toPandas()
         return {c: frame[c].to_numpy() for c in frame.columns}
 
     def rows(self, sql, params=None):
@@ -376,6 +392,36 @@ class SparkEngine(Engine):
     @property
     def version(self) -> str:
         return self.spark.version
+
+    # Splink and other engine-specific SQL ----------------------------------------------
+    def blank(self, table, columns, key, values_sql, params=None):
+        """A temporary view cannot be updated: the table is rebuilt, joined to the values."""
+        st, n = to_spark(f"SELECT DISTINCT * FROM ({values_sql})")
+        values = self._sql(st.sql, n, params)
+        values = values.select(values.columns[0]).toDF("_blank_k")
+        from pyspark.sql import functions as F
+
+        old = self.spark.table(f"`{table}`")
+        joined = old.join(values, old[f"`{key}`"] == values["_blank_k"], "left")
+        out = joined.select(*[(F.when(F.col("_blank_k").isNull(), old[f"`{c}`"]).alias(c) if c in columns
+                               else old[f"`{c}`"]) for c in old.columns])
+        self._put(table, out)
+
+    def dialect_expr(self, sql):
+        from linkrisk.engine.spark_sql import expression_to_spark
+
+        return expression_to_spark(sql)
+
+    def splink_api(self):
+        from splink import SparkAPI
+
+        # intermediate tables are persisted (or checkpointed to checkpoint_dir), never
+        # written as Parquet into the working directory (Splink's default)
+        return SparkAPI(spark_session=self.spark,
+                        break_lineage_method="checkpoint" if self._reliable else "persist")
+
+    def splink_table(self, table):
+        return self.spark.table(f"`{table}`")
 
     # graph ---------------------------------------------------------------------------
     def component_labels(self, pairs_table: str, n_nodes: int) -> np.ndarray:

@@ -25,7 +25,6 @@ Rewrites (DuckDB -> Spark), each with a reason:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -122,11 +121,20 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return tries[0] if len(tries) == 1 else exp.Coalesce(this=tries[0], expressions=tries[1:])
         if fn == "ord":
             return exp.Anonymous(this="ascii", expressions=args)
+        if fn == "hash":  # DuckDB's 64-bit hash; Spark's hash() has 32 bits
+            return exp.Anonymous(this="xxhash64", expressions=args)
+        if fn == "hamming" and len(args) == 2:
+            x, y = (a.sql(dialect="spark") for a in args)
+            return sqlglot.parse_one(
+                f"size(filter(sequence(1, length({x})), i -> substr({x}, i, 1) <> substr({y}, i, 1)))",
+                read="spark")
     if isinstance(node, exp.RegexpFullMatch):
         pattern = _lit(node.expression)
         if pattern is None:
             raise LinkriskError("regexp_full_match needs a constant pattern on Spark")
         return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{pattern})$"))
+    if isinstance(node, exp.JarowinklerSimilarity):  # the UDF in Splink's jar
+        return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
     if isinstance(node, exp.Unicode):  # sqlglot's name for ord()
         return exp.Anonymous(this="ascii", expressions=[node.this])
     if isinstance(node, exp.MD5Digest):
@@ -155,6 +163,31 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _translate(text: str) -> exp.Expression:
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise LinkriskError(f"linkrisk could not translate a statement for Spark: {exc}") from None
+    # a replaced node's reused arguments are not revisited by one pass; rewrites are
+    # idempotent, so pass again until nothing changes
+    for _ in range(5):
+        before = tree.sql()
+        tree = tree.transform(_rewrite)
+        if tree.sql() == before:
+            break
+    return tree
+
+
+@lru_cache(maxsize=1024)
+def expression_to_spark(sql: str) -> str:
+    """One SQL expression (a Splink comparison level, say) in Spark's dialect.
+
+    >>> expression_to_spark("jaro_winkler_similarity(a_l, a_r) >= 0.9")
+    'JARO_WINKLER(a_l, a_r) >= 0.9'
+    """
+    return _translate(f"SELECT {sql}").expressions[0].sql(dialect="spark")
+
+
 @lru_cache(maxsize=4096)
 def to_spark(sql: str) -> tuple[Statement, int]:
     """Classify a DuckDB statement and translate it to Spark SQL.
@@ -167,17 +200,7 @@ def to_spark(sql: str) -> tuple[Statement, int]:
     ('create_table', 't', 'SELECT MD5(v) AS h FROM x WHERE y = :p0', 1)
     """
     text, n = _named_placeholders(sql)
-    try:
-        tree = sqlglot.parse_one(text, read="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise LinkriskError(f"linkrisk could not translate a statement for Spark: {exc}") from None
-    # a replaced node's reused arguments are not revisited by one pass; rewrites are
-    # idempotent, so pass again until nothing changes
-    for _ in range(5):
-        before = tree.sql()
-        tree = tree.transform(_rewrite)
-        if tree.sql() == before:
-            break
+    tree = _translate(text)
 
     def spark(node: exp.Expression) -> str:
         return node.sql(dialect="spark")
