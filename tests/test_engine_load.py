@@ -191,3 +191,13 @@ def test_blank_sets_columns_to_null_where_the_key_is_listed(engine) -> None:
     engine.blank("t", ["k", "t"], "k", "SELECT v FROM hubs WHERE v <> ?", ["z"])
     got = engine.rows("SELECT k, t, n FROM t ORDER BY n")
     assert got == [(None, None, 1), ("b", "2", 2), (None, None, 3), (None, "4", 4)]
+
+
+def test_spark_without_java_names_the_runtime(monkeypatch) -> None:
+    pytest.importorskip("pyspark")
+    from linkrisk.engine.spark import SparkEngine
+
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(lr.MissingDependencyError, match="Java 17"):
+        SparkEngine.start_session({"master": "local[1]"})

@@ -23,6 +23,22 @@ def quote(identifier: str) -> str:
     return '"' + str(identifier).replace('"', '""') + '"'
 
 
+def first_line(text: str) -> str:
+    """An engine's error message cut to its first line, with anything that could be a data
+    value taken out: DuckDB's "Original Line" part, quoted values, long digit runs.
+
+    >>> first_line("Conversion Error: '13812345678' is not a date\\nmore")
+    "Conversion Error: '…' is not a date"
+    """
+    import re
+
+    line = text.strip().splitlines()[0] if text.strip() else text
+    line = line.split("Original Line", 1)[0]
+    line = re.sub(r"'[^']*'", "'…'", line)
+    line = re.sub(r"\d{6,}", "…", line)
+    return line[:300]
+
+
 class Engine(ABC):
     """Runs set-based work over named tables.
 

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, quote
+from linkrisk.engine.base import Engine, first_line as _first_line, quote
 from linkrisk.errors import InputError
 
 
@@ -32,18 +32,6 @@ def _explain(path: Path, exc: Exception) -> str:
     if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
         return not_utf8
     return f"{path} could not be read as a table. DuckDB said: {_first_line(text)}"
-
-
-def _first_line(text: str) -> str:
-    """DuckDB's first line, with anything that could be a data value taken out: the part
-    after "Original Line", quoted values other than file names, and long digit runs."""
-    import re
-
-    line = text.strip().splitlines()[0] if text.strip() else text
-    line = line.split("Original Line", 1)[0]
-    line = re.sub(r"'[^']*'", "'…'", line)
-    line = re.sub(r"\d{6,}", "…", line)
-    return line[:300]
 
 
 class DuckDBEngine(Engine):

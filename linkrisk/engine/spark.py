@@ -4,7 +4,8 @@ Install with ``pip install 'linkrisk[spark]'`` (and a Java 17+ runtime). Tables 
 Spark temporary views over checkpointed DataFrames; the stages' SQL is translated by
 :mod:`linkrisk.engine.spark_sql`. Connected components are computed in the cluster
 (:meth:`SparkEngine.component_labels`); only small results and the per-record arrays the
-scoring stage asks for return to the driver.
+scoring stage asks for return to the driver (docs/spark.md has the plan to move scoring
+into the cluster too).
 
 Settings come from the study file (``[spark]`` table: ``master`` and any ``spark.*``
 option), then from the environment (``LINKRISK_SPARK_MASTER``, ``SPARK_MASTER``), and
@@ -14,15 +15,16 @@ default to local mode on every core.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine
+from linkrisk.engine.base import Engine, first_line as _first_line
 from linkrisk.engine.spark_sql import Statement, to_spark
-from linkrisk.errors import InputError, LinkriskError
+from linkrisk.errors import InputError, LinkriskError, MissingDependencyError
 
 DEFAULTS = {
     # the stages produce many small results; Spark's 200 shuffle partitions are for big ones
@@ -166,7 +168,16 @@ class SparkEngine(Engine):
         options.update({k: str(v) for k, v in settings.items() if k.startswith("spark.")})
         for k, v in options.items():
             builder = builder.config(k, v)
-        return builder.getOrCreate()
+        if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+            raise MissingDependencyError(
+                "the Spark engine needs a Java 17+ runtime: install one (java on PATH or "
+                "JAVA_HOME set), or use engine = \"duckdb\"")
+        try:
+            return builder.getOrCreate()
+        except Exception as exc:  # the JVM did not start, the master is unreachable, ...
+            raise LinkriskError(f"Spark did not start (master {master}): {_first_line(str(exc))}. "
+                                "Check the master URL and the Java runtime, or use engine = "
+                                "\"duckdb\"") from None
 
     # tables --------------------------------------------------------------------------
     def _materialise(self, df):
@@ -478,11 +489,3 @@ class SparkEngine(Engine):
         # number components in order of their smallest node, as scipy does
         return np.unique(out, return_inverse=True)[1].astype(np.int64)
 
-
-def _first_line(text: str) -> str:
-    import re
-
-    line = text.strip().splitlines()[0] if text.strip() else text
-    line = re.sub(r"'[^']*'", "'…'", line)
-    line = re.sub(r"\d{6,}", "…", line)
-    return line[:300]
