@@ -163,7 +163,7 @@ class Result:
         return {
             "linkrisk_version": __version__,
             "study": {"name": self.study.name, "description": self.study.description,
-                      "seed": self.study.seed, "records": self.loaded.total,
+                      "seed": self.study.seed, "records": self.loaded.total, "engine": self.engine.name,
                       "attacker": {"linkers": list(self.study.attacker.linkers),
                                    "quasi_identifier_sets": [list(q) for q in
                                                              self.study.attacker.quasi_identifier_sets],

@@ -162,6 +162,10 @@ class SparkEngine(Engine):
         options = dict(DEFAULTS)
         if master.startswith("local"):
             options.update(LOCAL_DEFAULTS)
+            # the JVM's own start-up chatter (log4j profile, native libraries) off the
+            # terminal; errors still show. A cluster keeps its administrators' logging.
+            config = Path(__file__).resolve().parents[1] / "data" / "log4j2-spark.properties"
+            options["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{config}"
         jar = _similarity_jar()
         if jar:
             options["spark.jars"] = jar
