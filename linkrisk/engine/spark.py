@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine.base import Engine, first_line as _first_line
-from linkrisk.engine.spark_sql import Statement, to_spark
+from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
 from linkrisk.errors import InputError, LinkriskError, MissingDependencyError
 
 DEFAULTS = {
@@ -65,6 +65,11 @@ def _charset(encoding: str) -> str:
         return encoding
     return {"iso8859-1": "iso-8859-1", "utf-8-sig": "utf-8", "ascii": "us-ascii",
             "utf-16-be": "utf-16be", "utf-16-le": "utf-16le"}.get(name, name)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A column as text, missing values (None, NaN, NaT, NA) as None."""
+    return column.astype(object).where(column.notna(), None).map(lambda v: None if v is None else str(v))
 
 
 def _schema_of(frame: pd.DataFrame):
@@ -144,7 +149,6 @@ class SparkEngine(Engine):
         self._reliable = bool(checkpoint_dir)
         self.csv_multiline = bool(settings.get("csv_multiline", csv_multiline))
         self._tables: dict[str, Any] = {}  # name -> DataFrame behind the temporary view
-        self._kept: dict[str, str] = {}  # name -> how it is kept (see _put)
         self._parts: dict[str, list] = {}  # name -> the DataFrames inserted into it, in order
 
     @staticmethod
@@ -187,24 +191,14 @@ class SparkEngine(Engine):
     def _materialise(self, df):
         return df.checkpoint(eager=True) if self._reliable else df.localCheckpoint(eager=True)
 
-    def _put(self, name: str, df, keep: str = "checkpoint") -> None:
-        """Register ``df`` as the view ``name``.
-
-        ``keep``: ``"persist"`` caches it when first computed (memory, then disk: the
-        stages read most tables more than once); ``"checkpoint"`` computes it now and cuts
-        its lineage (for results that must not be recomputed, such as row numbers);
-        ``"view"`` keeps it lazy.
-        """
-        if keep == "checkpoint":
+    def _put(self, name: str, df, materialise: bool = True) -> None:
+        """Register ``df`` as the view ``name``: computed now and checkpointed (its lineage
+        cut, so it is never recomputed), or with ``materialise=False`` kept lazy."""
+        if materialise:
             df = self._materialise(df)
-        elif keep == "persist":
-            from pyspark import StorageLevel
-
-            df = df.persist(StorageLevel.MEMORY_AND_DISK)
         self.drop(name)
         df.createOrReplaceTempView(name)
         self._tables[name] = df
-        self._kept[name] = keep
 
     def _sql(self, sql: str, n: int, params: Sequence[Any] | None):
         params = list(params or [])
@@ -221,18 +215,17 @@ class SparkEngine(Engine):
         if st.kind == "create_table":
             self._put(st.name, self._sql(st.sql, n, params))
         elif st.kind == "create_view":
-            self._put(st.name, self._sql(st.sql, n, params), keep="view")
+            self._put(st.name, self._sql(st.sql, n, params), materialise=False)
         elif st.kind == "create_empty":
-            self._put(st.name, self.spark.createDataFrame([], st.sql), keep="view")
+            self._put(st.name, self.spark.createDataFrame([], st.sql), materialise=False)
         elif st.kind == "insert":
             self._insert(st, n, params)
         elif st.kind == "rename":
-            df, keep = self._tables.pop(st.name), self._kept.pop(st.name)
-            parts = self._parts.pop(st.name, None)
+            df, parts = self._tables.pop(st.name), self._parts.pop(st.name, None)
             self.spark.catalog.dropTempView(st.name)
             self.drop(st.target)
             df.createOrReplaceTempView(st.target)
-            self._tables[st.target], self._kept[st.target] = df, keep
+            self._tables[st.target] = df
             if parts is not None:
                 self._parts[st.target] = parts
         elif st.kind == "drop":
@@ -240,6 +233,7 @@ class SparkEngine(Engine):
         return None
 
     def _insert(self, st: Statement, n: int, params) -> None:
+        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         old = self._tables.get(st.name)
@@ -251,8 +245,6 @@ class SparkEngine(Engine):
         types = dict(old.dtypes)
         new = new.select(*[(F.col(f"`{c}`") if c in cols else F.lit(None)).cast(types[c]).alias(c)
                            for c in old.columns])
-        from pyspark import StorageLevel
-
         # every insert is kept as a part and the view is their union: appending costs no job
         # and no copy of what is already there
         parts = self._parts.pop(st.name, None) or [old]
@@ -289,7 +281,7 @@ class SparkEngine(Engine):
         out = (src.join(F.broadcast(off), "_pid")
                .select((F.col("_off") + F.expr(f"_mid & {mask}") + 1).cast("bigint").alias("_row"),
                        *[F.col(f"`{c}`") for c in cols]))
-        self._put(table, out, keep="checkpoint")
+        self._put(table, out)
         return cols
 
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -329,21 +321,15 @@ class SparkEngine(Engine):
             raise InputError(f"{path} could not be read as Parquet by Spark: {_first_line(str(exc))}") from None
 
     def load_frame(self, table, frame):
-        frame = frame.astype(object).where(frame.notna(), None)
-        frame = frame.apply(lambda s: s.map(lambda v: None if v is None else str(v)))
+        frame = frame.apply(_as_text)
         frame.insert(0, "_row", np.arange(1, len(frame) + 1, dtype=np.int64))
         frame.columns = ["_row", *[str(c) for c in frame.columns[1:]]]
-        df = self.spark.createDataFrame(frame, _schema_of(frame.astype({"_row": np.int64})))
-        self._put(table, df, keep="checkpoint")
+        self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)))
         return list(frame.columns[1:])
 
     def register_frame(self, table, frame):
-        frame = frame.copy()
-        for c in frame.columns:
-            if frame[c].dtype == object:
-                frame[c] = frame[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                        else str(v))
-        self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)), keep="view")
+        frame = frame.apply(lambda s: _as_text(s) if s.dtype == object else s)
+        self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)), materialise=False)
 
     # queries -------------------------------------------------------------------------
     def execute(self, sql, params=None):
@@ -388,15 +374,13 @@ class SparkEngine(Engine):
         return [t.name for t in self.spark.catalog.listTables()]
 
     def drop(self, *tables):
+        # a checkpointed table is left to Spark's cleaner: a lazy table made from it may
+        # still need its blocks; only the persisted parts of inserts are released here
         for t in tables:
-            df, keep = self._tables.pop(t, None), self._kept.pop(t, None)
+            self._tables.pop(t, None)
             self.spark.catalog.dropTempView(t)
             for part in self._parts.pop(t, []):
                 part.unpersist()
-            # a checkpoint is left to Spark's cleaner: a table made from it and not yet
-            # computed may still need its blocks
-            if df is not None and keep == "persist":
-                df.unpersist()
 
     def close(self):
         for t in list(self._tables):
@@ -411,11 +395,11 @@ class SparkEngine(Engine):
     # Splink and other engine-specific SQL ----------------------------------------------
     def blank(self, table, columns, key, values_sql, params=None):
         """A temporary view cannot be updated: the table is rebuilt, joined to the values."""
+        from pyspark.sql import functions as F
+
         st, n = to_spark(f"SELECT DISTINCT * FROM ({values_sql})")
         values = self._sql(st.sql, n, params)
         values = values.select(values.columns[0]).toDF("_blank_k")
-        from pyspark.sql import functions as F
-
         old = self.spark.table(f"`{table}`")
         joined = old.join(values, old[f"`{key}`"] == values["_blank_k"], "left")
         out = joined.select(*[(F.when(F.col("_blank_k").isNull(), old[f"`{c}`"]).alias(c) if c in columns
@@ -423,8 +407,6 @@ class SparkEngine(Engine):
         self._put(table, out)
 
     def dialect_expr(self, sql):
-        from linkrisk.engine.spark_sql import expression_to_spark
-
         return expression_to_spark(sql)
 
     def splink_api(self):

@@ -109,11 +109,6 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         args = node.expressions
         if fn == "md5_number":
             return exp.MD5(this=args[0])
-        if fn == "regexp_full_match":
-            pattern = _lit(args[1])
-            if pattern is None:
-                raise LinkriskError("regexp_full_match needs a constant pattern on Spark")
-            return exp.RegexpLike(this=args[0], expression=exp.Literal.string(f"^(?:{pattern})$"))
         if fn == "try_strptime":
             fmts = args[1].expressions if isinstance(args[1], exp.Array) else [args[1]]
             tries = [exp.Anonymous(this="try_to_timestamp", expressions=[
@@ -137,8 +132,6 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
     if isinstance(node, exp.Unicode):  # sqlglot's name for ord()
         return exp.Anonymous(this="ascii", expressions=[node.this])
-    if isinstance(node, exp.MD5Digest):
-        return exp.MD5(this=node.this)
     if isinstance(node, exp.Chr) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Literal):
         return exp.Literal.string(chr(int(node.expressions[0].this)))
     if isinstance(node, exp.RegexpReplace):
