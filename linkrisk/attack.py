@@ -87,10 +87,10 @@ def space_of(study: "Study", kind: str, know_dob=None, know_county=None, know_se
     return CANDIDATE_SPACE.get(kind)
 
 
-def _knowledge(engine: "Engine", study: "Study", release: "Release", labels: np.ndarray) -> None:
-    """Table ``_know(_rid, dob, county, sex)``: what the attacker reads in each record's profile."""
-    engine.register_frame("_lab", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
-                                                "e": labels}))
+def _knowledge(engine: "Engine", study: "Study", release: "Release", labels: str) -> None:
+    """Table ``_know(_rid, dob, county, sex)``: what the attacker reads in each record's
+    profile; ``labels`` is the table of entities ``(_rid, e)``."""
+    lab = quote(labels)
     parts = {"date_of_birth": [], "address": [], "sex": []}
     for c in release.columns:
         if c.readable and c.kind in parts and c.domain == plain_domain(c.kind):
@@ -98,10 +98,10 @@ def _knowledge(engine: "Engine", study: "Study", release: "Release", labels: np.
 
     def per_entity(kind):
         if not parts[kind]:
-            return f"SELECT e, CAST(NULL AS VARCHAR) AS {kind} FROM _lab WHERE false"
+            return f"SELECT e, CAST(NULL AS VARCHAR) AS {kind} FROM {lab} WHERE false"
         filt = "WHERE regexp_matches(v, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')" if kind == "date_of_birth" else ""
         return (f"SELECT l.e, min(u.v) AS {kind} FROM ({' UNION ALL '.join(parts[kind])}) u "
-                f"JOIN _lab l USING (_rid) {filt} GROUP BY l.e")
+                f"JOIN {lab} l USING (_rid) {filt} GROUP BY l.e")
 
     engine.register_frame("_county_df", _county_prefixes())
     engine.create("_county", "SELECT * FROM _county_df")
@@ -110,11 +110,11 @@ def _knowledge(engine: "Engine", study: "Study", release: "Release", labels: np.
     prefixes = " UNION ALL ".join(f"SELECT e, left(address, {n}) AS p FROM _ent_addr" for n in range(4, 26))
     engine.create("_ent_county", f"SELECT x.e, min(c.code) AS county FROM ({prefixes}) x "
                                  "JOIN _county c ON c.prefix = x.p GROUP BY x.e")
-    engine.create("_know", f"SELECT l._rid, d.date_of_birth AS dob, c.county, s.sex FROM _lab l "
+    engine.create("_know", f"SELECT l._rid, d.date_of_birth AS dob, c.county, s.sex FROM {lab} l "
                            f"LEFT JOIN ({per_entity('date_of_birth')}) d USING (e) "
                            f"LEFT JOIN _ent_county c USING (e) "
                            f"LEFT JOIN ({per_entity('sex')}) s USING (e)")
-    engine.drop("_lab", "_ent_addr", "_ent_county", "_county")
+    engine.drop("_ent_addr", "_ent_county", "_county")
 
 
 def _county_prefixes() -> pd.DataFrame:
@@ -134,7 +134,7 @@ def _county_prefixes() -> pd.DataFrame:
 
 
 def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release",
-            labels: np.ndarray, state: dict) -> int:
+            labels: str, state: dict) -> int:
     """One round of reversal over every attackable column; returns records newly reversed.
 
     ``state`` carries, per column, the reversed records and the report entries across
@@ -159,22 +159,22 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
     new_total = 0
     for c, tech, ctx, mode in attackable:
         key = f"{c.dataset}.{c.ref.column}"
-        st = state.setdefault(key, {"reversed": set(), "report": None, "demo": None})
-        table = f"_rev_{c.ref.slot}"
+        st = state.get(key)
+        if st is None:  # the records reversed so far live in the engine, never in Python
+            st = state[key] = {"table": f"_revd_{c.ref.slot}", "n": 0, "report": None, "demo": None}
+            engine.execute(f"CREATE OR REPLACE TABLE {st['table']} (_rid BIGINT)")
         norm = f"norm{c.ref.dataset_index}"
-        already = f"_rev_done_{c.ref.slot}"
-        engine.register_frame(already, pd.DataFrame({"_rid": np.array(sorted(st["reversed"]), dtype=np.int64)}))
         candidates = (f"SELECT r._rid, r.{c.value} AS h, n.{c.ref.value} AS p, n.i{c.ref.slot} AS invalid "
                       f"FROM {quote(c.table)} r JOIN {norm} n USING (_rid) "
-                      f"WHERE r.{c.value} IS NOT NULL AND r._rid NOT IN (SELECT _rid FROM {already})")
+                      f"WHERE r.{c.value} IS NOT NULL AND r._rid NOT IN (SELECT _rid FROM {st['table']})")
         if not ctx.policy.normalise:
             candidates += f" AND n.{c.ref.value} = trim(n.r{c.ref.slot})"
         engine.create("_cand", candidates)
-        total = engine.count("_cand") + len(st["reversed"])
-        got = []
+        total = engine.count("_cand") + st["n"]
+        got = []  # queries, each giving record ids newly reversed
         method, seconds, space = None, 0.0, None
         if mode == "decrypt":
-            got = [r[0] for r in engine.rows("SELECT _rid FROM _cand")]
+            got.append(("SELECT _rid FROM _cand", []))
             method = "key compromised: decrypted"
         else:
             # 1. dictionary of readable plaintext of the same kind in any loaded dataset
@@ -184,18 +184,18 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             if dict_parts and mode == "dictionary":
                 expr, params = tech.sql("p", ctx)
                 t0 = time.perf_counter()
-                got = [r[0] for r in engine.rows(
-                    f"SELECT c._rid FROM _cand c JOIN (SELECT DISTINCT p, {expr} AS h FROM "
-                    f"(SELECT DISTINCT p FROM ({' UNION ALL '.join(dict_parts)}))) d ON d.h = c.h", params)]
+                engine.create("_dict_hits", f"SELECT DISTINCT c._rid FROM _cand c JOIN (SELECT DISTINCT p, {expr} AS h "
+                                            f"FROM (SELECT DISTINCT p FROM ({' UNION ALL '.join(dict_parts)}) u) x) d "
+                                            "ON d.h = c.h", params)
                 seconds = time.perf_counter() - t0
-                if got:
+                if engine.count("_dict_hits"):
+                    got.append(("SELECT _rid FROM _dict_hits", []))
                     method = "dictionary of plaintext values in other loaded datasets"
             # 2. enumeration within budget
             if mode == "dictionary":
                 s_all = space_of(study, c.kind)
                 if s_all is not None and s_all / a.hash_rate <= a.budget_seconds:
-                    valid = [r[0] for r in engine.rows("SELECT _rid FROM _cand WHERE NOT invalid")]
-                    got = sorted(set(got) | set(valid))
+                    got.append(("SELECT _rid FROM _cand WHERE NOT invalid", []))
                     method = f"enumeration of all {s_all:.2g} candidates"
                     space = s_all
                 elif s_all is not None:
@@ -203,66 +203,129 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             if (mode == "per_record" or (mode == "dictionary" and space is not None
                                          and space / a.hash_rate > a.budget_seconds)) and c.kind in (
                     "national_id", "phone", "date_of_birth", "sex", "age", "postcode"):
-                rows = engine.df("SELECT c._rid, c.invalid, k.dob IS NOT NULL AS dob, k.county IS NOT NULL AS county, "
-                                 "k.sex IS NOT NULL AS sex FROM _cand c LEFT JOIN _know k USING (_rid) ORDER BY c._rid") \
-                    if need_knowledge else engine.df("SELECT _rid, invalid FROM _cand ORDER BY _rid")
-                rows = rows[~rows["invalid"]]
-                if c.kind == "national_id":
-                    s = space_of(study, c.kind, rows["dob"].to_numpy(bool), rows["county"].to_numpy(bool),
-                                 rows["sex"].to_numpy(bool))
-                else:
-                    base = space_of(study, c.kind)
-                    s = np.full(len(rows), base if base is not None else np.inf)
-                if isinstance(s, np.ndarray) and len(s):
-                    order = np.argsort(s, kind="stable")
-                    cost = np.cumsum(s[order]) / a.hash_rate
-                    spent = st.get("spent", 0.0)
-                    ok = order[cost + spent <= a.budget_seconds]
-                    if len(ok):
-                        st["spent"] = spent + float(cost[len(ok) - 1])
-                        got = sorted(set(got) | set(rows["_rid"].to_numpy()[ok].tolist()))
-                        method = ("per-record enumeration, cheapest records first" if mode == "per_record"
-                                  else "per-record enumeration conditioned on the linked profile")
-                    space = float(np.median(s))
+                chosen, median = _cheapest_first(engine, study, c.kind, st, need_knowledge)
+                space = median if median is not None else space
+                if chosen:
+                    got.extend(chosen)
+                    method = ("per-record enumeration, cheapest records first" if mode == "per_record"
+                              else "per-record enumeration conditioned on the linked profile")
             # 3. the real resident-ID reversal on records with known date of birth and county
             if c.kind == "national_id" and need_knowledge and st["demo"] is None and \
                     study.normalisation.national_id_scheme == "cn_ric":
                 st["demo"] = _demo_ric(engine, tech, ctx, c)
-        got = [g for g in got if g not in st["reversed"]]
-        st["reversed"].update(int(g) for g in got)
-        new_total += len(got)
+        n_new = 0
+        if got:
+            engine.create("_got", " UNION ".join(q for q, _ in got), [v for _, p in got for v in p])
+            n_new = engine.count("_got")
+            if n_new:
+                engine.execute(f"INSERT INTO {st['table']} SELECT _rid FROM _got")
+        engine.drop("_got", "_dict_hits", "_pr")
+        st["n"] += n_new
+        new_total += n_new
+        engine.drop("_cand")
+        if n_new == 0 and st["report"] is not None:
+            continue  # a round that reverses nothing leaves the column's report as it was
         cost_s = None if space is None else float(space) / a.hash_rate * (
             total if mode == "per_record" else 1)
         st["report"] = {
             "column": key, "kind": c.kind, "technique": tech.name, "scope": c.domain,
             "attack": mode, "method": method or "not reversed: outside budget or not enumerable",
-            "values": int(total), "values_reversed": len(st["reversed"]),
-            "share_reversed": len(st["reversed"]) / total if total else 0.0,
+            "values": int(total), "values_reversed": st["n"],
+            "share_reversed": st["n"] / total if total else 0.0,
             "candidate_space": space, "hash_rate": a.hash_rate,
             "estimated_seconds": cost_s, "within_budget": cost_s is not None and cost_s <= a.budget_seconds,
             "dictionary_seconds": round(seconds, 4),
             **({"demonstration": st["demo"]} if st["demo"] else {})}
-        engine.drop("_cand", already)
-        if got:
-            _apply(engine, c, st["reversed"], table)
+        if n_new:
+            _apply(engine, c, st["table"])
     if need_knowledge:
         engine.drop("_know")
     return new_total
 
 
-def _apply(engine: "Engine", c: ReleasedColumn, reversed_rids: set, table: str) -> None:
-    """Add plaintext columns ``c<slot>_p`` / ``h<slot>_p`` for the reversed records."""
-    engine.register_frame(table, pd.DataFrame({"_rid": np.array(sorted(reversed_rids), dtype=np.int64)}))
+def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowledge: bool):
+    """Per-record enumeration within the budget, cheapest records first.
+
+    A record's candidate space depends only on what the attacker knows of it (date of
+    birth, county, sex for resident IDs; nothing for the other kinds), so the candidates
+    fall into a few classes of equal cost. The classes' sizes come back from the engine,
+    the budget is spent on them in order of cost (records of equal cost in record order),
+    and the chosen records are selected in the engine.
+
+    Returns
+    -------
+    (queries, median space)
+        Queries (with parameters) giving the chosen record ids, and the median candidate
+        space over the valid candidates (None when there are none).
+    """
+    a = study.attacker
+    if knowledge:
+        engine.create("_pr", "SELECT c._rid, k.dob IS NOT NULL AS dob, k.county IS NOT NULL AS county, "
+                             "k.sex IS NOT NULL AS sex FROM _cand c LEFT JOIN _know k USING (_rid) WHERE NOT c.invalid")
+    else:
+        engine.create("_pr", "SELECT _rid, false AS dob, false AS county, false AS sex FROM _cand WHERE NOT invalid")
+    classes = engine.df("SELECT dob, county, sex, CAST(count(*) AS BIGINT) AS n FROM _pr GROUP BY dob, county, sex")
+    if not len(classes):
+        engine.drop("_pr")
+        return [], None
+    if kind == "national_id":
+        s = space_of(study, kind, classes["dob"].to_numpy(bool), classes["county"].to_numpy(bool),
+                     classes["sex"].to_numpy(bool))
+    else:
+        base = space_of(study, kind)
+        s = np.full(len(classes), base if base is not None else np.inf)
+    classes["s"] = np.asarray(s, dtype=np.float64)
+    per_space = classes.groupby("s", sort=True)["n"].sum()  # classes of equal cost merge: record order
+    spaces, counts = per_space.index.to_numpy(), per_space.to_numpy(dtype=np.int64)
+    # the median space over records, as numpy's median of the per-record spaces
+    n = int(counts.sum())
+    ends = counts.cumsum()
+    at = lambda i: spaces[int(np.searchsorted(ends, i, side="right"))]  # noqa: E731 (space of the i-th record)
+    median = float(at(n // 2)) if n % 2 else float((at(n // 2 - 1) + at(n // 2)) / 2)
+    spent, budget = st.get("spent", 0.0), a.budget_seconds
+    chosen, done = [], 0.0  # done: summed spaces of the records chosen so far
+    for space, count in zip(spaces, counts):
+        if not np.isfinite(space) or spent + (done + space) / a.hash_rate > budget:
+            break
+        k = min(int(count), int(((budget - spent) * a.hash_rate - done) // space))
+        while k < count and spent + (done + (k + 1) * space) / a.hash_rate <= budget:
+            k += 1  # floor division may round one short
+        while k > 0 and spent + (done + k * space) / a.hash_rate > budget:
+            k -= 1
+        if k <= 0:
+            break
+        sel = _space_case(classes)
+        if k == count:
+            chosen.append((f"SELECT _rid FROM _pr WHERE {sel} = ?", [float(space)]))
+        else:  # the budget ends inside this class: its first k records
+            chosen.append((f"SELECT _rid FROM (SELECT _rid FROM _pr WHERE {sel} = ? ORDER BY _rid LIMIT {k}) t",
+                           [float(space)]))
+        done += k * space
+        if k < count:
+            break
+    if chosen:
+        st["spent"] = spent + done / a.hash_rate
+    return chosen, median
+
+
+def _space_case(classes: pd.DataFrame) -> str:
+    """SQL giving a ``_pr`` row's candidate space, from its knowledge class."""
+    whens = " ".join(f"WHEN dob = {bool(r.dob)} AND county = {bool(r.county)} AND sex = {bool(r.sex)} "
+                     f"THEN CAST({float(r.s)!r} AS DOUBLE)" for r in classes.itertuples(index=False))
+    return f"(CASE {whens} END)"
+
+
+def _apply(engine: "Engine", c: ReleasedColumn, reversed_table: str) -> None:
+    """Add plaintext columns ``c<slot>_p`` / ``h<slot>_p`` for the records in ``reversed_table``."""
     vp, hp = f"{c.ref.value}_p", f"{c.ref.present}_p"
     cols = engine.columns(c.table)
     exclude = f" EXCLUDE ({vp}, {hp})" if vp in cols else ""
     engine.create(c.table + "_tmp",
                   f"SELECT r.*{exclude}, CASE WHEN v._rid IS NOT NULL THEN n.{c.ref.value} END AS {vp}, "
                   f"v._rid IS NOT NULL AND n.{c.ref.value} IS NOT NULL AS {hp} FROM {quote(c.table)} r "
-                  f"JOIN norm{c.ref.dataset_index} n USING (_rid) LEFT JOIN {table} v USING (_rid)")
+                  f"JOIN norm{c.ref.dataset_index} n USING (_rid) LEFT JOIN {reversed_table} v USING (_rid)")
     engine.execute(f"DROP TABLE {quote(c.table)}")
     engine.execute(f"ALTER TABLE {quote(c.table + '_tmp')} RENAME TO {quote(c.table)}")
-    engine.drop(table)
 
 
 def _demo_ric(engine: "Engine", tech, ctx, c: ReleasedColumn) -> dict | None:
@@ -294,12 +357,12 @@ def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release:
     Parameters
     ----------
     link : callable(Release) -> Links
-    label : callable(Links) -> ndarray of entity labels
+    label : callable(Links) -> name of the table of entities ``(_rid, e)``
 
     Returns
     -------
     (Links, labels)
-        The links of the final round and their entity labels (None when the last round
+        The links of the final round and their entity table (None when the last round
         relinked after labelling). ``release`` gains plaintext columns for reversed
         records and its ``reversed_columns`` report.
     """
@@ -310,10 +373,11 @@ def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release:
         labels = label(links)
         if reverse(engine, study, loaded, release, labels, state) == 0:
             release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
+            _drop_state(engine, state)
             return links, labels  # nothing new fell: these labels are the final ones
         for c in list(release.columns):
             key = f"{c.dataset}.{c.ref.column}"
-            if key in state and state[key]["reversed"] and key not in added and c.value_column is None:
+            if key in state and state[key]["n"] and key not in added and c.value_column is None:
                 added.add(key)
                 release.columns.append(ReleasedColumn(
                     ref=c.ref, table=c.table, domain=plain_domain(c.kind), readable=True,
@@ -321,7 +385,12 @@ def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release:
                     value_column=f"{c.ref.value}_p", present_column=f"{c.ref.present}_p"))
         links = link(release)
     release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
+    _drop_state(engine, state)
     return links, None
+
+
+def _drop_state(engine: "Engine", state: dict) -> None:
+    engine.drop(*(st["table"] for st in state.values()))
 
 
 def measure_hash_rate(n: int = 2_000_000, engine: "Engine | None" = None) -> float:

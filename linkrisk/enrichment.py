@@ -6,13 +6,15 @@ kind weights. Then
 
     gain_s(r) = W(P_s(e(r))) - W(K_s(r)),     E_s = sum over r of gain_s(r).
 
-Kind sets are bit masks (one bit per kind used by the study), so the whole stage is a
-few vectorised numpy passes over arrays of record length.
+Kind sets are bit masks (one bit per kind used by the study). The stage is SQL over the
+scenario's entity table: per record K_s(r), per entity a ``bit_or`` for P_s(e), weights
+summed with CASE terms; only aggregates (per dataset, per kind, the gain distribution,
+entities grouped for the bootstrap) return to Python, so it runs where the engine runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,161 +47,152 @@ class KindBits:
     def bit(self, kind: str) -> int:
         return 1 << self.kinds.index(kind)
 
-    def weigh(self, masks: np.ndarray) -> np.ndarray:
-        """W(mask) for every mask."""
-        out = np.zeros(len(masks), dtype=np.float64)
-        for i, w in enumerate(self.weights):
-            if w:
-                out += w * ((masks >> np.uint64(i)) & np.uint64(1))
-        return out
 
-    def count_bits(self, masks: np.ndarray) -> dict[str, int]:
-        """How many masks have each kind's bit set (kinds no mask holds are 0)."""
-        present = int(np.bitwise_or.reduce(masks)) if len(masks) else 0
-        return {k: (int(((masks >> np.uint64(i)) & np.uint64(1)).sum()) if present >> i & 1 else 0)
-                for i, k in enumerate(self.kinds)}
+def weight_sql(bits: KindBits, mask: str) -> str:
+    """SQL for W(mask): the summed weights of the kinds whose bits ``mask`` sets.
 
-
-def record_masks(engine: "Engine", release: "Release", loaded: "Loaded", bits: KindBits) -> np.ndarray:
-    """K_s(r) of every record as a bit mask, indexed by record id - 1."""
-    masks = np.zeros(loaded.total, dtype=np.uint64)
-    for name in loaded.datasets:
-        cols = [c for c in release.of_dataset(name) if c.readable and c.domain is not None]
-        if not cols:
-            continue
-        table = cols[0].table
-        expr = " | ".join(f"(CASE WHEN {c.present} THEN CAST({bits.bit(c.kind)} AS UBIGINT) "
-                          "ELSE CAST(0 AS UBIGINT) END)" for c in cols)
-        arr = engine.arrays(f"SELECT _rid, {expr} AS m FROM {quote(table)}")
-        masks[arr["_rid"].astype(np.int64) - 1] = arr["m"].astype(np.uint64)
-    return masks
-
-
-def group_or(labels: np.ndarray, masks: np.ndarray, n_groups: int) -> np.ndarray:
-    """Bitwise OR of ``masks`` per label (``0 .. n_groups - 1``).
-
-    Examples
-    --------
-    >>> group_or(np.array([0, 1, 0]), np.array([1, 2, 4], dtype=np.uint64), 2).tolist()
-    [5, 2]
+    >>> weight_sql(KindBits(["health", "phone"], np.array([3.0, 0.0])), "m")
+    'CAST(0 AS DOUBLE) + CASE WHEN (m & 1) <> 0 THEN CAST(3.0 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END'
     """
-    if len(labels) == 0:
-        return np.zeros(n_groups, dtype=np.uint64)
-    order = np.argsort(labels, kind="stable")
-    return _group_or_sorted(labels[order], masks[order], n_groups)
+    terms = [f"CASE WHEN ({mask} & {1 << i}) <> 0 THEN CAST({float(w)!r} AS DOUBLE) ELSE CAST(0 AS DOUBLE) END"
+             for i, w in enumerate(bits.weights) if w]
+    return " + ".join(["CAST(0 AS DOUBLE)", *terms])
 
 
-def _group_or_sorted(sorted_labels: np.ndarray, masks: np.ndarray, n_groups: int) -> np.ndarray:
-    """:func:`group_or` for labels already sorted (masks in the same order)."""
-    out = np.zeros(n_groups, dtype=np.uint64)
-    if len(sorted_labels) == 0:
-        return out
-    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
-    out[sorted_labels[starts]] = np.bitwise_or.reduceat(masks, starts)
-    return out
+def _gained_sql(bits: KindBits, profile: str, mask: str) -> str:
+    """One count column per kind: records whose ``profile`` holds the kind and ``mask`` not."""
+    return ", ".join(f"CAST(sum(CASE WHEN ({profile} & {1 << i}) <> 0 AND ({mask} & {1 << i}) = 0 "
+                     f"THEN 1 ELSE 0 END) AS BIGINT) AS k{i}" for i in range(len(bits.kinds)))
+
+
+def score_table(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release", bits: KindBits,
+                labels: str, table: str) -> str:
+    """Create ``table(_rid, _ds, e, m, pm, g)``: per record its dataset (position in
+    ``loaded.datasets``), entity, K_s(r) as a bit mask, P_s(e) and gain_s(r).
+
+    ``labels`` is the scenario's table of entities ``(_rid, e)``. Everything stays in the
+    engine: a Spark cluster scores a billion records without the driver seeing them.
+    """
+    from linkrisk.normalise import normalised_table
+
+    index = {d.name: i for i, d in enumerate(study.datasets)}
+    parts = []
+    for j, name in enumerate(loaded.datasets):
+        cols = [c for c in release.of_dataset(name) if c.readable and c.domain is not None]
+        if cols:
+            mask = " | ".join(f"(CASE WHEN {c.present} THEN CAST({bits.bit(c.kind)} AS BIGINT) "
+                              "ELSE CAST(0 AS BIGINT) END)" for c in cols)
+            source = cols[0].table
+        else:
+            mask, source = "CAST(0 AS BIGINT)", normalised_table(index[name])
+        parts.append(f"SELECT _rid, CAST({j} AS INTEGER) AS _ds, {mask} AS m FROM {quote(source)}")
+    masks = f"_masks_{table}"
+    engine.create(masks, f"SELECT u._rid, u._ds, l.e, u.m FROM ({' UNION ALL '.join(parts)}) u "
+                         f"JOIN {quote(labels)} l USING (_rid)")
+    engine.create(table, f"SELECT s._rid, s._ds, s.e, s.m, p.pm, ({weight_sql(bits, 'p.pm')}) - "
+                         f"({weight_sql(bits, 's.m')}) AS g FROM {quote(masks)} s "
+                         f"JOIN (SELECT e, bit_or(m) AS pm FROM {quote(masks)} GROUP BY e) p USING (e)")
+    engine.drop(masks)
+    return table
 
 
 @dataclass
 class Enrichment:
-    """Per-record gains and their aggregates for one scenario."""
+    """Aggregates of the per-record gains of one scenario.
 
-    gain: np.ndarray  # per record (index = record id - 1)
+    The per-record gains stay in the engine (table ``table``); :attr:`gain` brings them
+    to Python when asked.
+    """
+
     total: float
     mean_per_record: float
     by_dataset: dict[str, dict]
     kinds_gained: pd.DataFrame  # dataset, kind, records, share
     gained_from: pd.DataFrame  # dataset, from_dataset, kind, records, share
     distribution: list[dict]  # gain, records
+    table: str | None = None
+    engine: "Engine | None" = field(default=None, repr=False)
+
+    @property
+    def gain(self) -> np.ndarray:
+        """gain_s(r) of every record (index = record id - 1)."""
+        from linkrisk.errors import LinkriskError
+
+        if self.engine is None or self.table is None or self.table not in self.engine.tables():
+            raise LinkriskError("the per-record gains of this scenario were dropped to save memory (the study "
+                                f"has over {1_000_000:,} records); its aggregates are all kept")
+        return self.engine.arrays(f"SELECT g FROM {quote(self.table)} ORDER BY _rid")["g"].astype(np.float64)
 
     def to_dict(self) -> dict:
         return {"total": self.total, "mean_per_record": self.mean_per_record,
                 "by_dataset": self.by_dataset}
 
 
-def score(labels: np.ndarray, ds: np.ndarray, masks: np.ndarray, bits: KindBits,
-          datasets: list[str]) -> Enrichment:
-    """Enrichment of every record, given entity labels, dataset indexes and kind masks.
+def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> Enrichment:
+    """The aggregates of enrichment from a :func:`score_table`: total, per dataset, the
+    kinds each dataset's records gain (and from which other dataset), the distribution.
 
-    Parameters
-    ----------
-    labels : array of int
-        Entity of each record.
-    ds : array of int
-        Position (in ``datasets``) of each record's dataset.
-    masks : array of uint64
-        K_s(r) of each record.
-    bits : KindBits
-    datasets : list of str
-
-    Examples
-    --------
-    Two records of one person: ``a`` holds phone (weight 2), ``b`` holds phone and
-    health (weight 3). Linked, ``a`` gains health (3) and ``b`` gains nothing.
-
-    >>> bits = KindBits(["health", "phone"], np.array([3.0, 2.0]))
-    >>> e = score(np.array([0, 0]), np.array([0, 1]), np.array([2, 3], dtype=np.uint64),
-    ...           bits, ["a", "b"])
-    >>> e.gain.tolist(), e.total
-    ([3.0, 0.0], 3.0)
+    Only these aggregates leave the engine. Two records of one person: ``a`` holds phone
+    (weight 2), ``b`` phone and health (weight 3); linked, ``a`` gains health (3) and
+    ``b`` nothing; tests/test_linkage_handmade.py works such cases by hand.
     """
-    n = len(labels)
-    n_ent = int(labels.max()) + 1 if n else 0
-    order = np.argsort(labels, kind="stable")  # sorted once, reused for every grouping below
-    sorted_labels, sorted_masks, sorted_ds = labels[order], masks[order], ds[order]
-    profile = _group_or_sorted(sorted_labels, sorted_masks, n_ent)
-    mine = bits.weigh(masks)
-    gain = bits.weigh(profile)[labels] - mine if n else np.zeros(0)
-    total = float(gain.sum())
-    by_dataset = {}
-    rows_kinds, rows_from = [], []
-    gained = profile[labels] & ~masks if n else np.zeros(0, dtype=np.uint64)
+    by = engine.df(f"SELECT _ds, CAST(count(*) AS BIGINT) AS n, sum(g) AS total, "
+                   f"CAST(sum(CASE WHEN g > 0 THEN 1 ELSE 0 END) AS BIGINT) AS enriched, "
+                   f"{_gained_sql(bits, 'pm', 'm')} FROM {quote(table)} GROUP BY _ds")
+    by = {int(r["_ds"]): r for r in by.to_dict("records")}
+    counts = {i: int(by[i]["n"]) if i in by else 0 for i in range(len(datasets))}
+    by_dataset, rows_kinds, rows_from = {}, [], []
     for i, name in enumerate(datasets):
-        sel = ds == i
-        cnt = int(sel.sum())
-        g = gain[sel]
-        by_dataset[name] = {"records": cnt, "total": float(g.sum()),
-                            "mean_per_record": float(g.mean()) if cnt else 0.0,
-                            "records_enriched": int((g > 0).sum())}
-        for kind, k in bits.count_bits(gained[sel]).items():
-            if k:
-                rows_kinds.append({"dataset": name, "kind": kind, "records": k, "share": k / cnt})
+        r, cnt = by.get(i), counts[i]
+        t = float(r["total"]) if r is not None else 0.0
+        by_dataset[name] = {"records": cnt, "total": t, "mean_per_record": t / cnt if cnt else 0.0,
+                            "records_enriched": int(r["enriched"]) if r is not None else 0}
+        for k, kind in enumerate(bits.kinds):
+            if r is not None and int(r[f"k{k}"]):
+                rows_kinds.append({"dataset": name, "kind": kind, "records": int(r[f"k{k}"]),
+                                   "share": int(r[f"k{k}"]) / cnt})
     # which kinds the records of dataset A gain from the records of dataset B
+    pairs = engine.df(f"SELECT r._ds AS da, x._ds AS db, {_gained_sql(bits, 'x.pm', 'r.m')} "
+                      f"FROM {quote(table)} r JOIN (SELECT e, _ds, bit_or(m) AS pm FROM {quote(table)} "
+                      "GROUP BY e, _ds) x ON x.e = r.e AND x._ds <> r._ds GROUP BY r._ds, x._ds")
+    pairs = {(int(r["da"]), int(r["db"])): r for r in pairs.to_dict("records")}
     for j, other in enumerate(datasets):
-        sel_b = sorted_ds == j
-        prof_b = _group_or_sorted(sorted_labels[sel_b], sorted_masks[sel_b], n_ent)
         for i, name in enumerate(datasets):
-            if i == j:
+            r = pairs.get((i, j))
+            if i == j or r is None:
                 continue
-            sel = ds == i
-            cnt = int(sel.sum())
-            if not cnt:
-                continue
-            g = prof_b[labels[sel]] & ~masks[sel]
-            for kind, k in bits.count_bits(g).items():
-                if k:
+            for k, kind in enumerate(bits.kinds):
+                if int(r[f"k{k}"]):
                     rows_from.append({"dataset": name, "from_dataset": other, "kind": kind,
-                                      "records": k, "share": k / cnt})
-    values, counts = np.unique(np.round(gain, 6), return_counts=True) if n else ([], [])
-    distribution = [{"gain": float(v), "records": int(c)} for v, c in zip(values, counts)]
-    return Enrichment(gain=gain, total=total, mean_per_record=total / n if n else 0.0,
-                      by_dataset=by_dataset,
+                                      "records": int(r[f"k{k}"]), "share": int(r[f"k{k}"]) / counts[i]})
+    dist = engine.df(f"SELECT round(g, 6) AS gain, CAST(count(*) AS BIGINT) AS records FROM {quote(table)} "
+                     "GROUP BY round(g, 6) ORDER BY gain")
+    distribution = [{"gain": float(r.gain), "records": int(r.records)} for r in dist.itertuples(index=False)]
+    n = sum(counts.values())
+    total = float(sum(d["total"] for d in by_dataset.values()))
+    return Enrichment(total=total, mean_per_record=total / n if n else 0.0, by_dataset=by_dataset,
                       kinds_gained=pd.DataFrame(rows_kinds, columns=["dataset", "kind", "records", "share"]),
                       gained_from=pd.DataFrame(rows_from, columns=["dataset", "from_dataset", "kind",
                                                                    "records", "share"]),
-                      distribution=distribution)
+                      distribution=distribution, table=table, engine=engine)
 
 
-def multi_dataset_entities(labels: np.ndarray, ds: np.ndarray) -> int:
-    """Number of entities holding records of two or more datasets."""
-    if len(labels) == 0:
-        return 0
-    pairs = np.unique(labels.astype(np.int64) * 1024 + ds.astype(np.int64))
-    per_entity = np.bincount((pairs // 1024).astype(np.int64))
-    return int((per_entity >= 2).sum())
+def entity_sum_groups(engine: "Engine", baseline: str, scenario: str) -> pd.DataFrame:
+    """Baseline entities grouped by their (baseline, scenario) sums of gains.
+
+    ``baseline`` and ``scenario`` are :func:`score_table` tables; the baseline's entity
+    column ``e`` groups both. Returns ``b, s, n`` sorted by ``b, s``: the small table
+    :func:`bootstrap_prevented` resamples.
+    """
+    return engine.df(
+        f"SELECT round(b.g, 9) AS b, round(s.g, 9) AS s, CAST(count(*) AS BIGINT) AS n FROM "
+        f"(SELECT e, sum(g) AS g FROM {quote(baseline)} GROUP BY e) b JOIN "
+        f"(SELECT x.e, sum(y.g) AS g FROM {quote(baseline)} x JOIN {quote(scenario)} y USING (_rid) "
+        "GROUP BY x.e) s USING (e) GROUP BY round(b.g, 9), round(s.g, 9) ORDER BY b, s")
 
 
-def bootstrap_prevented(base_entity: np.ndarray, gains: dict[str, np.ndarray], base_gain: np.ndarray,
-                        seed: int, n_boot: int = 1000, level: float = 0.95) -> dict[str, dict]:
+def bootstrap_prevented(groups: dict[str, pd.DataFrame], seed: int, n_boot: int = 1000,
+                        level: float = 0.95) -> dict[str, dict]:
     """Prevented enrichment of each scenario with a bootstrap interval over baseline entities.
 
     prevented_s = 1 - E_s / E_baseline. Entities of the baseline are resampled with
@@ -210,42 +203,43 @@ def bootstrap_prevented(base_entity: np.ndarray, gains: dict[str, np.ndarray], b
 
     Parameters
     ----------
-    base_entity : array of int
-        Baseline entity of each record.
-    gains : mapping of scenario name to per-record gain arrays
-    base_gain : array
-        Baseline per-record gain.
+    groups : mapping of scenario name to :func:`entity_sum_groups` tables
+        Per group of baseline entities: the baseline sum ``b``, the scenario sum ``s``
+        and the number of entities ``n``, sorted by ``b, s``.
     seed : int
         The study seed.
 
     Returns
     -------
     dict of scenario name to ``{"value", "ci_low", "ci_high"}`` (None where E_baseline = 0)
+
+    Examples
+    --------
+    Two baseline entities gaining 4 and 0; the scenario leaves 1 of the 4:
+
+    >>> g = pd.DataFrame({"b": [0.0, 4.0], "s": [0.0, 1.0], "n": [1, 1]})
+    >>> bootstrap_prevented({"keyed": g}, seed=1)["keyed"]["value"]
+    0.75
     """
-    n_ent = int(base_entity.max()) + 1 if len(base_entity) else 0
-    e0 = np.bincount(base_entity, weights=base_gain, minlength=n_ent) if n_ent else np.zeros(0)
-    e_base = float(e0.sum())
     out = {}
     alpha = (1 - level) / 2
-    for s, g in gains.items():
+    for name, g in groups.items():
+        values = g[["b", "s"]].to_numpy(dtype=np.float64)
+        counts = g["n"].to_numpy(dtype=np.int64)
+        e_base = float(values[:, 0] @ counts)
         if e_base == 0:
-            out[s] = {"value": None, "ci_low": None, "ci_high": None}
+            out[name] = {"value": None, "ci_low": None, "ci_high": None}
             continue
         # each scenario draws from the same seed, so its interval does not depend on
         # which other scenarios the study happens to hold
-        es = np.bincount(base_entity, weights=g, minlength=n_ent)
-        # entities with equal (baseline, scenario) sums are interchangeable: count them
-        vc = pd.DataFrame({"b": np.round(e0, 9), "s": np.round(es, 9)}).value_counts(sort=False).sort_index()
-        groups = np.array(vc.index.tolist(), dtype=np.float64).reshape(-1, 2)
-        counts = vc.to_numpy()
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
-        draws = rng.multinomial(n_ent, counts / counts.sum(), size=n_boot)  # n_boot x groups
-        totals = draws @ groups  # n_boot x 2
-        value = 1 - es.sum() / e_base
+        draws = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot)  # n_boot x groups
+        totals = draws @ values  # n_boot x 2
+        value = 1 - float(values[:, 1] @ counts) / e_base
         with np.errstate(divide="ignore", invalid="ignore"):
             boot = 1 - totals[:, 1] / totals[:, 0]
         boot = boot[np.isfinite(boot)]
         lo, hi = (np.quantile(boot, [alpha, 1 - alpha]) if len(boot) else (np.nan, np.nan))
-        out[s] = {"value": float(value), "ci_low": float(lo), "ci_high": float(hi),
-                  "level": level, "resamples": n_boot}
+        out[name] = {"value": float(value), "ci_low": float(lo), "ci_high": float(hi),
+                     "level": level, "resamples": n_boot}
     return out

@@ -1,8 +1,11 @@
 """Stage 5, graph: records as nodes, links as edges, entities as connected components.
 
-Components are computed with ``scipy.sparse.csgraph`` on integer record ids, which takes
-well under a second for millions of nodes. networkx is the exploration view: one
-entity's neighbourhood, with record nodes and identifier-value nodes.
+The engine computes the components (:meth:`linkrisk.engine.Engine.components_table`):
+DuckDB hands the edges to ``scipy.sparse.csgraph`` (:func:`components`, well under a
+second for millions of nodes), Spark propagates minimum labels in the cluster. Either
+way the entity of every record is a table in the engine, which the later stages join.
+networkx is the exploration view: one entity's neighbourhood, with record nodes and
+identifier-value nodes.
 """
 
 from __future__ import annotations
@@ -102,26 +105,47 @@ class Entity:
         return f"Entity(id={self.id}, records={len(self.records)}, links={len(self.links)})"
 
 
+def entity_stats(engine: "Engine", table: str) -> dict:
+    """Entities, entities spanning two or more datasets, and the entity-size distribution,
+    from a table with one row per record and columns ``e`` (entity) and ``_ds`` (dataset)."""
+    sizes = engine.df(f"SELECT size, CAST(count(*) AS BIGINT) AS n, CAST(sum(CASE WHEN d >= 2 THEN 1 ELSE 0 END) "
+                      f"AS BIGINT) AS multi FROM (SELECT e, count(*) AS size, count(DISTINCT _ds) AS d "
+                      f"FROM {quote(table)} GROUP BY e) t GROUP BY size ORDER BY size")
+    return {"entities": int(sizes["n"].sum()), "multi_dataset_entities": int(sizes["multi"].sum()),
+            "entity_sizes": {str(int(r.size)): int(r.n) for r in sizes.itertuples(index=False)}}
+
+
 class IdentityGraph:
     """The identity graph of one scenario: records, links and entities.
 
-    Obtained from ``result.graph("baseline")``; queries the engine lazily, so only the
-    neighbourhood asked for comes back to Python.
+    Obtained from ``result.graph("baseline")``. The entity of every record lives in the
+    engine (table :attr:`labels_table`, columns ``_rid, e``); queries bring back only the
+    neighbourhood asked for, and :attr:`labels` the whole array on request.
     """
 
     def __init__(self, scenario: str, engine: "Engine", study: "Study", loaded: "Loaded",
-                 release: "Release", edges: str, labels: np.ndarray):
+                 release: "Release", edges: str, labels_table: str, n_entities: int):
         self.scenario = scenario
         self._engine = engine
         self._study = study
         self._loaded = loaded
         self._release = release
         self._edges = edges
-        self.labels = labels
+        self.labels_table = labels_table
+        self.n_entities = int(n_entities)
+        self._labels: np.ndarray | None = None
         self._released = False
 
+    @property
+    def labels(self) -> np.ndarray:
+        """Entity id of every record (index = record id - 1), fetched from the engine once."""
+        if self._labels is None:
+            self._labels = self._engine.arrays(
+                f"SELECT e FROM {quote(self.labels_table)} ORDER BY _rid")["e"].astype(np.int64)
+        return self._labels
+
     def release_tables(self) -> None:
-        """Drop this scenario's released copies and edges from the engine to save memory.
+        """Drop this scenario's released copies, edges and scores from the engine to save memory.
 
         The entity table and sizes still work; neighbourhood views (:meth:`entity`) do not.
         """
@@ -129,34 +153,37 @@ class IdentityGraph:
 
         if self.scenario == BASELINE or self._released:
             return
-        self._engine.drop(self._edges, f"pairs_{self._edges[len('edges_'):]}", *self._release.tables)
+        tag = self._edges[len('edges_'):]
+        self._engine.drop(self._edges, f"pairs_{tag}", f"score_{tag}", *self._release.tables)
         self._released = True
-    @property
-    def n_entities(self) -> int:
-        return int(self.labels.max()) + 1 if len(self.labels) else 0
 
     def entity_of(self, dataset: str, record_id: str) -> int:
         """The entity id of one record."""
         table = f"norm{self._study.datasets.index(self._study.dataset(dataset))}"
-        rid = self._engine.scalar(f"SELECT _rid FROM {quote(table)} WHERE _rec = ?", [str(record_id)])
-        if rid is None:
+        e = self._engine.rows(f"SELECT l.e FROM {quote(table)} n JOIN {quote(self.labels_table)} l USING (_rid) "
+                              "WHERE n._rec = ?", [str(record_id)])
+        if not e:
             raise LinkriskError(f"dataset {dataset!r} has no record with that id")
-        return int(self.labels[rid - 1])
+        return int(e[0][0])
 
     def entity_table(self) -> pd.DataFrame:
         """Every record with its entity: ``dataset, record_id, entity_id``."""
         parts = []
         for name in self._loaded.datasets:
             idx = self._study.datasets.index(self._study.dataset(name))
-            d = self._engine.df(f"SELECT _rid, _rec FROM norm{idx} ORDER BY _rid")
+            d = self._engine.df(f"SELECT n._rec, l.e FROM norm{idx} n JOIN {quote(self.labels_table)} l "
+                                "USING (_rid) ORDER BY n._rid")
             parts.append(pd.DataFrame({"dataset": name, "record_id": d["_rec"].astype(str),
-                                       "entity_id": self.labels[d["_rid"].to_numpy() - 1]}))
+                                       "entity_id": d["e"].to_numpy(dtype=np.int64)}))
         return pd.concat(parts, ignore_index=True) if parts else \
             pd.DataFrame(columns=["dataset", "record_id", "entity_id"])
 
     def sizes(self) -> np.ndarray:
-        """Number of records of each entity."""
-        return np.bincount(self.labels) if len(self.labels) else np.zeros(0, dtype=np.int64)
+        """Number of records of each entity (index = entity id)."""
+        d = self._engine.arrays(f"SELECT e, count(*) AS n FROM {quote(self.labels_table)} GROUP BY e")
+        out = np.zeros(self.n_entities, dtype=np.int64)
+        out[d["e"].astype(np.int64)] = d["n"].astype(np.int64)
+        return out
 
     def entity(self, entity_id: int, show_values: bool = False) -> Entity:
         """One entity's records, links and identifier values."""
@@ -167,9 +194,9 @@ class IdentityGraph:
                                 "a study with fewer records")
         if not 0 <= entity_id < self.n_entities:
             raise LinkriskError(f"no entity {entity_id}; entity ids run from 0 to {self.n_entities - 1}")
-        rids = np.flatnonzero(self.labels == entity_id) + 1
         cat = self._study.catalogue
-        rid_list = [int(r) for r in rids]
+        rid_list = [int(r[0]) for r in self._engine.rows(
+            f"SELECT _rid FROM {quote(self.labels_table)} WHERE e = ? ORDER BY _rid", [entity_id])]
         records, values = [], []
         value_nodes: dict[tuple, str] = {}  # distinct values get distinct nodes, named without the value
         per_kind: dict[str, int] = {}
@@ -206,6 +233,6 @@ class IdentityGraph:
 
     def largest(self, n: int = 5) -> list[int]:
         """Ids of the ``n`` largest entities."""
-        sizes = self.sizes()
-        order = np.argsort(-sizes, kind="stable")
-        return [int(i) for i in order[:n]]
+        rows = self._engine.rows(f"SELECT e FROM {quote(self.labels_table)} GROUP BY e "
+                                 f"ORDER BY count(*) DESC, e LIMIT {int(n)}")
+        return [int(r[0]) for r in rows]

@@ -10,15 +10,14 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
 import pandas as pd
 
 from linkrisk.attack import attack_and_link
 from linkrisk.catalogue import Role
 from linkrisk.engine import make_engine, quote
-from linkrisk.enrichment import KindBits, bootstrap_prevented, multi_dataset_entities, record_masks, score
+from linkrisk.enrichment import KindBits, bootstrap_prevented, entity_sum_groups, score, score_table
 from linkrisk.errors import StudyError
-from linkrisk.graph import IdentityGraph
+from linkrisk.graph import IdentityGraph, entity_stats
 from linkrisk.link import run_linkers
 from linkrisk.load import load_study, raw_table
 from linkrisk.normalise import build_mappings, normalise_dataset, normalised_table
@@ -132,23 +131,19 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
                                              ds.record_id, loaded.offsets[name], raw_slots, skip))
             engine.drop(raw_table(i))
         quality = pd.concat(quality, ignore_index=True)
-        ds_index = np.zeros(loaded.total, dtype=np.int64)
-        for j, name in enumerate(loaded.datasets):
-            off = loaded.offsets[name]
-            ds_index[off:off + loaded.rows[name]] = j
 
     bits = KindBits.of(study, loaded)
     persons = None
     if loaded.truth:
-        from linkrisk.truth import person_codes
+        from linkrisk.truth import persons_table
 
-        persons = person_codes(engine, study, loaded)
+        persons = persons_table(engine, study, loaded)
 
     releases: list[tuple[str, str, "Release"]] = [("baseline", "as leaked", baseline_release(study, loaded))]
     for s in study.scenarios:
         releases.append((s.name, s.description, s))
 
-    ctx = _Run(study, engine, loaded, bits, ds_index, persons, timer, progress, show_values)
+    ctx = _Run(study, engine, loaded, bits, persons, timer, progress, show_values)
     results = []
     for n, (name, description, rel) in enumerate(releases):
         results.append(ctx.scenario(n, name, description, rel))
@@ -159,12 +154,11 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
 
     with timer.stage("score"):
         if len(results) > 1:
-            prevented = bootstrap_prevented(results[0].labels, {r.name: r.enrichment.gain for r in results[1:]},
-                                            results[0].enrichment.gain, study.seed)
+            prevented = bootstrap_prevented({r.name: r.extra.pop("_groups") for r in results[1:]}, study.seed)
             for r in results[1:]:
                 r.prevented = prevented[r.name]
     result = Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
-                    timings=timer.seconds, bits=bits, datasets_index=ds_index)
+                    timings=timer.seconds, bits=bits)
     if study.assess_risk and results:
         from linkrisk.risk import assess
 
@@ -192,11 +186,12 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
 class _Run:
     """What every scenario of one run shares; ``scenario()`` runs one through the stages."""
 
-    def __init__(self, study, engine, loaded, bits, ds_index, persons, timer, progress, show_values):
+    def __init__(self, study, engine, loaded, bits, persons, timer, progress, show_values):
         self.study, self.engine, self.loaded, self.bits = study, engine, loaded, bits
-        self.ds_index, self.persons, self.timer = ds_index, persons, timer
+        self.persons, self.timer = persons, timer
         self.progress, self.show_values = progress, show_values
         self.baseline_links = None  # set once the baseline is linked; scenarios reuse its unchanged rules
+        self.baseline_scores = None  # the baseline's score table; the bootstrap groups by its entities
 
     def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
         """Release, link (with the dictionary attacker), graph and score one scenario."""
@@ -218,36 +213,41 @@ class _Run:
                     link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values,
                                                progress=getattr(progress, "note", progress),
                                                reuse=self.baseline_links),
-                    label=lambda lk: _labels(engine, lk, loaded.total))
+                    label=lambda lk: _labels(engine, lk, loaded.total, tag))
         if n == 0:
             self.baseline_links = links
         _say(progress, f"scenario {name}: graph")
         with timer.stage("graph"):
             if labels is None:  # the dictionary attacker may already have labelled the final links
-                labels = _labels(engine, links, loaded.total)
+                labels = _labels(engine, links, loaded.total, tag)
         _say(progress, f"scenario {name}: score")
         with timer.stage("score"):
-            masks = record_masks(engine, release, loaded, self.bits)
-            enrichment = score(labels, self.ds_index, masks, self.bits, loaded.datasets)
+            scores = score_table(engine, study, loaded, release, self.bits, labels, f"score_{tag}")
+            enrichment = score(engine, scores, self.bits, loaded.datasets)
+            stats = entity_stats(engine, scores)
             truth = None
             if self.persons is not None:
                 from linkrisk.truth import evaluate
 
-                truth = evaluate(labels, self.persons, masks, enrichment.gain, self.bits)
+                truth = evaluate(engine, scores, self.persons, self.bits, enrichment.total)
             matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM {quote(links.pairs_table)} "
                                "GROUP BY ALL ORDER BY da, db")
-            suspicious = _suspicious(engine, study, release, labels)
+            suspicious = _suspicious(engine, study, release, scores)
+            if n == 0:
+                self.baseline_scores = scores
+            extra = {} if n == 0 else {"_groups": entity_sum_groups(engine, self.baseline_scores, scores)}
         return ScenarioResult(
-            name=name, description=description, release=release, links=links, labels=labels,
-            enrichment=enrichment, entities=int(labels.max()) + 1 if len(labels) else 0,
-            multi_dataset_entities=multi_dataset_entities(labels, self.ds_index),
+            name=name, description=description, release=release, links=links,
+            enrichment=enrichment, entities=stats["entities"],
+            multi_dataset_entities=stats["multi_dataset_entities"], entity_sizes=stats["entity_sizes"],
             suspicious_entities=suspicious, ground_truth=truth, matrix=matrix,
-            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels),
-            seconds=time.perf_counter() - started)
+            graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels, stats["entities"]),
+            seconds=time.perf_counter() - started, extra=extra)
 
     def discard(self, s: ScenarioResult) -> None:
         """Drop a scenario's engine tables (for throw-away analyses)."""
-        self.engine.drop(s.links.edges, s.links.pairs_table, *s.release.tables)
+        self.engine.drop(s.links.edges, s.links.pairs_table, s.graph.labels_table, s.enrichment.table,
+                         *s.release.tables)
 
 
 def compared_kinds(study: "Study") -> set[str]:
@@ -283,26 +283,26 @@ def _raw_slots(study: "Study", loaded) -> set[int]:
             if (p := policy_for(s, c)) is not None and not p.normalise}
 
 
-def _labels(engine: "Engine", links, n_records: int) -> np.ndarray:
-    """Entity label of every record (index = record id - 1) from a scenario's edges."""
-    return engine.component_labels(links.pairs_table, n_records)
+def _labels(engine: "Engine", links, n_records: int, tag: str) -> str:
+    """The table ``lab_<tag>(_rid, e)`` of every record's entity, from a scenario's edges."""
+    return engine.components_table(links.pairs_table, n_records, f"lab_{tag}")
 
 
-def _suspicious(engine: "Engine", study: "Study", release: "Release", labels: np.ndarray) -> int:
+def _suspicious(engine: "Engine", study: "Study", release: "Release", scores: str) -> int:
     """Entities holding two records of one dataset with different values of one identifier kind."""
     cat = study.catalogue
     cols = [c for c in release.columns if c.domain is not None and cat[c.kind].role is Role.IDENTIFIER]
     if not cols:
         return 0
-    multi = np.flatnonzero(np.bincount(labels)[labels] >= 2)  # only entities of two or more records
-    engine.register_frame("_labels", pd.DataFrame({"_rid": multi.astype(np.int64) + 1, "e": labels[multi]}))
     union = " UNION ALL ".join(
         f"SELECT _rid, _ds, ? AS k, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
         for c in cols)
+    # only records of entities of two or more records can disagree
+    multi = (f"SELECT _rid, e FROM {quote(scores)} WHERE e IN "
+             f"(SELECT e FROM {quote(scores)} GROUP BY e HAVING count(*) >= 2)")
     n = engine.scalar(
-        f"SELECT count(DISTINCT e) FROM (SELECT l.e, u._ds, u.k FROM ({union}) u JOIN _labels l USING (_rid) "
-        "GROUP BY ALL HAVING count(DISTINCT u.v) > 1)", [c.kind for c in cols])
-    engine.drop("_labels")
+        f"SELECT count(DISTINCT e) FROM (SELECT l.e, u._ds, u.k FROM ({union}) u JOIN ({multi}) l USING (_rid) "
+        "GROUP BY l.e, u._ds, u.k HAVING count(DISTINCT u.v) > 1) t", [c.kind for c in cols])
     return int(n or 0)
 
 

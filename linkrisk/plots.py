@@ -77,11 +77,12 @@ def enrichment_distribution(result: "Result") -> "Figure":
     fig = _figure()
     ax = fig.add_subplot()
     for s in result.scenarios:
-        gains = np.sort(s.enrichment.gain)
-        if not len(gains):
+        dist = s.enrichment.distribution  # gain values in increasing order, with their records
+        if not dist:
             continue
-        xs = np.unique(gains)
-        at_least = 1 - np.searchsorted(gains, xs, side="left") / len(gains)
+        xs = np.array([d["gain"] for d in dist])
+        counts = np.array([d["records"] for d in dist], dtype=np.float64)
+        at_least = counts[::-1].cumsum()[::-1] / counts.sum()  # share of records gaining >= x
         ax.step(xs, 100 * at_least, where="post", lw=2 if s.name == "baseline" else 1.2,
                 label=s.name, color="black" if s.name == "baseline" else None)
     ax.set_xlabel("gain per record x (sum of weights of the kinds linking adds)")
@@ -149,10 +150,9 @@ def entity_graph(entity: "Entity") -> "Figure":
 
 def example_entity(s: "ScenarioResult") -> int | None:
     """A representative multi-dataset entity: the smallest one spanning the most datasets."""
-    labels = s.labels
-    if not len(labels):
+    sizes = s.graph.sizes()
+    if not len(sizes):
         return None
-    sizes = np.bincount(labels)
     candidates = np.flatnonzero((sizes >= 3) & (sizes <= 6))
     if not len(candidates):
         candidates = np.flatnonzero(sizes >= 2)

@@ -58,16 +58,16 @@ def what_matters(run, baseline: "ScenarioResult") -> dict:
 def _what_matters(run, baseline: "ScenarioResult", kinds: list[str], linkers: list[str]) -> dict:
     scenarios = [(k, Scenario(f"only {k} keyed per holder", _keyed([k]))) for k in kinds]
     scenarios.append(("*", Scenario("every identifier keyed per holder", _keyed(kinds))))
-    gains, summaries = {}, {}
+    groups, summaries = {}, {}
     for i, (kind, sc) in enumerate(scenarios):
         s = run.scenario(1, sc.name, "", sc, tag=f"w{i}")
-        gains[kind] = s.enrichment.gain
+        groups[kind] = s.extra.pop("_groups")
         by_linker = s.links.by_rule.groupby("linker")["pairs"].sum().to_dict() if len(s.links.by_rule) else {}
         summaries[kind] = {"enrichment": s.enrichment.total, "links": s.links.pairs,
                            "links_by_linker": {k: int(v) for k, v in by_linker.items()},
                            "multi_dataset_entities": s.multi_dataset_entities}
         run.discard(s)
-    prevented = bootstrap_prevented(baseline.labels, gains, baseline.enrichment.gain, run.study.seed)
+    prevented = bootstrap_prevented(groups, run.study.seed)
     by_kind = sorted(({"kind": k, **prevented[k], **summaries[k]} for k in kinds),
                      key=lambda r: -(r["value"] or 0))
     base = baseline.enrichment.total

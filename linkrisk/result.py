@@ -31,10 +31,10 @@ class ScenarioResult:
     description: str
     release: "Release"
     links: "Links"
-    labels: np.ndarray
     enrichment: "Enrichment"
     entities: int
     multi_dataset_entities: int
+    entity_sizes: dict[str, int]  # records per entity -> number of entities
     suspicious_entities: int
     graph: "IdentityGraph"
     matrix: pd.DataFrame
@@ -42,6 +42,11 @@ class ScenarioResult:
     prevented: dict | None = None
     extra: dict = field(default_factory=dict)
     seconds: float | None = None  # wall time of release, link, graph and score
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Entity id of every record (index = record id - 1); see :class:`IdentityGraph`."""
+        return self.graph.labels
 
     @property
     def hubs(self) -> list[dict]:
@@ -54,8 +59,6 @@ class ScenarioResult:
                    for r in self.links.by_rule.itertuples(index=False)]
         matrix = [{"dataset_a": datasets[int(r.da)], "dataset_b": datasets[int(r.db)], "pairs": int(r.pairs)}
                   for r in self.matrix.itertuples(index=False)]
-        sizes = np.bincount(self.labels) if len(self.labels) else np.zeros(0, dtype=int)
-        size_values, size_counts = np.unique(sizes, return_counts=True)
         e = self.enrichment
         policy = {}
         for c in self.release.columns:
@@ -70,7 +73,7 @@ class ScenarioResult:
             "link_matrix": matrix,
             "entities": int(self.entities),
             "multi_dataset_entities": int(self.multi_dataset_entities),
-            "entity_sizes": {str(int(v)): int(c) for v, c in zip(size_values, size_counts)},
+            "entity_sizes": dict(self.entity_sizes),
             "suspicious_entities": int(self.suspicious_entities),
             "enrichment": e.to_dict(),
             "enrichment_prevented": self.prevented,
@@ -100,7 +103,7 @@ class Result:
 
     def __init__(self, study: "Study", loaded: "Loaded", quality: pd.DataFrame,
                  scenarios: list[ScenarioResult], engine: "Engine", timings: dict[str, float],
-                 bits: "KindBits", datasets_index: np.ndarray):
+                 bits: "KindBits"):
         self.study = study
         self.loaded = loaded
         self.quality = quality
@@ -108,7 +111,6 @@ class Result:
         self.engine = engine
         self.timings = timings
         self.bits = bits
-        self.datasets_index = datasets_index
         self.extra: dict[str, Any] = {}
 
     # access -------------------------------------------------------------------------

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
 from linkrisk.uniqueness import (class_size_counts, dankar, equivalence_classes, journalist_matches,
@@ -53,9 +50,7 @@ def default_questions(study: "Study", loaded: "Loaded") -> list[tuple[str, list[
 
 def _profiles_table(engine: "Engine", baseline: "ScenarioResult", kinds: list[str]) -> str:
     """Table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded)."""
-    labels = baseline.labels
-    engine.register_frame("_plab", pd.DataFrame({"_rid": np.arange(1, len(labels) + 1, dtype=np.int64),
-                                                 "e": labels}))
+    lab = quote(baseline.graph.labels_table)
     select, joins = ["x.e"], []
     for i, kind in enumerate(kinds):
         cols = [c for c in baseline.release.columns if c.kind == kind and c.domain is not None and c.readable]
@@ -65,11 +60,10 @@ def _profiles_table(engine: "Engine", baseline: "ScenarioResult", kinds: list[st
         # the smallest value as text (binary order, the same in every engine), then coded
         union = " UNION ALL ".join(f"SELECT _rid, {c.value} AS v FROM {quote(c.table)} "
                                    f"WHERE {c.value} IS NOT NULL" for c in cols)
-        joins.append(f"LEFT JOIN (SELECT l.e, md5_number(min(u.v)) AS v FROM ({union}) u JOIN _plab l USING (_rid) "
+        joins.append(f"LEFT JOIN (SELECT l.e, md5_number(min(u.v)) AS v FROM ({union}) u JOIN {lab} l USING (_rid) "
                      f"GROUP BY l.e) k{i} ON k{i}.e = x.e")
         select.append(f"k{i}.v AS {quote(kind)}")
-    engine.create("_profiles", f"SELECT {', '.join(select)} FROM (SELECT DISTINCT e FROM _plab) x {' '.join(joins)}")
-    engine.drop("_plab")
+    engine.create("_profiles", f"SELECT {', '.join(select)} FROM (SELECT DISTINCT e FROM {lab}) x {' '.join(joins)}")
     return "_profiles"
 
 

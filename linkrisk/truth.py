@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from linkrisk.engine import quote
+
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.enrichment import KindBits
@@ -17,79 +19,77 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.study import Study
 
 
-def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarray:
-    """Integer person code of every record (index = record id - 1)."""
+def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str = "_persons") -> str:
+    """Create ``table(_rid, p)``: the true person of every record that the truth file names."""
     parts = []
     params = []
     for name in loaded.datasets:
         i = [d.name for d in study.datasets].index(name)
-        parts.append(f"SELECT n._rid, t.person_id FROM norm{i} n JOIN truth_raw t "
+        parts.append(f"SELECT n._rid, t.person_id AS p FROM norm{i} n JOIN truth_raw t "
                      "ON t.dataset = ? AND t.record_id = n._rec")
         params.append(name)
-    arr = engine.arrays(f"SELECT _rid, dense_rank() OVER (ORDER BY person_id) - 1 AS p "
-                        f"FROM ({' UNION ALL '.join(parts)})", params)
+    engine.create(table, " UNION ALL ".join(parts), params)
+    return table
+
+
+def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarray:
+    """Integer person code of every record (index = record id - 1; -1 where unknown)."""
+    table = persons_table(engine, study, loaded, "_person_codes")
+    arr = engine.arrays(f"SELECT _rid, p FROM {table}")
+    engine.drop(table)
     codes = np.full(loaded.total, -1, dtype=np.int64)
-    codes[arr["_rid"].astype(np.int64) - 1] = arr["p"].astype(np.int64)
+    codes[arr["_rid"].astype(np.int64) - 1] = np.unique(arr["p"].astype(str), return_inverse=True)[1]
     return codes
 
 
-def _pairs(counts: np.ndarray) -> int:
-    c = counts.astype(np.int64)
-    return int((c * (c - 1) // 2).sum())
-
-
-def _pair_counts(labels: np.ndarray, persons: np.ndarray) -> np.ndarray:
-    key = labels.astype(np.int64) * (int(persons.max()) + 1) + persons
-    _, counts = np.unique(key, return_counts=True)
-    return counts
-
-
-def evaluate(labels: np.ndarray, persons: np.ndarray, masks: np.ndarray, gain: np.ndarray,
-             bits: "KindBits") -> dict:
+def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits", total_gain: float) -> dict:
     """Pair precision and recall, pure entities, and true versus false gain.
 
     A predicted pair is two records in one entity; a true pair two records of one person.
     The true gain of a record is what the records of its own person in its entity bring;
-    the false gain is what records of other persons (wrong merges) bring on top.
+    the false gain is what records of other persons (wrong merges) bring on top. Records
+    the truth file does not name count as one unknown person.
 
-    Examples
-    --------
+    Parameters
+    ----------
+    score_table : str
+        The scenario's :func:`linkrisk.enrichment.score_table` (``_rid, e, m, ...``).
+    persons : str
+        A :func:`persons_table`.
+    total_gain : float
+        E_s, the scenario's enrichment.
+
     Three records, persons (0, 0, 1), all linked into one entity: predicted pairs 3,
-    true pairs 1, correct pairs 1 -> precision 1/3, recall 1.
-
-    >>> from linkrisk.enrichment import KindBits
-    >>> bits = KindBits(["phone"], np.array([2.0]))
-    >>> m = np.array([1, 1, 1], dtype=np.uint64)
-    >>> r = evaluate(np.array([0, 0, 0]), np.array([0, 0, 1]), m, np.zeros(3), bits)
-    >>> round(r["pair_precision"], 3), r["pair_recall"]
-    (0.333, 1.0)
+    true pairs 1, correct pairs 1, so precision 1/3 and recall 1 (tests/test_graph.py).
     """
-    from linkrisk.enrichment import group_or
+    from linkrisk.enrichment import weight_sql
 
-    n_ent = int(labels.max()) + 1 if len(labels) else 0
-    predicted = _pairs(np.bincount(labels))
-    true = _pairs(np.bincount(persons))
-    joint = _pair_counts(labels, persons)
-    correct = _pairs(joint)
-    n_groups_per_entity = np.bincount(
-        np.unique(labels.astype(np.int64) * (int(persons.max()) + 1) + persons) // (int(persons.max()) + 1),
-        minlength=n_ent)
-    sizes = np.bincount(labels, minlength=n_ent)
-    linked = sizes >= 2
-    key = labels.astype(np.int64) * (int(persons.max()) + 1) + persons
-    uniq, inverse = np.unique(key, return_inverse=True)
-    own_profile = group_or(inverse, masks, len(uniq))[inverse]
-    true_gain = bits.weigh(own_profile) - bits.weigh(masks)
-    false_gain = gain - true_gain
+    groups = (f"SELECT s.e, coalesce(p.p, '') AS p, CAST(count(*) AS BIGINT) AS c, bit_or(s.m) AS om, "
+              f"sum({weight_sql(bits, 's.m')}) AS wm FROM {quote(score_table)} s "
+              f"LEFT JOIN {quote(persons)} p USING (_rid) GROUP BY s.e, coalesce(p.p, '')")
+    predicted, n_ent, pure, linked, pure_linked, correct, true_gain = engine.rows(
+        f"SELECT CAST(sum(size * (size - 1)) AS BIGINT), CAST(count(*) AS BIGINT), "
+        f"CAST(sum(CASE WHEN k = 1 THEN 1 ELSE 0 END) AS BIGINT), "
+        f"CAST(sum(CASE WHEN size >= 2 THEN 1 ELSE 0 END) AS BIGINT), "
+        f"CAST(sum(CASE WHEN size >= 2 AND k = 1 THEN 1 ELSE 0 END) AS BIGINT), "
+        f"CAST(sum(cc) AS BIGINT), sum(tg) FROM ("
+        f"SELECT e, sum(c) AS size, count(*) AS k, sum(c * (c - 1)) AS cc, "
+        f"sum(c * ({weight_sql(bits, 'om')}) - wm) AS tg FROM ({groups}) g GROUP BY e) t")[0]
+    true, persons_n = engine.rows(
+        f"SELECT CAST(sum(c * (c - 1)) AS BIGINT), CAST(count(*) AS BIGINT) FROM "
+        f"(SELECT coalesce(p.p, '') AS p, count(*) AS c FROM {quote(score_table)} s "
+        f"LEFT JOIN {quote(persons)} p USING (_rid) GROUP BY coalesce(p.p, '')) t")[0]
+    predicted, correct, true = (int(x or 0) // 2 for x in (predicted, correct, true))
+    true_gain = float(true_gain or 0.0)
     return {
         "pair_precision": correct / predicted if predicted else None,
         "pair_recall": correct / true if true else None,
         "predicted_pairs": predicted,
         "true_pairs": true,
         "correct_pairs": correct,
-        "pure_entities": float((n_groups_per_entity == 1).mean()) if n_ent else None,
-        "pure_linked_entities": float((n_groups_per_entity[linked] == 1).mean()) if linked.any() else None,
-        "persons": int(len(np.unique(persons))),
-        "true_gain": float(true_gain.sum()),
-        "false_gain": float(false_gain.sum()),
+        "pure_entities": int(pure) / int(n_ent) if n_ent else None,
+        "pure_linked_entities": int(pure_linked) / int(linked) if linked else None,
+        "persons": int(persons_n or 0),
+        "true_gain": true_gain,
+        "false_gain": float(total_gain) - true_gain,
     }

@@ -146,6 +146,26 @@ def test_conditioned_reversal_with_a_small_budget():
         assert res.scenario("s").prevented["value"] == 0
 
 
+def test_budget_ending_inside_a_cost_class_takes_the_first_records():
+    # At 1,000 hashes a second each of A's records (date of birth and county known: 1,000
+    # candidates) costs 1 s; a 2.5 s budget reverses two of the three, a1 and a2 (records of
+    # equal cost in record order). B's records link to A's through the unkeyed hash itself,
+    # so they know date of birth and county too; on B's own budget both fall.
+    study = ric_study({"national_id": {"technique": "hash"}}, budget=2.5)
+    study.attacker.hash_rate = 1000.0
+    with study.run() as res:
+        s = res.scenario("s")
+        rev = {r["column"]: r for r in s.release.reversed_columns}
+        assert rev["A.nid"]["values_reversed"] == 2 and rev["A.nid"]["candidate_space"] == 1000.0
+        assert rev["A.nid"]["method"] == "per-record enumeration conditioned on the linked profile"
+        assert rev["B.nid"]["values_reversed"] == 2 and rev["B.nid"]["candidate_space"] == 1000.0
+        col = next(c for c in s.release.columns if c.dataset == "A" and c.kind == "national_id"
+                   and c.value_column is not None)
+        got = res.engine.rows(f"SELECT n._rec FROM {col.table} r JOIN norm0 n USING (_rid) "
+                              f"WHERE r.{col.value} IS NOT NULL ORDER BY n._rec")
+        assert [g[0] for g in got] == ["a1", "a2"]
+
+
 def test_keyed_hash_is_not_reversed_unless_the_key_is_compromised():
     policy = {"national_id": {"technique": "keyed_hash", "key_scope": "dataset"}}
     with ric_study(policy).run() as res:

@@ -103,6 +103,22 @@ class Engine(ABC):
         return components(n_nodes, np.asarray(arr["a"], dtype=np.int64) - 1,
                           np.asarray(arr["b"], dtype=np.int64) - 1)
 
+    def components_table(self, pairs_table: str, n_nodes: int, table: str) -> str:
+        """Create ``table(_rid, e)``: the connected component ``e`` of every record
+        ``1 .. n_nodes`` (numbered as :meth:`component_labels` numbers them) of the graph
+        whose edges are the rows ``(a, b)`` of ``pairs_table``. Returns ``table``.
+
+        The stages after the graph (scoring, ground truth, risk) join this table; the
+        labels stay in the engine. This default computes them with
+        :meth:`component_labels` and loads them back.
+        """
+        labels = self.component_labels(pairs_table, n_nodes)
+        frame = pd.DataFrame({"_rid": np.arange(1, n_nodes + 1, dtype=np.int64), "e": labels.astype(np.int64)})
+        self.register_frame("_cc_frame", frame)
+        self.create(table, "SELECT _rid, e FROM _cc_frame")
+        self.drop("_cc_frame")
+        return table
+
     def blank(self, table: str, columns: Sequence[str], key: str, values_sql: str,
               params: Sequence[Any] | None = None) -> None:
         """Set ``columns`` of ``table`` to NULL in the rows whose ``key`` is one of the

@@ -257,19 +257,19 @@ class SparkEngine(Engine):
         self._parts[st.name] = parts
 
     # loading -------------------------------------------------------------------------
-    def _numbered(self, table: str, df) -> list[str]:
-        """Register ``df`` as ``table`` with ``_row`` (1-based position in the source) first.
+    def _positions(self, df, cols: list[str], name: str):
+        """``df`` (materialised) with ``name`` first: each row's 0-based position in the
+        order of the partitions and of the rows within them.
 
         Positions come from the partition index and the position within the partition
         (``monotonically_increasing_id``), offset by the sizes of earlier partitions: no
-        single-partition window over the whole file.
+        single-partition window over the whole table.
         """
         from pyspark.sql import functions as F
 
-        cols = list(df.columns)
-        src = df.select(F.spark_partition_id().alias("_pid"), F.monotonically_increasing_id().alias("_mid"),
-                        *[F.col(f"`{c}`").cast("string").alias(c) for c in cols])
-        src = self._materialise(src)
+        src = self._materialise(df.select(F.spark_partition_id().alias("_pid"),
+                                          F.monotonically_increasing_id().alias("_mid"),
+                                          *[F.col(f"`{c}`") for c in cols]))
         counts = dict(src.groupBy("_pid").count().collect())
         offsets, total = {}, 0
         for pid in sorted(counts):
@@ -278,10 +278,18 @@ class SparkEngine(Engine):
         off = self.spark.createDataFrame([(int(p), int(o)) for p, o in offsets.items()] or [(0, 0)],
                                          "_pid INT, _off BIGINT")
         mask = (1 << 33) - 1
-        out = (src.join(F.broadcast(off), "_pid")
-               .select((F.col("_off") + F.expr(f"_mid & {mask}") + 1).cast("bigint").alias("_row"),
-                       *[F.col(f"`{c}`") for c in cols]))
-        self._put(table, out)
+        return (src.join(F.broadcast(off), "_pid")
+                .select((F.col("_off") + F.expr(f"_mid & {mask}")).cast("bigint").alias(name),
+                        *[F.col(f"`{c}`") for c in cols]))
+
+    def _numbered(self, table: str, df) -> list[str]:
+        """Register ``df`` as ``table`` with ``_row`` (1-based position in the source) first."""
+        from pyspark.sql import functions as F
+
+        cols = list(df.columns)
+        text = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in cols])
+        out = self._positions(text, cols, "_row")
+        self._put(table, out.select((F.col("_row") + 1).alias("_row"), *[F.col(f"`{c}`") for c in cols]))
         return cols
 
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -422,6 +430,13 @@ class SparkEngine(Engine):
 
     # graph ---------------------------------------------------------------------------
     def component_labels(self, pairs_table: str, n_nodes: int) -> np.ndarray:
+        """:meth:`components_table`, brought to the driver (for small graphs and tests)."""
+        self.components_table(pairs_table, n_nodes, "_cc_labels")
+        out = self.arrays("SELECT e FROM _cc_labels ORDER BY _rid")["e"].astype(np.int64)
+        self.drop("_cc_labels")
+        return out
+
+    def components_table(self, pairs_table: str, n_nodes: int, table: str) -> str:
         """Connected components in the cluster, by min-label propagation with pointer
         jumping; each round is checkpointed, so lineage stays short.
 
@@ -429,9 +444,12 @@ class SparkEngine(Engine):
         current (contracted) graph, follows those pointers to their end (``M(x) :=
         M(M(x))`` until nothing changes: a chain of length L takes log2 L joins), and
         replaces the edges by the edges between the new labels, self-loops dropped. When
-        no edge is left, every node's label is the smallest node of its component. Only
-        the nodes with an edge travel back to the driver.
+        no edge is left, every node's label is the smallest node of its component. The
+        roots are then numbered in order (a sort and per-partition offsets), so entity
+        ids run from 0 as on DuckDB. Nothing travels to the driver but counts.
         """
+        from pyspark.sql import functions as F
+
         s = self.spark
         edges = self._materialise(s.sql(
             f"SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM `{pairs_table}` WHERE a <> b"))
@@ -468,10 +486,15 @@ class SparkEngine(Engine):
         for v in ("_cc_e", "_cc_m", "_cc_l"):
             s.catalog.dropTempView(v)
         self.last_component_rounds = rounds
-        out = np.arange(n_nodes, dtype=np.int64)
+        nodes = s.range(1, n_nodes + 1).withColumnRenamed("id", "_rid")
         if labels is not None:
-            got = labels.toPandas()
-            out[got["x"].to_numpy(dtype=np.int64) - 1] = got["m"].to_numpy(dtype=np.int64) - 1
-        # number components in order of their smallest node, as scipy does
-        return np.unique(out, return_inverse=True)[1].astype(np.int64)
-
+            nodes = (nodes.join(labels.withColumnRenamed("x", "_rid"), "_rid", "left")
+                     .select("_rid", F.coalesce("m", "_rid").alias("root")))
+        else:
+            nodes = nodes.select("_rid", F.col("_rid").alias("root"))
+        nodes = self._materialise(nodes)
+        # a root is a node labelled with itself; numbered in order, they are the entity ids
+        roots = self._positions(nodes.filter("root = _rid").select("root").orderBy("root"), ["root"], "e")
+        out = nodes.join(roots, "root").select(F.col("_rid").cast("bigint"), F.col("e").cast("bigint"))
+        self._put(table, out)
+        return table
