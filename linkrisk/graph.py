@@ -109,7 +109,7 @@ def entity_stats(engine: "Engine", table: str) -> dict:
     """Entities, entities spanning two or more datasets, and the entity-size distribution,
     from a table with one row per record and columns ``e`` (entity) and ``_ds`` (dataset)."""
     sizes = engine.df(f"SELECT size, CAST(count(*) AS BIGINT) AS n, CAST(sum(CASE WHEN d >= 2 THEN 1 ELSE 0 END) "
-                      f"AS BIGINT) AS multi FROM (SELECT e, count(*) AS size, count(DISTINCT _ds) AS d "
+                      f"AS BIGINT) AS multi FROM (SELECT e, count(*) AS size, CASE WHEN min(_ds) < max(_ds) THEN 2 ELSE 1 END AS d "
                       f"FROM {quote(table)} GROUP BY e) t GROUP BY size ORDER BY size")
     return {"entities": int(sizes["n"].sum()), "multi_dataset_entities": int(sizes["multi"].sum()),
             "entity_sizes": {str(int(r.size)): int(r.n) for r in sizes.itertuples(index=False)}}
@@ -230,6 +230,13 @@ class IdentityGraph:
                                 f"WHERE a IN ({marks}) ORDER BY a, b, linker, rule", rid_list)
         return Entity(entity_id, pd.DataFrame(records), links,
                       pd.DataFrame(values, columns=["_rid", "kind", "node", "value"]).drop_duplicates())
+
+    def first_entity(self, min_size: int, max_size: int | None = None) -> int | None:
+        """The smallest entity id with ``min_size`` to ``max_size`` records (None if none)."""
+        having = f"count(*) >= {int(min_size)}" + (f" AND count(*) <= {int(max_size)}" if max_size else "")
+        e = self._engine.scalar(f"SELECT min(e) FROM (SELECT e FROM {quote(self.labels_table)} GROUP BY e "
+                                f"HAVING {having}) t")
+        return None if e is None else int(e)
 
     def largest(self, n: int = 5) -> list[int]:
         """Ids of the ``n`` largest entities."""

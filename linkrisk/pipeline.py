@@ -289,7 +289,11 @@ def _labels(engine: "Engine", links, n_records: int, tag: str) -> str:
 
 
 def _suspicious(engine: "Engine", study: "Study", release: "Release", scores: str) -> int:
-    """Entities holding two records of one dataset with different values of one identifier kind."""
+    """Entities holding two records of one dataset with different values of one identifier kind.
+
+    Values are compared within a join domain: a hashed column and the plaintext the
+    dictionary attacker recovered from it hold the same identifier in two spellings.
+    """
     cat = study.catalogue
     cols = [c for c in release.columns if c.domain is not None and cat[c.kind].role is Role.IDENTIFIER]
     if not cols:
@@ -297,12 +301,12 @@ def _suspicious(engine: "Engine", study: "Study", release: "Release", scores: st
     union = " UNION ALL ".join(
         f"SELECT _rid, _ds, ? AS k, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
         for c in cols)
-    # only records of entities of two or more records can disagree
-    multi = (f"SELECT _rid, e FROM {quote(scores)} WHERE e IN "
-             f"(SELECT e FROM {quote(scores)} GROUP BY e HAVING count(*) >= 2)")
+    # only records of entities holding two or more records of their dataset can disagree
+    multi = (f"SELECT s._rid, s.e FROM {quote(scores)} s JOIN (SELECT e, _ds FROM {quote(scores)} "
+             "GROUP BY e, _ds HAVING count(*) >= 2) d ON d.e = s.e AND d._ds = s._ds")
     n = engine.scalar(
-        f"SELECT count(DISTINCT e) FROM (SELECT l.e, u._ds, u.k FROM ({union}) u JOIN ({multi}) l USING (_rid) "
-        "GROUP BY l.e, u._ds, u.k HAVING count(DISTINCT u.v) > 1) t", [c.kind for c in cols])
+        f"SELECT count(*) FROM (SELECT DISTINCT l.e FROM ({union}) u JOIN ({multi}) l USING (_rid) "
+        "GROUP BY l.e, u._ds, u.k HAVING min(u.v) < max(u.v)) t", [c.domain for c in cols])
     return int(n or 0)
 
 

@@ -149,16 +149,10 @@ def entity_graph(entity: "Entity") -> "Figure":
 
 
 def example_entity(s: "ScenarioResult") -> int | None:
-    """A representative multi-dataset entity: the smallest one spanning the most datasets."""
-    sizes = s.graph.sizes()
-    if not len(sizes):
-        return None
-    candidates = np.flatnonzero((sizes >= 3) & (sizes <= 6))
-    if not len(candidates):
-        candidates = np.flatnonzero(sizes >= 2)
-    if not len(candidates):
-        return None
-    return int(candidates[0])
+    """An entity to draw: the first of 3 to 6 records (small enough to read, large enough
+    to show linking), else the first of two or more; None when nothing links."""
+    e = s.graph.first_entity(3, 6)
+    return e if e is not None else s.graph.first_entity(2)
 
 
 def figure_png(fig: "Figure") -> bytes:

@@ -20,15 +20,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str = "_persons") -> str:
-    """Create ``table(_rid, p)``: the true person of every record that the truth file names."""
+    """Create ``table(_rid, p)`` for every record: its true person, coded as the smallest
+    record id of that person (an integer groups faster than the text id, and needs no
+    numbering over the whole table), or 0 where the truth file does not name the record."""
     parts = []
     params = []
     for name in loaded.datasets:
         i = [d.name for d in study.datasets].index(name)
-        parts.append(f"SELECT n._rid, t.person_id AS p FROM norm{i} n JOIN truth_raw t "
+        parts.append(f"SELECT n._rid, t.person_id AS pid FROM norm{i} n LEFT JOIN truth_raw t "
                      "ON t.dataset = ? AND t.record_id = n._rec")
         params.append(name)
-    engine.create(table, " UNION ALL ".join(parts), params)
+    engine.create("_truth_rids", " UNION ALL ".join(parts), params)
+    engine.create(table, "SELECT x._rid, coalesce(m.p, 0) AS p FROM _truth_rids x LEFT JOIN "
+                         "(SELECT pid, min(_rid) AS p FROM _truth_rids WHERE pid IS NOT NULL GROUP BY pid) m "
+                         "ON m.pid = x.pid")
+    engine.drop("_truth_rids")
     return table
 
 
@@ -38,7 +44,8 @@ def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarr
     arr = engine.arrays(f"SELECT _rid, p FROM {table}")
     engine.drop(table)
     codes = np.full(loaded.total, -1, dtype=np.int64)
-    codes[arr["_rid"].astype(np.int64) - 1] = np.unique(arr["p"].astype(str), return_inverse=True)[1]
+    known = arr["p"].astype(np.int64) > 0
+    codes[arr["_rid"].astype(np.int64)[known] - 1] = np.unique(arr["p"][known], return_inverse=True)[1]
     return codes
 
 
@@ -64,9 +71,9 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
     """
     from linkrisk.enrichment import weight_sql
 
-    groups = (f"SELECT s.e, coalesce(p.p, '') AS p, CAST(count(*) AS BIGINT) AS c, bit_or(s.m) AS om, "
+    groups = (f"SELECT s.e, p.p, CAST(count(*) AS BIGINT) AS c, bit_or(s.m) AS om, "
               f"sum({weight_sql(bits, 's.m')}) AS wm FROM {quote(score_table)} s "
-              f"LEFT JOIN {quote(persons)} p USING (_rid) GROUP BY s.e, coalesce(p.p, '')")
+              f"JOIN {quote(persons)} p USING (_rid) GROUP BY s.e, p.p")
     predicted, n_ent, pure, linked, pure_linked, correct, true_gain = engine.rows(
         f"SELECT CAST(sum(size * (size - 1)) AS BIGINT), CAST(count(*) AS BIGINT), "
         f"CAST(sum(CASE WHEN k = 1 THEN 1 ELSE 0 END) AS BIGINT), "
@@ -77,8 +84,7 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
         f"sum(c * ({weight_sql(bits, 'om')}) - wm) AS tg FROM ({groups}) g GROUP BY e) t")[0]
     true, persons_n = engine.rows(
         f"SELECT CAST(sum(c * (c - 1)) AS BIGINT), CAST(count(*) AS BIGINT) FROM "
-        f"(SELECT coalesce(p.p, '') AS p, count(*) AS c FROM {quote(score_table)} s "
-        f"LEFT JOIN {quote(persons)} p USING (_rid) GROUP BY coalesce(p.p, '')) t")[0]
+        f"(SELECT p, count(*) AS c FROM {quote(persons)} GROUP BY p) t")[0]
     predicted, correct, true = (int(x or 0) // 2 for x in (predicted, correct, true))
     true_gain = float(true_gain or 0.0)
     return {

@@ -166,6 +166,22 @@ def test_budget_ending_inside_a_cost_class_takes_the_first_records():
         assert [g[0] for g in got] == ["a1", "a2"]
 
 
+def test_a_reversed_hash_is_not_a_conflicting_identifier():
+    # a1 and a1b are one person filed twice in A with one resident ID. Hashed, then
+    # reversed, each record holds the ID in two spellings (hash and plaintext): that is
+    # no disagreement, so neither the baseline nor the scenario has a suspicious entity.
+    rid = resident_id("1990-01-01", "123")
+    a = pd.DataFrame({"rid": ["a1", "a1b"], "nid": [rid, rid], "dob": ["1990-01-01"] * 2})
+    study = lr.Study([lr.Dataset("A", a, {"nid": "national_id", "dob": "date_of_birth"}, record_id="rid")],
+                     normalisation=lr.Normalisation(national_id_scheme="cn_ric"),
+                     scenarios=[lr.Scenario("s", {"national_id": {"technique": "hash"}})], seed=3)
+    with study.run() as res:
+        s = res.scenario("s")
+        assert s.release.reversed_columns[0]["values_reversed"] == 2
+        assert res.baseline.suspicious_entities == 0 and s.suspicious_entities == 0
+        assert s.entities == res.baseline.entities == 1
+
+
 def test_keyed_hash_is_not_reversed_unless_the_key_is_compromised():
     policy = {"national_id": {"technique": "keyed_hash", "key_scope": "dataset"}}
     with ric_study(policy).run() as res:

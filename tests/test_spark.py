@@ -130,6 +130,25 @@ def test_components_on_spark_match_scipy_and_networkx(spark, seed):
     assert len(set(got.tolist())) == nx.number_connected_components(g)
 
 
+def test_entity_ids_are_numbered_across_partitions(spark):
+    # with several shuffle partitions the roots are sorted into ranges; each partition's
+    # offset (the sizes of the ones before it) keeps the ids running from 0 in order
+    rng = np.random.default_rng(11)
+    n = 3000
+    a, b = rng.integers(0, n, size=1500), rng.integers(0, n, size=1500)
+    spark.spark.conf.set("spark.sql.shuffle.partitions", "4")
+    try:
+        got = _labels_on_spark(spark, n, a, b)
+    finally:
+        spark.spark.conf.set("spark.sql.shuffle.partitions", "1")
+    assert got.tolist() == components(n, a, b).tolist()
+
+
+def test_local_mode_keeps_no_warehouse_in_the_working_directory(spark_session):
+    # linkrisk only makes temporary views: the warehouse folder Spark insists on goes to /tmp
+    assert "linkrisk-spark-warehouse-" in spark_session.conf.get("spark.sql.warehouse.dir")
+
+
 # --------------------------------------------------------------------------------------
 # The probabilistic linker through Splink's SparkAPI
 # --------------------------------------------------------------------------------------

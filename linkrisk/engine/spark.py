@@ -3,9 +3,8 @@
 Install with ``pip install 'linkrisk[spark]'`` (and a Java 17+ runtime). Tables are
 Spark temporary views over checkpointed DataFrames; the stages' SQL is translated by
 :mod:`linkrisk.engine.spark_sql`. Connected components are computed in the cluster
-(:meth:`SparkEngine.component_labels`); only small results and the per-record arrays the
-scoring stage asks for return to the driver (docs/spark.md has the plan to move scoring
-into the cluster too).
+(:meth:`SparkEngine.components_table`) and stay there as a table, which scoring, ground
+truth and risk join; only aggregates return to the driver (docs/spark.md).
 
 Settings come from the study file (``[spark]`` table: ``master`` and any ``spark.*``
 option), then from the environment (``LINKRISK_SPARK_MASTER``, ``SPARK_MASTER``), and
@@ -14,8 +13,10 @@ default to local mode on every core.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -170,6 +171,11 @@ class SparkEngine(Engine):
             # terminal; errors still show. A cluster keeps its administrators' logging.
             config = Path(__file__).resolve().parents[1] / "data" / "log4j2-spark.properties"
             options["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{config}"
+            # linkrisk keeps only temporary views; without this Spark makes an empty
+            # spark-warehouse folder in whatever directory the user runs from
+            warehouse = tempfile.mkdtemp(prefix="linkrisk-spark-warehouse-")
+            atexit.register(shutil.rmtree, warehouse, True)
+            options["spark.sql.warehouse.dir"] = warehouse
         jar = _similarity_jar()
         if jar:
             options["spark.jars"] = jar
