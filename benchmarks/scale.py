@@ -238,6 +238,8 @@ def main(argv=None) -> int:
                    help="engine for linkrisk's runs (the comparators always use DuckDB)")
     p.add_argument("--spark-master", default="local[*]", help="Spark master URL with --engine spark")
     p.add_argument("--spark-memory", default="8g", help="spark.driver.memory with --engine spark (local mode)")
+    p.add_argument("--memory-limit", help="DuckDB's memory limit for linkrisk's runs, such as 3GB "
+                                          "(default: DuckDB's, 80%% of the machine's memory)")
     args = p.parse_args(argv)
 
     import linkrisk as lr
@@ -254,6 +256,7 @@ def main(argv=None) -> int:
     study.assess_risk = not args.no_risk
     study.engine = args.engine
     study.spark = {"master": args.spark_master, "spark.driver.memory": args.spark_memory}
+    study.duckdb = {"memory_limit": args.memory_limit} if args.memory_limit else {}
     sampler.label = "load"
     t0 = time.perf_counter()
     result = study.run(progress=stage_tracker(sampler))
@@ -273,7 +276,7 @@ def main(argv=None) -> int:
     base_study.what_matters = False
     base_study.assess_risk = False
     base_study.attacker.linkers = ["identifiers"]
-    base_study.engine, base_study.spark = study.engine, study.spark
+    base_study.engine, base_study.spark, base_study.duckdb = study.engine, study.spark, study.duckdb
     sampler.label = "baseline-only"
     base_result = base_study.run()
     bt = base_result.timings
@@ -284,6 +287,7 @@ def main(argv=None) -> int:
     gc.collect()
 
     out = {"people": args.people, "records": records, "seed": args.seed, "engine": args.engine,
+           "memory_limit": args.memory_limit,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
            "generate_seconds": gen_seconds, "total_seconds": total, "baseline_seconds": baseline_seconds,
            "stages": stages, "stage_peak_rss_mb": peaks, "baseline_entities": base_entities}
@@ -304,7 +308,8 @@ def main(argv=None) -> int:
     out["peak_rss_mb_by_phase"] = sampler.peaks
 
     # the table
-    print(f"\nlinkrisk scale benchmark: {args.people:,} people, {records:,} records ({out['machine']})")
+    limit_note = f", DuckDB memory_limit {args.memory_limit}" if args.memory_limit else ""
+    print(f"\nlinkrisk scale benchmark: {args.people:,} people, {records:,} records ({out['machine']}{limit_note})")
     if gen_seconds is not None:
         print(f"  generated the breaches in {gen_seconds:.1f}s (cached for later runs)")
     print(f"  {'stage':<12}{'seconds':>10}{'peak RSS MB':>14}")

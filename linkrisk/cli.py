@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--show-values", action="store_true",
                    help="show raw identifier values in reports (they are redacted by default)")
     r.add_argument("--engine", choices=["duckdb", "spark"], help="override the study's engine")
+    r.add_argument("--memory-limit", metavar="SIZE",
+                   help="DuckDB's memory limit, such as 4GB (work beyond it spills to a temporary folder)")
 
     v = add("validate", help="list every problem in a study and its files")
     v.add_argument("study", type=Path)
@@ -113,6 +115,8 @@ def _cmd_run(args, console: Console) -> int:
     study = lr.Study.from_toml(args.study)
     if args.engine:
         study.engine = args.engine
+    if args.memory_limit:
+        study.duckdb["memory_limit"] = args.memory_limit
     t0 = time.perf_counter()
     from linkrisk.pipeline import run_study
 

@@ -188,9 +188,12 @@ class RiskSpec:
     sampling_fraction: float | None = None
 
 
-_TOP_KEYS = {"name", "description", "seed", "weights", "engine", "spark", "kinds", "normalise",
+_TOP_KEYS = {"name", "description", "seed", "weights", "engine", "duckdb", "spark", "kinds", "normalise",
              "attacker", "key_groups", "datasets", "truth", "scenarios", "risk",
              "recommendation"}
+
+
+DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
 
 
 class Study:
@@ -224,6 +227,10 @@ class Study:
         every identifier per holder (what pseudonymisation cannot prevent). Default True.
     engine : str
         ``"duckdb"`` (default) or ``"spark"`` (needs ``linkrisk[spark]``).
+    duckdb : dict, optional
+        DuckDB settings: ``memory_limit`` (such as ``"4GB"``; DuckDB's default is 80% of
+        the machine's memory), ``threads``, ``temp_directory`` (where work beyond the
+        limit spills; default a fresh folder under the system's temporary directory).
     spark : dict, optional
         Spark settings when ``engine = "spark"``: ``master`` (default
         ``LINKRISK_SPARK_MASTER`` or ``SPARK_MASTER`` from the environment, else
@@ -252,6 +259,7 @@ class Study:
                  assess_risk: bool = True,
                  engine: str = "duckdb",
                  spark: Mapping[str, Any] | None = None,
+                 duckdb: Mapping[str, Any] | None = None,
                  description: str = "",
                  source: Path | None = None):
         self.datasets = list(datasets)
@@ -270,6 +278,7 @@ class Study:
         self.assess_risk = assess_risk
         self.engine = engine
         self.spark = dict(spark or {})
+        self.duckdb = dict(duckdb or {})
         self.description = description
         self.source = source
         self._parse_problems: list[Problem] = []
@@ -386,7 +395,8 @@ class Study:
                     normalisation=normalisation, key_groups=get_table("key_groups"), risk=risk,
                     recommend_target=get_table("recommendation").get("target", 0.9),
                     what_matters=get_table("recommendation").get("what_matters", True),
-                    engine=data.get("engine", "duckdb"), spark=get_table("spark"), description=data.get("description", ""),
+                    engine=data.get("engine", "duckdb"), spark=get_table("spark"), duckdb=get_table("duckdb"),
+                    description=data.get("description", ""),
                     source=source)
         study._parse_problems = problems
         return study
@@ -394,7 +404,7 @@ class Study:
     def engine_options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`linkrisk.engine.make_engine` of this study's engine."""
         if self.engine != "spark":
-            return {}
+            return {k: self.duckdb[k] for k in DUCKDB_KEYS if self.duckdb.get(k) not in (None, "")}
         opts = {k: v for k, v in self.spark.items() if k.startswith("spark.")}
         out: dict[str, Any] = {"config": opts}
         for key in ("master", "checkpoint_dir"):

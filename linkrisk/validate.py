@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from numbers import Number
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ def config_problems(study: "Study") -> list[Problem]:
         p.append(Problem(f"{where}: seed", f"must be a whole number, got {study.seed!r}"))
     if study.engine not in ("duckdb", "spark"):
         p.append(Problem(f"{where}: engine", f"unknown engine {study.engine!r}; allowed: duckdb, spark"))
+    p += _duckdb_problems(study.duckdb, where)
 
     # custom kinds and weights
     for name, spec in study.kinds.items():
@@ -215,3 +217,24 @@ def validate_study(study: "Study", files: bool = True) -> list[Problem]:
 
 
 __all__ = ["config_problems", "validate_study"]
+
+
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+
+
+def _duckdb_problems(settings: dict, where: str) -> list[Problem]:
+    """Problems in the ``[duckdb]`` table."""
+    from linkrisk.study import DUCKDB_KEYS
+
+    p = []
+    for key, value in settings.items():
+        if key not in DUCKDB_KEYS:
+            p.append(Problem(f"{where}: [duckdb] {key}", f"unknown setting; allowed: {_choices(DUCKDB_KEYS)}"))
+        elif key == "memory_limit" and not (isinstance(value, str) and _SIZE.match(value)):
+            p.append(Problem(f"{where}: [duckdb] memory_limit",
+                             f"must be a size such as \"4GB\" or \"500MB\", got {value!r}"))
+        elif key == "threads" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            p.append(Problem(f"{where}: [duckdb] threads", f"must be a whole number of at least 1, got {value!r}"))
+        elif key == "temp_directory" and not isinstance(value, str):
+            p.append(Problem(f"{where}: [duckdb] temp_directory", f"must be a folder path, got {value!r}"))
+    return p

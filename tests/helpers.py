@@ -168,6 +168,10 @@ def write_study(folder: Path, toml: str | None = None, files: dict[str, str | by
 # reported problem must contain: the place, then what was wrong or allowed).
 _DEFAULT = HEAD_TOML + PEOPLE_TOML + SHOP_TOML + SCENARIO_TOML
 BAD_STUDIES = [
+    ("duckdb-memory-limit", _DEFAULT.replace('seed = 0\n', 'seed = 0\n\n[duckdb]\nmemory_limit = "lots"\n', 1), {},
+     ["[duckdb] memory_limit", "\"4GB\"", "'lots'"]),
+    ("duckdb-unknown-setting", _DEFAULT.replace('seed = 0\n', 'seed = 0\n\n[duckdb]\nthreds = 2\n', 1), {},
+     ["[duckdb] threds", "memory_limit, threads, temp_directory"]),
     ("unknown-kind", _DEFAULT.replace('name = "full_name"\nphone', 'name = "fullname"\nphone'), {},
      ["people", "column 'name'", "unknown kind 'fullname'", "full_name", "[kinds]"]),
     ("missing-file", _DEFAULT.replace('path = "shop.csv"', 'path = "nope.csv"'), {},

@@ -226,3 +226,9 @@ def test_profile_of_a_missing_file_exits_3(tmp_path: Path) -> None:
     code, out, err = _run(["profile", tmp_path / "nope.csv"])
     assert code == 3
     _assert_readable_error(err, "nope.csv", "does not exist")
+
+
+def test_a_bad_memory_limit_on_the_command_line_is_a_study_problem(tmp_path: Path) -> None:
+    code, _, err = _run(["run", write_study(tmp_path), "--memory-limit", "lots"])
+    assert code == 2
+    _assert_readable_error(err, "[duckdb] memory_limit", '"4GB"', "'lots'")

@@ -201,3 +201,24 @@ def test_spark_without_java_names_the_runtime(monkeypatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(lr.MissingDependencyError, match="Java 17"):
         SparkEngine.start_session({"master": "local[1]"})
+
+
+def test_duckdb_settings_from_the_study_file_and_no_spill_folder_in_the_working_directory(tmp_path):
+    # [duckdb] memory_limit reaches the engine; what spills goes to a fresh folder under
+    # the system's temporary directory (DuckDB's default would be .tmp here), removed on close
+    import tempfile
+
+    from helpers import HEAD_TOML, PEOPLE_TOML, SHOP_TOML, write_study
+
+    path = write_study(tmp_path, HEAD_TOML.replace('seed = 0\n', 'seed = 0\n\n[duckdb]\nmemory_limit = "1GB"\n'
+                                                   'threads = 1\n', 1) + PEOPLE_TOML + SHOP_TOML)
+    study = lr.Study.from_toml(path)
+    assert study.validate() == []
+    assert study.engine_options() == {"memory_limit": "1GB", "threads": 1}
+    engine = make_engine(study.engine, **study.engine_options())
+    limit, threads, temp = engine.rows("SELECT current_setting('memory_limit'), current_setting('threads'), "
+                                       "current_setting('temp_directory')")[0]
+    assert limit == "953.6 MiB" and int(threads) == 1
+    assert temp.startswith(tempfile.gettempdir()) and Path(temp).is_dir()
+    engine.close()
+    assert not Path(temp).exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -9,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine.base import Engine, first_line as _first_line, quote
-from linkrisk.errors import InputError
+from linkrisk.errors import InputError, LinkriskError
 
 
 def _explain(path: Path, exc: Exception) -> str:
@@ -44,7 +47,12 @@ class DuckDBEngine(Engine):
     threads : int, optional
         Worker threads (DuckDB's default: every core).
     memory_limit : str, optional
-        DuckDB memory limit such as ``"6GB"``; work beyond it spills to disk.
+        DuckDB memory limit such as ``"4GB"`` (DuckDB's default: 80% of the machine's
+        memory); work beyond it spills to ``temp_directory``.
+    temp_directory : str, optional
+        Where DuckDB spills; default: a fresh folder under the system's temporary
+        directory, removed when the engine closes (DuckDB's own default, ``.tmp`` in the
+        working directory, would leave gigabytes beside the user's files).
     connection : duckdb.DuckDBPyConnection, optional
         Reuse an existing connection instead of opening one.
     """
@@ -52,8 +60,9 @@ class DuckDBEngine(Engine):
     name = "duckdb"
 
     def __init__(self, database: str = ":memory:", threads: int | None = None,
-                 memory_limit: str | None = None, connection=None):
-        if connection is None:
+                 memory_limit: str | None = None, connection=None, temp_directory: str | None = None):
+        own = connection is None
+        if own:
             connection = duckdb.connect(database)
             # linkrisk never reaches the network (DESIGN.md section 8): DuckDB would
             # otherwise try to download an extension it knows of (``encodings`` for an
@@ -65,10 +74,20 @@ class DuckDBEngine(Engine):
             self.con.execute("SET enable_progress_bar = false")
         except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses; it shows no bar there
             pass
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute("SET memory_limit = ?", [memory_limit])
+        self._own_temp = None
+        if own or temp_directory:  # a connection the caller opened keeps its own setting
+            if not temp_directory:
+                self._own_temp = temp_directory = tempfile.mkdtemp(prefix="linkrisk-duckdb-")
+                atexit.register(shutil.rmtree, self._own_temp, True)
+            self.con.execute("SET temp_directory = ?", [str(temp_directory)])
+        try:
+            if threads:
+                self.con.execute(f"SET threads = {int(threads)}")
+            if memory_limit:
+                self.con.execute("SET memory_limit = ?", [str(memory_limit)])
+        except duckdb.Error as exc:
+            raise LinkriskError(f"DuckDB setting not accepted: {_first_line(str(exc))} (memory_limit takes a "
+                                "size such as \"4GB\" or \"500MB\"; threads a whole number)") from None
         self._frames: dict[str, pd.DataFrame] = {}
         self._views: dict[str, str] = {}  # view -> the table under it
 
@@ -162,6 +181,8 @@ class DuckDBEngine(Engine):
 
     def close(self):
         self.con.close()
+        if self._own_temp:
+            shutil.rmtree(self._own_temp, ignore_errors=True)
 
     @property
     def version(self) -> str:
