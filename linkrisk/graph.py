@@ -178,6 +178,20 @@ class IdentityGraph:
         return pd.concat(parts, ignore_index=True) if parts else \
             pd.DataFrame(columns=["dataset", "record_id", "entity_id"])
 
+    def write_entity_table(self, path) -> None:
+        """Write :meth:`entity_table` as CSV (``dataset,record_id,entity_id``) straight
+        from the engine, without holding it in memory."""
+        parts, params = [], []
+        for name in self._loaded.datasets:
+            idx = self._study.datasets.index(self._study.dataset(name))
+            parts.append(f"SELECT ? AS dataset, n._rec AS record_id, l.e AS entity_id, n._rid FROM norm{idx} n "
+                         f"JOIN {quote(self.labels_table)} l USING (_rid)")
+            params.append(name)
+        if not parts:
+            parts, params = ["SELECT '' AS dataset, '' AS record_id, 0 AS entity_id, 0 AS _rid WHERE false"], []
+        self._engine.write_csv(f"SELECT dataset, record_id, entity_id FROM ({' UNION ALL '.join(parts)}) t "
+                               "ORDER BY _rid", path, params)
+
     def sizes(self) -> np.ndarray:
         """Number of records of each entity (index = entity id)."""
         d = self._engine.arrays(f"SELECT e, count(*) AS n FROM {quote(self.labels_table)} GROUP BY e")

@@ -77,3 +77,6 @@ def test_sample_study_same_entities_on_spark_and_duckdb(both_reports):
         assert len(tables["duckdb"]) == sum(d["records"] for d in both_reports["duckdb"]["datasets"])
         # same entity ids for the same records: the same partition, numbered alike
         pd.testing.assert_frame_equal(tables["duckdb"], tables["spark"])
+        # and the same file, byte for byte: rows in record order, the same quoting
+        files = [(both_reports["dir"] / engine / f"entities-{name}.csv").read_bytes() for engine in ("duckdb", "spark")]
+        assert files[0] == files[1]

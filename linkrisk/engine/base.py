@@ -119,6 +119,15 @@ class Engine(ABC):
         self.drop("_cc_frame")
         return table
 
+    def write_csv(self, sql: str, path: Path, params: Sequence[Any] | None = None) -> None:
+        """Write a query's rows, in its order, as a CSV file with a header (comma, ``"``
+        quoting where needed, ``\\n`` line ends): through a temporary file renamed into
+        place, so an interrupted write leaves nothing. Rows go straight from the engine to
+        the file. This default goes through pandas."""
+        from linkrisk.result import atomic_write
+
+        atomic_write(Path(path), self.df(sql, params).to_csv(index=False, lineterminator="\n"))
+
     def blank(self, table: str, columns: Sequence[str], key: str, values_sql: str,
               params: Sequence[Any] | None = None) -> None:
         """Set ``columns`` of ``table`` to NULL in the rows whose ``key`` is one of the

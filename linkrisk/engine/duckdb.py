@@ -179,6 +179,13 @@ class DuckDBEngine(Engine):
 
         return DuckDBAPI(connection=self.con)
 
+    def write_csv(self, sql, path, params=None):
+        from linkrisk._files import atomic_path
+
+        with atomic_path(path) as tmp:
+            self.con.execute(f"COPY ({sql}) TO {_literal(tmp)} (FORMAT csv, HEADER, DELIMITER ',')",
+                             params or [])
+
     def close(self):
         self.con.close()
         if self._own_temp:
@@ -187,3 +194,9 @@ class DuckDBEngine(Engine):
     @property
     def version(self) -> str:
         return duckdb.__version__
+
+
+def _literal(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
