@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+
+def scratch_dir(prefix: str) -> str:
+    """A fresh folder under the system's temporary directory, removed when Python exits
+    (an engine that closes properly removes it sooner)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 @contextmanager

@@ -219,10 +219,9 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             n_new = engine.count("_got")
             if n_new:
                 engine.execute(f"INSERT INTO {st['table']} SELECT _rid FROM _got")
-        engine.drop("_got", "_dict_hits", "_pr")
+        engine.drop("_got", "_dict_hits", "_pr", "_cand")
         st["n"] += n_new
         new_total += n_new
-        engine.drop("_cand")
         if n_new == 0 and st["report"] is not None:
             continue  # a round that reverses nothing leaves the column's report as it was
         cost_s = None if space is None else float(space) / a.hash_rate * (
@@ -266,7 +265,6 @@ def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowl
         engine.create("_pr", "SELECT _rid, false AS dob, false AS county, false AS sex FROM _cand WHERE NOT invalid")
     classes = engine.df("SELECT dob, county, sex, CAST(count(*) AS BIGINT) AS n FROM _pr GROUP BY dob, county, sex")
     if not len(classes):
-        engine.drop("_pr")
         return [], None
     if kind == "national_id":
         s = space_of(study, kind, classes["dob"].to_numpy(bool), classes["county"].to_numpy(bool),
@@ -284,6 +282,7 @@ def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowl
     median = float(at(n // 2)) if n % 2 else float((at(n // 2 - 1) + at(n // 2)) / 2)
     spent, budget = st.get("spent", 0.0), a.budget_seconds
     chosen, done = [], 0.0  # done: summed spaces of the records chosen so far
+    sel = _space_case(classes)
     for space, count in zip(spaces, counts):
         if not np.isfinite(space) or spent + (done + space) / a.hash_rate > budget:
             break
@@ -294,7 +293,6 @@ def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowl
             k -= 1
         if k <= 0:
             break
-        sel = _space_case(classes)
         if k == count:
             chosen.append((f"SELECT _rid FROM _pr WHERE {sel} = ?", [float(space)]))
         else:  # the budget ends inside this class: its first k records

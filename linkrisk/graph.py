@@ -166,21 +166,9 @@ class IdentityGraph:
             raise LinkriskError(f"dataset {dataset!r} has no record with that id")
         return int(e[0][0])
 
-    def entity_table(self) -> pd.DataFrame:
-        """Every record with its entity: ``dataset, record_id, entity_id``."""
-        parts = []
-        for name in self._loaded.datasets:
-            idx = self._study.datasets.index(self._study.dataset(name))
-            d = self._engine.df(f"SELECT n._rec, l.e FROM norm{idx} n JOIN {quote(self.labels_table)} l "
-                                "USING (_rid) ORDER BY n._rid")
-            parts.append(pd.DataFrame({"dataset": name, "record_id": d["_rec"].astype(str),
-                                       "entity_id": d["e"].to_numpy(dtype=np.int64)}))
-        return pd.concat(parts, ignore_index=True) if parts else \
-            pd.DataFrame(columns=["dataset", "record_id", "entity_id"])
-
-    def write_entity_table(self, path) -> None:
-        """Write :meth:`entity_table` as CSV (``dataset,record_id,entity_id``) straight
-        from the engine, without holding it in memory."""
+    def _entity_rows(self) -> tuple[str, list]:
+        """SQL (and its parameters) for ``dataset, record_id, entity_id`` of every record,
+        in record order."""
         parts, params = [], []
         for name in self._loaded.datasets:
             idx = self._study.datasets.index(self._study.dataset(name))
@@ -189,8 +177,20 @@ class IdentityGraph:
             params.append(name)
         if not parts:
             parts, params = ["SELECT '' AS dataset, '' AS record_id, 0 AS entity_id, 0 AS _rid WHERE false"], []
-        self._engine.write_csv(f"SELECT dataset, record_id, entity_id FROM ({' UNION ALL '.join(parts)}) t "
-                               "ORDER BY _rid", path, params)
+        return (f"SELECT dataset, record_id, entity_id FROM ({' UNION ALL '.join(parts)}) t ORDER BY _rid",
+                params)
+
+    def entity_table(self) -> pd.DataFrame:
+        """Every record with its entity: ``dataset, record_id, entity_id``."""
+        d = self._engine.df(*self._entity_rows())
+        return pd.DataFrame({"dataset": d["dataset"].astype(str), "record_id": d["record_id"].astype(str),
+                             "entity_id": d["entity_id"].to_numpy(dtype=np.int64)})
+
+    def write_entity_table(self, path) -> None:
+        """Write :meth:`entity_table` as CSV (``dataset,record_id,entity_id``) straight
+        from the engine, without holding it in memory."""
+        sql, params = self._entity_rows()
+        self._engine.write_csv(sql, path, params)
 
     def sizes(self) -> np.ndarray:
         """Number of records of each entity (index = entity id)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import NORMALISERS, Role
 from linkrisk.errors import Problem
-from linkrisk.study import (BUILTIN_SCOPES, DELIMITERS, FORMATS, NATIONAL_ID_SCHEMES,
+from linkrisk.study import (BUILTIN_SCOPES, DELIMITERS, DUCKDB_KEYS, FORMATS, NATIONAL_ID_SCHEMES,
                             SCOPED_TECHNIQUES, Linker, Technique)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -224,8 +224,6 @@ _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.
 
 def _duckdb_problems(settings: dict, where: str) -> list[Problem]:
     """Problems in the ``[duckdb]`` table."""
-    from linkrisk.study import DUCKDB_KEYS
-
     p = []
     for key, value in settings.items():
         if key not in DUCKDB_KEYS:

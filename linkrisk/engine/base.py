@@ -122,8 +122,8 @@ class Engine(ABC):
     def write_csv(self, sql: str, path: Path, params: Sequence[Any] | None = None) -> None:
         """Write a query's rows, in its order, as a CSV file with a header (comma, ``"``
         quoting where needed, ``\\n`` line ends): through a temporary file renamed into
-        place, so an interrupted write leaves nothing. Rows go straight from the engine to
-        the file. This default goes through pandas."""
+        place, so an interrupted write leaves nothing. The engines stream rows from their
+        tables to the file; this default goes through a pandas DataFrame."""
         from linkrisk.result import atomic_write
 
         atomic_write(Path(path), self.df(sql, params).to_csv(index=False, lineterminator="\n"))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import shutil
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -77,8 +75,9 @@ class DuckDBEngine(Engine):
         self._own_temp = None
         if own or temp_directory:  # a connection the caller opened keeps its own setting
             if not temp_directory:
-                self._own_temp = temp_directory = tempfile.mkdtemp(prefix="linkrisk-duckdb-")
-                atexit.register(shutil.rmtree, self._own_temp, True)
+                from linkrisk._files import scratch_dir
+
+                self._own_temp = temp_directory = scratch_dir("linkrisk-duckdb-")
             self.con.execute("SET temp_directory = ?", [str(temp_directory)])
         try:
             if threads:

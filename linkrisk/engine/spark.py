@@ -13,10 +13,8 @@ default to local mode on every core.
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -173,9 +171,9 @@ class SparkEngine(Engine):
             options["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{config}"
             # linkrisk keeps only temporary views; without this Spark makes an empty
             # spark-warehouse folder in whatever directory the user runs from
-            warehouse = tempfile.mkdtemp(prefix="linkrisk-spark-warehouse-")
-            atexit.register(shutil.rmtree, warehouse, True)
-            options["spark.sql.warehouse.dir"] = warehouse
+            from linkrisk._files import scratch_dir
+
+            options["spark.sql.warehouse.dir"] = scratch_dir("linkrisk-spark-warehouse-")
         jar = _similarity_jar()
         if jar:
             options["spark.jars"] = jar
