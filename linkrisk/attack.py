@@ -87,10 +87,45 @@ def space_of(study: "Study", kind: str, know_dob=None, know_county=None, know_se
     return CANDIDATE_SPACE.get(kind)
 
 
-def _knowledge(engine: "Engine", study: "Study", release: "Release", labels: str) -> None:
+class Knowledge:
+    """What the attacker reads in each record's linked profile, computed when first asked.
+
+    ``full()`` gives the table ``_know(_rid, dob, county, sex)`` for every record;
+    ``upto(rid)`` the same rows for the entities of candidates (``_cand``) up to a
+    record id, which is all the resident-ID demonstration needs.
+    """
+
+    def __init__(self, engine: "Engine", study: "Study", release: "Release", labels: str):
+        self.engine, self.study, self.release, self.labels = engine, study, release, labels
+        self.done: int | None = None  # None: nothing built; -1: every record; else rids up to
+
+    def full(self) -> str:
+        if self.done != -1:
+            _knowledge(self.engine, self.study, self.release, quote(self.labels))
+            self.done = -1
+        return "_know"
+
+    def upto(self, rid: int) -> str:
+        if self.done == -1 or (self.done is not None and self.done >= rid):
+            return "_know"
+        lab = quote(self.labels)
+        # whole entities: a profile is read over every record of the entity
+        self.engine.create("_know_lab", f"SELECT * FROM {lab} WHERE e IN (SELECT l.e FROM {lab} l "
+                                        f"JOIN _cand c USING (_rid) WHERE c._rid <= {int(rid)})")
+        _knowledge(self.engine, self.study, self.release, "_know_lab")
+        self.engine.drop("_know_lab")
+        self.done = rid
+        return "_know"
+
+    def drop(self) -> None:
+        if self.done is not None:
+            self.engine.drop("_know")
+        self.done = None
+
+
+def _knowledge(engine: "Engine", study: "Study", release: "Release", lab: str) -> None:
     """Table ``_know(_rid, dob, county, sex)``: what the attacker reads in each record's
-    profile; ``labels`` is the table of entities ``(_rid, e)``."""
-    lab = quote(labels)
+    profile; ``lab`` is a table (quoted) or subquery of entities ``(_rid, e)``."""
     parts = {"date_of_birth": [], "address": [], "sex": []}
     for c in release.columns:
         if c.readable and c.kind in parts and c.domain == plain_domain(c.kind):
@@ -154,8 +189,7 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
         return 0
     need_knowledge = any(mode == "per_record" or (c.kind == "national_id" and mode == "dictionary")
                          for c, _, _, mode in attackable)
-    if need_knowledge:
-        _knowledge(engine, study, release, labels)
+    knowledge = Knowledge(engine, study, release, labels)  # built only if a step reads it
     new_total = 0
     for c, tech, ctx, mode in attackable:
         key = f"{c.dataset}.{c.ref.column}"
@@ -203,7 +237,8 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             if (mode == "per_record" or (mode == "dictionary" and space is not None
                                          and space / a.hash_rate > a.budget_seconds)) and c.kind in (
                     "national_id", "phone", "date_of_birth", "sex", "age", "postcode"):
-                chosen, median = _cheapest_first(engine, study, c.kind, st, need_knowledge)
+                chosen, median = _cheapest_first(engine, study, c.kind, st,
+                                                 knowledge.full() if need_knowledge else None)
                 space = median if median is not None else space
                 if chosen:
                     got.extend(chosen)
@@ -212,7 +247,7 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             # 3. the real resident-ID reversal on records with known date of birth and county
             if c.kind == "national_id" and need_knowledge and st["demo"] is None and \
                     study.normalisation.national_id_scheme == "cn_ric":
-                st["demo"] = _demo_ric(engine, tech, ctx, c)
+                st["demo"] = _demo_ric(engine, tech, ctx, c, knowledge)
         n_new = 0
         if got:
             engine.create("_got", " UNION ".join(q for q, _ in got), [v for _, p in got for v in p])
@@ -237,12 +272,11 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             **({"demonstration": st["demo"]} if st["demo"] else {})}
         if n_new:
             _apply(engine, c, st["table"])
-    if need_knowledge:
-        engine.drop("_know")
+    knowledge.drop()
     return new_total
 
 
-def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowledge: bool):
+def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowledge: str | None):
     """Per-record enumeration within the budget, cheapest records first.
 
     A record's candidate space depends only on what the attacker knows of it (date of
@@ -260,7 +294,8 @@ def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowl
     a = study.attacker
     if knowledge:
         engine.create("_pr", "SELECT c._rid, k.dob IS NOT NULL AS dob, k.county IS NOT NULL AS county, "
-                             "k.sex IS NOT NULL AS sex FROM _cand c LEFT JOIN _know k USING (_rid) WHERE NOT c.invalid")
+                             f"k.sex IS NOT NULL AS sex FROM _cand c LEFT JOIN {knowledge} k USING (_rid) "
+                             "WHERE NOT c.invalid")
     else:
         engine.create("_pr", "SELECT _rid, false AS dob, false AS county, false AS sex FROM _cand WHERE NOT invalid")
     classes = engine.df("SELECT dob, county, sex, CAST(count(*) AS BIGINT) AS n FROM _pr GROUP BY dob, county, sex")
@@ -326,12 +361,29 @@ def _apply(engine: "Engine", c: ReleasedColumn, reversed_table: str) -> None:
     engine.execute(f"ALTER TABLE {quote(c.table + '_tmp')} RENAME TO {quote(c.table)}")
 
 
-def _demo_ric(engine: "Engine", tech, ctx, c: ReleasedColumn) -> dict | None:
-    """Run the 1,000-candidate reversal on up to DEMO_CAP records with known dob and county."""
-    engine.create("_demo", f"SELECT c._rid, c.h, k.county, replace(k.dob, '-', '') AS d FROM _cand c "
-                           f"JOIN _know k USING (_rid) WHERE k.dob IS NOT NULL AND k.county IS NOT NULL "
-                           f"ORDER BY c._rid LIMIT {DEMO_CAP}")
-    n = engine.count("_demo")
+def _demo_ric(engine: "Engine", tech, ctx, c: ReleasedColumn, knowledge: Knowledge) -> dict | None:
+    """Run the 1,000-candidate reversal on up to DEMO_CAP records with known dob and county.
+
+    The records are the first DEMO_CAP candidates (in record order) whose profile gives
+    both; the profiles are read for the first few thousand candidates, more only if too
+    few of them qualify.
+    """
+    total = engine.count("_cand")
+    first = 8 * DEMO_CAP
+    while True:
+        if first >= total:
+            know, bound = knowledge.full(), None
+        else:
+            bound = int(engine.scalar(f"SELECT max(_rid) FROM (SELECT _rid FROM _cand ORDER BY _rid LIMIT {first}) t"))
+            know = knowledge.upto(bound)
+        engine.create("_demo", f"SELECT c._rid, c.h, k.county, replace(k.dob, '-', '') AS d FROM _cand c "
+                               f"JOIN {know} k USING (_rid) WHERE k.dob IS NOT NULL AND k.county IS NOT NULL "
+                               f"{'' if bound is None else f'AND c._rid <= {bound} '}"
+                               f"ORDER BY c._rid LIMIT {DEMO_CAP}")
+        n = engine.count("_demo")
+        if n >= DEMO_CAP or bound is None:
+            break
+        first *= 8
     if n == 0:
         engine.drop("_demo")
         return None

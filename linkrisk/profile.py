@@ -111,7 +111,7 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
             # most specific first: on a tie the earlier check wins (1990-02-01 is a date
             # that also looks like a phone number)
             checks = [
-                ("national_id", "valid cn_ric (GB 11643-1999)", ric.valid),
+                ("national_id", "valid cn_ric (GB 11643-1999)", ric.inline_valid()),
                 ("email", "look like e-mail addresses", f"regexp_matches(lower({{x}}), '{EMAIL_PATTERN}')"),
                 ("phone", "are Chinese mobile numbers",
                  f"regexp_matches({phone_clean_sql('{x}')}, '{CN_MOBILE}')"),

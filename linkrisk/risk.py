@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
-from linkrisk.uniqueness import (class_size_counts, dankar, equivalence_classes, journalist_matches,
-                                 uniqueness_curve)
+from linkrisk.uniqueness import (_stats_from_histogram, class_size_counts, dankar, equivalence_classes,
+                                 journalist_matches, uniqueness_curve)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -109,10 +109,11 @@ def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "Scenar
         table, cols = _columns(coded, dataset, kinds)
         if table is None or any(k not in quasi_kinds(study, dataset) for k in kinds):
             continue
-        stats = equivalence_classes(engine, table, cols)
+        histogram = class_size_counts(engine, table, cols)  # one GROUP BY for both measures
+        stats = _stats_from_histogram(cols, histogram)
         entry = {"dataset": dataset, "quasi_identifiers": list(kinds), **_stats(stats)}
         if fraction:
-            share, name = dankar(class_size_counts(engine, table, cols), stats.records, fraction)
+            share, name = dankar(histogram, stats.records, fraction)
             entry.update({"sampling_fraction": fraction, "population_uniques": share, "estimator": name})
         entries.append(entry)
 

@@ -19,6 +19,7 @@ sizes (a few hundred numbers at most) comes back to Python.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
@@ -302,6 +303,9 @@ def journalist_matches(engine: Engine, table_a: str, cols_a: Sequence[str],
 # --------------------------------------------------------------------------------------
 # Uniqueness curve
 # --------------------------------------------------------------------------------------
+_CURVE_TABLES = itertools.count()  # names of the curves' work tables
+
+
 def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
                      labels: Sequence[str] | None = None) -> pd.DataFrame:
     """Share of unique records as quasi-identifiers are added, most identifying first.
@@ -338,7 +342,11 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
     the cumulative view of Sweeney's (2000, *Simple demographics often identify people
     uniquely*, Carnegie Mellon Data Privacy Working Paper 3) and Rocher, Hendrickx and
     de Montjoye's (2019, Nature Communications 10:3069) uniqueness-by-attributes
-    curves. It costs m(m+1)/2 GROUP BYs for m columns.
+    curves. It costs m(m+1)/2 GROUP BYs for m columns, but only the first m see every
+    record: adding a column only splits classes, so a record unique on the columns
+    chosen so far stays unique, and each later step groups only the records that are
+    not unique yet (their classes, and so the figures, are exactly those of the whole
+    table, the settled uniques counting as classes of one).
 
     Examples
     --------
@@ -362,19 +370,35 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
              "unique_share": current.unique_share, "uniques": current.uniques,
              "k": current.k, "classes": current.classes}]
     remaining = list(columns)
-    while remaining:
-        best, best_stats = None, None
-        for column in remaining:
-            trial = equivalence_classes(engine, table, chosen + [column])
-            if best_stats is None or ((trial.unique_share, trial.classes)
-                                      > (best_stats.unique_share, best_stats.classes)):
-                best, best_stats = column, trial
-        chosen.append(best)
-        remaining.remove(best)
-        rows.append({"step": len(chosen), "added": label_of[best], "added_column": best,
-                     "quasi_identifiers": [label_of[c] for c in chosen],
-                     "unique_share": best_stats.unique_share, "uniques": best_stats.uniques,
-                     "k": best_stats.k, "classes": best_stats.classes})
+    source, settled = table, 0  # records not unique yet; records already unique
+    rest = f"_curve_rest{next(_CURVE_TABLES)}"
+    try:
+        while remaining:
+            best, best_stats = None, None
+            for column in remaining:
+                histogram = class_size_counts(engine, source, chosen + [column])
+                if settled:
+                    histogram[1] = histogram.get(1, 0) + settled
+                trial = _stats_from_histogram(chosen + [column], histogram)
+                if best_stats is None or ((trial.unique_share, trial.classes)
+                                          > (best_stats.unique_share, best_stats.classes)):
+                    best, best_stats = column, trial
+            chosen.append(best)
+            remaining.remove(best)
+            rows.append({"step": len(chosen), "added": label_of[best], "added_column": best,
+                         "quasi_identifiers": [label_of[c] for c in chosen],
+                         "unique_share": best_stats.unique_share, "uniques": best_stats.uniques,
+                         "k": best_stats.k, "classes": best_stats.classes})
+            if remaining and best_stats.uniques > settled:
+                keys = ", ".join(quote(c) for c in chosen)
+                kept = ", ".join(quote(c) for c in chosen + remaining)
+                engine.create(rest + "_next", f"SELECT {kept} FROM (SELECT {kept}, count(*) OVER "
+                                              f"(PARTITION BY {keys}) AS _n FROM {quote(source)}) t WHERE _n > 1")
+                engine.drop(rest)
+                engine.execute(f"ALTER TABLE {quote(rest + '_next')} RENAME TO {quote(rest)}")
+                source, settled = rest, best_stats.uniques
+    finally:
+        engine.drop(rest, rest + "_next")
     return pd.DataFrame(rows)
 
 
