@@ -196,11 +196,11 @@ def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list
         parts.append(f"SELECT CAST(? AS VARCHAR) AS dataset, {rec} AS record_id FROM {quote(raw_table(i))}")
     params = [d.name for d in study.datasets if d.name in loaded.rows]
     engine.create("_all_records", " UNION ALL ".join(parts), params)
-    extra, extra_row = engine.rows(
-        "SELECT count(*), min(t._row) FROM truth_raw t ANTI JOIN _all_records a "
+    # one join finds both: truth rows naming no record, and records the truth leaves out
+    extra, extra_row, absent = engine.rows(
+        "SELECT count(*) FILTER (WHERE a.dataset IS NULL), min(t._row) FILTER (WHERE a.dataset IS NULL), "
+        "count(*) FILTER (WHERE t._row IS NULL) FROM truth_raw t FULL OUTER JOIN _all_records a "
         "ON a.dataset = t.dataset AND a.record_id = t.record_id")[0]
-    absent = engine.scalar("SELECT count(*) FROM _all_records a ANTI JOIN truth_raw t "
-                           "ON a.dataset = t.dataset AND a.record_id = t.record_id")
     dup = engine.scalar("SELECT count(*) FROM (SELECT dataset, record_id FROM truth_raw "
                         "GROUP BY ALL HAVING count(*) > 1)")
     ok = True

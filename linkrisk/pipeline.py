@@ -192,6 +192,7 @@ class _Run:
         self.progress, self.show_values = progress, show_values
         self.baseline_links = None  # set once the baseline is linked; scenarios reuse its unchanged rules
         self.baseline_scores = None  # the baseline's score table; the bootstrap groups by its entities
+        self.person_totals = None  # true pairs and persons, counted once
 
     def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
         """Release, link (with the dictionary attacker), graph and score one scenario."""
@@ -227,9 +228,10 @@ class _Run:
             stats = entity_stats(engine, scores)
             truth = None
             if self.persons is not None:
-                from linkrisk.truth import evaluate
+                from linkrisk.truth import evaluate, person_totals
 
-                truth = evaluate(engine, scores, self.persons, self.bits, enrichment.total)
+                self.person_totals = self.person_totals or person_totals(engine, self.persons)
+                truth = evaluate(engine, scores, self.persons, self.bits, enrichment.total, self.person_totals)
             matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM {quote(links.pairs_table)} "
                                "GROUP BY ALL ORDER BY da, db")
             suspicious = _suspicious(engine, study, release, scores)

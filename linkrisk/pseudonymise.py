@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from linkrisk.engine import quote
+from linkrisk.normalise import normalised_table
 from linkrisk.release import Release, ReleasedColumn, plain_domain
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -316,25 +317,31 @@ def released_table(tag: str, dataset_index: int) -> str:
 
 def apply_policy(study: "Study", loaded: "Loaded", engine: "Engine", scenario: "Scenario",
                  tag: str = "s") -> Release:
-    """Release copies of every dataset under a scenario's policy."""
+    """Release copies of every dataset under a scenario's policy.
+
+    A dataset whose columns the policy all keeps is not copied: its released columns
+    are read from its normalised table.
+    """
+    from linkrisk.study import Policy
+
     keys = KeyRing(study.seed)
     release = Release(scenario.name)
     for name in loaded.datasets:
         i = [d.name for d in study.datasets].index(name)
         refs = loaded.columns_of(name)
-        table = released_table(tag, i)
-        selects, params = [], []
+        applied = []
         for ref in refs:
-            pol = policy_for(scenario, ref)
-            tech = TECHNIQUES[getattr(pol.technique, "value", pol.technique)] if pol else TECHNIQUES["keep"]
-            if pol is None:
-                from linkrisk.study import Policy
-
-                pol = Policy("keep")
-            ctx = Context(study, ref, keys, pol)
+            pol = policy_for(scenario, ref) or Policy("keep")
+            tech = TECHNIQUES[getattr(pol.technique, "value", pol.technique)]
+            applied.append((ref, pol, tech, Context(study, ref, keys, pol)))
+        copied = any(tech.name != "keep" for _, _, tech, _ in applied)
+        table = released_table(tag, i) if copied else normalised_table(i)
+        selects, params = [], []
+        for ref, pol, tech, ctx in applied:
             x = f"n.{ref.value}" if pol.normalise or tech.name == "keep" else f"n.r{ref.slot}"
             expr, p = tech.sql(x, ctx)
-            selects.append(f"CASE WHEN n.{ref.value} IS NULL THEN NULL ELSE {expr} END AS {ref.value}")
+            selects.append(f"{expr} AS {ref.value}" if expr == f"n.{ref.value}" else
+                           f"CASE WHEN n.{ref.value} IS NULL THEN NULL ELSE {expr} END AS {ref.value}")
             params += p
             selects.append(f"{tech.present('n.' + ref.present, ctx)} AS {ref.present}")
             readable, reason = tech.readable(ctx)
@@ -342,7 +349,8 @@ def apply_policy(study: "Study", loaded: "Loaded", engine: "Engine", scenario: "
                                                   readable=readable, technique=tech.name, reason=reason,
                                                   exact_key=tech.exact_key(ctx)))
             release.policies[ref] = (tech, ctx)
-        engine.create(table, f"SELECT n._rid, n._ds, n._rec, {', '.join(selects)} "
-                             f"FROM {quote(f'norm{i}')} n", params)
-        release.tables.append(table)
+        if copied:
+            engine.create(table, f"SELECT n._rid, n._ds, n._rec, {', '.join(selects)} "
+                                 f"FROM {quote(normalised_table(i))} n", params)
+            release.tables.append(table)
     return release

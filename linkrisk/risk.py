@@ -48,22 +48,32 @@ def default_questions(study: "Study", loaded: "Loaded") -> list[tuple[str, list[
     return out
 
 
-def _profiles_table(engine: "Engine", baseline: "ScenarioResult", kinds: list[str]) -> str:
-    """Table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded)."""
+def _profiles_table(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "ScenarioResult",
+                    kinds: list[str]) -> str:
+    """Table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded).
+
+    One pass: each dataset's records with one column per kind (the smallest of the
+    dataset's columns of that kind), joined once to the entities and grouped by entity.
+    """
+    from linkrisk.normalise import normalised_table
+
     lab = quote(baseline.graph.labels_table)
-    select, joins = ["x.e"], []
-    for i, kind in enumerate(kinds):
-        cols = [c for c in baseline.release.columns if c.kind == kind and c.domain is not None and c.readable]
-        if not cols:
-            select.append(f"CAST(NULL AS UHUGEINT) AS {quote(kind)}")
-            continue
-        # the smallest value as text (binary order, the same in every engine), then coded
-        union = " UNION ALL ".join(f"SELECT _rid, {c.value} AS v FROM {quote(c.table)} "
-                                   f"WHERE {c.value} IS NOT NULL" for c in cols)
-        joins.append(f"LEFT JOIN (SELECT l.e, md5_number(min(u.v)) AS v FROM ({union}) u JOIN {lab} l USING (_rid) "
-                     f"GROUP BY l.e) k{i} ON k{i}.e = x.e")
-        select.append(f"k{i}.v AS {quote(kind)}")
-    engine.create("_profiles", f"SELECT {', '.join(select)} FROM (SELECT DISTINCT e FROM {lab}) x {' '.join(joins)}")
+    parts = []
+    for name in loaded.datasets:
+        cols = [c for c in baseline.release.of_dataset(name)
+                if c.kind in kinds and c.domain is not None and c.readable]
+        tables = list(dict.fromkeys(c.table for c in cols)) or [normalised_table(study.datasets.index(study.dataset(name)))]
+        for table in tables:  # every record, so that every entity gets a row
+            def value(kind):
+                here = [c.value for c in cols if c.kind == kind and c.table == table]
+                return (here[0] if len(here) == 1 else f"least({', '.join(here)})") if here else \
+                    "CAST(NULL AS VARCHAR)"
+            parts.append(f"SELECT _rid, {', '.join(f'{value(k)} AS k{j}' for j, k in enumerate(kinds))} "
+                         f"FROM {quote(table)}")
+    # the smallest value as text (binary order, the same in every engine), then coded
+    aggs = ", ".join(f"md5_number(min(u.k{j})) AS {quote(k)}" for j, k in enumerate(kinds))
+    engine.create("_profiles", f"SELECT l.e, {aggs} FROM ({' UNION ALL '.join(parts)}) u "
+                               f"JOIN {lab} l USING (_rid) GROUP BY l.e")
     return "_profiles"
 
 
@@ -125,7 +135,7 @@ def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "Scenar
         if table is not None:
             curves[name] = uniqueness_curve(engine, table, cols, labels=kinds)
     if all_kinds and baseline.links.pairs:  # without links a profile is just a record
-        prof = _profiles_table(engine, baseline, all_kinds)
+        prof = _profiles_table(engine, study, loaded, baseline, all_kinds)
         cols = [quote(k)[1:-1] for k in all_kinds]
         stats = equivalence_classes(engine, prof, cols)
         entries.append({"dataset": PROFILES, "quasi_identifiers": all_kinds, **_stats(stats)})

@@ -49,7 +49,16 @@ def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarr
     return codes
 
 
-def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits", total_gain: float) -> dict:
+def person_totals(engine: "Engine", persons: str) -> tuple[int, int]:
+    """True pairs (two records of one person) and persons of a :func:`persons_table`;
+    the same for every scenario of a run."""
+    true, n = engine.rows(f"SELECT CAST(sum(c * (c - 1)) AS BIGINT), CAST(count(*) AS BIGINT) FROM "
+                          f"(SELECT p, count(*) AS c FROM {quote(persons)} GROUP BY p) t")[0]
+    return int(true or 0) // 2, int(n or 0)
+
+
+def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits", total_gain: float,
+             totals: tuple[int, int] | None = None) -> dict:
     """Pair precision and recall, pure entities, and true versus false gain.
 
     A predicted pair is two records in one entity; a true pair two records of one person.
@@ -65,6 +74,8 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
         A :func:`persons_table`.
     total_gain : float
         E_s, the scenario's enrichment.
+    totals : (int, int), optional
+        :func:`person_totals` of ``persons``, when already counted.
 
     Three records, persons (0, 0, 1), all linked into one entity: predicted pairs 3,
     true pairs 1, correct pairs 1, so precision 1/3 and recall 1 (tests/test_graph.py).
@@ -82,10 +93,8 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
         f"CAST(sum(cc) AS BIGINT), sum(tg) FROM ("
         f"SELECT e, sum(c) AS size, count(*) AS k, sum(c * (c - 1)) AS cc, "
         f"sum(c * ({weight_sql(bits, 'om')}) - wm) AS tg FROM ({groups}) g GROUP BY e) t")[0]
-    true, persons_n = engine.rows(
-        f"SELECT CAST(sum(c * (c - 1)) AS BIGINT), CAST(count(*) AS BIGINT) FROM "
-        f"(SELECT p, count(*) AS c FROM {quote(persons)} GROUP BY p) t")[0]
-    predicted, correct, true = (int(x or 0) // 2 for x in (predicted, correct, true))
+    true, persons_n = totals if totals is not None else person_totals(engine, persons)
+    predicted, correct = (int(x or 0) // 2 for x in (predicted, correct))
     true_gain = float(true_gain or 0.0)
     return {
         "pair_precision": correct / predicted if predicted else None,

@@ -199,3 +199,16 @@ def test_a_study_built_in_code_is_validated_too() -> None:
     problems = study.validate()
     assert _matching(problems, ["dataset 'a'", "has no column 'mail'", "'id', 'phone'"])
     assert _matching(problems, ["dataset 'b'", "does not exist"])
+
+
+def test_truth_rows_and_records_that_do_not_match_are_counted(tmp_path: Path) -> None:
+    toml = (HEAD_TOML + PEOPLE_TOML.replace('record_id = "id"\n', "")
+            + SHOP_TOML + '\n[truth]\npath = "truth.csv"\n')
+    # records: people 1, 2 (row numbers) and shop s1, s2. The truth names people 7 (no such
+    # record, data row 2) and a shop record with no id (row 3), lists s1 twice, and says
+    # nothing of people 2 and shop s2.
+    truth = "dataset,record_id,person_id\npeople,1,A\npeople,7,X\nshop,,C\nshop,s1,A\nshop,s1,A\n"
+    problems = [p.message for p in lr.Study.from_toml(write_study(tmp_path, toml, {"truth.csv": truth})).validate()]
+    assert any("names 2 record(s) that do not exist in the datasets (first at data row 2)" in m for m in problems)
+    assert any("has no person for 2 record(s)" in m for m in problems)
+    assert any("lists 1 record(s) more than once" in m for m in problems)
