@@ -139,11 +139,15 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                                         "leave `record_id` out to use row numbers"))
         mapped = list(ds.columns)
         if mapped:
+            # bytes first: a length in bytes is stored, one in characters must be counted,
+            # and no value has more characters than bytes
             aggs = ", ".join(f"count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> ''), "
-                             f"max(length({quote(c)}))" for c in mapped)
+                             f"max(strlen({quote(c)}))" for c in mapped)
             stats = engine.rows(f"SELECT {aggs} FROM {quote(raw_table(i))}")[0]
             for j, c in enumerate(mapped):
                 filled, longest = stats[2 * j], stats[2 * j + 1]
+                if longest and longest > MAX_FIELD_CHARS:
+                    longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
                 if filled == 0:
                     problems.append(Problem(f"{label} column {c!r}",
                                             f"is empty in all {n} rows; remove it from the column "

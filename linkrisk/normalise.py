@@ -58,6 +58,16 @@ def _ws(x: str) -> str:
     return f"trim(regexp_replace({x}, '[\\s\\p{{Z}}]+', ' ', 'g'))"
 
 
+def _if_matches(test: str, pattern: str, then: str, otherwise: str) -> str:
+    """``then`` where ``test`` matches ``pattern``, else ``otherwise``: the rewriting
+    regular expressions run only on the values they would change (finding no match is
+    several times cheaper than rewriting nothing, and most values hold none)."""
+    return f"CASE WHEN regexp_matches({test}, '{pattern}') THEN {then} ELSE {otherwise} END"
+
+
+_WS_CLASS = "[\\s\\p{Z}]"
+
+
 @dataclass(frozen=True)
 class Rule:
     """How to normalise one column: SQL for the value and for its validity.
@@ -93,7 +103,7 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
         return Rule(v, f"regexp_matches({v}, '{EMAIL_PATTERN}')")
     if normaliser == "name":
         v = _ws("regexp_replace(lower({x}), '[.,;:·•_]', ' ', 'g')")
-        return Rule(f"NULLIF({v}, '')", "true")
+        return Rule(_if_matches("{x}", "[.,;:·•_\\s\\p{Z}]", f"NULLIF({v}, '')", "NULLIF(lower({x}), '')"), "true")
     if normaliser == "date":
         fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
         parsed = f"try_strptime({{x}}, [{fmts}])"
@@ -107,18 +117,19 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
     if normaliser == "postcode":
         return Rule("upper(regexp_replace({x}, '\\s', '', 'g'))", "true")
     if normaliser == "address":
-        v = "regexp_replace(lower({x}), '[,.;#·，。]', ' ', 'g')"
+        v = _if_matches("{x}", "[,.;#·，。]", "regexp_replace(lower({x}), '[,.;#·，。]', ' ', 'g')", "lower({x})")
         abbreviated = "{p}"
         for long, short in ADDRESS_ABBREVIATIONS:
             abbreviated = f"regexp_replace({abbreviated}, '\\b{long}\\b', '{short}', 'g')"
         # the abbreviations are English words: skip the regular expressions elsewhere
         latin = "regexp_matches({p}, '[a-z]')"
-        return Rule(f"NULLIF({_ws(f'CASE WHEN {latin} THEN {abbreviated} ELSE {{p}} END')}, '')", "true", pre=v)
+        words = f"CASE WHEN {latin} THEN {abbreviated} ELSE {{p}} END"  # adds no white space
+        return Rule(f"NULLIF({_if_matches('{p}', _WS_CLASS, _ws(words), words)}, '')", "true", pre=v)
     if normaliser == "integer":
         v = "CAST(CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) AS VARCHAR)"
         return Rule(f"coalesce({v}, {{x}})", "TRY_CAST({x} AS DOUBLE) IS NOT NULL")
     if normaliser == "text":
-        return Rule(f"NULLIF({_ws('lower({x})')}, '')", "true")
+        return Rule(_if_matches("{x}", _WS_CLASS, f"NULLIF({_ws('lower({x})')}, '')", "lower({x})"), "true")
     if normaliser == "none":
         return Rule("{x}", "true")
     if normaliser == "phone":

@@ -9,6 +9,7 @@ one text.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pandas as pd
@@ -351,3 +352,42 @@ def test_cn_ric_validity_agrees_with_python_stdnum(changes) -> None:
     ids = [i[:p] + c + i[p + 1:] for i, p, c in changes]
     out = normalise_frame("national_id", ids, **CN)
     assert out.invalid.tolist() == [not _stdnum_valid(i) for i in ids]
+
+
+# The rules of the name, address and text normalisers, written out plainly: the engine's
+# SQL only rewrites values that hold something to rewrite, and must agree with these on
+# every value (white space of every sort, separators, Latin words to abbreviate).
+_SPACE = re.compile(r"[\t\n\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")  # RE2's [\s\p{Z}]
+_ABBREVIATIONS = [("street", "st"), ("road", "rd"), ("avenue", "ave"), ("apartment", "apt"),
+                  ("building", "bldg"), ("number", "no"), ("district", "dist"), ("floor", "fl")]
+
+
+def _plain_text(v: str, separators: str = "") -> str | None:
+    v = v.lower()
+    if separators:
+        v = re.sub(f"[{re.escape(separators)}]", " ", v)
+    return _SPACE.sub(" ", v).strip(" ") or None
+
+
+def _plain_address(v: str) -> str | None:
+    v = re.sub("[,.;#·，。]", " ", v.lower())
+    if re.search("[a-z]", v):
+        for long, short in _ABBREVIATIONS:
+            v = re.sub(rf"\b{long}\b", short, v, flags=re.ASCII)  # RE2: ASCII word boundaries
+    return _SPACE.sub(" ", v).strip(" ") or None
+
+
+_messy_text = st.lists(st.sampled_from(list("abZ é1,.;:#·•_，。-") + [" ", "\t", "\u00a0", "\u3000", "\u2003"]
+                                       + ["street", "Road", "北京", "张"]), min_size=1, max_size=10).map("".join)
+
+
+@PROPERTY
+@given(st.lists(_messy_text, min_size=1, max_size=12))
+def test_names_addresses_and_text_follow_their_rules_on_any_white_space(values) -> None:
+    cleaned = [v.strip(" \t\n\r\v\f\u00a0\u3000\ufeff") for v in values]  # every value is trimmed first
+    names = normalise_frame("full_name", values, transliterate_names=False).value.tolist()
+    assert names == [_plain_text(v, ".,;:·•_") if v else None for v in cleaned]
+    addresses = normalise_frame("address", values).value.tolist()
+    assert addresses == [_plain_address(v) if v else None for v in cleaned]
+    text = normalise_frame("employer", values).value.tolist()
+    assert text == [_plain_text(v) if v else None for v in cleaned]

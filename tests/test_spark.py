@@ -30,6 +30,8 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "study.toml"
     ("SELECT ('10X98765432')[i % 11 + 1]", "SELECT SUBSTRING('10X98765432', i % 11 + 1, 1)"),
     ("SELECT CAST(NULL AS UHUGEINT), CAST(1 AS UBIGINT)", "SELECT CAST(NULL AS STRING), CAST(1 AS BIGINT)"),
     ("SELECT y FROM range(1880, 2101) t(y)", "SELECT y FROM RANGE(1880, 2101) AS t(y)"),
+    ("SELECT max(strlen(x))", "SELECT MAX(OCTET_LENGTH(x))"),
+    ("SELECT (TRY_CAST(x AS BIGINT) // 10) % 10", "SELECT (TRY_CAST(x AS BIGINT) DIV 10) % 10"),
     ("SELECT try_strptime(x, ['%Y-%m-%d', '%Y%m%d'])",
      "SELECT COALESCE(TRY_TO_TIMESTAMP(x, 'yyyy-M-d'), TRY_TO_TIMESTAMP(x, 'yyyyMMdd'))"),
 ])

@@ -212,3 +212,9 @@ def test_truth_rows_and_records_that_do_not_match_are_counted(tmp_path: Path) ->
     assert any("names 2 record(s) that do not exist in the datasets (first at data row 2)" in m for m in problems)
     assert any("has no person for 2 record(s)" in m for m in problems)
     assert any("lists 1 record(s) more than once" in m for m in problems)
+
+
+def test_a_long_field_is_measured_in_characters_not_bytes(tmp_path: Path) -> None:
+    # 400,000 Han characters are 1.2 MB of UTF-8 but under the 1,000,000-character limit
+    people = PEOPLE_CSV.replace("Li Na", "张" * 400_000)
+    assert lr.Study.from_toml(write_study(tmp_path, files={"people.csv": people})).validate() == []

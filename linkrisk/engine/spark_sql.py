@@ -17,7 +17,7 @@ Rewrites (DuckDB -> Spark), each with a reason:
 - ``regexp_full_match(x, p)`` -> ``x RLIKE '^(?:p)$'``; ``\\p{Han}`` -> ``\\p{IsHan}``
   (Java's name for the script); ``'g'`` flags dropped (Spark always replaces all).
 - ``try_strptime(x, [f, ...])`` -> ``coalesce(try_to_timestamp(x, f'), ...)`` with the
-  formats in Java's letters; ``ord`` -> ``ascii``; ``chr(n)`` of a constant -> the
+  formats in Java's letters; ``ord`` -> ``ascii``; ``strlen`` -> ``octet_length``; ``chr(n)`` of a constant -> the
   character itself (Spark's ``chr`` works modulo 256).
 - ``'text'[i]`` -> ``substr('text', i, 1)``; ``range(a, b) t(c)`` as a table ->
   Spark's own ``range``.
@@ -116,6 +116,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return tries[0] if len(tries) == 1 else exp.Coalesce(this=tries[0], expressions=tries[1:])
         if fn == "ord":
             return exp.Anonymous(this="ascii", expressions=args)
+        if fn == "strlen":  # length in bytes
+            return exp.Anonymous(this="octet_length", expressions=args)
         if fn == "hash":  # DuckDB's 64-bit hash; Spark's hash() has 32 bits
             return exp.Anonymous(this="xxhash64", expressions=args)
         if fn == "hamming" and len(args) == 2:
