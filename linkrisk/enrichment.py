@@ -65,10 +65,23 @@ def _gained_sql(bits: KindBits, profile: str, mask: str) -> str:
                      f"THEN 1 ELSE 0 END) AS BIGINT) AS k{i}" for i in range(len(bits.kinds)))
 
 
+# Up to this many datasets, the score table also carries, per record, its entity's
+# profile within each dataset (``pm0``, ``pm1``, ...): "which kinds A's records gain from
+# B's" is then one scan instead of a join. With more, the columns would cost more than
+# the join saves, and the join is used.
+WIDE_DATASETS = 8
+
+
+def _wide(n_datasets: int) -> bool:
+    return n_datasets <= WIDE_DATASETS
+
+
 def score_table(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release", bits: KindBits,
                 labels: str, table: str) -> str:
     """Create ``table(_rid, _ds, e, m, pm, g)``: per record its dataset (position in
-    ``loaded.datasets``), entity, K_s(r) as a bit mask, P_s(e) and gain_s(r).
+    ``loaded.datasets``), entity, K_s(r) as a bit mask, P_s(e) and gain_s(r); with at most
+    ``WIDE_DATASETS`` datasets also ``pm0, pm1, ...``: the union of K_s over the entity's
+    records in each dataset (NULL where it has none).
 
     ``labels`` is the scenario's table of entities ``(_rid, e)``. Everything stays in the
     engine: a Spark cluster scores a billion records without the driver seeing them.
@@ -89,9 +102,12 @@ def score_table(engine: "Engine", study: "Study", loaded: "Loaded", release: "Re
     masks = f"_masks_{table}"
     engine.create(masks, f"SELECT u._rid, u._ds, l.e, u.m FROM ({' UNION ALL '.join(parts)}) u "
                          f"JOIN {quote(labels)} l USING (_rid)")
+    n = len(loaded.datasets)
+    per_ds = "".join(f", bit_or(m) FILTER (WHERE _ds = {j}) AS pm{j}" for j in range(n)) if _wide(n) else ""
     engine.create(table, f"SELECT s._rid, s._ds, s.e, s.m, p.pm, ({weight_sql(bits, 'p.pm')}) - "
-                         f"({weight_sql(bits, 's.m')}) AS g FROM {quote(masks)} s "
-                         f"JOIN (SELECT e, bit_or(m) AS pm FROM {quote(masks)} GROUP BY e) p USING (e)")
+                         f"({weight_sql(bits, 's.m')}) AS g{''.join(f', p.pm{j}' for j in range(n)) if per_ds else ''} "
+                         f"FROM {quote(masks)} s "
+                         f"JOIN (SELECT e, bit_or(m) AS pm{per_ds} FROM {quote(masks)} GROUP BY e) p USING (e)")
     engine.drop(masks)
     return table
 
@@ -151,11 +167,7 @@ def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> 
             if r is not None and int(r[f"k{k}"]):
                 rows_kinds.append({"dataset": name, "kind": kind, "records": int(r[f"k{k}"]),
                                    "share": int(r[f"k{k}"]) / cnt})
-    # which kinds the records of dataset A gain from the records of dataset B
-    pairs = engine.df(f"SELECT r._ds AS da, x._ds AS db, {_gained_sql(bits, 'x.pm', 'r.m')} "
-                      f"FROM {quote(table)} r JOIN (SELECT e, _ds, bit_or(m) AS pm FROM {quote(table)} "
-                      "GROUP BY e, _ds) x ON x.e = r.e AND x._ds <> r._ds GROUP BY r._ds, x._ds")
-    pairs = {(int(r["da"]), int(r["db"])): r for r in pairs.to_dict("records")}
+    pairs = _gained_from(engine, table, bits, len(datasets))
     for j, other in enumerate(datasets):
         for i, name in enumerate(datasets):
             r = pairs.get((i, j))
@@ -177,6 +189,21 @@ def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> 
                       distribution=distribution, table=table, engine=engine)
 
 
+def _gained_from(engine: "Engine", table: str, bits: KindBits, n_datasets: int) -> dict[tuple[int, int], dict]:
+    """Which kinds the records of dataset A gain from the records of dataset B:
+    ``{(a, b): {"k<i>": records of A gaining kind i from B's records}}``."""
+    if _wide(n_datasets):  # each record carries its entity's profile in every dataset
+        cols = ", ".join(_gained_sql(bits, f"pm{j}", "m").replace(" AS k", f" AS d{j}k")
+                         for j in range(n_datasets))
+        rows = engine.df(f"SELECT _ds AS da, {cols} FROM {quote(table)} GROUP BY _ds").to_dict("records")
+        return {(int(r["da"]), j): {f"k{i}": r[f"d{j}k{i}"] for i in range(len(bits.kinds))}
+                for r in rows for j in range(n_datasets) if j != int(r["da"])}
+    pairs = engine.df(f"SELECT r._ds AS da, x._ds AS db, {_gained_sql(bits, 'x.pm', 'r.m')} "
+                      f"FROM {quote(table)} r JOIN (SELECT e, _ds, bit_or(m) AS pm FROM {quote(table)} "
+                      "GROUP BY e, _ds) x ON x.e = r.e AND x._ds <> r._ds GROUP BY r._ds, x._ds")
+    return {(int(r["da"]), int(r["db"])): r for r in pairs.to_dict("records")}
+
+
 def entity_sum_groups(engine: "Engine", baseline: str, scenario: str) -> pd.DataFrame:
     """Baseline entities grouped by their (baseline, scenario) sums of gains.
 
@@ -184,11 +211,11 @@ def entity_sum_groups(engine: "Engine", baseline: str, scenario: str) -> pd.Data
     column ``e`` groups both. Returns ``b, s, n`` sorted by ``b, s``: the small table
     :func:`bootstrap_prevented` resamples.
     """
+    # both tables hold every record: one join, both sums in one grouping
     return engine.df(
-        f"SELECT round(b.g, 9) AS b, round(s.g, 9) AS s, CAST(count(*) AS BIGINT) AS n FROM "
-        f"(SELECT e, sum(g) AS g FROM {quote(baseline)} GROUP BY e) b JOIN "
-        f"(SELECT x.e, sum(y.g) AS g FROM {quote(baseline)} x JOIN {quote(scenario)} y USING (_rid) "
-        "GROUP BY x.e) s USING (e) GROUP BY round(b.g, 9), round(s.g, 9) ORDER BY b, s")
+        f"SELECT round(b, 9) AS b, round(s, 9) AS s, CAST(count(*) AS BIGINT) AS n FROM "
+        f"(SELECT x.e, sum(x.g) AS b, sum(y.g) AS s FROM {quote(baseline)} x JOIN {quote(scenario)} y "
+        "USING (_rid) GROUP BY x.e) t GROUP BY round(b, 9), round(s, 9) ORDER BY b, s")
 
 
 def bootstrap_prevented(groups: dict[str, pd.DataFrame], seed: int, n_boot: int = 1000,

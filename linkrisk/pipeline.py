@@ -193,6 +193,7 @@ class _Run:
         self.baseline_links = None  # set once the baseline is linked; scenarios reuse its unchanged rules
         self.baseline_scores = None  # the baseline's score table; the bootstrap groups by its entities
         self.person_totals = None  # true pairs and persons, counted once
+        self.baseline_graph = None  # (links, labels table) of the baseline; equal links reuse its entities
 
     def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
         """Release, link (with the dictionary attacker), graph and score one scenario."""
@@ -214,13 +215,15 @@ class _Run:
                     link=lambda r: run_linkers(engine, study, r, tag, show_values=self.show_values,
                                                progress=getattr(progress, "note", progress),
                                                reuse=self.baseline_links),
-                    label=lambda lk: _labels(engine, lk, loaded.total, tag))
+                    label=lambda lk: _labels(engine, lk, loaded.total, tag, self.baseline_graph))
         if n == 0:
             self.baseline_links = links
         _say(progress, f"scenario {name}: graph")
         with timer.stage("graph"):
             if labels is None:  # the dictionary attacker may already have labelled the final links
-                labels = _labels(engine, links, loaded.total, tag)
+                labels = _labels(engine, links, loaded.total, tag, self.baseline_graph)
+            if n == 0:
+                self.baseline_graph = (links, labels)
         _say(progress, f"scenario {name}: score")
         with timer.stage("score"):
             scores = score_table(engine, study, loaded, release, self.bits, labels, f"score_{tag}")
@@ -285,9 +288,22 @@ def _raw_slots(study: "Study", loaded) -> set[int]:
             if (p := policy_for(s, c)) is not None and not p.normalise}
 
 
-def _labels(engine: "Engine", links, n_records: int, tag: str) -> str:
-    """The table ``lab_<tag>(_rid, e)`` of every record's entity, from a scenario's edges."""
-    return engine.components_table(links.pairs_table, n_records, f"lab_{tag}")
+def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple | None = None) -> str:
+    """The table ``lab_<tag>(_rid, e)`` of every record's entity, from a scenario's edges.
+
+    ``baseline`` is ``(links, labels table)`` of the baseline: a scenario that links
+    exactly the baseline's pairs (a keyed hash shared by every holder, say) has its
+    entities, numbered alike, and they are copied instead of computed again.
+    """
+    table = f"lab_{tag}"
+    if baseline is not None:
+        base_links, base_labels = baseline
+        if links.pairs == base_links.pairs and not engine.scalar(
+                f"SELECT count(*) FROM (SELECT a, b FROM {quote(links.pairs_table)} "
+                f"EXCEPT SELECT a, b FROM {quote(base_links.pairs_table)}) t"):
+            engine.create(table, f"SELECT _rid, e FROM {quote(base_labels)}")
+            return table
+    return engine.components_table(links.pairs_table, n_records, table)
 
 
 def _suspicious(engine: "Engine", study: "Study", release: "Release", scores: str) -> int:

@@ -96,3 +96,16 @@ def test_export_every_record_once(result, tmp_path):
     assert list(table.columns) == ["dataset", "record_id", "entity_id"]
     assert len(table) == result.loaded.total
     assert not table.duplicated(["dataset", "record_id"]).any()
+
+
+def test_kinds_gained_from_each_dataset_agree_with_and_without_per_dataset_profiles(result, monkeypatch):
+    # up to WIDE_DATASETS datasets the score table carries each entity's profile per
+    # dataset; beyond, a join computes the same table
+    from linkrisk import enrichment
+
+    wide = {s.name: s.enrichment.gained_from for s in result.scenarios}
+    assert all(len(g) for g in wide.values())
+    monkeypatch.setattr(enrichment, "WIDE_DATASETS", 0)
+    for s in result.scenarios:
+        joined = enrichment.score(result.engine, s.enrichment.table, result.bits, result.loaded.datasets)
+        assert joined.gained_from.equals(wide[s.name]), s.name

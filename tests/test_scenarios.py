@@ -48,6 +48,25 @@ def test_shared_key_cuts_no_links(result):
     assert s.prevented["value"] == pytest.approx(10 / 29)
 
 
+def test_a_scenario_linking_the_baselines_pairs_reuses_its_entities(monkeypatch):
+    # the shared key links exactly the baseline's pairs: its entities are copied, not
+    # computed again; the per-holder keys cut links, so its entities are computed
+    from linkrisk.engine.duckdb import DuckDBEngine
+
+    computed = []
+    original = DuckDBEngine.components_table
+    monkeypatch.setattr(DuckDBEngine, "components_table",
+                        lambda self, pairs, n, table: computed.append(table) or original(self, pairs, n, table))
+    res = tiny_study([scenario("shared-key", "keyed_hash", key_scope="global"),
+                      scenario("per-holder", "keyed_hash", key_scope="dataset")]).run()
+    try:
+        assert computed == ["lab_s0", "lab_s2"]
+        assert res.scenario("shared-key").labels.tolist() == res.baseline.labels.tolist()
+        assert res.scenario("per-holder").entities > res.baseline.entities
+    finally:
+        res.close()
+
+
 def test_key_per_holder_cuts_every_cross_dataset_identifier_link(result):
     # Only a2-c1 (name + dob) remains: P{a2, c1} = name, dob, photo, health = 8;
     # a2 holds 5, c1 holds 5: E = 3 + 3 = 6; prevented = 23/29
