@@ -64,18 +64,27 @@ def _children() -> dict[int, list[int]]:
     return kids
 
 
-def rss_mb() -> float:
-    """Resident memory of this process and every process it started (Spark's JVM)."""
-    kids, total, todo = _children(), 0, [os.getpid()]
+def _tree() -> list[int]:
+    """This process and every process it started (Spark's JVM)."""
+    kids, out, todo = _children(), [], [os.getpid()]
     while todo:
         pid = todo.pop()
-        total += _rss_kb(pid)
+        out.append(pid)
         todo.extend(kids.get(pid, []))
-    return total / 1024
+    return out
+
+
+def rss_mb(pids: list[int] | None = None) -> float:
+    """Resident memory of ``pids`` (default: this process and its descendants)."""
+    return sum(_rss_kb(pid) for pid in (pids if pids is not None else _tree())) / 1024
 
 
 class Sampler:
-    """Samples RSS in a thread; keeps the peak per label and overall."""
+    """Samples RSS in a thread every 20 ms; keeps the peak per label and overall.
+
+    The process tree is walked twice a second (walking /proc is what costs), the known
+    processes' memory read at every sample: the sampler takes well under 1% of a core.
+    """
 
     def __init__(self):
         self.label = "start"
@@ -86,8 +95,11 @@ class Sampler:
         self._thread.start()
 
     def _run(self):
+        pids, walked = _tree(), time.monotonic()
         while not self._stop.is_set():
-            r = rss_mb()
+            if time.monotonic() - walked > 0.5:
+                pids, walked = _tree(), time.monotonic()
+            r = rss_mb(pids)
             self.peak = max(self.peak, r)
             self.peaks[self.label] = max(self.peaks.get(self.label, 0.0), r)
             time.sleep(0.02)
@@ -107,7 +119,7 @@ def phase(sampler: Sampler, name: str, times: dict):
         times[name] = time.perf_counter() - t0
 
 
-STAGE_OF = (("loading", "load"), ("normalising", "normalise"), (": release", "release"),
+STAGE_OF = (("loading", "load"), ("normalising", "normalise"), (": release", "release"), ("risk", "risk"),
             (": link", "link"), ("linking", "link"), (": graph", "graph"), (": score", "score"))
 
 

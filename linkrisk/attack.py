@@ -105,6 +105,13 @@ class Knowledge:
             self.done = -1
         return "_know"
 
+    def new_candidates(self) -> None:
+        """``_cand`` was made anew (the next column): knowledge read for some of the old
+        candidates' entities does not cover the new ones; knowledge of every record does."""
+        if self.done not in (None, -1):
+            self.engine.drop("_know")
+            self.done = None
+
     def upto(self, rid: int) -> str:
         if self.done == -1 or (self.done is not None and self.done >= rid):
             return "_know"
@@ -204,6 +211,7 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
         if not ctx.policy.normalise:
             candidates += f" AND n.{c.ref.value} = trim(n.r{c.ref.slot})"
         engine.create("_cand", candidates)
+        knowledge.new_candidates()
         total = engine.count("_cand") + st["n"]
         got = []  # queries, each giving record ids newly reversed
         method, seconds, space = None, 0.0, None

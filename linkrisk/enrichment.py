@@ -72,10 +72,6 @@ def _gained_sql(bits: KindBits, profile: str, mask: str) -> str:
 WIDE_DATASETS = 8
 
 
-def _wide(n_datasets: int) -> bool:
-    return n_datasets <= WIDE_DATASETS
-
-
 def score_table(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release", bits: KindBits,
                 labels: str, table: str) -> str:
     """Create ``table(_rid, _ds, e, m, pm, g)``: per record its dataset (position in
@@ -103,7 +99,7 @@ def score_table(engine: "Engine", study: "Study", loaded: "Loaded", release: "Re
     engine.create(masks, f"SELECT u._rid, u._ds, l.e, u.m FROM ({' UNION ALL '.join(parts)}) u "
                          f"JOIN {quote(labels)} l USING (_rid)")
     n = len(loaded.datasets)
-    per_ds = "".join(f", bit_or(m) FILTER (WHERE _ds = {j}) AS pm{j}" for j in range(n)) if _wide(n) else ""
+    per_ds = "".join(f", bit_or(m) FILTER (WHERE _ds = {j}) AS pm{j}" for j in range(n)) if n <= WIDE_DATASETS else ""
     engine.create(table, f"SELECT s._rid, s._ds, s.e, s.m, p.pm, ({weight_sql(bits, 'p.pm')}) - "
                          f"({weight_sql(bits, 's.m')}) AS g{''.join(f', p.pm{j}' for j in range(n)) if per_ds else ''} "
                          f"FROM {quote(masks)} s "
@@ -192,7 +188,7 @@ def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> 
 def _gained_from(engine: "Engine", table: str, bits: KindBits, n_datasets: int) -> dict[tuple[int, int], dict]:
     """Which kinds the records of dataset A gain from the records of dataset B:
     ``{(a, b): {"k<i>": records of A gaining kind i from B's records}}``."""
-    if _wide(n_datasets):  # each record carries its entity's profile in every dataset
+    if f"pm{n_datasets - 1}" in engine.columns(table):  # each record carries its entity's profile per dataset
         cols = ", ".join(_gained_sql(bits, f"pm{j}", "m").replace(" AS k", f" AS d{j}k")
                          for j in range(n_datasets))
         rows = engine.df(f"SELECT _ds AS da, {cols} FROM {quote(table)} GROUP BY _ds").to_dict("records")

@@ -392,8 +392,12 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
             if remaining and best_stats.uniques > settled:
                 keys = ", ".join(quote(c) for c in chosen)
                 kept = ", ".join(quote(c) for c in chosen + remaining)
+                size = "_n"
+                while size in chosen + remaining:  # a name none of the kept columns has
+                    size += "_"
                 engine.create(rest + "_next", f"SELECT {kept} FROM (SELECT {kept}, count(*) OVER "
-                                              f"(PARTITION BY {keys}) AS _n FROM {quote(source)}) t WHERE _n > 1")
+                                              f"(PARTITION BY {keys}) AS {quote(size)} FROM {quote(source)}) t "
+                                              f"WHERE {quote(size)} > 1")
                 engine.drop(rest)
                 engine.execute(f"ALTER TABLE {quote(rest + '_next')} RENAME TO {quote(rest)}")
                 source, settled = rest, best_stats.uniques

@@ -105,7 +105,13 @@ def test_kinds_gained_from_each_dataset_agree_with_and_without_per_dataset_profi
 
     wide = {s.name: s.enrichment.gained_from for s in result.scenarios}
     assert all(len(g) for g in wide.values())
+    assert "pm0" in result.engine.columns(result.baseline.enrichment.table)
     monkeypatch.setattr(enrichment, "WIDE_DATASETS", 0)
     for s in result.scenarios:
-        joined = enrichment.score(result.engine, s.enrichment.table, result.bits, result.loaded.datasets)
+        table = enrichment.score_table(result.engine, result.study, result.loaded, s.release, result.bits,
+                                       s.graph.labels_table, "_score_narrow")
+        assert "pm0" not in result.engine.columns(table)
+        joined = enrichment.score(result.engine, table, result.bits, result.loaded.datasets)
         assert joined.gained_from.equals(wide[s.name]), s.name
+        assert joined.total == s.enrichment.total
+    result.engine.drop("_score_narrow")

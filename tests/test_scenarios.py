@@ -185,6 +185,33 @@ def test_budget_ending_inside_a_cost_class_takes_the_first_records():
         assert [g[0] for g in got] == ["a1", "a2"]
 
 
+def test_the_demonstration_reads_each_columns_own_first_candidates(monkeypatch):
+    # Two hashed resident-ID columns in one dataset; the demonstration takes the first
+    # DEMO_CAP candidates of each column with known date of birth and county, reading
+    # profiles only for a column's first few candidates. nid is filled in even rows
+    # only, nid2 in every row; nid2's first record holds an ID of another district
+    # (110102) than its address (110101), so it is not recovered. Reading nid2's first
+    # candidates (not reusing what was read for nid's) must pick that record.
+    from linkrisk import attack
+
+    monkeypatch.setattr(attack, "DEMO_CAP", 1)  # profiles read for 8 candidates at first
+    n = 20
+    ids = [resident_id("1990-01-01", f"{i:03d}") for i in range(n)]
+    a = pd.DataFrame({"rid": [f"a{i:02d}" for i in range(n)],
+                      "nid": [ids[i] if i % 2 else None for i in range(n)],
+                      "nid2": ["110102" + ids[0][6:17] + ric.calc_check_digit("110102" + ids[0][6:17] + "0")]
+                      + ids[1:],
+                      "dob": ["1990-01-01"] * n, "addr": [f"北京市东城区人民路{i}号" for i in range(n)]})
+    study = lr.Study([lr.Dataset("A", a, {"nid": "national_id", "nid2": "national_id", "dob": "date_of_birth",
+                                          "addr": "address"}, record_id="rid")],
+                     normalisation=lr.Normalisation(national_id_scheme="cn_ric"),
+                     scenarios=[lr.Scenario("s", {"national_id": {"technique": "hash"}})], seed=3)
+    with study.run() as res:
+        rev = {r["column"]: r["demonstration"] for r in res.scenario("s").release.reversed_columns}
+        assert rev["A.nid"]["records"] == 1 and rev["A.nid"]["recovered"] == 1
+        assert rev["A.nid2"]["records"] == 1 and rev["A.nid2"]["recovered"] == 0
+
+
 def test_a_reversed_hash_is_not_a_conflicting_identifier():
     # a1 and a1b are one person filed twice in A with one resident ID. Hashed, then
     # reversed, each record holds the ID in two spellings (hash and plaintext): that is
