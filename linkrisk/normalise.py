@@ -39,7 +39,7 @@ MASK_CHARS = "*#•"
 # in spreadsheet exports), ideographic space (U+3000, common in Chinese text), BOM.
 _SPACES = "\t\n\r\v\f\u00a0\u3000\ufeff"
 TRIMMED = "' ' || " + " || ".join(f"chr({ord(c)})" for c in _SPACES)
-_SPACE_CLASS = "'[ ' || " + " || ".join(f"chr({ord(c)})" for c in _SPACES) + " || ']'"
+_SPACE_CLASS = f"'[' || {TRIMMED} || ']'"
 _EDGE_SPACE = f"'^' || {_SPACE_CLASS} || '|' || {_SPACE_CLASS} || '$'"  # white space at either end
 
 
@@ -53,9 +53,12 @@ def _clean(x: str) -> str:
     return f"NULLIF(CASE WHEN regexp_matches({x}, {_EDGE_SPACE}) THEN trim({x}, {TRIMMED}) ELSE {x} END, '')"
 
 
+_WS_CLASS = "[\\s\\p{Z}]"  # white space, Unicode spaces too
+
+
 def _ws(x: str) -> str:
     """Runs of white space (Unicode spaces too) to one space, trimmed."""
-    return f"trim(regexp_replace({x}, '[\\s\\p{{Z}}]+', ' ', 'g'))"
+    return f"trim(regexp_replace({x}, '{_WS_CLASS}+', ' ', 'g'))"
 
 
 def _if_matches(test: str, pattern: str, then: str, otherwise: str) -> str:
@@ -63,9 +66,6 @@ def _if_matches(test: str, pattern: str, then: str, otherwise: str) -> str:
     regular expressions run only on the values they would change (finding no match is
     several times cheaper than rewriting nothing, and most values hold none)."""
     return f"CASE WHEN regexp_matches({test}, '{pattern}') THEN {then} ELSE {otherwise} END"
-
-
-_WS_CLASS = "[\\s\\p{Z}]"
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
     if normaliser == "postcode":
         return Rule("upper(regexp_replace({x}, '\\s', '', 'g'))", "true")
     if normaliser == "address":
-        v = _if_matches("{x}", "[,.;#·，。]", "regexp_replace(lower({x}), '[,.;#·，。]', ' ', 'g')", "lower({x})")
+        punctuation = "[,.;#·，。]"
+        v = _if_matches("{x}", punctuation, f"regexp_replace(lower({{x}}), '{punctuation}', ' ', 'g')", "lower({x})")
         abbreviated = "{p}"
         for long, short in ADDRESS_ABBREVIATIONS:
             abbreviated = f"regexp_replace({abbreviated}, '\\b{long}\\b', '{short}', 'g')"
