@@ -148,9 +148,15 @@ def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> 
     (weight 2), ``b`` phone and health (weight 3); linked, ``a`` gains health (3) and
     ``b`` nothing; tests/test_linkage_handmade.py works such cases by hand.
     """
+    n_ds = len(datasets)
+    # with per-dataset profiles in the table, what each dataset gains from each other one
+    # is counted in the same scan
+    wide = f"pm{n_ds - 1}" in engine.columns(table)
+    from_cols = "".join(", " + _gained_sql(bits, f"pm{j}", "m").replace(" AS k", f" AS d{j}k")
+                        for j in range(n_ds)) if wide else ""
     by = engine.df(f"SELECT _ds, CAST(count(*) AS BIGINT) AS n, sum(g) AS total, "
                    f"CAST(sum(CASE WHEN g > 0 THEN 1 ELSE 0 END) AS BIGINT) AS enriched, "
-                   f"{_gained_sql(bits, 'pm', 'm')} FROM {quote(table)} GROUP BY _ds")
+                   f"{_gained_sql(bits, 'pm', 'm')}{from_cols} FROM {quote(table)} GROUP BY _ds")
     by = {int(r["_ds"]): r for r in by.to_dict("records")}
     counts = {i: int(by[i]["n"]) if i in by else 0 for i in range(len(datasets))}
     by_dataset, rows_kinds, rows_from = {}, [], []
@@ -163,7 +169,11 @@ def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> 
             if r is not None and int(r[f"k{k}"]):
                 rows_kinds.append({"dataset": name, "kind": kind, "records": int(r[f"k{k}"]),
                                    "share": int(r[f"k{k}"]) / cnt})
-    pairs = _gained_from(engine, table, bits, len(datasets))
+    if wide:
+        pairs = {(i, j): {f"k{k}": r[f"d{j}k{k}"] for k in range(len(bits.kinds))}
+                 for i, r in by.items() for j in range(n_ds) if j != i}
+    else:
+        pairs = _gained_from(engine, table, bits, n_ds)
     for j, other in enumerate(datasets):
         for i, name in enumerate(datasets):
             r = pairs.get((i, j))
@@ -187,13 +197,8 @@ def score(engine: "Engine", table: str, bits: KindBits, datasets: list[str]) -> 
 
 def _gained_from(engine: "Engine", table: str, bits: KindBits, n_datasets: int) -> dict[tuple[int, int], dict]:
     """Which kinds the records of dataset A gain from the records of dataset B:
-    ``{(a, b): {"k<i>": records of A gaining kind i from B's records}}``."""
-    if f"pm{n_datasets - 1}" in engine.columns(table):  # each record carries its entity's profile per dataset
-        cols = ", ".join(_gained_sql(bits, f"pm{j}", "m").replace(" AS k", f" AS d{j}k")
-                         for j in range(n_datasets))
-        rows = engine.df(f"SELECT _ds AS da, {cols} FROM {quote(table)} GROUP BY _ds").to_dict("records")
-        return {(int(r["da"]), j): {f"k{i}": r[f"d{j}k{i}"] for i in range(len(bits.kinds))}
-                for r in rows for j in range(n_datasets) if j != int(r["da"])}
+    ``{(a, b): {"k<i>": records of A gaining kind i from B's records}}``, by a join (for a
+    score table without per-dataset profiles)."""
     pairs = engine.df(f"SELECT r._ds AS da, x._ds AS db, {_gained_sql(bits, 'x.pm', 'r.m')} "
                       f"FROM {quote(table)} r JOIN (SELECT e, _ds, bit_or(m) AS pm FROM {quote(table)} "
                       "GROUP BY e, _ds) x ON x.e = r.e AND x._ds <> r._ds GROUP BY r._ds, x._ds")

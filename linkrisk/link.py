@@ -80,8 +80,12 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
             for c in cols)
         # values are grouped and joined as 128-bit MD5 numbers (DuckDB's 64-bit hash()
         # collided on real-looking data); the text of a value is fetched back for hubs only
+        # a record counts once per value: two columns of one dataset may hold the same
+        # value (records of different datasets never share an id, so with one column per
+        # dataset there is nothing to remove, and the DISTINCT, a quarter of the cost, goes)
+        distinct = "DISTINCT " if len({c.dataset for c in cols}) < len(cols) else ""
         engine.create("_idv", f"SELECT _rid, _ds, h, count(*) OVER (PARTITION BY h) AS n "
-                              f"FROM (SELECT DISTINCT _rid, _ds, md5_number(v) AS h FROM ({union}))")
+                              f"FROM (SELECT {distinct}_rid, _ds, md5_number(v) AS h FROM ({union}))")
         hub_rows = engine.rows("SELECT h, any_value(n), count(DISTINCT _ds) FROM _idv WHERE n > ? GROUP BY h",
                                [limit])
         if hub_rows:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_FIELD_CHARS = 1_000_000  # a field longer than this is almost surely broken quoting
 TRUTH_COLUMNS = ("dataset", "record_id", "person_id")
+TRUTH_TABLE = "_truth"  # (_rid, pid, trow): each record's person, as the truth file names it
 
 
 def raw_table(i: int) -> str:
@@ -114,12 +115,20 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                 what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
                 problems.append(Problem(label, f"has no {what} {c!r}; its columns are {shown}."))
             continue
+        # one scan checks the record ids and every mapped column; lengths in bytes first
+        # (a length in bytes is stored, one in characters must be counted, and no value
+        # has more characters than bytes)
+        mapped = list(ds.columns)
+        aggs = [f"count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> ''), max(strlen({quote(c)}))"
+                for c in mapped]
         if ds.record_id:
             rid = quote(ds.record_id)
-            nulls, first_null, distinct, filled = engine.rows(
-                f"SELECT count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                f"min(_row) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                f"count(DISTINCT {rid}), count({rid}) FROM {quote(raw_table(i))}")[0]
+            aggs.append(f"count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                        f"min(_row) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                        f"count(DISTINCT {rid}), count({rid})")
+        stats = engine.rows(f"SELECT {', '.join(aggs)} FROM {quote(raw_table(i))}")[0] if aggs else ()
+        if ds.record_id:
+            nulls, first_null, distinct, filled = stats[2 * len(mapped):]
             dups = first_dup = 0
             if distinct < filled:  # only then look for the repeats (a window is costly)
                 dups, first_dup = engine.rows(
@@ -137,28 +146,21 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                                         f"the record id is not unique: {dups} value(s) occur more than once "
                                         f"(first repeat at data row {first_dup}); choose a unique column, or "
                                         "leave `record_id` out to use row numbers"))
-        mapped = list(ds.columns)
-        if mapped:
-            # bytes first: a length in bytes is stored, one in characters must be counted,
-            # and no value has more characters than bytes
-            aggs = ", ".join(f"count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> ''), "
-                             f"max(strlen({quote(c)}))" for c in mapped)
-            stats = engine.rows(f"SELECT {aggs} FROM {quote(raw_table(i))}")[0]
-            for j, c in enumerate(mapped):
-                filled, longest = stats[2 * j], stats[2 * j + 1]
-                if longest and longest > MAX_FIELD_CHARS:
-                    longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
-                if filled == 0:
-                    problems.append(Problem(f"{label} column {c!r}",
-                                            f"is empty in all {n} rows; remove it from the column "
-                                            "mapping, or check the file's delimiter and header"))
-                if longest and longest > MAX_FIELD_CHARS:
-                    row = engine.scalar(f"SELECT min(_row) FROM {quote(raw_table(i))} "
-                                        f"WHERE length({quote(c)}) > ?", [MAX_FIELD_CHARS])
-                    problems.append(Problem(f"{label} column {c!r}",
-                                            f"holds a value of {longest:,} characters at data row {row} "
-                                            f"(the limit is {MAX_FIELD_CHARS:,}); this usually means a "
-                                            "broken quote character; fix the file or drop the column"))
+        for j, c in enumerate(mapped):
+            filled, longest = stats[2 * j], stats[2 * j + 1]
+            if longest and longest > MAX_FIELD_CHARS:
+                longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
+            if filled == 0:
+                problems.append(Problem(f"{label} column {c!r}",
+                                        f"is empty in all {n} rows; remove it from the column "
+                                        "mapping, or check the file's delimiter and header"))
+            if longest and longest > MAX_FIELD_CHARS:
+                row = engine.scalar(f"SELECT min(_row) FROM {quote(raw_table(i))} "
+                                    f"WHERE length({quote(c)}) > ?", [MAX_FIELD_CHARS])
+                problems.append(Problem(f"{label} column {c!r}",
+                                        f"holds a value of {longest:,} characters at data row {row} "
+                                        f"(the limit is {MAX_FIELD_CHARS:,}); this usually means a "
+                                        "broken quote character; fix the file or drop the column"))
         loaded.datasets.append(ds.name)
         loaded.rows[ds.name] = n
         loaded.offsets[ds.name] = offset
@@ -191,22 +193,30 @@ def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list
         problems.append(Problem(label, f"names dataset(s) {', '.join(map(repr, unknown))} that the study "
                                 f"does not have; its datasets are {', '.join(map(repr, loaded.datasets))}"))
         return False
-    # the records table exists only after normalisation; compare against raw tables here
+    # the records table exists only after normalisation; compare against raw tables here,
+    # numbering records as normalisation will (the dataset's offset plus its row number)
     parts = []
     for i, ds_ in enumerate(study.datasets):
         if ds_.name not in loaded.rows:
             continue
         rec = quote(ds_.record_id) if ds_.record_id else "CAST(_row AS VARCHAR)"
-        parts.append(f"SELECT CAST(? AS VARCHAR) AS dataset, {rec} AS record_id FROM {quote(raw_table(i))}")
+        parts.append(f"SELECT CAST(? AS VARCHAR) AS dataset, {rec} AS record_id, "
+                     f"CAST(_row + {loaded.offsets[ds_.name]} AS BIGINT) AS _rid FROM {quote(raw_table(i))}")
     params = [d.name for d in study.datasets if d.name in loaded.rows]
-    engine.create("_all_records", " UNION ALL ".join(parts), params)
-    # one join finds both: truth rows naming no record, and records the truth leaves out
-    extra, extra_row, absent = engine.rows(
-        "SELECT count(*) FILTER (WHERE a.dataset IS NULL), min(t._row) FILTER (WHERE a.dataset IS NULL), "
-        "count(*) FILTER (WHERE t._row IS NULL) FROM truth_raw t FULL OUTER JOIN _all_records a "
-        "ON a.dataset = t.dataset AND a.record_id = t.record_id")[0]
-    dup = engine.scalar("SELECT count(*) FROM (SELECT dataset, record_id FROM truth_raw "
-                        "GROUP BY ALL HAVING count(*) > 1)")
+    # one join pairs every truth row with its record: it finds truth rows naming no
+    # record, records the truth leaves out, and records named twice; what it pairs is
+    # kept as TRUTH_TABLE, so the person of each record needs no second join
+    engine.create(TRUTH_TABLE, "SELECT a._rid, t.person_id AS pid, t._row AS trow FROM truth_raw t "
+                  f"FULL OUTER JOIN ({' UNION ALL '.join(parts)}) a "
+                  "ON a.dataset = t.dataset AND a.record_id = t.record_id", params)
+    engine.drop("truth_raw")
+    extra, extra_row, absent, paired = engine.rows(
+        "SELECT count(*) FILTER (WHERE _rid IS NULL), min(trow) FILTER (WHERE _rid IS NULL), "
+        f"count(*) FILTER (WHERE trow IS NULL), count(_rid) FROM {TRUTH_TABLE}")[0]
+    dup = 0
+    if paired > loaded.total:  # every record is paired once, unless the truth names it twice
+        dup = engine.scalar(f"SELECT count(*) FROM (SELECT _rid FROM {TRUTH_TABLE} WHERE _rid IS NOT NULL "
+                            "GROUP BY _rid HAVING count(*) > 1)")
     ok = True
     if extra:
         problems.append(Problem(label, f"names {extra} record(s) that do not exist in the datasets "
@@ -220,5 +230,6 @@ def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list
     if dup:
         problems.append(Problem(label, f"lists {dup} record(s) more than once"))
         ok = False
-    engine.drop("_all_records")
+    if not ok:
+        engine.drop(TRUTH_TABLE)
     return ok

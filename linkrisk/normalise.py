@@ -351,9 +351,12 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
     phone_cols = [c for c in columns if cat[c.kind].normaliser == "phone"]
     fast = _phone_fast_sql("k", settings.phone_region)
     # only numbers the SQL fast path cannot format go to phonenumbers: filter, then distinct
+    # a value already in a fast form needs no cleaning to be left out (most are)
     union = " UNION ".join(
         f"SELECT DISTINCT k FROM (SELECT {phone_clean_sql(_clean(quote(c.column)))} AS k "
-        f"FROM {quote(raw_table(c.dataset_index))}) WHERE k IS NOT NULL AND NOT ({fast})"
+        f"FROM {quote(raw_table(c.dataset_index))} "
+        f"WHERE NOT ({_phone_fast_sql(f'CAST({quote(c.column)} AS VARCHAR)', settings.phone_region)})) "
+        f"WHERE k IS NOT NULL AND NOT ({fast})"
         for c in phone_cols)
     values: list[str] = []
     if union:

@@ -23,18 +23,13 @@ def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str
     """Create ``table(_rid, p)`` for every record: its true person, coded as the smallest
     record id of that person (an integer groups faster than the text id, and needs no
     numbering over the whole table), or 0 where the truth file does not name the record."""
-    parts = []
-    params = []
-    for name in loaded.datasets:
-        i = [d.name for d in study.datasets].index(name)
-        parts.append(f"SELECT n._rid, t.person_id AS pid FROM norm{i} n LEFT JOIN truth_raw t "
-                     "ON t.dataset = ? AND t.record_id = n._rec")
-        params.append(name)
-    engine.create("_truth_rids", " UNION ALL ".join(parts), params)
-    engine.create(table, "SELECT x._rid, coalesce(m.p, 0) AS p FROM _truth_rids x LEFT JOIN "
-                         "(SELECT pid, min(_rid) AS p FROM _truth_rids WHERE pid IS NOT NULL GROUP BY pid) m "
-                         "ON m.pid = x.pid")
-    engine.drop("_truth_rids")
+    from linkrisk.load import TRUTH_TABLE
+
+    # the load stage paired every record with its truth row (a record the truth file
+    # does not name has pid NULL)
+    engine.create(table, f"SELECT x._rid, coalesce(m.p, 0) AS p FROM {TRUTH_TABLE} x LEFT JOIN "
+                         f"(SELECT pid, min(_rid) AS p FROM {TRUTH_TABLE} WHERE pid IS NOT NULL GROUP BY pid) m "
+                         "ON m.pid = x.pid WHERE x._rid IS NOT NULL")
     return table
 
 

@@ -158,6 +158,22 @@ def test_hub_values_do_not_link(engine_name, request):
         assert "13800000000" not in str(s.hubs) and "+8613800000000" not in str(s.hubs)
 
 
+def test_a_record_counts_once_per_value(engine_name, request):
+    # b1 holds one number in both phone columns and c1 holds it too: two records, not
+    # three, hold the value, so with max_value_frequency 2 it links them and is no hub
+    b = pd.DataFrame({"rid": ["b1", "b2"], "mobile": ["13800000001", "13800000002"],
+                      "home": ["13800000001", None]})
+    c = pd.DataFrame({"rid": ["c1"], "phone": ["13800000001"]})
+    study = lr.Study([lr.Dataset("B", b, {"mobile": "phone", "home": "phone"}, record_id="rid"),
+                      lr.Dataset("C", c, {"phone": "phone"}, record_id="rid")],
+                     attacker=lr.Attacker(max_value_frequency=2), what_matters=False, assess_risk=False)
+    with run(study, engine_name, request) as result:
+        s = result.baseline
+        assert s.hubs == []
+        assert s.links.pairs == 1
+        assert entity_sets(s) == {frozenset({"b1", "c1"}), frozenset({"b2"})}
+
+
 def test_quasi_identifier_classes_must_be_unique(engine_name, request):
     # Two "Zhao Lei, 1970-07-07" in C: the combination is not unique in C, so no link.
     c = pd.concat([C, pd.DataFrame({"rid": ["c3"], "name": ["Zhao Lei"], "dob": ["1970-07-07"],
