@@ -12,7 +12,8 @@
    (a) Splink's ``deterministic_link`` plus its connected components;
    (b) a plain hand-written DuckDB query plus scipy connected components: the floor.
    linkrisk's ``baseline_seconds`` is a baseline-only run with the identifiers linker,
-   from loading to connected components: the same work as (a) and (b).
+   from loading to connected components: the same work as (a) and (b). Like them, it
+   reads no ground truth (the full study does).
 
 Peak memory is the resident set size of the process and its children (Spark's JVM with
 ``--engine spark``), sampled every 20 ms.
@@ -288,6 +289,7 @@ def main(argv=None) -> int:
     base_study.what_matters = False
     base_study.assess_risk = False
     base_study.attacker.linkers = ["identifiers"]
+    base_study.truth = None  # neither comparator reads or checks a ground truth
     base_study.engine, base_study.spark, base_study.duckdb = study.engine, study.spark, study.duckdb
     sampler.label = "baseline-only"
     base_result = base_study.run()

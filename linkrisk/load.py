@@ -115,11 +115,13 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                 what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
                 problems.append(Problem(label, f"has no {what} {c!r}; its columns are {shown}."))
             continue
-        # one scan checks the record ids and every mapped column; lengths in bytes first
-        # (a length in bytes is stored, one in characters must be counted, and no value
-        # has more characters than bytes)
+        # one scan checks the record ids and every mapped column. A column holds a value
+        # when its smallest or largest value is not blank (trimming two values instead of
+        # every one); only a column where both are blank is counted in full below. Lengths
+        # in bytes first (a length in bytes is stored, one in characters must be counted,
+        # and no value has more characters than bytes).
         mapped = list(ds.columns)
-        aggs = [f"count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> ''), max(strlen({quote(c)}))"
+        aggs = [f"trim(min({quote(c)})) <> '' OR trim(max({quote(c)})) <> '', max(strlen({quote(c)}))"
                 for c in mapped]
         if ds.record_id:
             rid = quote(ds.record_id)
@@ -148,6 +150,9 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                                         "leave `record_id` out to use row numbers"))
         for j, c in enumerate(mapped):
             filled, longest = stats[2 * j], stats[2 * j + 1]
+            if not filled:
+                filled = engine.scalar(f"SELECT count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> '') "
+                                       f"FROM {quote(raw_table(i))}")
             if longest and longest > MAX_FIELD_CHARS:
                 longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
             if filled == 0:

@@ -214,6 +214,18 @@ def test_truth_rows_and_records_that_do_not_match_are_counted(tmp_path: Path) ->
     assert any("lists 1 record(s) more than once" in m for m in problems)
 
 
+def test_a_column_with_one_value_between_blank_ones_is_not_empty() -> None:
+    # its smallest and largest values are blank, so the quick test is inconclusive and
+    # the column is counted in full: "  \t" is not blank
+    frame = pd.DataFrame({"id": ["1", "2", "3"], "note": [" ", "  \t", "   "], "phone": ["13812345678"] * 3})
+    assert lr.Study([lr.Dataset("a", frame, {"note": "employer", "phone": "phone"},
+                                record_id="id")]).validate() == []
+    frame["note"] = [" ", "  ", "   "]
+    problems = lr.Study([lr.Dataset("a", frame, {"note": "employer", "phone": "phone"},
+                                    record_id="id")]).validate()
+    assert _matching(problems, ["column 'note'", "empty in all 3 rows"])
+
+
 def test_a_long_field_is_measured_in_characters_not_bytes(tmp_path: Path) -> None:
     # 400,000 Han characters are 1.2 MB of UTF-8 but under the 1,000,000-character limit
     people = PEOPLE_CSV.replace("Li Na", "张" * 400_000)
