@@ -135,9 +135,13 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
     bits = KindBits.of(study, loaded)
     persons = None
     if loaded.truth:
+        from linkrisk.load import TRUTH_TABLE
         from linkrisk.truth import persons_table
 
+        t0 = time.perf_counter()
         persons = persons_table(engine, study, loaded)
+        engine.drop(TRUTH_TABLE)  # its text person ids are not needed any more
+        grading = time.perf_counter() - t0  # counted with scoring (below), as ground truth is
 
     releases: list[tuple[str, str, "Release"]] = [("baseline", "as leaked", baseline_release(study, loaded))]
     for s in study.scenarios:
@@ -153,6 +157,8 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
             results[-1].graph.release_tables()
 
     with timer.stage("score"):
+        if persons is not None:
+            timer.seconds["score"] += grading
         if len(results) > 1:
             prevented = bootstrap_prevented({r.name: r.extra.pop("_groups") for r in results[1:]}, study.seed)
             for r in results[1:]:

@@ -19,10 +19,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.study import Study
 
 
-def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str = "_persons") -> str:
+PERSONS = "_persons"  # the run's persons table; the truth file's text ids go once it is made
+
+
+def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str = PERSONS) -> str:
     """Create ``table(_rid, p)`` for every record: its true person, coded as the smallest
     record id of that person (an integer groups faster than the text id, and needs no
-    numbering over the whole table), or 0 where the truth file does not name the record."""
+    numbering over the whole table), or 0 where the truth file does not name the record.
+
+    Made from the records the load stage paired with the truth file; the run makes
+    ``PERSONS`` once and drops that pairing (with its text person ids)."""
     from linkrisk.load import TRUTH_TABLE
 
     # the load stage paired every record with its truth row (a record the truth file
@@ -35,9 +41,12 @@ def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str
 
 def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarray:
     """Integer person code of every record (index = record id - 1; -1 where unknown)."""
-    table = persons_table(engine, study, loaded, "_person_codes")
-    arr = engine.arrays(f"SELECT _rid, p FROM {table}")
-    engine.drop(table)
+    if PERSONS in engine.tables():  # a run made it
+        arr = engine.arrays(f"SELECT _rid, p FROM {PERSONS}")
+    else:
+        table = persons_table(engine, study, loaded, "_person_codes")
+        arr = engine.arrays(f"SELECT _rid, p FROM {table}")
+        engine.drop(table)
     codes = np.full(loaded.total, -1, dtype=np.int64)
     known = arr["p"].astype(np.int64) > 0
     codes[arr["_rid"].astype(np.int64)[known] - 1] = np.unique(arr["p"][known], return_inverse=True)[1]
