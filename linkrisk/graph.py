@@ -111,6 +111,12 @@ def entity_stats(engine: "Engine", table: str) -> dict:
     sizes = engine.df(f"SELECT size, CAST(count(*) AS BIGINT) AS n, CAST(sum(CASE WHEN d >= 2 THEN 1 ELSE 0 END) "
                       f"AS BIGINT) AS multi FROM (SELECT e, count(*) AS size, CASE WHEN min(_ds) < max(_ds) THEN 2 ELSE 1 END AS d "
                       f"FROM {quote(table)} GROUP BY e) t GROUP BY size ORDER BY size")
+    return entity_stats_of_sizes(sizes)
+
+
+def entity_stats_of_sizes(sizes: pd.DataFrame) -> dict:
+    """:func:`entity_stats` from a table of entity sizes ``size, n, multi`` (entities of
+    that size, and how many of them span two or more datasets)."""
     return {"entities": int(sizes["n"].sum()), "multi_dataset_entities": int(sizes["multi"].sum()),
             "entity_sizes": {str(int(r.size)): int(r.n) for r in sizes.itertuples(index=False)}}
 

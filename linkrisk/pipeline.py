@@ -17,7 +17,7 @@ from linkrisk.catalogue import Role
 from linkrisk.engine import make_engine, quote
 from linkrisk.enrichment import KindBits, bootstrap_prevented, entity_sum_groups, score, score_table
 from linkrisk.errors import StudyError
-from linkrisk.graph import IdentityGraph, entity_stats
+from linkrisk.graph import IdentityGraph, entity_stats, entity_stats_of_sizes
 from linkrisk.link import run_linkers
 from linkrisk.load import load_study, raw_table
 from linkrisk.normalise import build_mappings, normalise_dataset, normalised_table
@@ -234,13 +234,16 @@ class _Run:
         with timer.stage("score"):
             scores = score_table(engine, study, loaded, release, self.bits, labels, f"score_{tag}")
             enrichment = score(engine, scores, self.bits, loaded.datasets)
-            stats = entity_stats(engine, scores)
             truth = None
-            if self.persons is not None:
+            if self.persons is not None:  # the entity sizes come from the same pass
                 from linkrisk.truth import evaluate, person_totals
 
                 self.person_totals = self.person_totals or person_totals(engine, self.persons)
-                truth = evaluate(engine, scores, self.persons, self.bits, enrichment.total, self.person_totals)
+                truth, sizes = evaluate(engine, scores, self.persons, self.bits, enrichment.total,
+                                        self.person_totals, with_sizes=True)
+                stats = entity_stats_of_sizes(sizes)
+            else:
+                stats = entity_stats(engine, scores)
             matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM {quote(links.pairs_table)} "
                                "GROUP BY ALL ORDER BY da, db")
             suspicious = _suspicious(engine, study, release, scores)

@@ -62,7 +62,7 @@ def person_totals(engine: "Engine", persons: str) -> tuple[int, int]:
 
 
 def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits", total_gain: float,
-             totals: tuple[int, int] | None = None) -> dict:
+             totals: tuple[int, int] | None = None, with_sizes: bool = False):
     """Pair precision and recall, pure entities, and true versus false gain.
 
     A predicted pair is two records in one entity; a true pair two records of one person.
@@ -73,13 +73,20 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
     Parameters
     ----------
     score_table : str
-        The scenario's :func:`linkrisk.enrichment.score_table` (``_rid, e, m, ...``).
+        The scenario's :func:`linkrisk.enrichment.score_table` (``_rid, _ds, e, m, ...``).
     persons : str
         A :func:`persons_table`.
     total_gain : float
         E_s, the scenario's enrichment.
     totals : (int, int), optional
         :func:`person_totals` of ``persons``, when already counted.
+    with_sizes : bool
+        Also return the entity sizes (``size, n, multi``, as
+        :func:`linkrisk.graph.entity_stats` counts them), from the same pass.
+
+    Returns
+    -------
+    dict, or (dict, DataFrame) with ``with_sizes``
 
     Three records, persons (0, 0, 1), all linked into one entity: predicted pairs 3,
     true pairs 1, correct pairs 1, so precision 1/3 and recall 1 (tests/test_graph.py).
@@ -87,20 +94,29 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
     from linkrisk.enrichment import weight_sql
 
     groups = (f"SELECT s.e, p.p, CAST(count(*) AS BIGINT) AS c, bit_or(s.m) AS om, "
-              f"sum({weight_sql(bits, 's.m')}) AS wm FROM {quote(score_table)} s "
-              f"JOIN {quote(persons)} p USING (_rid) GROUP BY s.e, p.p")
-    predicted, n_ent, pure, linked, pure_linked, correct, true_gain = engine.rows(
-        f"SELECT CAST(sum(size * (size - 1)) AS BIGINT), CAST(count(*) AS BIGINT), "
-        f"CAST(sum(CASE WHEN k = 1 THEN 1 ELSE 0 END) AS BIGINT), "
-        f"CAST(sum(CASE WHEN size >= 2 THEN 1 ELSE 0 END) AS BIGINT), "
-        f"CAST(sum(CASE WHEN size >= 2 AND k = 1 THEN 1 ELSE 0 END) AS BIGINT), "
-        f"CAST(sum(cc) AS BIGINT), sum(tg) FROM ("
-        f"SELECT e, sum(c) AS size, count(*) AS k, sum(c * (c - 1)) AS cc, "
-        f"sum(c * ({weight_sql(bits, 'om')}) - wm) AS tg FROM ({groups}) g GROUP BY e) t")[0]
+              f"sum({weight_sql(bits, 's.m')}) AS wm, min(s._ds) AS dmin, max(s._ds) AS dmax "
+              f"FROM {quote(score_table)} s JOIN {quote(persons)} p USING (_rid) GROUP BY s.e, p.p")
+    # per entity, then per entity size: the figures are sums over the sizes
+    by_size = engine.df(
+        f"SELECT size, CAST(count(*) AS BIGINT) AS n, "
+        f"CAST(sum(CASE WHEN min_ds < max_ds THEN 1 ELSE 0 END) AS BIGINT) AS multi, "
+        f"CAST(sum(CASE WHEN k = 1 THEN 1 ELSE 0 END) AS BIGINT) AS pure, "
+        f"CAST(sum(cc) AS BIGINT) AS cc, sum(tg) AS tg FROM ("
+        f"SELECT e, sum(c) AS size, count(*) AS k, sum(c * (c - 1)) AS cc, min(dmin) AS min_ds, "
+        f"max(dmax) AS max_ds, sum(c * ({weight_sql(bits, 'om')}) - wm) AS tg FROM ({groups}) g GROUP BY e) t "
+        f"GROUP BY size ORDER BY size")
+    size = by_size["size"].astype("int64")
+    linked_rows = size >= 2
+    predicted = int((size * (size - 1) * by_size["n"]).sum())
+    n_ent = int(by_size["n"].sum())
+    pure = int(by_size["pure"].sum())
+    linked = int(by_size.loc[linked_rows, "n"].sum())
+    pure_linked = int(by_size.loc[linked_rows, "pure"].sum())
+    correct = int(by_size["cc"].sum())
+    true_gain = float(by_size["tg"].sum()) if len(by_size) else 0.0
     true, persons_n = totals if totals is not None else person_totals(engine, persons)
-    predicted, correct = (int(x or 0) // 2 for x in (predicted, correct))
-    true_gain = float(true_gain or 0.0)
-    return {
+    predicted, correct = predicted // 2, correct // 2
+    figures = {
         "pair_precision": correct / predicted if predicted else None,
         "pair_recall": correct / true if true else None,
         "predicted_pairs": predicted,
@@ -112,3 +128,4 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
         "true_gain": true_gain,
         "false_gain": float(total_gain) - true_gain,
     }
+    return (figures, by_size[["size", "n", "multi"]]) if with_sizes else figures

@@ -115,3 +115,16 @@ def test_kinds_gained_from_each_dataset_agree_with_and_without_per_dataset_profi
         assert joined.gained_from.equals(wide[s.name]), s.name
         assert joined.total == s.enrichment.total
     result.engine.drop("_score_narrow")
+
+
+def test_entity_sizes_counted_with_the_ground_truth_match_a_count_of_their_own(result):
+    # with a truth file the entity sizes come from the ground-truth pass; counted alone
+    # (as without one) they are the same
+    from linkrisk.graph import entity_stats
+
+    for s in result.scenarios:
+        alone = entity_stats(result.engine, s.enrichment.table)
+        assert alone["entities"] == s.entities, s.name
+        assert alone["multi_dataset_entities"] == s.multi_dataset_entities, s.name
+        assert alone["entity_sizes"] == s.entity_sizes, s.name
+        assert len(s.entity_sizes) > 2
