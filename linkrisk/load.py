@@ -214,14 +214,16 @@ def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list
     engine.create(TRUTH_TABLE, "SELECT a._rid, t.person_id AS pid, t._row AS trow FROM truth_raw t "
                   f"FULL OUTER JOIN ({' UNION ALL '.join(parts)}) a "
                   "ON a.dataset = t.dataset AND a.record_id = t.record_id", params)
-    engine.drop("truth_raw")
     extra, extra_row, absent, paired = engine.rows(
         "SELECT count(*) FILTER (WHERE _rid IS NULL), min(trow) FILTER (WHERE _rid IS NULL), "
         f"count(*) FILTER (WHERE trow IS NULL), count(_rid) FROM {TRUTH_TABLE}")[0]
     dup = 0
-    if paired > loaded.total:  # every record is paired once, unless the truth names it twice
-        dup = engine.scalar(f"SELECT count(*) FROM (SELECT _rid FROM {TRUTH_TABLE} WHERE _rid IS NOT NULL "
-                            "GROUP BY _rid HAVING count(*) > 1)")
+    # every record is paired once unless the truth names it twice; rows naming no record
+    # may repeat too: only then are the truth's (dataset, record_id) grouped
+    if paired > loaded.total or extra > 1:
+        dup = engine.scalar("SELECT count(*) FROM (SELECT dataset, record_id FROM truth_raw "
+                            "GROUP BY ALL HAVING count(*) > 1)")
+    engine.drop("truth_raw")
     ok = True
     if extra:
         problems.append(Problem(label, f"names {extra} record(s) that do not exist in the datasets "

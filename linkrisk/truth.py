@@ -41,8 +41,17 @@ def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str
 
 def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarray:
     """Integer person code of every record (index = record id - 1; -1 where unknown)."""
-    if PERSONS in engine.tables():  # a run made it
+    from linkrisk.errors import LinkriskError
+    from linkrisk.load import TRUTH_TABLE
+
+    if not loaded.truth:
+        raise LinkriskError("this study has no ground truth: give it a [truth] file (dataset, "
+                            "record_id, person_id) to know each record's person")
+    tables = engine.tables()
+    if PERSONS in tables:  # the run made it (and dropped the truth file's pairing)
         arr = engine.arrays(f"SELECT _rid, p FROM {PERSONS}")
+    elif TRUTH_TABLE not in tables:
+        raise LinkriskError("the ground truth of this study is no longer in its engine (was it closed?)")
     else:
         table = persons_table(engine, study, loaded, "_person_codes")
         arr = engine.arrays(f"SELECT _rid, p FROM {table}")

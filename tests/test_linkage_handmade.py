@@ -214,3 +214,12 @@ def test_suspicious_entity(engine_name, request):
     study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")])
     with run(study, engine_name, request) as result:
         assert result.baseline.suspicious_entities == 1
+
+
+def test_person_codes_need_a_truth_file(engine_name, request):
+    from linkrisk.errors import LinkriskError
+    from linkrisk.truth import person_codes
+
+    with run(tiny_study(), engine_name, request) as result:
+        with pytest.raises(LinkriskError, match="no ground truth"):
+            person_codes(result.engine, result.study, result.loaded)

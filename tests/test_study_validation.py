@@ -214,6 +214,19 @@ def test_truth_rows_and_records_that_do_not_match_are_counted(tmp_path: Path) ->
     assert any("lists 1 record(s) more than once" in m for m in problems)
 
 
+@pytest.mark.parametrize("repeated", ["people,7,X\npeople,7,X\n", "shop,,C\nshop,,C\n"])
+def test_truth_rows_naming_no_record_twice_are_repeats_too(tmp_path: Path, repeated: str) -> None:
+    # every record is named once; one row naming no record (an unknown id, or none) is
+    # given twice: two unknown rows, and one record listed more than once
+    toml = (HEAD_TOML + PEOPLE_TOML.replace('record_id = "id"\n', "")
+            + SHOP_TOML + '\n[truth]\npath = "truth.csv"\n')
+    truth = "dataset,record_id,person_id\npeople,1,A\npeople,2,B\nshop,s1,A\nshop,s2,C\n" + repeated
+    problems = [p.message for p in lr.Study.from_toml(write_study(tmp_path, toml, {"truth.csv": truth})).validate()]
+    assert any("names 2 record(s) that do not exist" in m for m in problems)
+    assert any("lists 1 record(s) more than once" in m for m in problems)
+    assert not any("has no person" in m for m in problems)
+
+
 def test_a_column_with_one_value_between_blank_ones_is_not_empty() -> None:
     # its smallest and largest values are blank, so the quick test is inconclusive and
     # the column is counted in full: "  \t" is not blank
