@@ -133,21 +133,12 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
         quality = pd.concat(quality, ignore_index=True)
 
     bits = KindBits.of(study, loaded)
-    persons = None
-    if loaded.truth:
-        from linkrisk.load import TRUTH_TABLE
-        from linkrisk.truth import persons_table
-
-        t0 = time.perf_counter()
-        persons = persons_table(engine, study, loaded)
-        engine.drop(TRUTH_TABLE)  # its text person ids are not needed any more
-        grading = time.perf_counter() - t0  # counted with scoring (below), as ground truth is
 
     releases: list[tuple[str, str, "Release"]] = [("baseline", "as leaked", baseline_release(study, loaded))]
     for s in study.scenarios:
         releases.append((s.name, s.description, s))
 
-    ctx = _Run(study, engine, loaded, bits, persons, timer, progress, show_values)
+    ctx = _Run(study, engine, loaded, bits, timer, progress, show_values)
     results = []
     for n, (name, description, rel) in enumerate(releases):
         results.append(ctx.scenario(n, name, description, rel))
@@ -157,8 +148,6 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
             results[-1].graph.release_tables()
 
     with timer.stage("score"):
-        if persons is not None:
-            timer.seconds["score"] += grading
         if len(results) > 1:
             prevented = bootstrap_prevented({r.name: r.extra.pop("_groups") for r in results[1:]}, study.seed)
             for r in results[1:]:
@@ -192,9 +181,10 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
 class _Run:
     """What every scenario of one run shares; ``scenario()`` runs one through the stages."""
 
-    def __init__(self, study, engine, loaded, bits, persons, timer, progress, show_values):
+    def __init__(self, study, engine, loaded, bits, timer, progress, show_values):
         self.study, self.engine, self.loaded, self.bits = study, engine, loaded, bits
-        self.persons, self.timer = persons, timer
+        self.timer = timer
+        self.persons = None  # with a truth file, each record's true person: made when first scored
         self.progress, self.show_values = progress, show_values
         self.baseline_links = None  # set once the baseline is linked; scenarios reuse its unchanged rules
         self.baseline_scores = None  # the baseline's score table; the bootstrap groups by its entities
@@ -235,9 +225,13 @@ class _Run:
             scores = score_table(engine, study, loaded, release, self.bits, labels, f"score_{tag}")
             enrichment = score(engine, scores, self.bits, loaded.datasets)
             truth = None
-            if self.persons is not None:  # the entity sizes come from the same pass
-                from linkrisk.truth import evaluate, person_totals
+            if loaded.truth:  # the entity sizes come from the same pass
+                from linkrisk.load import TRUTH_TABLE
+                from linkrisk.truth import evaluate, person_totals, persons_table
 
+                if self.persons is None:
+                    self.persons = persons_table(engine, study, loaded)
+                    engine.drop(TRUTH_TABLE)  # its text person ids are not needed any more
                 self.person_totals = self.person_totals or person_totals(engine, self.persons)
                 truth, sizes = evaluate(engine, scores, self.persons, self.bits, enrichment.total,
                                         self.person_totals, with_sizes=True)
