@@ -19,6 +19,7 @@ Peak memory is the resident set size of the process and its children (Spark's JV
 ``--engine spark``), sampled every 20 ms.
 
     python benchmarks/scale.py --people 100000 --engine spark   # Spark local mode
+    python benchmarks/scale.py --people 2500000 --threads 1     # how the time scales with cores
 """
 
 from __future__ import annotations
@@ -191,15 +192,22 @@ def load_identifiers(con, study, limit: int) -> int:
     return offset
 
 
-def run_floor(study, limit: int) -> dict:
-    """(b) A plain DuckDB query: star edges to the smallest id per value; scipy components."""
+def _connect(threads: int | None):
     import duckdb
 
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def run_floor(study, limit: int, threads: int | None = None) -> dict:
+    """(b) A plain DuckDB query: star edges to the smallest id per value; scipy components."""
     from linkrisk.graph import components
 
     t0 = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    con = _connect(threads)
     n = load_identifiers(con, study, limit)
     union = " UNION ALL ".join(f"SELECT unique_id, '{k}' AS k, {k} AS v FROM ids WHERE {k} IS NOT NULL"
                                for k in IDENTIFIER_KINDS)
@@ -210,14 +218,12 @@ def run_floor(study, limit: int) -> dict:
     return {"seconds": seconds, "entities": int(labels.max()) + 1, "records": n}
 
 
-def run_splink(study, limit: int) -> dict:
+def run_splink(study, limit: int, threads: int | None = None) -> dict:
     """(a) Splink's deterministic_link on the same rules, then its connected components."""
-    import duckdb
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     t0 = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    con = _connect(threads)
     n = load_identifiers(con, study, limit)
     db_api = DuckDBAPI(connection=con)
     df = db_api.register("ids")
@@ -253,6 +259,8 @@ def main(argv=None) -> int:
     p.add_argument("--spark-memory", default="8g", help="spark.driver.memory with --engine spark (local mode)")
     p.add_argument("--memory-limit", help="DuckDB's memory limit for linkrisk's runs, such as 3GB "
                                           "(default: DuckDB's, 80%% of the machine's memory)")
+    p.add_argument("--threads", type=int, help="DuckDB worker threads for every run, linkrisk's and the "
+                                               "comparators' (default: one per core)")
     args = p.parse_args(argv)
 
     import linkrisk as lr
@@ -269,7 +277,7 @@ def main(argv=None) -> int:
     study.assess_risk = not args.no_risk
     study.engine = args.engine
     study.spark = {"master": args.spark_master, "spark.driver.memory": args.spark_memory}
-    study.duckdb = {"memory_limit": args.memory_limit} if args.memory_limit else {}
+    study.duckdb = {k: v for k, v in (("memory_limit", args.memory_limit), ("threads", args.threads)) if v}
     sampler.label = "load"
     t0 = time.perf_counter()
     result = study.run(progress=stage_tracker(sampler))
@@ -301,28 +309,29 @@ def main(argv=None) -> int:
     gc.collect()
 
     out = {"people": args.people, "records": records, "seed": args.seed, "engine": args.engine,
-           "memory_limit": args.memory_limit,
+           "memory_limit": args.memory_limit, "threads": args.threads,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
            "generate_seconds": gen_seconds, "total_seconds": total, "baseline_seconds": baseline_seconds,
            "stages": stages, "stage_peak_rss_mb": peaks, "baseline_entities": base_entities}
     if not args.skip_splink:
         sampler.label = "splink"
         try:
-            s = run_splink(study, limit)
+            s = run_splink(study, limit, args.threads)
             out["splink_seconds"], out["splink_entities"] = s["seconds"], s["entities"]
         except Exception as exc:  # report, do not hide
             out["splink_seconds"], out["splink_error"] = None, f"{type(exc).__name__}: {exc}"[:500]
         gc.collect()
     if not args.skip_floor:
         sampler.label = "floor"
-        f = run_floor(study, limit)
+        f = run_floor(study, limit, args.threads)
         out["floor_seconds"], out["floor_entities"] = f["seconds"], f["entities"]
     sampler.stop()
     out["peak_rss_mb"] = sampler.peak
     out["peak_rss_mb_by_phase"] = sampler.peaks
 
     # the table
-    limit_note = f", DuckDB memory_limit {args.memory_limit}" if args.memory_limit else ""
+    limit_note = (f", DuckDB memory_limit {args.memory_limit}" if args.memory_limit else "") + \
+        (f", {args.threads} DuckDB thread{'s' if args.threads > 1 else ''}" if args.threads else "")
     print(f"\nlinkrisk scale benchmark: {args.people:,} people, {records:,} records ({out['machine']}{limit_note})")
     if gen_seconds is not None:
         print(f"  generated the breaches in {gen_seconds:.1f}s (cached for later runs)")
