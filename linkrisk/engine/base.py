@@ -39,6 +39,43 @@ def first_line(text: str) -> str:
     return line[:300]
 
 
+def first_ragged_line(path, delimiter: str, encoding: str = "utf-8") -> int | None:
+    """The line of a CSV file's first row with more or fewer fields than its header.
+
+    Read with Python's csv module as the engines read the file (``"`` quotes, doubled
+    inside a field); blank lines are skipped. Only the line number is returned, never
+    the row. None when every row matches, or when the file cannot be read here.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_text('id,note\\n1,"a, b"\\n\\n2,x,y\\n')
+    >>> first_ragged_line(path, ",")
+    4
+    """
+    import codecs
+    import csv
+
+    if len(delimiter) != 1:
+        return None
+    try:
+        codecs.lookup(encoding)
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True)
+            header = next(reader, None)
+            for row in reader if header is not None else ():
+                if row and len(row) != len(header):
+                    return reader.line_num
+    except (OSError, LookupError, UnicodeError, csv.Error):  # unreadable here: no line to name
+        return None
+    return None
+
+
+def ragged_hint(path, delimiter: str, encoding: str = "utf-8") -> str:
+    """The sentence naming a CSV file's first ragged line, or "" when none is found."""
+    line = first_ragged_line(path, delimiter, encoding)
+    return f" The first row that differs is line {line} of the file." if line else ""
+
+
 class Engine(ABC):
     """Runs set-based work over named tables.
 

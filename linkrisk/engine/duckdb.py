@@ -9,11 +9,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, first_line as _first_line, quote
+from linkrisk.engine.base import Engine, first_line as _first_line, quote, ragged_hint
 from linkrisk.errors import InputError, LinkriskError
 
 
-def _explain(path: Path, exc: Exception) -> str:
+def _explain(path: Path, exc: Exception, delimiter: str = ",", encoding: str = "utf-8") -> str:
     text = str(exc)
     low = text.lower()
     not_utf8 = (f"{path} is not valid UTF-8 text. Re-save it as UTF-8, or set "
@@ -28,8 +28,8 @@ def _explain(path: Path, exc: Exception) -> str:
     if ("expected" in low and "column" in low) or "too many columns" in low or "sniff" in low:
         return (f"{path} has rows with a different number of fields than its header "
                 f"(ragged rows, or the wrong delimiter). Check the delimiter "
-                f"(set `delimiter` for this dataset) and the quoting of the file. "
-                f"DuckDB said: {_first_line(text)}")
+                f"(set `delimiter` for this dataset) and the quoting of the file."
+                f"{ragged_hint(path, delimiter, encoding)} DuckDB said: {_first_line(text)}")
     if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
         return not_utf8
     return f"{path} could not be read as a table. DuckDB said: {_first_line(text)}"
@@ -103,7 +103,7 @@ class DuckDBEngine(Engine):
                 "quote = '\"', escape = '\"', encoding = ?, max_line_size = 67108864)",
                 [str(path), delimiter, encoding])
         except duckdb.Error as exc:
-            raise InputError(_explain(path, exc)) from None
+            raise InputError(_explain(path, exc, delimiter, encoding)) from None
         return self._number_rows(table)
 
     def load_parquet(self, table, path):
