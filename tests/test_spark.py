@@ -151,6 +151,21 @@ def test_local_mode_keeps_no_warehouse_in_the_working_directory(spark_session):
     assert "linkrisk-spark-warehouse-" in spark_session.conf.get("spark.sql.warehouse.dir")
 
 
+def test_a_local_session_starts_without_spark_log_lines(spark_session):
+    # (spark_session: skipped or failed like the other Spark tests when Spark cannot run)
+    # linkrisk's progress is the terminal's; a fresh JVM prints only what the Java launcher
+    # itself says about the modules Spark loads, not Spark's logging
+    import subprocess
+    import sys
+
+    code = ("from linkrisk.engine.spark import SparkEngine; "
+            "SparkEngine.start_session({'master': 'local[1]'}).stop()")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip() and not ln.startswith("WARNING: Using incubator")]
+    assert lines == []
+
+
 # --------------------------------------------------------------------------------------
 # The probabilistic linker through Splink's SparkAPI
 # --------------------------------------------------------------------------------------
