@@ -244,6 +244,13 @@ def run_splink(study, limit: int, threads: int | None = None) -> dict:
 
 
 # main -------------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--people", type=int, default=100_000)
@@ -259,8 +266,9 @@ def main(argv=None) -> int:
     p.add_argument("--spark-memory", default="8g", help="spark.driver.memory with --engine spark (local mode)")
     p.add_argument("--memory-limit", help="DuckDB's memory limit for linkrisk's runs, such as 3GB "
                                           "(default: DuckDB's, 80%% of the machine's memory)")
-    p.add_argument("--threads", type=int, help="DuckDB worker threads for every run, linkrisk's and the "
-                                               "comparators' (default: one per core)")
+    p.add_argument("--threads", type=_positive, help="DuckDB worker threads for every DuckDB run, linkrisk's "
+                                                     "and the comparators' (default: one per core; with "
+                                                     "--engine spark, the comparators' only)")
     args = p.parse_args(argv)
 
     import linkrisk as lr

@@ -28,6 +28,7 @@ def test_benchmark_runs_and_writes_its_figures(tmp_path, capsys):
     assert _scale().main(["--people", "300", "--cache", str(tmp_path / "cache"), "--json", str(out),
                           "--threads", "1"]) == 0
     got = json.loads(out.read_text())
+    assert "splink_error" not in got
     # the breaches are generated once, under the cache, by size and seed
     data = tmp_path / "cache" / "people300-seed1"
     records = sum(len(pd.read_parquet(p)) for p in data.glob("*.parquet"))
@@ -40,5 +41,7 @@ def test_benchmark_runs_and_writes_its_figures(tmp_path, capsys):
     # the same identifier rules through two independent implementations: the same entities
     assert got["splink_entities"] == got["floor_entities"]
     assert 0 < got["floor_entities"] < records
+    # --threads reaches the comparators' DuckDB (linkrisk's goes through the [duckdb] table)
+    assert _scale()._connect(1).execute("SELECT current_setting('threads')").fetchone()[0] == 1
     printed = capsys.readouterr().out
     assert "linkrisk/Splink = " in printed and "linkrisk/floor = " in printed and "1 DuckDB thread" in printed

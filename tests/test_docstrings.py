@@ -37,7 +37,7 @@ def test_the_package_has_examples_to_run() -> None:
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(name)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS, verbose=False)  # failures only
     failures = []
     for test in doctest.DocTestFinder().find(module, module=module):
         result = runner.run(test, out=failures.append)

@@ -123,6 +123,29 @@ def test_a_ragged_row_is_reported_without_its_values(engine, tmp_path) -> None:
     assert "secret" not in message
 
 
+def test_a_ragged_row_is_found_with_the_file_s_delimiter_and_encoding(engine, tmp_path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes("id;name\nr1;Zoë\nr2;Zoë;extra\n".encode("latin-1"))
+    with pytest.raises(lr.InputError) as info:
+        engine.load_csv("t", path, ";", encoding="latin-1")
+    assert "line 3 of the file" in str(info.value)
+
+
+@pytest.mark.parametrize("text, line", [
+    ('id,note\n1,x\n2,"a\nb\nc",secret\n', 3),  # a row is named by the line it starts on
+    ('\nid,note\n1,x\n2,y,z\n', 4),  # the first non-blank row is the header
+    ('id,note\n1,"x, y"\n\n2\n', 4),  # quoted delimiters are not fields; blank lines are no rows
+    ('id,note\n1,x\n2,y\n', None),  # nothing ragged: nothing to name
+])
+def test_first_ragged_line_by_hand(tmp_path, text, line) -> None:
+    from linkrisk.engine.base import first_ragged_line
+
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    assert first_ragged_line(path, ",") == line
+    assert first_ragged_line(path, ",", limit=8) is None  # too long to read through: left unnamed
+
+
 def test_a_file_that_is_not_parquet(engine, tmp_path) -> None:
     path = tmp_path / "fake.parquet"
     path.write_text("id,name\n1,a\n", encoding="utf-8")

@@ -39,34 +39,58 @@ def first_line(text: str) -> str:
     return line[:300]
 
 
-def first_ragged_line(path, delimiter: str, encoding: str = "utf-8") -> int | None:
-    """The line of a CSV file's first row with more or fewer fields than its header.
+RAGGED_SCAN_CHARS = 1_000_000_000  # how much of a file the error path reads for the line
+
+
+def first_ragged_line(path, delimiter: str, encoding: str = "utf-8",
+                      limit: int = RAGGED_SCAN_CHARS) -> int | None:
+    """The line on which a CSV file's first row with more or fewer fields than its header
+    starts.
 
     Read with Python's csv module as the engines read the file (``"`` quotes, doubled
-    inside a field); blank lines are skipped. Only the line number is returned, never
-    the row. None when every row matches, or when the file cannot be read here.
+    inside a field, which may hold line breaks); blank lines are skipped, the first
+    non-blank row is the header. Only the line number is returned, never the row.
+    None when every row matches, when the file cannot be read here, or when no such row
+    is found in its first ``limit`` characters (the engine's own message still stands;
+    this only names the line, and should not keep the user waiting to do so).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = path.write_text('id,note\\n1,"a, b"\\n\\n2,x,y\\n')
+    >>> _ = path.write_text('id,note\\n1,"a, b"\\n\\n2,"x\\ny",z\\n')
     >>> first_ragged_line(path, ",")
     4
     """
     import codecs
     import csv
 
-    if len(delimiter) != 1:
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
         return None
+
+    class _Enough(Exception):
+        pass
+
+    def lines(fh):
+        read = 0
+        for line in fh:
+            read += len(line)
+            if read > limit:
+                raise _Enough
+            yield line
+
     try:
         codecs.lookup(encoding)
         with open(path, encoding=encoding, errors="replace", newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True)
-            header = next(reader, None)
-            for row in reader if header is not None else ():
+            reader = csv.reader(lines(fh), delimiter=delimiter, quotechar='"', doublequote=True)
+            header = next((row for row in reader if row), None)
+            if header is None:
+                return None
+            start = reader.line_num + 1  # the line the next row starts on
+            for row in reader:
                 if row and len(row) != len(header):
-                    return reader.line_num
-    except (OSError, LookupError, UnicodeError, csv.Error):  # unreadable here: no line to name
-        return None
+                    return start
+                start = reader.line_num + 1
+    except (OSError, ValueError, LookupError, UnicodeError, csv.Error, _Enough):
+        return None  # unreadable here, or too long to read through: no line to name
     return None
 
 
