@@ -94,10 +94,14 @@ def first_ragged_line(path, delimiter: str, encoding: str = "utf-8",
     return None
 
 
-def ragged_hint(path, delimiter: str, encoding: str = "utf-8") -> str:
-    """The sentence naming a CSV file's first ragged line, or "" when none is found."""
+def ragged_message(path, delimiter: str, encoding: str = "utf-8") -> str:
+    """What every engine says of a CSV file whose rows do not match its header: what to
+    check, and the line of the first such row when it can be found."""
     line = first_ragged_line(path, delimiter, encoding)
-    return f" The first row that differs is line {line} of the file." if line else ""
+    return (f"{path} has rows with a different number of fields than its header (ragged rows, "
+            "or the wrong delimiter). Check the delimiter (set `delimiter` for this dataset) and "
+            "the quoting of the file."
+            + (f" The first row that differs is line {line} of the file." if line else ""))
 
 
 class Engine(ABC):

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, first_line as _first_line, quote, ragged_hint
+from linkrisk.engine.base import Engine, first_line as _first_line, quote, ragged_message
 from linkrisk.errors import InputError, LinkriskError
 
 
@@ -26,10 +26,7 @@ def _explain(path: Path, exc: Exception, delimiter: str = ",", encoding: str = "
         return (f"{path}: its `encoding` is not one the CSV reader supports (utf-8, utf-16, "
                 f"latin-1). Re-save the file as UTF-8 and leave `encoding` out.")
     if ("expected" in low and "column" in low) or "too many columns" in low or "sniff" in low:
-        return (f"{path} has rows with a different number of fields than its header "
-                f"(ragged rows, or the wrong delimiter). Check the delimiter "
-                f"(set `delimiter` for this dataset) and the quoting of the file."
-                f"{ragged_hint(path, delimiter, encoding)} DuckDB said: {_first_line(text)}")
+        return f"{ragged_message(path, delimiter, encoding)} DuckDB said: {_first_line(text)}"
     if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
         return not_utf8
     return f"{path} could not be read as a table. DuckDB said: {_first_line(text)}"

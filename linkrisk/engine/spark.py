@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, first_line as _first_line, ragged_hint
+from linkrisk.engine.base import Engine, first_line as _first_line, ragged_message
 from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
 from linkrisk.errors import InputError, LinkriskError, MissingDependencyError
 
@@ -312,10 +312,7 @@ class SparkEngine(Engine):
             text = str(exc)
             low = text.lower()
             if "malformed" in low:
-                raise InputError(f"{path} has rows with a different number of fields than its header "
-                                 "(ragged rows, or the wrong delimiter). Check the delimiter (set "
-                                 "`delimiter` for this dataset) and the quoting of the file."
-                                 + ragged_hint(path, delimiter, encoding)) from None
+                raise InputError(ragged_message(path, delimiter, encoding)) from None
             raise InputError(f"{path} could not be read as a table by Spark: {_first_line(text)}") from None
         if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and cols:
             # Spark replaces bytes that are not UTF-8 with U+FFFD instead of failing
