@@ -5,34 +5,60 @@ how much of that would pseudonymisation have prevented?
 >>> study = lr.Study.from_toml("sample_data/study.toml")   # doctest: +SKIP
 >>> result = study.run()                                   # doctest: +SKIP
 >>> result.summary()                                       # doctest: +SKIP
+
+The public names below load on first use (PEP 562), so that ``import linkrisk`` and the
+command line's ``--help`` do not pay for pandas, DuckDB or SciPy until they are needed.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("linkrisk")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from linkrisk.catalogue import BUILTIN_KINDS, Catalogue, Kind, Role
-from linkrisk.errors import (InputError, LinkriskError, LinkriskWarning, MissingDependencyError,
-                             NotRunError, Problem, StudyError)
-from linkrisk.graph import Entity, IdentityGraph
-from linkrisk.result import Result, ScenarioResult
-from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSpec, Scenario,
-                            Study, Technique)
-from linkrisk.uniqueness import (ClassStats, class_size_counts, equivalence_classes, journalist_matches,
-                                 uniqueness_curve)
-from linkrisk.population import dankar, pitman, snb, zayatz
+# public name -> the module that defines it
+_PUBLIC: dict[str, str] = {
+    **dict.fromkeys(("BUILTIN_KINDS", "Catalogue", "Kind", "Role"), "linkrisk.catalogue"),
+    **dict.fromkeys(("InputError", "LinkriskError", "LinkriskWarning", "MissingDependencyError",
+                     "NotRunError", "Problem", "StudyError"), "linkrisk.errors"),
+    **dict.fromkeys(("Entity", "IdentityGraph"), "linkrisk.graph"),
+    **dict.fromkeys(("Result", "ScenarioResult"), "linkrisk.result"),
+    **dict.fromkeys(("Attacker", "Dataset", "Linker", "Normalisation", "Policy", "RiskSpec", "Scenario",
+                     "Study", "Technique"), "linkrisk.study"),
+    **dict.fromkeys(("ClassStats", "class_size_counts", "equivalence_classes", "journalist_matches",
+                     "uniqueness_curve"), "linkrisk.uniqueness"),
+    **dict.fromkeys(("dankar", "pitman", "snb", "zayatz"), "linkrisk.population"),
+}
 
-__all__ = [
-    "__version__",
-    "Attacker", "BUILTIN_KINDS", "Catalogue", "Dataset", "Entity", "IdentityGraph", "InputError",
-    "Kind", "Linker", "LinkriskError", "LinkriskWarning", "MissingDependencyError", "Normalisation",
-    "NotRunError", "Policy", "Problem", "Result", "RiskSpec", "Role", "Scenario", "ScenarioResult",
-    "Study", "StudyError", "Technique",
-    "ClassStats", "class_size_counts", "equivalence_classes", "journalist_matches", "uniqueness_curve",
-    "dankar", "pitman", "snb", "zayatz",
-]
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'linkrisk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from linkrisk.catalogue import BUILTIN_KINDS, Catalogue, Kind, Role
+    from linkrisk.errors import (InputError, LinkriskError, LinkriskWarning, MissingDependencyError,
+                                 NotRunError, Problem, StudyError)
+    from linkrisk.graph import Entity, IdentityGraph
+    from linkrisk.population import dankar, pitman, snb, zayatz
+    from linkrisk.result import Result, ScenarioResult
+    from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSpec, Scenario,
+                                Study, Technique)
+    from linkrisk.uniqueness import (ClassStats, class_size_counts, equivalence_classes,
+                                     journalist_matches, uniqueness_curve)

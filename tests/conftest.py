@@ -5,6 +5,10 @@ engine: DuckDB always, Spark in local mode (the ``test`` extra installs PySpark;
 17+ runtime must be on the machine). ``LINKRISK_TEST_ENGINES=duckdb`` runs only DuckDB
 (for a quick local loop); CI runs both.
 
+Every test that needs Spark carries the ``spark`` marker (added here, from the test's
+engine parameter, its fixtures or its file), so ``pytest -m "not spark"`` skips them all
+without starting a Spark session; ``slow`` marks the few tests that take tens of seconds.
+
 One Spark session serves the whole run: starting one costs several seconds.
 """
 
@@ -65,3 +69,16 @@ def any_engine(engine_name, request):
     e = new_engine(engine_name, request)
     yield e
     e.close()
+
+
+SPARK_FILES = {"test_spark.py", "test_spark_parity.py"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark every Spark test ``spark``: those run on the Spark engine parameter, those
+    that take the Spark session (directly or through a fixture) and the Spark files."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_spark = callspec is not None and callspec.params.get("engine_name") == "spark"
+        if on_spark or "spark_session" in getattr(item, "fixturenames", ()) or item.path.name in SPARK_FILES:
+            item.add_marker(pytest.mark.spark)

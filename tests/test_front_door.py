@@ -17,3 +17,23 @@ def test_importing_linkrisk_does_not_import_spark_or_pyplot():
             "print(sorted(m for m in ('pyspark', 'matplotlib.pyplot') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_help_loads_no_heavy_library():
+    # `linkrisk --help` should answer at once: the public names load on first use, so the
+    # command line's help imports none of pandas, NumPy, DuckDB, SciPy, Splink or matplotlib
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "numpy", "duckdb", "scipy", "splink", "matplotlib")
+    code = ("import sys, contextlib, io\n"
+            "from linkrisk.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    main(['--help'])\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_names_are_listed_by_dir():
+    assert {"Study", "Result", "dankar"} <= set(dir(lr))
