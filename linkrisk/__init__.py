@@ -32,7 +32,8 @@ _PUBLIC: dict[str, str] = {
                      "Study", "Technique"), "linkrisk.study"),
     **dict.fromkeys(("ClassStats", "class_size_counts", "equivalence_classes", "journalist_matches",
                      "uniqueness_curve"), "linkrisk.uniqueness"),
-    **dict.fromkeys(("dankar", "pitman", "snb", "zayatz"), "linkrisk.population"),
+    **dict.fromkeys(("dankar", "pitman", "snb", "zayatz", "DankarEstimate", "PitmanFit", "dankar_estimate",
+                     "fit_pitman"), "linkrisk.population"),
 }
 
 __all__ = ["__version__", *_PUBLIC]
@@ -56,7 +57,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from linkrisk.errors import (InputError, LinkriskError, LinkriskWarning, MissingDependencyError,
                                  NotRunError, Problem, StudyError)
     from linkrisk.graph import Entity, IdentityGraph
-    from linkrisk.population import dankar, pitman, snb, zayatz
+    from linkrisk.population import (DankarEstimate, PitmanFit, dankar, dankar_estimate, fit_pitman,
+                                     pitman, snb, zayatz)
     from linkrisk.result import Result, ScenarioResult
     from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSpec, Scenario,
                                 Study, Technique)

@@ -9,6 +9,7 @@ reports it. See each function for its source and for where ARX's code differs.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal, Mapping
 
 import numpy as np
@@ -16,9 +17,10 @@ from scipy import optimize, special, stats
 
 from linkrisk.errors import LinkriskError
 
-__all__ = ["pitman", "zayatz", "snb", "dankar", "Estimator"]
+__all__ = ["pitman", "fit_pitman", "PitmanFit", "zayatz", "snb", "dankar", "dankar_estimate",
+           "DankarEstimate", "Estimator"]
 
-Estimator = Literal["pitman", "zayatz", "snb", "none"]
+Estimator = Literal["pitman", "zayatz", "snb", "dankar"]
 
 # --------------------------------------------------------------------------------------
 # Population uniqueness from a sample
@@ -98,62 +100,290 @@ def zayatz(frequencies: Mapping[int, int], n: int, pi: float) -> float:
 
 
 # Pitman --------------------------------------------------------------------------------
+def _log_rising(x, k):
+    """log Gamma(x + k) - log Gamma(x), accurate also when x is huge (Stirling's series)."""
+    x, k = np.asarray(x, dtype=float), np.asarray(k, dtype=float)
+    big = np.maximum(x, 1e6)
+    stirling = (big - 0.5) * np.log1p(k / big) + k * np.log(big + k) - k - k / (12 * big * (big + k))
+    small = np.minimum(x, 1e6)
+    return np.where(x >= 1e6, stirling, special.gammaln(small + k) - special.gammaln(small))
+
+
+def _digamma_step(x, k):
+    """digamma(x + k) - digamma(x), accurate also when x is huge (asymptotic series)."""
+    x, k = np.asarray(x, dtype=float), np.asarray(k, dtype=float)
+    big = np.maximum(x, 1e6)
+    series = np.log1p(k / big) + k / (2 * big * (big + k)) + (1 / big ** 2 - 1 / (big + k) ** 2) / 12
+    small = np.minimum(x, 1e6)
+    return np.where(x >= 1e6, series, special.digamma(small + k) - special.digamma(small))
+
+
 def _pitman_loglik(theta: float, alpha: float, sizes: np.ndarray, counts: np.ndarray,
                    n: int) -> tuple[float, np.ndarray]:
-    """Log-likelihood of the Pitman sampling formula (up to a constant) and its gradient."""
+    """Log-likelihood of the Pitman sampling formula (up to a constant) and its gradient.
+
+    Valid wherever theta + i alpha > 0 for i = 1 .. u - 1 (u classes), which covers
+    0 <= alpha < 1, theta > -alpha and alpha < 0, theta > (u - 1)|alpha|.
+    """
     u = int(counts.sum())
-    if alpha > 0 and theta / alpha < 1e8:
-        x = theta / alpha
-        a_sum = (u - 1) * math.log(alpha) + special.gammaln(x + u) - special.gammaln(x + 1)
-        dpsi = special.digamma(x + u) - special.digamma(x + 1)
-        da_dtheta = dpsi / alpha
-        da_dalpha = (u - 1) / alpha - theta / alpha ** 2 * dpsi
+    # a = sum_{i=1}^{u-1} log(theta + i alpha); s1, s2 its derivatives in theta, alpha
+    if u == 1:
+        a_sum, s1, s2 = 0.0, 0.0, 0.0
+    elif alpha != 0 and theta / abs(alpha) < 1e6:
+        if alpha > 0:    # prod (theta + i alpha) = alpha^(u-1) Gamma(x + u) / Gamma(x + 1)
+            x = theta / alpha
+            a_sum = (u - 1) * math.log(alpha) + special.gammaln(x + u) - special.gammaln(x + 1)
+            s1 = (special.digamma(x + u) - special.digamma(x + 1)) / alpha
+        else:            # prod (theta + i alpha) = k^(u-1) Gamma(m) / Gamma(m - u + 1), k = -alpha
+            k = -alpha
+            m = theta / k
+            a_sum = (u - 1) * math.log(k) + special.gammaln(m) - special.gammaln(m - u + 1)
+            s1 = (special.digamma(m) - special.digamma(m - u + 1)) / k
+        s2 = ((u - 1) - theta * s1) / alpha            # sum i / (theta + i alpha)
     else:  # alpha (nearly) 0: sum the u - 1 terms directly
         i = np.arange(1, u, dtype=float)
         terms = theta + i * alpha
         a_sum = (u - 1) * math.log(theta) + float(np.log1p(i * alpha / theta).sum())
-        da_dtheta = float((1.0 / terms).sum())
-        da_dalpha = float((i / terms).sum())
-    b_sum = special.gammaln(theta + n) - special.gammaln(theta + 1)
-    db_dtheta = special.digamma(theta + n) - special.digamma(theta + 1)
-    c_sum = float((counts * (special.gammaln(sizes - alpha) - special.gammaln(1 - alpha))).sum())
-    dc_dalpha = float((counts * (special.digamma(1 - alpha) - special.digamma(sizes - alpha))).sum())
+        s1 = float((1.0 / terms).sum())
+        s2 = float((i / terms).sum())
+    b_sum = float(_log_rising(theta + 1, n - 1))                   # sum_{i<n} log(theta + i)
+    db_dtheta = float(_digamma_step(theta + 1, n - 1))
+    c_sum = float((counts * _log_rising(1 - alpha, sizes - 1)).sum())  # log (1 - alpha)_{j-1}
+    dc_dalpha = -float((counts * _digamma_step(1 - alpha, sizes - 1)).sum())
     value = a_sum - b_sum + c_sum
-    return value, np.array([da_dtheta - db_dtheta, da_dalpha + dc_dalpha])
+    return float(value), np.array([s1 - db_dtheta, s2 + dc_dalpha])
 
 
-def _pitman_fit(sizes: np.ndarray, counts: np.ndarray, n: int) -> tuple[float, float]:
-    """Maximum-likelihood (theta, alpha) of the Pitman model, theta >= 0, 0 <= alpha < 1."""
+# The search box, in coordinates (s, t) that map onto the admissible parameters:
+#   alpha = 1 - e^s, so s < 0 is 0 < alpha < 1 and s > 0 is alpha < 0;
+#   theta = theta_min(alpha) + e^t, theta_min = -alpha (alpha >= 0), (u - 1)|alpha| (alpha < 0).
+# theta_min has a kink at alpha = 0, so each sign of alpha is searched on its own box.
+_S_NEAR_ONE = math.log(1e-12)        # alpha = 1 - 1e-12
+_S_FAR_NEGATIVE = math.log(1 + 1e6)  # alpha = -1e6: classes of (nearly) equal size
+_T_LOW, _T_HIGH = -40.0, 40.0        # theta - theta_min from 4e-18 to 2e17
+
+
+def _pitman_from_box(s: float, t: float, u: int) -> tuple[float, float]:
+    alpha = -math.expm1(s)
+    theta = (-alpha if alpha >= 0 else (u - 1) * -alpha) + math.exp(t)
+    return theta, alpha
+
+
+def _pitman_to_box(theta: float, alpha: float, u: int) -> tuple[float, float] | None:
+    floor = -alpha if alpha >= 0 else (u - 1) * -alpha
+    if not (alpha < 1 and theta > floor):
+        return None
+    return math.log1p(-alpha), math.log(theta - floor)
+
+
+def _ewens_theta(n: int, u: int) -> float:
+    """Ewens' maximum-likelihood theta (alpha = 0): sum_{i<n} theta / (theta + i) = u - 1."""
+    def score(log_theta: float) -> float:
+        theta = math.exp(log_theta)
+        return theta * (special.digamma(theta + n) - special.digamma(theta + 1)) - (u - 1)
+    # e^30 = 1e13 keeps digamma's difference accurate; the root is at most about n^2
+    return math.exp(optimize.brentq(score, -30.0, 30.0, xtol=1e-12))
+
+
+def _pitman_fit(sizes: np.ndarray, counts: np.ndarray, n: int) -> tuple[float, float, str | None]:
+    """Maximum-likelihood (theta, alpha) of the Pitman model over alpha < 1, theta > -alpha.
+
+    Returns (theta, alpha, None) at an interior maximum, else (NaN, NaN, reason).
+    """
+    u = int(counts.sum())
     f1 = float(counts[sizes == 1].sum())
+    if u == n:
+        return (float("nan"), float("nan"),
+                "every sample class is a singleton, so the Pitman likelihood rises towards "
+                "theta -> infinity and has no finite maximum")
+    # starts: Ewens' fit (alpha = 0), Hoshino's moment estimate (as ARX uses it), and a
+    # spread of fixed points on both sides of alpha = 0
+    ewens = _ewens_theta(n, u)
     f2 = float(counts[sizes == 2].sum()) or 1.0
-    u = float(counts.sum())
-    # Hoshino's moment start, as ARX uses it
     c = f1 * (f1 - 1) / f2
     den = 2 * f1 * u + f1 * c - n * c
     t0 = (n * u * c - f1 * (n - 1) * (2 * u + c)) / den if den else float("nan")
-    a0 = (t0 * (f1 - n) + (n - 1) * f1) / (n * u)
-    starts = [(1.0, 0.5), (10.0, 0.2), (0.1, 0.9)]
-    if np.isfinite(t0) and np.isfinite(a0) and t0 > 0 and 0 < a0 < 1:
-        starts.insert(0, (t0, a0))
+    a0 = (t0 * (f1 - n) + (n - 1) * f1) / (n * u) if np.isfinite(t0) else float("nan")
+    candidates = [(ewens, 0.0), (ewens * 1.5 + 1.0, 0.3), (1.0, 0.5), (0.1, 0.9),
+                  (2.0 * u, -1.0), (1.5 * u * 10.0, -10.0), (1.2 * u * 0.01, -0.01)]
+    if np.isfinite(t0) and np.isfinite(a0):
+        candidates.insert(0, (t0, a0))
 
     def negative(p: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = math.exp(p[0])
-        value, grad = _pitman_loglik(theta, p[1], sizes, counts, n)
-        return -value, -np.array([grad[0] * theta, grad[1]])
+        s, t = float(p[0]), float(p[1])
+        theta, alpha = _pitman_from_box(s, t, u)
+        value, (d_theta, d_alpha) = _pitman_loglik(theta, alpha, sizes, counts, n)
+        d_alpha_ds = -math.exp(s)
+        d_floor_dalpha = -1.0 if s <= 0 else -(u - 1.0)
+        grad_s = (d_alpha + d_theta * d_floor_dalpha) * d_alpha_ds
+        grad_t = d_theta * math.exp(t)
+        if not np.isfinite(value):
+            return math.inf, np.zeros(2)
+        return -value, -np.array([grad_s, grad_t])
 
     best = None
-    for t, a in starts:
-        # TNC rather than L-BFGS-B: same answers here, and it does not call BLAS, whose
-        # threads made L-BFGS-B 50x slower on a busy two-core machine
-        res = optimize.minimize(negative, x0=[math.log(t), a], jac=True, method="TNC",
-                                bounds=[(-30.0, 30.0), (0.0, 1.0 - 1e-9)],
+    for theta0, alpha0 in candidates:
+        start = _pitman_to_box(theta0, alpha0, u)
+        if start is None:
+            continue
+        s0 = min(max(start[0], _S_NEAR_ONE), _S_FAR_NEGATIVE)
+        t0_ = min(max(start[1], _T_LOW), _T_HIGH)
+        box = [(_S_NEAR_ONE, 0.0) if s0 <= 0 else (0.0, _S_FAR_NEGATIVE), (_T_LOW, _T_HIGH)]
+        # TNC rather than L-BFGS-B: it does not call BLAS, whose threads made L-BFGS-B 50x
+        # slower on a busy two-core machine
+        res = optimize.minimize(negative, x0=[s0, t0_], jac=True, method="TNC", bounds=box,
                                 options={"ftol": 1e-15, "xtol": 1e-12, "gtol": 1e-10,
                                          "maxfun": 2000})
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
             best = res
     if best is None:
-        return float("nan"), float("nan")
-    return math.exp(best.x[0]), float(best.x[1])
+        return float("nan"), float("nan"), "the Pitman likelihood could not be evaluated"
+    s, t = (float(v) for v in best.x)
+    best_value = -float(best.fun)
+    # As alpha -> -infinity with m = theta / |alpha| fixed, the model tends to m equally
+    # likely classes and L to log[(m - 1) ... (m - u + 1)] - (n - 1) log m. That limit is
+    # the only way L can approach a supremum it never reaches when some class has two or
+    # more records (towards alpha -> 1, theta -> infinity or theta -> theta_min, L falls
+    # to -infinity), so a fit must beat the limit's best.
+    limit = -optimize.minimize_scalar(
+        lambda x: -(special.gammaln(u - 1 + math.exp(x)) - special.gammaln(math.exp(x))
+                    - (n - 1) * math.log(u - 1 + math.exp(x))),
+        bounds=(-30.0, 30.0), method="bounded", options={"xatol": 1e-10}).fun
+    edge = 1e-6
+    if s >= _S_FAR_NEGATIVE - edge or not best_value > limit + 1e-9 * max(1.0, abs(limit)):
+        reason = ("the Pitman likelihood rises towards alpha -> -infinity (classes of nearly "
+                  "equal size) and has no finite maximum")
+    elif s <= _S_NEAR_ONE + edge:
+        reason = "the Pitman likelihood rises towards alpha -> 1 and has no finite maximum"
+    elif t >= _T_HIGH - edge:
+        reason = "the Pitman likelihood rises towards theta -> infinity and has no finite maximum"
+    elif t <= _T_LOW + edge:
+        reason = "the Pitman likelihood rises towards theta -> -alpha and has no finite maximum"
+    else:
+        # the score equations vanish at an interior maximum (ARX checks the same)
+        _, grad = negative(best.x)
+        if np.all(np.abs(grad) <= 1e-5 * (1.0 + abs(best_value))):
+            theta, alpha = _pitman_from_box(s, t, u)
+            return theta, alpha, None
+        reason = "the Pitman likelihood's maximum was not found (the score equations do not vanish)"
+    return float("nan"), float("nan"), reason
+
+
+@dataclass(frozen=True)
+class PitmanFit:
+    """Pitman's model fitted to a sample, and the population uniques it implies.
+
+    Attributes
+    ----------
+    theta, alpha : float
+        The maximum-likelihood parameters (NaN when there is no finite maximum).
+    share : float
+        Estimated population uniques divided by N (NaN when there is no estimate).
+    reason : str or None
+        Why there is no estimate; None when ``share`` is one.
+    """
+
+    theta: float
+    alpha: float
+    share: float
+    reason: str | None = None
+
+
+def fit_pitman(frequencies: Mapping[int, int], n: int, pi: float) -> PitmanFit:
+    """Fit Pitman's model to a sample and estimate population uniques (Hoshino 2001).
+
+    Parameters
+    ----------
+    frequencies : mapping of int to int
+        The sample's frequency of frequencies: class size j -> f_j.
+    n : int
+        Sample size, sum_j j * f_j.
+    pi : float
+        Sampling fraction n / N, in (0, 1].
+
+    Returns
+    -------
+    PitmanFit
+        ``theta``, ``alpha``, ``share`` (population uniques over N = n / pi) and, when
+        there is no estimate, the ``reason``. With no sample uniques the share is 0 and
+        nothing is fitted (theta and alpha NaN).
+
+    Raises
+    ------
+    LinkriskError
+        When the frequencies, n and pi do not fit together.
+
+    Notes
+    -----
+    Hoshino, N. (2001), *Applying Pitman's sampling formula to microdata disclosure
+    risk assessment*, Journal of Official Statistics 17(4):499-520; Pitman, J. (1995),
+    *Exchangeable and partially exchangeable random partitions*, Probability Theory and
+    Related Fields 102:145-158. The sample partition into u classes follows Pitman's
+    sampling formula, whose log-likelihood up to a constant is
+
+        L = sum_{i=1}^{u-1} log(theta + i alpha) - sum_{i=1}^{n-1} log(theta + i)
+            + sum_j f_j sum_{k=1}^{j-1} log(k - alpha).
+
+    The admissible parameters are alpha < 1 and theta > -alpha: 0 <= alpha < 1 with
+    theta > -alpha (infinitely many population classes; alpha = 0 is Ewens' formula),
+    or alpha < 0 with theta = m |alpha| (m classes, each with a symmetric
+    Dirichlet(|alpha|) share). The likelihood of u observed classes needs m > u - 1;
+    m is treated as a real number, as maximum likelihood does.
+
+    L is maximised with scipy's bounded truncated Newton method (TNC) in coordinates
+    that map a box onto the admissible set, alpha = 1 - e^s and theta = theta_min(alpha)
+    + e^t (theta_min = -alpha for alpha >= 0, (u - 1)|alpha| for alpha < 0), one box for
+    each sign of alpha, from several starts (Ewens' estimate, Hoshino's moment estimate
+    as in ARX, and fixed points on both sides of alpha = 0). Confined to the box, the
+    solver cannot wander off to false roots. The fit counts only when it is interior
+    (not on the box's edge), the score equations vanish there, and it beats the
+    likelihood's limit as alpha -> -infinity with m fixed (m equally likely classes:
+    L -> log[(m - 1) ... (m - u + 1)] - (n - 1) log m, maximised over m). Otherwise L
+    has no finite maximum and the share is NaN with the reason: when every sample class
+    is a singleton (L then rises towards theta -> infinity), or when the classes are of
+    such similar sizes that L keeps rising towards alpha -> -infinity.
+
+    Population uniques are the expected number of singletons in a population of N under
+    the fitted model, N (theta + alpha)_{N-1} / (theta + 1)_{N-1} ((x)_k the rising
+    factorial; Pitman 1995), of which Hoshino's Gamma(theta + 1) / Gamma(theta + alpha)
+    N^alpha is the large-N form. Both hold for alpha < 0 too, the large-N form only when
+    N is large against theta: it is never below the exact value, and for alpha < 0 fits
+    theta = m |alpha| is often as large as N, where the large-N form overshoots, even
+    beyond N. So the exact form is used. An estimate outside [0, N] is no estimate
+    (ARX's validity rule).
+
+    Differences from ARX's ``ModelPitman``: ARX solves the score equations with
+    Newton-Raphson from Hoshino's moment estimate, keeps theta >= 0, treats alpha = 0 as
+    no estimate and uses the large-N form; its Newton step can leave the admissible set
+    or run to false roots near alpha = 0. Here theta may be in (-alpha, 0), alpha = 0
+    (Ewens) is an estimate, no root outside the admissible set can be returned, and the
+    exact form gives shares lower than ARX's by a factor of about
+    (1 + theta / N)^(alpha - 1) (2.6e-4 lower for eight quasi-identifiers of UCI Adult
+    at pi = 0.01).
+
+    Examples
+    --------
+    >>> fit = fit_pitman({1: 8, 2: 1, 5: 1}, n=15, pi=0.1)
+    >>> round(fit.theta, 2), round(fit.alpha, 3), round(fit.share, 3)
+    (2.2, 0.668, 0.257)
+    >>> fit_pitman({1: 5}, n=5, pi=0.1).reason
+    'every sample class is a singleton, so the Pitman likelihood rises towards theta -> infinity and has no finite maximum'
+    """
+    sizes, counts, population = _histogram(frequencies, n, pi)
+    if int(counts[sizes == 1].sum()) == 0:
+        return PitmanFit(float("nan"), float("nan"), 0.0)
+    theta, alpha, reason = _pitman_fit(sizes, counts, int(n))
+    if reason is not None:
+        return PitmanFit(theta, alpha, float("nan"), reason)
+    # log of (theta + alpha)_{N-1} / (theta + 1)_{N-1}, the expected share of singletons,
+    # as [log Gamma(theta + 1) - log Gamma(theta + alpha)]
+    #    - [log Gamma(theta + N) - log Gamma(theta + alpha + N - 1)]
+    log_share = float(_log_rising(theta + alpha, 1 - alpha)
+                      - _log_rising(theta + alpha + population - 1, 1 - alpha))
+    if not log_share <= 0:
+        return PitmanFit(theta, alpha, float("nan"),
+                         "Pitman's estimate of population uniques is outside [0, N]")
+    return PitmanFit(theta, alpha, math.exp(log_share))
 
 
 def pitman(frequencies: Mapping[int, int], n: int, pi: float) -> float:
@@ -171,42 +401,22 @@ def pitman(frequencies: Mapping[int, int], n: int, pi: float) -> float:
     Returns
     -------
     float
-        Estimated population uniques divided by N = n / pi. NaN when the model cannot
-        be fitted: no maximum with alpha > 0, or an estimate outside [0, N] (ARX's
-        validity rule); :func:`dankar` then falls back to Zayatz, as ARX does.
+        Estimated population uniques divided by N = n / pi. NaN when the model has no
+        finite maximum-likelihood fit or its estimate is outside [0, N];
+        :func:`fit_pitman` gives the reason and the fitted theta and alpha, and
+        :func:`dankar` then falls back to Zayatz, as ARX does.
 
     Notes
     -----
-    Hoshino, N. (2001), *Applying Pitman's sampling formula to microdata disclosure
-    risk assessment*, Journal of Official Statistics 17(4):499-520. The sample
-    partition follows Pitman's sampling formula with theta > -alpha, 0 <= alpha < 1;
-    its log-likelihood, up to a constant, for u classes is
-
-        L = sum_{i=1}^{u-1} log(theta + i alpha) - sum_{i=1}^{n-1} log(theta + i)
-            + sum_j f_j sum_{k=1}^{j-1} log(k - alpha),
-
-    maximised here with scipy's truncated Newton method (TNC), in closed form via
-    log-gamma and digamma, from several starts, the first being Hoshino's moment
-    estimate as in ARX. The expected number of population uniques is then Hoshino's
-    Gamma(theta + 1) / Gamma(theta + alpha) * N^alpha (asymptotic in N, as in ARX).
-    ARX's ``ModelPitman`` solves the same score equations with Newton-Raphson, keeps
-    theta >= 0 (so does this) and treats alpha = 0 or an estimate outside [0, N] as
-    no estimate (so does this).
+    See :func:`fit_pitman` for the model (Hoshino 2001), its admissible parameters
+    (alpha < 1, theta > -alpha, including alpha < 0) and the solver.
 
     Examples
     --------
     >>> round(pitman({1: 8, 2: 1, 5: 1}, n=15, pi=0.1), 3)
-    0.258
+    0.257
     """
-    sizes, counts, population = _histogram(frequencies, n, pi)
-    if int(counts[sizes == 1].sum()) == 0:
-        return 0.0
-    theta, alpha = _pitman_fit(sizes, counts, int(n))
-    if not (np.isfinite(theta) and np.isfinite(alpha)) or alpha <= 1e-9:
-        return float("nan")
-    uniques = math.exp(special.gammaln(theta + 1) - special.gammaln(theta + alpha)
-                       + alpha * math.log(population))
-    return uniques / population if 0 <= uniques <= population else float("nan")
+    return fit_pitman(frequencies, n, pi).share
 
 
 # SNB -----------------------------------------------------------------------------------
@@ -336,6 +546,105 @@ def snb(frequencies: Mapping[int, int], n: int, pi: float,
     return uniques / population if 0 <= uniques <= population else float("nan")
 
 
+@dataclass(frozen=True)
+class DankarEstimate:
+    """The share of population uniques by Dankar et al.'s rule, with what ran and why.
+
+    Attributes
+    ----------
+    share : float
+        Estimated population uniques divided by N.
+    estimator : {"pitman", "zayatz", "snb", "dankar"}
+        The estimator whose figure is ``share``; ``"dankar"`` when the sample has no
+        uniques and the rule itself answers 0 without fitting a model (ARX's label,
+        ``PopulationUniquenessModel.DANKAR``).
+    note : str or None
+        Why the rule fell back from the estimator it tried first (Pitman, or SNB), or
+        why it answered on its own; None when the first choice gave the figure.
+    pitman : PitmanFit or None
+        Pitman's fit (theta, alpha, share, reason) when the rule tried Pitman.
+    """
+
+    share: float
+    estimator: Estimator
+    note: str | None = None
+    pitman: PitmanFit | None = None
+
+
+def dankar_estimate(frequencies: Mapping[int, int], n: int, pi: float) -> DankarEstimate:
+    """Share of population uniques by Dankar et al.'s rule, with the estimator and any fallback.
+
+    Parameters
+    ----------
+    frequencies : mapping of int to int
+        The sample's frequency of frequencies: class size j -> f_j.
+    n : int
+        Sample size, sum_j j * f_j.
+    pi : float
+        Sampling fraction n / N, in (0, 1].
+
+    Returns
+    -------
+    DankarEstimate
+        The share, the estimator that gave it, the reason for any fallback and, when
+        Pitman was tried, its fitted theta and alpha.
+
+    Raises
+    ------
+    LinkriskError
+        When the frequencies, n and pi do not fit together.
+
+    Notes
+    -----
+    Dankar, F. K., El Emam, K., Neisa, A. and Roffey, T. (2012), *Estimating the
+    re-identification risk of clinical data sets*, BMC Medical Informatics and Decision
+    Making 12:66, compared the estimators by simulation and chose between them by the
+    sampling fraction and the difference between estimates. The rule here is ARX's
+    implementation of it (``RiskModelPopulationUniqueness.getNumUniqueTuplesDankar``):
+
+    - no sample uniques: 0, labelled ``"dankar"`` as ARX labels it (no model is fitted);
+    - pi <= 0.1: Pitman; if Pitman gives no valid estimate (NaN: no finite fit or an
+      estimate outside [0, N]; or 0), Zayatz, with Pitman's reason in ``note``;
+    - pi > 0.1: the smaller of Zayatz and SNB; Zayatz if SNB is not valid (NaN or 0),
+      with a note.
+
+    The estimators are :func:`fit_pitman`, :func:`zayatz` and :func:`snb` of this
+    module; see :func:`snb` and :func:`fit_pitman` for where they differ from ARX's code.
+
+    Examples
+    --------
+    >>> est = dankar_estimate({1: 5}, n=5, pi=0.05)     # every class a singleton
+    >>> est.estimator, round(est.share, 3)
+    ('zayatz', 1.0)
+    >>> est.note
+    'Pitman gave no estimate (every sample class is a singleton, so the Pitman likelihood rises towards theta -> infinity and has no finite maximum); Zayatz ran instead'
+    """
+    sizes, counts, _ = _histogram(frequencies, n, pi)
+    if int(counts[sizes == 1].sum()) == 0:
+        return DankarEstimate(0.0, "dankar", "no sample uniques, so no population uniques; "
+                                             "no model was fitted")
+
+    def valid(x: float) -> bool:
+        return bool(np.isfinite(x)) and x != 0
+
+    if pi <= 0.1:
+        fit = fit_pitman(frequencies, n, pi)
+        if valid(fit.share):
+            return DankarEstimate(fit.share, "pitman", None, fit)
+        why = fit.reason or "its estimate is 0"
+        return DankarEstimate(zayatz(frequencies, n, pi), "zayatz",
+                              f"Pitman gave no estimate ({why}); Zayatz ran instead", fit)
+    by_zayatz = zayatz(frequencies, n, pi)
+    by_snb = snb(frequencies, n, pi)
+    if not valid(by_snb):
+        return DankarEstimate(by_zayatz, "zayatz",
+                              "SNB gave no estimate (its moment equations have no solution, or "
+                              "its estimate is 0 or outside [0, N]); Zayatz ran instead")
+    if by_zayatz < by_snb:
+        return DankarEstimate(by_zayatz, "zayatz")
+    return DankarEstimate(by_snb, "snb")
+
+
 def dankar(frequencies: Mapping[int, int], n: int, pi: float) -> tuple[float, Estimator]:
     """Share of population uniques by Dankar et al.'s choice of estimator, as ARX makes it.
 
@@ -352,23 +661,14 @@ def dankar(frequencies: Mapping[int, int], n: int, pi: float) -> tuple[float, Es
     -------
     share : float
         Estimated population uniques divided by N = n / pi.
-    estimator : {"pitman", "zayatz", "snb", "none"}
-        The estimator chosen; ``"none"`` when the sample has no uniques (share 0).
+    estimator : {"pitman", "zayatz", "snb", "dankar"}
+        The estimator chosen; ``"dankar"`` when the sample has no uniques (share 0),
+        as ARX labels it.
 
     Notes
     -----
-    Dankar, F. K., El Emam, K., Neisa, A. and Roffey, T. (2012), *Estimating the
-    re-identification risk of clinical data sets*, BMC Medical Informatics and Decision
-    Making 12:66, compared the estimators by simulation and chose between them by the
-    sampling fraction and the difference between estimates. The rule here is ARX's
-    implementation of it (``RiskModelPopulationUniqueness.getNumUniqueTuplesDankar``):
-
-    - no sample uniques: 0;
-    - pi <= 0.1: Pitman; if Pitman gives no valid estimate (NaN or 0), Zayatz;
-    - pi > 0.1: the smaller of Zayatz and SNB; Zayatz if SNB is not valid.
-
-    The estimators are :func:`pitman`, :func:`zayatz` and :func:`snb` of this module;
-    see :func:`snb` for where its formulas differ from ARX's code.
+    The rule of Dankar et al. (2012) as ARX implements it; see :func:`dankar_estimate`,
+    which also says why the rule fell back and gives Pitman's fitted parameters.
 
     Examples
     --------
@@ -376,22 +676,5 @@ def dankar(frequencies: Mapping[int, int], n: int, pi: float) -> tuple[float, Es
     >>> chosen
     'zayatz'
     """
-    sizes, counts, _ = _histogram(frequencies, n, pi)
-    if int(counts[sizes == 1].sum()) == 0:
-        return 0.0, "none"
-
-    def valid(x: float) -> bool:
-        return bool(np.isfinite(x)) and x != 0
-
-    if pi <= 0.1:
-        share = pitman(frequencies, n, pi)
-        if valid(share):
-            return share, "pitman"
-        return zayatz(frequencies, n, pi), "zayatz"
-    by_zayatz = zayatz(frequencies, n, pi)
-    by_snb = snb(frequencies, n, pi)
-    if valid(by_snb) and not by_zayatz < by_snb:
-        return by_snb, "snb"
-    return by_zayatz, "zayatz"
-
-
+    estimate = dankar_estimate(frequencies, n, pi)
+    return estimate.share, estimate.estimator

@@ -8,11 +8,13 @@ from the kinds present.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
-from linkrisk.uniqueness import (_stats_from_histogram, class_size_counts, dankar, equivalence_classes,
+from linkrisk.population import dankar_estimate
+from linkrisk.uniqueness import (_stats_from_histogram, class_size_counts, equivalence_classes,
                                  journalist_matches, uniqueness_curve)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,8 +125,14 @@ def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "Scenar
         stats = _stats_from_histogram(cols, histogram)
         entry = {"dataset": dataset, "quasi_identifiers": list(kinds), **_stats(stats)}
         if fraction:
-            share, name = dankar(histogram, stats.records, fraction)
-            entry.update({"sampling_fraction": fraction, "population_uniques": share, "estimator": name})
+            est = dankar_estimate(histogram, stats.records, fraction)
+            entry.update({"sampling_fraction": fraction, "population_uniques": est.share,
+                          "estimator": est.estimator, "estimator_note": est.note})
+            if est.pitman is not None:  # Pitman was tried: its fit, or NaN and why not
+                fit = est.pitman
+                entry["pitman"] = {"theta": None if math.isnan(fit.theta) else fit.theta,
+                                   "alpha": None if math.isnan(fit.alpha) else fit.alpha,
+                                   "reason": fit.reason}
         entries.append(entry)
 
     all_kinds = list(dict.fromkeys(k for _, kinds, _ in questions for k in kinds))
