@@ -212,14 +212,14 @@ def _pitman_fit(sizes: np.ndarray, counts: np.ndarray, n: int) -> tuple[float, f
     def negative(p: np.ndarray) -> tuple[float, np.ndarray]:
         s, t = float(p[0]), float(p[1])
         theta, alpha = _pitman_from_box(s, t, u)
-        value, (d_theta, d_alpha) = _pitman_loglik(theta, alpha, sizes, counts, n)
-        d_alpha_ds = -math.exp(s)
-        d_floor_dalpha = -1.0 if s <= 0 else -(u - 1.0)
-        grad_s = (d_alpha + d_theta * d_floor_dalpha) * d_alpha_ds
-        grad_t = d_theta * math.exp(t)
-        if not np.isfinite(value):
-            return math.inf, np.zeros(2)
-        return -value, -np.array([grad_s, grad_t])
+        with np.errstate(all="ignore"):
+            value, (d_theta, d_alpha) = _pitman_loglik(theta, alpha, sizes, counts, n)
+            d_floor_dalpha = -1.0 if s <= 0 else -(u - 1.0)
+            grad = np.array([(d_alpha + d_theta * d_floor_dalpha) * -math.exp(s),
+                             d_theta * math.exp(t)])
+        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            return math.inf, np.zeros(2)   # only where theta + i alpha underflows to 0
+        return -value, -grad
 
     best = None
     for theta0, alpha0 in candidates:
@@ -602,7 +602,8 @@ def dankar_estimate(frequencies: Mapping[int, int], n: int, pi: float) -> Dankar
     sampling fraction and the difference between estimates. The rule here is ARX's
     implementation of it (``RiskModelPopulationUniqueness.getNumUniqueTuplesDankar``):
 
-    - no sample uniques: 0, labelled ``"dankar"`` as ARX labels it (no model is fitted);
+    - no sample uniques: 0, labelled ``"dankar"`` as ARX labels it (no model is fitted,
+      so population uniques that are not in the sample are not estimated);
     - pi <= 0.1: Pitman; if Pitman gives no valid estimate (NaN: no finite fit or an
       estimate outside [0, N]; or 0), Zayatz, with Pitman's reason in ``note``;
     - pi > 0.1: the smaller of Zayatz and SNB; Zayatz if SNB is not valid (NaN or 0),
@@ -621,8 +622,9 @@ def dankar_estimate(frequencies: Mapping[int, int], n: int, pi: float) -> Dankar
     """
     sizes, counts, _ = _histogram(frequencies, n, pi)
     if int(counts[sizes == 1].sum()) == 0:
-        return DankarEstimate(0.0, "dankar", "no sample uniques, so no population uniques; "
-                                             "no model was fitted")
+        return DankarEstimate(0.0, "dankar", "no sample uniques: the rule answers 0 without fitting "
+                                             "a model, as ARX does (population uniques outside the "
+                                             "sample are not estimated)")
 
     def valid(x: float) -> bool:
         return bool(np.isfinite(x)) and x != 0

@@ -191,16 +191,29 @@ def test_pitman_hand_case():
     d_alpha = (sum(i / (theta + i * alpha) for i in range(1, u))
                - 1 * (1 / (1 - alpha)) - 1 * sum(1 / (k - alpha) for k in range(1, 5)))
     assert abs(d_theta) < 1e-6 and abs(d_alpha) < 1e-6
-    # Hoshino's population uniques Gamma(theta+1)/Gamma(theta+alpha) N^alpha, over N
-    big_n = n / pi
-    expected = math.exp(math.lgamma(theta + 1) - math.lgamma(theta + alpha)) * big_n ** alpha / big_n
-    assert expected == pytest.approx(0.2581, abs=1e-4)
+    # expected share of population singletons (theta + alpha)_{N-1} / (theta + 1)_{N-1},
+    # the product of (theta + alpha + i) / (theta + 1 + i) over i = 0 .. N - 2
+    big_n = round(n / pi)
+    expected = math.prod((theta + alpha + i) / (theta + 1 + i) for i in range(big_n - 1))
+    assert expected == pytest.approx(0.2572, abs=1e-4)
     assert pitman(freqs, n, pi) == pytest.approx(expected, rel=1e-5)
+    # Hoshino's large-N form Gamma(theta+1)/Gamma(theta+alpha) N^alpha / N is a little
+    # higher (0.2581) at N = 150, as ARX reports it
+    hoshino = math.exp(math.lgamma(theta + 1) - math.lgamma(theta + alpha)) * big_n ** alpha / big_n
+    assert hoshino == pytest.approx(0.2581, abs=1e-4)
 
 
 def test_pitman_without_a_fit_is_nan():
-    # f_1 = 2, f_2 = 1: the likelihood is largest at alpha = 0 (Ewens), which ARX treats
-    # as no Pitman estimate; so does this module
+    # f_1 = 2, f_2 = 1 (n = 4, u = 3): the likelihood keeps rising as alpha -> -infinity
+    # with m = theta/|alpha| fixed, towards log[(m-1)(m-2)] - 3 log m, largest at
+    # m = 4.73: -2.3411; at alpha = 0 (Ewens) its best is -2.5734 (theta = 3.77), at
+    # alpha = -1, -10, -100 -2.4652, -2.3651, -2.3437. No finite maximum: NaN.
+    for alpha, best in [(0.0, -2.5734), (-1.0, -2.4652), (-10.0, -2.3651), (-100.0, -2.3437)]:
+        floor = 2 * -alpha                     # theta > (u - 1)|alpha|
+        res = optimize.minimize_scalar(
+            lambda t: -_pitman_loglik_by_hand(floor + math.exp(t), alpha, {1: 2, 2: 1}),
+            bounds=(-20, 20), method="bounded")
+        assert -res.fun == pytest.approx(best, abs=1e-4)
     assert math.isnan(pitman({1: 2, 2: 1}, n=4, pi=0.05))
 
 
@@ -234,10 +247,10 @@ def test_snb_estimates_population_classes_with_shlosser():
 
 def test_dankar_rule():
     # no sample uniques: nothing to estimate
-    assert dankar({2: 3}, 6, 0.05) == (0.0, "none")
+    assert dankar({2: 3}, 6, 0.05) == (0.0, "dankar")     # ARX's label for this case
     # pi <= 0.1: Pitman when it fits ...
     assert dankar({1: 8, 2: 1, 5: 1}, 15, 0.1) == (pitman({1: 8, 2: 1, 5: 1}, 15, 0.1), "pitman")
-    # ... and Zayatz when it does not (alpha = 0, see above)
+    # ... and Zayatz when it does not (no finite maximum, see above)
     assert dankar({1: 2, 2: 1}, 4, 0.05) == (zayatz({1: 2, 2: 1}, 4, 0.05), "zayatz")
     # pi > 0.1: the smaller of Zayatz (0.313) and SNB (0.261) ...
     freqs = {1: 6, 2: 2, 3: 1}
