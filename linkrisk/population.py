@@ -358,7 +358,7 @@ def fit_pitman(frequencies: Mapping[int, int], n: int, pi: float) -> PitmanFit:
     or run to false roots near alpha = 0. Here theta may be in (-alpha, 0), alpha = 0
     (Ewens) is an estimate, no root outside the admissible set can be returned, and the
     exact form gives shares lower than ARX's by a factor of about
-    (1 + theta / N)^(alpha - 1) (2.6e-4 lower for eight quasi-identifiers of UCI Adult
+    (1 + theta / N)^(alpha - 1) (2.5e-4 lower for eight quasi-identifiers of UCI Adult
     at pi = 0.01).
 
     Examples
