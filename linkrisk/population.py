@@ -126,26 +126,31 @@ def _pitman_loglik(theta: float, alpha: float, sizes: np.ndarray, counts: np.nda
     0 <= alpha < 1, theta > -alpha and alpha < 0, theta > (u - 1)|alpha|.
     """
     u = int(counts.sum())
-    # a = sum_{i=1}^{u-1} log(theta + i alpha); s1, s2 its derivatives in theta, alpha
-    if u == 1:
+    k = u - 1
+    # a = sum_{i=1}^{u-1} log(theta + i alpha); s1, s2 its derivatives in theta, alpha, in
+    # closed form (no sum over the u classes, which can be millions)
+    if k == 0:
         a_sum, s1, s2 = 0.0, 0.0, 0.0
-    elif alpha != 0 and theta / abs(alpha) < 1e6:
-        if alpha > 0:    # prod (theta + i alpha) = alpha^(u-1) Gamma(x + u) / Gamma(x + 1)
+    elif alpha == 0:
+        a_sum, s1, s2 = k * math.log(theta), k / theta, k * (k + 1) / (2 * theta)
+    else:
+        if alpha > 0:    # prod (theta + i alpha) = alpha^k Gamma(x + u) / Gamma(x + 1), x = theta/alpha
             x = theta / alpha
-            a_sum = (u - 1) * math.log(alpha) + special.gammaln(x + u) - special.gammaln(x + 1)
-            s1 = (special.digamma(x + u) - special.digamma(x + 1)) / alpha
-        else:            # prod (theta + i alpha) = k^(u-1) Gamma(m) / Gamma(m - u + 1), k = -alpha
-            k = -alpha
-            m = theta / k
-            a_sum = (u - 1) * math.log(k) + special.gammaln(m) - special.gammaln(m - u + 1)
-            s1 = (special.digamma(m) - special.digamma(m - u + 1)) / k
-        s2 = ((u - 1) - theta * s1) / alpha            # sum i / (theta + i alpha)
-    else:  # alpha (nearly) 0: sum the u - 1 terms directly
-        i = np.arange(1, u, dtype=float)
-        terms = theta + i * alpha
-        a_sum = (u - 1) * math.log(theta) + float(np.log1p(i * alpha / theta).sum())
-        s1 = float((1.0 / terms).sum())
-        s2 = float((i / terms).sum())
+            a_sum = k * math.log(alpha) + float(_log_rising(x + 1, k))
+            s1 = float(_digamma_step(x + 1, k)) / alpha
+        else:            # = kappa^k Gamma(m) / Gamma(m - k), kappa = -alpha, m = theta/kappa
+            kappa = -alpha
+            m = theta / kappa
+            a_sum = k * math.log(kappa) + float(_log_rising(m - k, k))
+            s1 = float(_digamma_step(m - k, k)) / kappa
+        x = theta / alpha
+        if abs(x) > 1e6 * k:
+            # s2 = (1/alpha) sum i / (x + i): the series in i/x, power sums in closed form
+            p1, p2 = k * (k + 1) / 2, k * (k + 1) * (2 * k + 1) / 6
+            p4 = p2 * (3 * k * k + 3 * k - 1) / 5
+            s2 = (p1 - p2 / x + p1 * p1 / x ** 2 - p4 / x ** 3) / x / alpha
+        else:
+            s2 = (k - theta * s1) / alpha                  # sum i / (theta + i alpha)
     b_sum = float(_log_rising(theta + 1, n - 1))                   # sum_{i<n} log(theta + i)
     db_dtheta = float(_digamma_step(theta + 1, n - 1))
     c_sum = float((counts * _log_rising(1 - alpha, sizes - 1)).sum())  # log (1 - alpha)_{j-1}
@@ -181,7 +186,11 @@ def _ewens_theta(n: int, u: int) -> float:
     def score(log_theta: float) -> float:
         theta = math.exp(log_theta)
         return theta * (special.digamma(theta + n) - special.digamma(theta + 1)) - (u - 1)
-    # e^30 = 1e13 keeps digamma's difference accurate; the root is at most about n^2
+    # e^30 = 1e13 keeps digamma's difference accurate; the root is about n^2 / (2 (n - u))
+    # at most, beyond e^30 only for millions of records nearly all singletons: a start
+    # there is good enough
+    if score(30.0) <= 0:
+        return float(n) ** 2
     return math.exp(optimize.brentq(score, -30.0, 30.0, xtol=1e-12))
 
 
