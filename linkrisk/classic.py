@@ -161,7 +161,7 @@ def _index(rl, feats: list, df: pd.DataFrame, blocks: list[str], report: dict) -
         indexer.block(left_on=col)
     # sorted neighbourhood on the names (or a name and the date of birth): neighbours in
     # that order are typically one person with a typo past the first letters
-    sort = [f for f in feats if f.text and f.family in ("name", "date")][:2]
+    sort = [f for f in feats if f.text and f.family in ("name", "person_name", "date")][:2]
     if sort:
         df["_sn"] = df[sort[0].t].str.cat([df[f.t] for f in sort[1:]], sep=" ", na_rep="")
         indexer.sortedneighbourhood(left_on="_sn", window=NAME_WINDOW)
@@ -227,7 +227,7 @@ def _compare(rl, feats: list, pairs: pd.MultiIndex, df: pd.DataFrame) -> pd.Data
         if not f.text:
             continue
         compare.exact(f.t, f.t, missing_value=np.nan, label=f"{f.kind}|equal")
-        if f.family == "name":  # Jaro-Winkler rewards the shared surname of pinyin names too much
+        if f.family in ("name", "person_name"):  # Jaro-Winkler rewards the shared surname of pinyin names too much
             compare.string(f.t, f.t, method="levenshtein", threshold=NAME_THRESHOLD, missing_value=np.nan,
                            label=f"{f.kind}|similar")
         elif f.family in ("identifier", "address", "postcode", "date"):

@@ -35,6 +35,7 @@ class Feature:
     key: bool = False  # domain|value, compared exactly
     domains: bool = False  # more than one comparison domain: an integer domain column
     parts: dict = field(default_factory=dict)  # dataset -> columns (reversed first)
+    roles: dict = field(default_factory=dict)  # person names: dataset -> {name kind: column}
 
     @property
     def t(self) -> str:
@@ -47,6 +48,16 @@ class Feature:
     @property
     def d(self) -> str:
         return f"{self.col}_d"
+
+    @property
+    def g(self) -> str:
+        """A person name's given name (as held, or the first word of a full name)."""
+        return f"{self.col}_g"
+
+    @property
+    def fn(self) -> str:
+        """A person name's family name (as held, or the last word of a full name)."""
+        return f"{self.col}_fn"
 
     @property
     def dt(self) -> str:
@@ -78,9 +89,12 @@ def _comparison_domain(f: Feature, c: "ReleasedColumn") -> str:
 def features(study: "Study", release: "Release") -> list[Feature]:
     """The kinds the model compares, with the columns each dataset contributes.
 
-    Kinds are kept when ``need`` datasets (two, or one when one dataset is linked
-    alone) release them in one comparison domain. Per dataset the first column of the
-    kind is used, preceded by its plaintext where the attacker reversed it.
+    Every released identifier or quasi-identifier kind is kept, whichever datasets hold
+    it: two records that both hold a kind can be compared on it, within one dataset
+    (duplicates of a person) as well as across datasets. A kind held by one dataset
+    only still separates that dataset's duplicates from its strangers. Per dataset the
+    first column of the kind is used, preceded by its plaintext where the attacker
+    reversed it.
     """
     cat = study.catalogue
     by_kind: dict[str, dict[str, list]] = {}
@@ -88,13 +102,15 @@ def features(study: "Study", release: "Release") -> list[Feature]:
         if c.domain is None or cat[c.kind].role is Role.ATTRIBUTE:
             continue
         by_kind.setdefault(c.kind, {}).setdefault(c.dataset, []).append(c)
-    datasets = {ds for per in by_kind.values() for ds in per}
-    need = 2 if len(datasets) > 1 else 1
     order = {k: i for i, k in enumerate(KIND_ORDER)}
     out = []
+    person = _person_name(by_kind)
     for kind in sorted(by_kind, key=lambda k: (order.get(k, len(order)), k)):
         per = by_kind[kind]
-        if len(per) < need:
+        if person is not None and kind in NAME_KINDS:
+            if kind == min((k for k in NAME_KINDS if k in by_kind), key=order.get):
+                person.col = f"f{len(out)}_name"
+                out.append(person)
             continue
         role = cat[kind].role
         family = "identifier" if role is Role.IDENTIFIER else FAMILIES.get(cat[kind].normaliser, "exact")
@@ -105,17 +121,51 @@ def features(study: "Study", release: "Release") -> list[Feature]:
             rev = [c for c in cols if c.ref == first.ref and c.value_column is not None]
             f.parts[ds] = rev + [first]
         cols = [c for cs in f.parts.values() for c in cs]
-        shared: dict[str, set] = {}
-        for c in cols:
-            shared.setdefault(_comparison_domain(f, c), set()).add(c.dataset)
-        if max(len(v) for v in shared.values()) < need:
-            continue  # e.g. an identifier keyed per holder: no two datasets can compare it
         f.text = any(_gives_text(f, c) for c in cols)
         f.key = any(_gives_key(f, c) for c in cols)
         f.domains = len({_comparison_domain(f, c) for c in cols}) > 1
         f.col = f"f{len(out)}_{safe}"
         out.append(f)
     return out
+
+
+NAME_KINDS = ("full_name", "given_name", "family_name")
+PERSON_NAME = "name"  # the kind label of the one comparison that the name kinds make together
+
+
+def _person_name(by_kind: dict) -> Feature | None:
+    """One comparison for a person's name, whichever of the name kinds each dataset holds.
+
+    A full name, a given name and a family name are three views of one piece of
+    evidence: comparing each separately counts a name that agrees two or three times,
+    and never compares ``Mary Smith`` with ``MARY`` + ``SMITH``. So when every name
+    column of the release is readable, each record gets one full name (as held, or
+    ``given family`` joined) and its two parts (as held, or the first and last words
+    of the full name), compared together by :func:`linkrisk.probabilistic` as Splink's
+    ``ForenameSurnameComparison`` compares them. Pseudonymised name columns can only
+    agree exactly within their domain: then the name kinds are compared one by one.
+    """
+    held = {k: by_kind[k] for k in NAME_KINDS if k in by_kind}
+    if not held or not all(c.readable for per in held.values() for cs in per.values() for c in cs):
+        return None
+    f = Feature(PERSON_NAME, "person_name", "name", text=True)
+    for kind, per in held.items():
+        for ds, cols in per.items():
+            f.roles.setdefault(ds, {})[kind] = cols[0]
+            f.parts.setdefault(ds, []).append(cols[0])
+    return f
+
+
+def _name_exprs(f: Feature, ds: str, value) -> list[str]:
+    """Full name, given name and family name of one dataset's records (SQL, or NULL)."""
+    roles = f.roles.get(ds, {})
+    full, given, family = (value(roles[k]) if k in roles else None for k in NAME_KINDS)
+    joined = f"nullif(concat_ws(' ', {given or 'NULL'}, {family or 'NULL'}), '')" if given or family else None
+    first = f"nullif(regexp_extract({full}, '^([^ ]+) ', 1), '')" if full else None
+    last = f"nullif(regexp_extract({full}, ' ([^ ]+)$', 1), '')" if full else None
+    return [f"{_coalesce([e for e in (full, joined) if e], 'VARCHAR')} AS {f.t}",
+            f"{_coalesce([e for e in (given, first) if e], 'VARCHAR')} AS {f.g}",
+            f"{_coalesce([e for e in (family, last) if e], 'VARCHAR')} AS {f.fn}"]
 
 
 def build_input(engine: "Engine", study: "Study", feats: list[Feature], table: str = INPUT) -> tuple[int, dict]:
@@ -139,6 +189,9 @@ def build_input(engine: "Engine", study: "Study", feats: list[Feature], table: s
         alias = {t: f"t{j}" for j, t in enumerate(tables)}
         exprs, p = ["t0._rid", "t0._ds"], []
         for f in feats:
+            if f.family == "person_name":
+                exprs += _name_exprs(f, ds, lambda c: f"{alias[c.table]}.{quote(c.value)}")
+                continue
             cs = f.parts.get(ds, [])
             vals = [(c, f"{alias[c.table]}.{quote(c.value)}") for c in cs]
             if f.text:
@@ -188,23 +241,33 @@ def _coalesce(exprs: list[str], sql_type: str) -> str:
 # comparisons ----------------------------------------------------------------------------
 
 def candidate_rules(feats: list[Feature]) -> tuple[list, list]:
-    """(name, key expressions) of the prediction rules and of the strict prior rules."""
-    F = {f.kind: f for f in feats}
+    """(name, key expressions) of the prediction rules and of the strict prior rules.
 
-    def has(*kinds, text=False):
-        return all(k in F and (F[k].text or not text) for k in kinds)
+    With the name model (:func:`_person_name`) the full name, given name and family
+    name of every record come from its one name comparison, whatever it holds.
+    """
+    F = {f.kind: f for f in feats}
+    person = F.pop(PERSON_NAME, None)
+    block = {k: f.block for k, f in F.items()}
+    text = {k: f.t for k, f in F.items() if f.text}
+    if person is not None:
+        for kind, col in zip(NAME_KINDS, (person.t, person.g, person.fn)):
+            block[kind] = text[kind] = col
+
+    def has(*kinds, text_only=False):
+        return all(k in (text if text_only else block) for k in kinds)
 
     def tokens(k):
-        return f"array_to_string(list_sort(string_split({F[k].t}, ' ')), ' ')"
+        return f"array_to_string(list_sort(string_split({text[k]}, ' ')), ' ')"
 
-    year = (f"CASE WHEN regexp_matches({F['date_of_birth'].t}, '^[0-9]{{4}}') THEN left({F['date_of_birth'].t}, 4) END"
-            if has("date_of_birth", text=True) else None)
-    either = ([f"least({F['given_name'].block}, {F['family_name'].block})",
-               f"greatest({F['given_name'].block}, {F['family_name'].block})"]
+    year = (f"CASE WHEN regexp_matches({text['date_of_birth']}, '^[0-9]{{4}}') THEN left({text['date_of_birth']}, 4) END"
+            if has("date_of_birth", text_only=True) else None)
+    either = ([f"least({block['given_name']}, {block['family_name']})",
+               f"greatest({block['given_name']}, {block['family_name']})"]
               if has("given_name", "family_name") else None)
-    full = tokens("full_name") if has("full_name", text=True) else (F["full_name"].block if has("full_name") else None)
-    dob = F["date_of_birth"].block if has("date_of_birth") else None
-    pc = F["postcode"].block if has("postcode") else None
+    full = tokens("full_name") if has("full_name", text_only=True) else block.get("full_name")
+    dob = block.get("date_of_birth")
+    pc = block.get("postcode")
 
     rules = [(f.kind, [f.block]) for f in feats if f.family == "identifier"]
     prior = list(rules)
@@ -217,24 +280,24 @@ def candidate_rules(feats: list[Feature]) -> tuple[list, list]:
             prior.append(("given_name+family_name+date_of_birth", either + [dob]))
     for n in ("family_name", "given_name"):
         if has(n) and dob:
-            rules.append((f"{n}+date_of_birth", [F[n].block, dob]))
+            rules.append((f"{n}+date_of_birth", [block[n], dob]))
     if dob and pc:
         rules.append(("date_of_birth+postcode", [dob, pc]))
-    for n, expr in (("full_name", full), ("family_name", F["family_name"].block if has("family_name") else None)):
+    for n, expr in (("full_name", full), ("family_name", block.get("family_name"))):
         if expr and pc:
             rules.append((f"{n}+postcode", [expr, pc]))
     if has("address"):
-        rules.append(("address", [F["address"].block]))
-    if has("full_name", text=True) and year:
-        rules.append(("first name token+birth year", [f"split_part({F['full_name'].t}, ' ', 1)", year]))
+        rules.append(("address", [block["address"]]))
+    if has("full_name", text_only=True) and year:
+        rules.append(("first name token+birth year", [f"split_part({text['full_name']}, ' ', 1)", year]))
     if has("family_name") and year:
-        rules.append(("family_name+birth year", [F["family_name"].block, year]))
+        rules.append(("family_name+birth year", [block["family_name"], year]))
     for name, expr in (("date_of_birth", dob), ("postcode", pc), ("full_name", full)):
         if expr:
             rules.append((name, [expr]))
     for n in ("family_name", "given_name"):
         if has(n):
-            rules.append((n, [F[n].block]))
+            rules.append((n, [block[n]]))
     return rules, prior
 
 

@@ -70,11 +70,12 @@ def _comparison(f: Feature, dialect=lambda sql: sql):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    def lv(cond: str, label: str, tf: bool = False):
-        for token, column in (("{x}", f"{f.t}_l"), ("{y}", f"{f.t}_r"), ("{a}", f"{f.dt}_l"), ("{b}", f"{f.dt}_r")):
+    def lv(cond: str, label: str, tf: bool | str = False):
+        for token, column in (("{x}", f"{f.t}_l"), ("{y}", f"{f.t}_r"), ("{a}", f"{f.dt}_l"), ("{b}", f"{f.dt}_r"),
+                              ("{gx}", f"{f.g}_l"), ("{gy}", f"{f.g}_r"), ("{fx}", f"{f.fn}_l"), ("{fy}", f"{f.fn}_r")):
             cond = cond.replace(token, column)
         level = cll.CustomLevel(dialect(cond), label)
-        return level.configure(tf_adjustment_column=f.t) if tf else level
+        return level.configure(tf_adjustment_column=tf if isinstance(tf, str) else f.t) if tf else level
 
     null = []
     for s in ("l", "r"):
@@ -110,6 +111,8 @@ def _text_levels(f: Feature, lv) -> list:
     if fam == "identifier":
         return [lv(ONE_TYPO, ONE_TYPO_LABEL + " (plaintext)"), lv(TWO_TYPOS, TWO_TYPOS_LABEL + " (plaintext)")]
     exact = lv("{x} = {y}", "exact", tf=True)
+    if fam == "person_name":
+        return _person_name_levels(f, lv, exact)
     if fam == "name":
         tokens = "list_sort(string_split({v}, ' '))"
         return [exact,
@@ -136,6 +139,28 @@ def _text_levels(f: Feature, lv) -> list:
     return [exact]
 
 
+def _person_name_levels(f: Feature, lv, exact) -> list:
+    """A person's name, from whichever name kinds the two records hold (the name model).
+
+    The levels of Splink's ``ForenameSurnameComparison`` (exact, swapped, both parts
+    similar, family name alone, given name alone), read both ways round because a full
+    name's first word is the family name in Chinese order and the given name in
+    English order. ``{gx}``/``{fx}`` are the left record's given and family name.
+    """
+    jw = "jaro_winkler_similarity({p}, {q}) >= 0.92"
+    both = (f"(({jw.format(p='{gx}', q='{gy}')} AND {jw.format(p='{fx}', q='{fy}')}) OR "
+            f"({jw.format(p='{gx}', q='{fy}')} AND {jw.format(p='{fx}', q='{gy}')}))")
+    return [exact,
+            lv("(list_sort(string_split({x}, ' ')) = list_sort(string_split({y}, ' ')) OR "
+               "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same words, any order"),
+            lv(both, "given and family name both Jaro-Winkler >= 0.92 (either order)"),
+            lv("jaro_winkler_similarity({x}, {y}) >= 0.92", "full name Jaro-Winkler >= 0.92"),
+            lv("{fx} = {fy}", "same family name", tf=f.fn),
+            lv("{gx} = {gy}", "same given name", tf=f.g),
+            lv("{fx} = {gy} OR {gx} = {fy}", "a name part agrees in the other position"),
+            lv("jaro_winkler_similarity({x}, {y}) >= 0.8", "full name Jaro-Winkler >= 0.8")]
+
+
 # blocking -------------------------------------------------------------------------------
 def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[float, int]:
     """Probability that two random records match, from the strict rules' distinct pairs."""
@@ -151,7 +176,7 @@ def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[f
 
 def _em_rules(engine: "Engine", feats: list[Feature]) -> list[tuple[str, str, set, int]]:
     """Training rules (exact agreement on one kind) until every comparison is trained once."""
-    pref = {"date": 0, "name": 1, "postcode": 2, "address": 3, "identifier": 4}
+    pref = {"date": 0, "name": 1, "person_name": 1, "postcode": 2, "address": 3, "identifier": 4}
     cands = []
     for f in sorted(feats, key=lambda f: (pref.get(f.family, 5), feats.index(f))):
         col = f.t if f.text else f.k
