@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -234,12 +233,9 @@ def _compare(rl, feats: list, pairs: pd.MultiIndex, df: pd.DataFrame) -> pd.Data
             compare.string(f.t, f.t, method="levenshtein", threshold=STRING_THRESHOLD, missing_value=np.nan,
                            label=f"{f.kind}|similar")
         if f.family == "date":
-            df[f.dt] = pd.to_datetime(df[f.dt], errors="coerce").astype("datetime64[ns]")
-            compare.date(f.dt, f.dt, swap_month_day=0.5, swap_months=0.0, missing_value=np.nan,
-                         label=f"{f.kind}|swap")
-    with warnings.catch_warnings():  # recordlinkage's date comparison trips a pandas FutureWarning
-        warnings.filterwarnings("ignore", category=FutureWarning, module="recordlinkage")
-        raw = compare.compute(pairs, df).reset_index(drop=True)
+            df[f.dt] = df[f.t].where(df[f.dt].notna())  # ISO text: no timestamp range to fall out of
+            compare.add(_day_swap_feature(f.dt, f.dt, label=f"{f.kind}|swap"))
+    raw = compare.compute(pairs, df).reset_index(drop=True)
     out = {}
     for f in feats:  # one binary agreement per kind (ECM's Jaro start needs binary data)
         x = raw[[c for c in raw.columns if c.split("|")[0] == f.kind]]
@@ -247,6 +243,32 @@ def _compare(rl, feats: list, pairs: pd.MultiIndex, df: pd.DataFrame) -> pd.Data
                  | (x.filter(like="|similar") >= 1).any(axis=1) | (x.filter(like="|swap") == 0.5).any(axis=1))
         out[f.kind] = np.where(x.isna().all(axis=1), np.nan, agree.to_numpy())
     return pd.DataFrame(out)
+
+
+def _day_month_swap(left: pd.Series, right: pd.Series) -> pd.Series:
+    """0.5 where two ISO dates (``YYYY-MM-DD`` text) are one date with day and month
+    swapped, 0 where both are dates otherwise, NaN where either is missing.
+
+    Compared as text, not as pandas timestamps: ``datetime64[ns]`` ends at the years
+    1677 and 2262, and a person's date of birth in a historical record (or a typo such
+    as 1086 for 1986) is a valid date all the same.
+    """
+    left, right = left.astype("string"), right.astype("string")
+    swap = ((left.str[:4] == right.str[:4]) & (left.str[5:7] == right.str[8:10])
+            & (left.str[8:10] == right.str[5:7]) & (left != right))
+    out = swap.astype("Float64") * 0.5
+    return out.where(left.notna() & right.notna()).astype(float)
+
+
+def _day_swap_feature(left_on: str, right_on: str, label: str):
+    """A recordlinkage comparison feature computing :func:`_day_month_swap`."""
+    from recordlinkage.base import BaseCompareFeature
+
+    class DaySwap(BaseCompareFeature):
+        def _compute_vectorized(self, left, right):
+            return _day_month_swap(left, right)
+
+    return DaySwap(left_on, right_on, label=label)
 
 
 def _ecm(rl, x: pd.DataFrame):

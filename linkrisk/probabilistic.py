@@ -46,6 +46,7 @@ deterministic rules divided by an assumed recall), counted here with the hub gua
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable
@@ -174,6 +175,60 @@ def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[f
     return min(0.5, max(found / PRIOR_RECALL / total, 1.0 / total)), found
 
 
+def em_prior(histogram: list[tuple[float, int]], total_pairs: float, start: float,
+             max_iterations: int = 500) -> tuple[float, int]:
+    """The probability that two random records match, learnt by EM with m and u fixed.
+
+    Parameters
+    ----------
+    histogram : list of (log2 Bayes factor, pairs)
+        The scored candidate pairs, binned by their Bayes factor (m/u product, term
+        frequencies included); pairs that no blocking rule generated count as clear
+        non-matches.
+    total_pairs : float
+        All pairs of records, n (n - 1) / 2.
+    start : float
+        The starting value (the deterministic-rule estimate).
+
+    Returns
+    -------
+    (float, int)
+        λ and the iterations run.
+
+    Notes
+    -----
+    The EM update of the mixing weight of a two-class mixture with known class
+    likelihoods (Dempster, Laird and Rubin 1977; Winkler 1988 for record linkage):
+    λ ← Σ_pairs P(match | γ, λ) / N, where P(match | γ, λ) = λ BF / (λ BF + 1 - λ).
+    Its fixed point is the maximum-likelihood λ given m and u. Unlike Splink's
+    ``estimate_probability_two_random_records_match``, it assumes no recall for a set
+    of deterministic rules (which a dataset without one of their kinds can never
+    satisfy), and unlike Splink's EM on one blocking rule it counts the pairs of every
+    rule, so the prior is not that of a blocked subset.
+
+    Examples
+    --------
+    >>> # 10 pairs with Bayes factor 2^20 (surely matches) among 10,000: λ = 0.001
+    >>> round(em_prior([(20.0, 10), (-10.0, 990)], 10_000, 1e-6)[0], 6)
+    0.001
+    """
+    import numpy as np
+
+    if not histogram or total_pairs <= 0:
+        return start, 0
+    lbf = np.array([float(w) for w, _ in histogram])
+    count = np.array([float(c) for _, c in histogram])
+    bf = np.exp2(np.clip(lbf, -1000, 1000))
+    lam, floor = float(start), 1.0 / total_pairs
+    for i in range(1, max_iterations + 1):
+        new = float((count * lam * bf / (lam * bf + 1 - lam)).sum() / total_pairs)
+        new = min(0.5, max(new, floor))
+        if abs(new - lam) <= 1e-6 * lam:
+            return new, i
+        lam = new
+    return lam, max_iterations
+
+
 def _em_rules(engine: "Engine", feats: list[Feature]) -> list[tuple[str, str, set, int]]:
     """Training rules (exact agreement on one kind) until every comparison is trained once."""
     pref = {"date": 0, "name": 1, "person_name": 1, "postcode": 2, "address": 3, "identifier": 4}
@@ -296,16 +351,24 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
             say(f"predicting ({used:,} candidate pairs at most)")
             blocked = linker.inference.compute_blocked_pairs_for_predict()
             report["pairs_scored"] = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
-            predictions = linker.inference.predict(threshold_match_probability=threshold - 1e-9,
-                                                   warning_mode="never")
+            predictions = linker.inference.predict(warning_mode="never")
+            # the Bayes factor of each pair (log2): its match weight less the prior's log odds
+            scored = f"(SELECT *, match_weight - ? AS _lbf FROM {predictions.physical_name})"
+            start = [math.log2(prior / (1 - prior))]
+            hist = engine.rows(f"SELECT round(_lbf, 2), count(*) FROM {scored} GROUP BY 1", start)
+            prior, iterations = em_prior(hist, n * (n - 1) / 2, prior)
+            report.update(prior=prior, prior_start=report["prior"], prior_em_iterations=iterations)
+            # p = 1 / (1 + 2^-(lbf + log2 odds)), at the prior learnt
+            p_sql = "round(1 / (1 + pow(2, -(_lbf + ?))), 10)"
+            odds = math.log2(prior / (1 - prior))
             engine.execute(
                 f"INSERT INTO {quote(edges)} SELECT least(_rid_l, _rid_r), greatest(_rid_l, _rid_r), "
                 "'probabilistic', ?, CASE WHEN _rid_l < _rid_r THEN _ds_l ELSE _ds_r END, "
-                "CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, round(match_probability, 10) "
-                f"FROM {predictions.physical_name} WHERE round(match_probability, 10) >= ?",
-                [f"splink p>={threshold:g}", threshold])
-            report["links"] = int(engine.scalar(f"SELECT count(*) FROM {predictions.physical_name} "
-                                                "WHERE round(match_probability, 10) >= ?", [threshold]))
+                f"CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, {p_sql} "
+                f"FROM {scored} WHERE {p_sql} >= ?",
+                [f"splink p>={threshold:g}", odds] + start + [odds, threshold])
+            report["links"] = int(engine.scalar(f"SELECT count(*) FROM {scored} WHERE {p_sql} >= ?",
+                                                start + [odds, threshold]))
             report["m_u"] = _m_u(linker.misc.save_model_to_json(), {f.col: f.kind for f in feats})
         finally:
             db_api.delete_tables_created_by_splink_from_db()

@@ -96,7 +96,7 @@ def test_same_seed_gives_identical_links():
     # the report says what was compared and how, and Splink's tables are gone afterwards
     report = reports[0]
     kinds = [c["kind"] for c in report["comparisons"]]
-    assert kinds[0] == "national_id" and {"given_name", "family_name", "date_of_birth", "state"} <= set(kinds)
+    assert kinds[0] == "national_id" and {"name", "date_of_birth", "state"} <= set(kinds)
     assert any(r["rule"] == "national_id" and r["used"] for r in report["blocking_rules"])
     assert report["training_rules"] and 0 < report["prior"] < 1
     assert set(report["m_u"]) == set(kinds)
