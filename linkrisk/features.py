@@ -156,7 +156,7 @@ def _person_name(by_kind: dict) -> Feature | None:
     return f
 
 
-def _name_exprs(f: Feature, ds: str, value) -> list[str]:
+def name_columns(f: Feature, ds: str, value) -> list[str]:
     """Full name, given name and family name of one dataset's records (SQL, or NULL)."""
     roles = f.roles.get(ds, {})
     full, given, family = (value(roles[k]) if k in roles else None for k in NAME_KINDS)
@@ -190,7 +190,7 @@ def build_input(engine: "Engine", study: "Study", feats: list[Feature], table: s
         exprs, p = ["t0._rid", "t0._ds"], []
         for f in feats:
             if f.family == "person_name":
-                exprs += _name_exprs(f, ds, lambda c: f"{alias[c.table]}.{quote(c.value)}")
+                exprs += name_columns(f, ds, lambda c: f"{alias[c.table]}.{quote(c.value)}")
                 continue
             cs = f.parts.get(ds, [])
             vals = [(c, f"{alias[c.table]}.{quote(c.value)}") for c in cs]

@@ -113,7 +113,7 @@ def _text_levels(f: Feature, lv) -> list:
         return [lv(ONE_TYPO, ONE_TYPO_LABEL + " (plaintext)"), lv(TWO_TYPOS, TWO_TYPOS_LABEL + " (plaintext)")]
     exact = lv("{x} = {y}", "exact", tf=True)
     if fam == "person_name":
-        return _person_name_levels(f, lv, exact)
+        return _person_name_levels(f, lv)
     if fam == "name":
         tokens = "list_sort(string_split({v}, ' '))"
         return [exact,
@@ -140,26 +140,33 @@ def _text_levels(f: Feature, lv) -> list:
     return [exact]
 
 
-def _person_name_levels(f: Feature, lv, exact) -> list:
-    """A person's name, from whichever name kinds the two records hold (the name model).
+_JW = "jaro_winkler_similarity({p}, {q}) >= 0.92"
+PERSON_NAME_LEVELS = (  # (condition, label, term-frequency column: t, g or fn)
+    ("{x} = {y}", "exact", "t"),
+    ("(list_sort(string_split({x}, ' ')) = list_sort(string_split({y}, ' ')) OR "
+     "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same words, any order", None),
+    (f"(({_JW.format(p='{gx}', q='{gy}')} AND {_JW.format(p='{fx}', q='{fy}')}) OR "
+     f"({_JW.format(p='{gx}', q='{fy}')} AND {_JW.format(p='{fx}', q='{gy}')}))",
+     "given and family name both Jaro-Winkler >= 0.92 (either order)", None),
+    ("jaro_winkler_similarity({x}, {y}) >= 0.92", "full name Jaro-Winkler >= 0.92", None),
+    ("{fx} = {fy}", "same family name", "fn"),
+    ("{gx} = {gy}", "same given name", "g"),
+    ("{fx} = {gy} OR {gx} = {fy}", "a name part agrees in the other position", None),
+    ("jaro_winkler_similarity({x}, {y}) >= 0.8", "full name Jaro-Winkler >= 0.8", None),
+)
+"""The levels of the one name comparison (the name model of :func:`linkrisk.features.features`).
 
-    The levels of Splink's ``ForenameSurnameComparison`` (exact, swapped, both parts
-    similar, family name alone, given name alone), read both ways round because a full
-    name's first word is the family name in Chinese order and the given name in
-    English order. ``{gx}``/``{fx}`` are the left record's given and family name.
-    """
-    jw = "jaro_winkler_similarity({p}, {q}) >= 0.92"
-    both = (f"(({jw.format(p='{gx}', q='{gy}')} AND {jw.format(p='{fx}', q='{fy}')}) OR "
-            f"({jw.format(p='{gx}', q='{fy}')} AND {jw.format(p='{fx}', q='{gy}')}))")
-    return [exact,
-            lv("(list_sort(string_split({x}, ' ')) = list_sort(string_split({y}, ' ')) OR "
-               "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same words, any order"),
-            lv(both, "given and family name both Jaro-Winkler >= 0.92 (either order)"),
-            lv("jaro_winkler_similarity({x}, {y}) >= 0.92", "full name Jaro-Winkler >= 0.92"),
-            lv("{fx} = {fy}", "same family name", tf=f.fn),
-            lv("{gx} = {gy}", "same given name", tf=f.g),
-            lv("{fx} = {gy} OR {gx} = {fy}", "a name part agrees in the other position"),
-            lv("jaro_winkler_similarity({x}, {y}) >= 0.8", "full name Jaro-Winkler >= 0.8")]
+Those of Splink's ``ForenameSurnameComparison`` (exact, swapped, both parts similar,
+family name alone, given name alone), read both ways round because a full name's first
+word is the family name in Chinese order and the given name in English order.
+``{x}``/``{y}`` are the left/right full name, ``{gx}``/``{fx}`` the left given and
+family name. The first level a pair satisfies is its level; none: "else".
+"""
+
+
+def _person_name_levels(f: Feature, lv) -> list:
+    tf = {"t": f.t, "g": f.g, "fn": f.fn}
+    return [lv(cond, label, tf=tf[col] if col else False) for cond, label, col in PERSON_NAME_LEVELS]
 
 
 # blocking -------------------------------------------------------------------------------
