@@ -141,10 +141,13 @@ def pair_scores(entities: pd.DataFrame, truth: pd.DataFrame) -> dict:
             "predicted_pairs": pred, "true_pairs": true}
 
 
-def run_linkrisk(frames: dict, truth: pd.DataFrame, linkers: list[str], seed: int) -> tuple[dict, dict]:
+def run_linkrisk(frames: dict, truth: pd.DataFrame, linkers: list[str], seed: int,
+                 threshold: float | None = None) -> tuple[dict, dict]:
+    attacker = lr.Attacker(linkers=linkers, quasi_identifier_sets=QI_SETS)
+    if threshold is not None:
+        attacker.match_threshold = threshold
     study = lr.Study([lr.Dataset(k, v, COLUMNS[k], record_id="id") for k, v in frames.items()],
-                     name="attacker benchmark", seed=seed, truth=truth,
-                     attacker=lr.Attacker(linkers=linkers, quasi_identifier_sets=QI_SETS),
+                     name="attacker benchmark", seed=seed, truth=truth, attacker=attacker,
                      what_matters=False, assess_risk=False)
     with study.run() as result:
         gt = result.baseline.ground_truth
@@ -203,7 +206,7 @@ def run_splink(frames: dict, truth: pd.DataFrame, seed: int, thresholds=(0.95, 0
             cl.ExactMatch("sex"),
         ],
         retain_intermediate_calculation_columns=True)
-    linker = Linker(tables, settings)
+    linker = Linker(tables, settings, log_level=logging.WARNING)  # results are the same; less chatter
     linker.training.estimate_probability_two_random_records_match(
         [block_on("first_name", "surname", "dob"),
          block_on("substr(first_name,1,2)", "surname", "substr(postcode,1,2)"),
@@ -229,6 +232,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", choices=["febrl3", "febrl4"], default="febrl3")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=CACHE)
+    ap.add_argument("--curve", action="store_true",
+                    help="also run the probabilistic linker at thresholds 0.5 ... 0.99 (F1 curve)")
     ap.add_argument("--skip", nargs="*", default=[], help="attackers to leave out (probabilistic, classic, "
                                                             "quasi_identifiers, splink)")
     args = ap.parse_args(argv)
@@ -251,7 +256,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         try:
             s, report = run_linkrisk(frames, truth, [linker], args.seed)
-            extra = f"prior {report['prior']:.2e}" if "prior" in report else ""
+            extra = (f"prior {report['prior']:.2e} (rules alone: {report['prior_start']:.2e})"
+                     if "prior_start" in report else "")
         except lr.LinkriskError as exc:
             print(f"linkrisk {linker}: failed: {exc}")
             continue
@@ -266,6 +272,13 @@ def main(argv=None) -> int:
     for name, s, sec, extra in rows:
         print(f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['predicted_pairs']} "
               f"| {sec:.1f} | {extra} |")
+    if args.curve:
+        print("\nlinkrisk `probabilistic`, F1 by match threshold (the default is 0.9):\n")
+        print("| threshold | pair precision | pair recall | F1 |")
+        print("| --- | --- | --- | --- |")
+        for t in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+            s, _ = run_linkrisk(frames, truth, ["probabilistic"], args.seed, threshold=t)
+            print(f"| {t} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} |")
     truth_prior = int((n * (n - 1) // 2).sum()) / (len(truth) * (len(truth) - 1) / 2)
     print(f"\ntrue probability that two random records match: {truth_prior:.2e}")
     return 0

@@ -9,10 +9,13 @@ union of the datasets: the same pairs as ``link_and_dedupe`` over separate table
 integer record ids instead of composite ones.
 
 What is compared
-    Every identifier or quasi-identifier kind that at least two datasets release in one
-    comparison domain (any kind when one dataset is linked alone). Values of different
+    Every identifier or quasi-identifier kind that two records both hold, within a
+    dataset (duplicates) as well as across datasets: a kind that one dataset alone holds
+    still tells that dataset's duplicates from strangers. Values of different
     linkage domains are never compared: such a pair counts as "no information" (Splink's
-    null level), not as a disagreement, and an identifier keyed per holder drops out.
+    null level), not as a disagreement; an identifier keyed per holder thus compares
+    only within its holder. Full, given and family names make one comparison (the name
+    model: :func:`linkrisk.features.features`, levels in ``PERSON_NAME_LEVELS``).
     Identifiers compare as ``domain|value`` (exact, so only within a domain), plus one
     and two typos on plaintext values. Readable quasi-identifiers compare by their
     normaliser: names by exact match (with term-frequency adjustment), same tokens in
@@ -38,9 +41,11 @@ Notes
 -----
 Fellegi, I. P. and Sunter, A. B. (1969), "A theory for record linkage", JASA 64(328).
 Linacre, R. et al. (2022), "Splink: free software for probabilistic record linkage at
-scale", IJPDS 7(3). The prior probability that two records match is estimated the way
+scale", IJPDS 7(3). The prior probability that two records match starts as
 Splink's ``estimate_probability_two_random_records_match`` does (pairs found by strict
-deterministic rules divided by an assumed recall), counted here with the hub guard.
+deterministic rules divided by an assumed recall, counted here with the hub guard) and
+is then learnt by EM over all scored pairs with m and u fixed (:func:`em_prior`;
+Dempster, Laird and Rubin 1977, JRSS B 39(1); Winkler 1988). docs/method.md explains why.
 """
 
 from __future__ import annotations
@@ -446,4 +451,4 @@ def _m_u(model: dict, kinds: dict[str, str]) -> dict:
     return out
 
 
-__all__ = ["link_probabilistic", "features", "build_input", "candidate_rules", "key_columns", "within_budget"]
+__all__ = ["link_probabilistic", "em_prior", "PERSON_NAME_LEVELS", "features", "build_input", "candidate_rules", "key_columns", "within_budget"]
