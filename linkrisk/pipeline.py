@@ -235,6 +235,7 @@ class _Run:
                 self.person_totals = self.person_totals or person_totals(engine, self.persons)
                 truth, sizes = evaluate(engine, scores, self.persons, self.bits, enrichment.total,
                                         self.person_totals, with_sizes=True)
+                _threshold_curve(engine, study, links, self.persons, loaded.total, truth)
                 stats = entity_stats_of_sizes(sizes)
             else:
                 stats = entity_stats(engine, scores)
@@ -256,6 +257,20 @@ class _Run:
         """Drop a scenario's engine tables (for throw-away analyses)."""
         self.engine.drop(s.links.edges, s.links.pairs_table, s.graph.labels_table, s.enrichment.table,
                          *s.release.tables)
+
+
+def _threshold_curve(engine: "Engine", study: "Study", links, persons: str, n_records: int, truth: dict) -> None:
+    """With truth, add the probabilistic linker's F1 by threshold to ``truth`` (issue 18)."""
+    from linkrisk.probabilistic import scored_table
+    from linkrisk.truth import CURVE_THRESHOLDS, threshold_curve
+
+    scored = scored_table(links.edges)
+    if "probabilistic" not in links.probabilistic or scored not in engine.tables():
+        return
+    grid = sorted(set(CURVE_THRESHOLDS) | {float(study.attacker.match_threshold)})
+    truth["threshold_curve"] = threshold_curve(engine, links.edges, scored, persons, n_records,
+                                               truth["true_pairs"], grid)
+    engine.drop(scored)
 
 
 def compared_kinds(study: "Study") -> set[str]:

@@ -71,7 +71,14 @@ U_PAIRS = (1.2e6, 1e7)  # random pairs for u: 2 per record, within these bounds
 EM_MAX_PAIRS = 2e6  # blocked pairs per EM session (a deterministic hash sample beyond)
 MIN_EM_PAIRS = 20
 EM_ITERATIONS = (25, 10, 4)  # EM iteration caps, tried in turn (see _em_session)
-PRIOR_RECALL = 0.7  # assumed share of true pairs the strict rules find
+PRIOR_RECALL = 0.7  # assumed share of true pairs the strict rules find (the prior's starting value)
+CURVE_FLOOR = 0.5  # with a truth file, scored pairs from this probability up are kept for the F1 curve
+
+
+def scored_table(edges: str) -> str:
+    """The table of scored pairs ``(a, b, p)`` kept beside ``edges`` for the F1 curve."""
+    return f"{edges}_scored"
+
 def _comparison(f: Feature, dialect=lambda sql: sql):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -89,7 +96,13 @@ def _comparison(f: Feature, dialect=lambda sql: sql):
         null.append("(" + " AND ".join(parts) + ")")
     if f.domains:
         null.append(f"{f.d}_l <> {f.d}_r")
-    levels = [cll.CustomLevel(" OR ".join(null), "null or other domain").configure(is_null_level=True)]
+    if f.family == "date" and f.text:
+        # a date in a format the normaliser could not read (13/04/1956) against an ISO one
+        # is not a disagreement: the two cannot be compared, as a null cannot
+        iso = "regexp_matches({v}, '^[0-9]{{4}}')"
+        null.append(f"({iso.format(v=f.t + '_l')} <> {iso.format(v=f.t + '_r')})")
+    label = "null, other domain or other date format" if f.family == "date" and f.text else "null or other domain"
+    levels = [cll.CustomLevel(" OR ".join(null), label).configure(is_null_level=True)]
     if f.key:
         key = cll.CustomLevel(f"{f.k}_l = {f.k}_r", "exact (same domain)")
         levels.append(key if f.family == "identifier" else key.configure(tf_adjustment_column=f.k))
@@ -381,6 +394,11 @@ def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edg
                 [f"splink p>={threshold:g}", odds] + start + [odds, threshold])
             report["links"] = int(engine.scalar(f"SELECT count(*) FROM {scored} WHERE {p_sql} >= ?",
                                                 start + [odds, threshold]))
+            if study.truth is not None:  # for the F1 curve by threshold (linkrisk.truth.threshold_curve)
+                floor = min(threshold, CURVE_FLOOR)
+                engine.create(scored_table(edges), f"SELECT least(_rid_l, _rid_r) AS a, greatest(_rid_l, _rid_r) AS b, "
+                                                   f"{p_sql} AS p FROM {scored} WHERE {p_sql} >= ?",
+                              [odds] + start + [odds, floor])
             report["m_u"] = _m_u(linker.misc.save_model_to_json(), {f.col: f.kind for f in feats})
         finally:
             db_api.delete_tables_created_by_splink_from_db()

@@ -88,6 +88,11 @@ def to_markdown(result: "Result") -> str:
                   f"Pair precision {_pct(g['pair_precision'])}, pair recall {_pct(g['pair_recall'])}, "
                   f"pure entities {_pct(g['pure_entities'])}; true gain {g['true_gain']:,.1f}, "
                   f"false gain {g['false_gain']:,.1f}."]
+        if g.get("threshold_curve"):
+            lines += ["", "Had the probabilistic links been cut at another match threshold:", "",
+                      "| threshold | pair precision | pair recall | F1 |", "| ---: | ---: | ---: | ---: |"]
+            lines += [f"| {c['threshold']:g} | {_pct(c['pair_precision'])} | {_pct(c['pair_recall'])} | "
+                      f"{'n/a' if c['f1'] is None else format(c['f1'], '.3f')} |" for c in g["threshold_curve"]]
     if base["hubs"]:
         lines += ["", "## Hubs (values not used to link; redacted)", "", "| linker | rule | records | value |",
                   "| --- | --- | ---: | --- |"]

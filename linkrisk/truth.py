@@ -138,3 +138,54 @@ def evaluate(engine: "Engine", score_table: str, persons: str, bits: "KindBits",
         "false_gain": float(total_gain) - true_gain,
     }
     return (figures, by_size[["size", "n", "multi"]]) if with_sizes else figures
+
+
+CURVE_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+
+
+def threshold_curve(engine: "Engine", edges: str, scored: str, persons: str, n_records: int,
+                    true_pairs: int, thresholds=CURVE_THRESHOLDS) -> list[dict]:
+    """Pair precision, recall and F1 had the probabilistic links been cut at each threshold.
+
+    Parameters
+    ----------
+    edges : str
+        The scenario's edges; those of the other linkers are kept at every threshold.
+    scored : str
+        ``(a, b, p)``: the probabilistic linker's scored pairs with p >= the lowest
+        threshold (written only when the study has a truth file).
+    persons : str
+        A :func:`persons_table`.
+    n_records, true_pairs : int
+        Records of the study, and pairs of records of one person.
+
+    Returns
+    -------
+    list of dict
+        ``threshold, pair_precision, pair_recall, f1`` per threshold, entities made the
+        way the run makes them (connected components), so the row at the study's own
+        threshold repeats its ``ground_truth`` figures.
+
+    Notes
+    -----
+    F1 = 2PR / (P + R) (van Rijsbergen 1979, ch. 7), on pairs of records as in
+    Christen (2012), "Data Matching", section 7.3.
+    """
+    out = []
+    try:
+        for t in thresholds:
+            engine.create("_curve_pairs", f"SELECT a, b FROM {quote(edges)} WHERE linker <> 'probabilistic' "
+                                          f"UNION ALL SELECT a, b FROM {quote(scored)} WHERE p >= ?", [t])
+            engine.components_table("_curve_pairs", n_records, "_curve_labels")
+            predicted = engine.scalar("SELECT CAST(coalesce(sum(c * (c - 1)), 0) AS BIGINT) FROM "
+                                      "(SELECT e, count(*) AS c FROM _curve_labels GROUP BY e) t") // 2
+            correct = engine.scalar(f"SELECT CAST(coalesce(sum(c * (c - 1)), 0) AS BIGINT) FROM "
+                                    f"(SELECT l.e, p.p, count(*) AS c FROM _curve_labels l JOIN {quote(persons)} p "
+                                    "USING (_rid) GROUP BY l.e, p.p) t") // 2
+            p = correct / predicted if predicted else None
+            r = correct / true_pairs if true_pairs else None
+            f1 = 2 * p * r / (p + r) if p is not None and r is not None and p + r > 0 else None
+            out.append({"threshold": t, "pair_precision": p, "pair_recall": r, "f1": f1})
+    finally:
+        engine.drop("_curve_pairs", "_curve_labels")
+    return out

@@ -172,6 +172,20 @@ def test_three_breaches_precision_recall_and_prior(febrl3_run):
     assert true_prior / 2 <= report["prior"] <= true_prior * 2, (report["prior"], true_prior)
 
 
+def test_threshold_curve_with_truth(febrl3_run):
+    """With a truth file the run reports F1 by threshold; at the study's own threshold
+    (0.9) it must repeat the run's figures, since it rebuilds the same entities."""
+    _, _, _, _, gt, _ = febrl3_run
+    curve = {c["threshold"]: c for c in gt["threshold_curve"]}
+    assert sorted(curve) == [0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
+    assert curve[0.9]["pair_precision"] == gt["pair_precision"] and curve[0.9]["pair_recall"] == gt["pair_recall"]
+    # a higher threshold keeps a subset of the links: entities only split, recall only falls
+    recalls = [curve[t]["pair_recall"] for t in sorted(curve)]
+    assert recalls == sorted(recalls, reverse=True) and recalls[0] > recalls[-1]
+    # observed when written: F1 0.934 at 0.5, 0.879 at 0.9, 0.360 at 0.999 (README)
+    assert curve[0.5]["f1"] > curve[0.999]["f1"]
+
+
 # classic: any date a person can have -------------------------------------------------------
 
 def test_classic_handles_dates_before_1677():
