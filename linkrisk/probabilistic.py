@@ -99,10 +99,10 @@ def _comparison(f: Feature, dialect=lambda sql: sql):
     if f.family == "date" and f.text:
         # a date in a format the normaliser could not read (13/04/1956) against an ISO one
         # is not a disagreement: the two cannot be compared, as a null cannot
-        iso = "regexp_matches({v}, '^[0-9]{{4}}')"
+        iso = "(regexp_matches({v}, '^[0-9]{{4}}'))"  # parenthesised: Spark's RLIKE binds loosely
         null.append(f"({iso.format(v=f.t + '_l')} <> {iso.format(v=f.t + '_r')})")
     label = "null, other domain or other date format" if f.family == "date" and f.text else "null or other domain"
-    levels = [cll.CustomLevel(" OR ".join(null), label).configure(is_null_level=True)]
+    levels = [cll.CustomLevel(dialect(" OR ".join(null)), label).configure(is_null_level=True)]
     if f.key:
         key = cll.CustomLevel(f"{f.k}_l = {f.k}_r", "exact (same domain)")
         levels.append(key if f.family == "identifier" else key.configure(tf_adjustment_column=f.k))
