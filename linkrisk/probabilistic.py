@@ -233,9 +233,11 @@ def em_prior(histogram: list[tuple[float, int]], total_pairs: float, start: floa
 
     Examples
     --------
-    >>> # 10 pairs with Bayes factor 2^20 (surely matches) among 10,000: λ = 0.001
+    >>> # 10 pairs with Bayes factor 2^20 (almost surely matches) among 10,000 pairs:
+    >>> # λ = 10 P(match) / 10,000 (the others add 1e-7), P(match) = λBF / (λBF + 1 - λ)
+    >>> # = 1048.6 / 1049.6 = 0.99905 at λ near 0.001, so λ = 0.000999
     >>> round(em_prior([(20.0, 10), (-10.0, 990)], 10_000, 1e-6)[0], 6)
-    0.001
+    0.000999
     """
     import numpy as np
 
