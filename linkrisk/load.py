@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from linkrisk.engine import quote
+from linkrisk.engine.base import ROW
 from linkrisk.errors import InputError, Problem
+from linkrisk.messages import bounded, header, header_is_data, headers, name
 from linkrisk.normalise import ColumnRef
 from linkrisk.study import DELIMITERS, detect_delimiter
 
@@ -75,6 +78,53 @@ def _load_source(engine: "Engine", table: str, ds: "Dataset", label: str,
         return None
 
 
+def _header_problems(engine: "Engine", table: str, ds: "Dataset", cols: list[str], label: str) -> list[Problem]:
+    """Columns a study cannot use as they are: linkrisk's own row-number column name, a
+    mapped column whose values are nested (lists, structs: their text, such as ``[]``,
+    would link strangers), a mapped column whose name the header holds twice (the engine
+    would silently read the first)."""
+    out = []
+    if any(c.casefold() == ROW for c in cols):
+        out.append(Problem(label, f"has a column named {ROW}, a name linkrisk keeps for its own row "
+                           "numbers; rename that column"))
+    wanted = set(ds.columns) | ({ds.record_id} if ds.record_id else set())
+    if isinstance(ds.source, pd.DataFrame):
+        dup = ds.source.columns[ds.source.columns.duplicated()]
+        nested = [c for c in ds.source.columns if c in wanted and ds.source[c].dtype == object and
+                  ds.source[c].map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).any()]
+    else:
+        dup = _csv_duplicates(ds) if ds.file_format == "csv" else []
+        nested = [c for c in engine.nested_columns(table) if c in wanted]
+    for c in sorted({str(c) for c in dup} & {str(w) for w in wanted}):
+        out.append(Problem(f"{label} column {name(c)}", "appears more than once in the header; rename the "
+                           "copies so that the mapping names one column"))
+    for c in nested:
+        out.append(Problem(f"{label} column {name(c)}", "holds nested values (lists, structs or maps); linkrisk "
+                           "compares text, and the text of a list (such as an empty one) would link strangers. "
+                           "Flatten it first (one value per column, or one row per element)"))
+    return out
+
+
+def _csv_duplicates(ds: "Dataset") -> list[str]:
+    """Names the first row of a CSV file holds more than once (the engines rename the
+    copies, so the columns they report cannot show it)."""
+    import csv
+
+    delim = ds.delimiter or detect_delimiter(ds.path)
+    try:
+        with open(ds.path, encoding=ds.encoding, errors="replace", newline="") as fh:
+            first = next(csv.reader(fh, delimiter=delim, quotechar='"'), [])
+    except (OSError, LookupError, csv.Error, ValueError):
+        return []
+    first = [c.lstrip("\ufeff") for c in first]
+    seen, dup = set(), []
+    for c in first:
+        if c in seen:
+            dup.append(c)
+        seen.add(c)
+    return dup
+
+
 def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]:
     """Load every dataset of ``study`` into ``engine`` and check it.
 
@@ -93,6 +143,10 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
         cols = _load_source(engine, raw_table(i), ds, label, problems)
         if cols is None:
             continue
+        bad = _header_problems(engine, raw_table(i), ds, cols, label)
+        if bad:
+            problems += bad
+            continue
         if ds.path is not None and ds.file_format == "csv":
             loaded.delimiters[ds.name] = ds.delimiter or detect_delimiter(ds.path)
         n = engine.count(raw_table(i))
@@ -102,18 +156,23 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
         wanted = list(ds.columns) + ([ds.record_id] if ds.record_id else [])
         missing = [c for c in wanted if c not in cols]
         if missing:
-            shown = ", ".join(repr(c) for c in cols[:30]) + (" ..." if len(cols) > 30 else "")
+            shown = headers(cols, 30)
             used = loaded.delimiters.get(ds.name, ",")
             if len(cols) == 1 and any(d in cols[0] for d in DELIMITERS if d != used):
                 # one cause, one problem (not one per mapped column)
-                problems.append(Problem(label, f"has a single column {cols[0]!r} read with delimiter "
+                problems.append(Problem(label, f"has a single column {header(cols[0], 1)} read with delimiter "
                                         f"{used!r}, none of the mapped columns "
-                                        f"{', '.join(map(repr, missing))}. The file seems to use another "
+                                        f"{bounded(map(name, missing))}. The file seems to use another "
                                         "delimiter: set `delimiter` for this dataset."))
+                continue
+            if header_is_data(cols):
+                # one cause, one problem: its first row is a record, and no name of it is shown
+                problems.append(Problem(label, f"has none of the mapped columns {bounded(map(name, missing))}; "
+                                        f"its header has {shown}. Add a header row naming the columns"))
                 continue
             for c in missing:
                 what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
-                problems.append(Problem(label, f"has no {what} {c!r}; its columns are {shown}."))
+                problems.append(Problem(label, f"has no {what} {name(c)}; its columns are {shown}."))
             continue
         # one scan checks the record ids and every mapped column. A column holds a value
         # when its smallest or largest value is not blank (trimming two values instead of
@@ -126,7 +185,7 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
         if ds.record_id:
             rid = quote(ds.record_id)
             aggs.append(f"count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                        f"min(_row) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                        f"min({ROW}) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
                         f"count(DISTINCT {rid}), count({rid})")
         stats = engine.rows(f"SELECT {', '.join(aggs)} FROM {quote(raw_table(i))}")[0] if aggs else ()
         if ds.record_id:
@@ -136,15 +195,15 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
                 dups, first_dup = engine.rows(
                     f"SELECT (SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
                     f"GROUP BY {rid} HAVING count(*) > 1)), "
-                    f"(SELECT min(_row) FROM (SELECT _row, row_number() OVER (PARTITION BY {rid} ORDER BY _row) AS n "
+                    f"(SELECT min({ROW}) FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {rid} ORDER BY {ROW}) AS n "
                     f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1)")[0]
             if nulls:
-                problems.append(Problem(f"{label} column {ds.record_id!r}",
+                problems.append(Problem(f"{label} column {name(ds.record_id)}",
                                         f"the record id is missing in {nulls} row(s) (first at data row "
                                         f"{first_null}); every record needs an id, or leave `record_id` out "
                                         "to use row numbers"))
             if dups:
-                problems.append(Problem(f"{label} column {ds.record_id!r}",
+                problems.append(Problem(f"{label} column {name(ds.record_id)}",
                                         f"the record id is not unique: {dups} value(s) occur more than once "
                                         f"(first repeat at data row {first_dup}); choose a unique column, or "
                                         "leave `record_id` out to use row numbers"))
@@ -156,13 +215,13 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
             if longest and longest > MAX_FIELD_CHARS:
                 longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
             if filled == 0:
-                problems.append(Problem(f"{label} column {c!r}",
+                problems.append(Problem(f"{label} column {name(c)}",
                                         f"is empty in all {n} rows; remove it from the column "
                                         "mapping, or check the file's delimiter and header"))
             if longest and longest > MAX_FIELD_CHARS:
-                row = engine.scalar(f"SELECT min(_row) FROM {quote(raw_table(i))} "
+                row = engine.scalar(f"SELECT min({ROW}) FROM {quote(raw_table(i))} "
                                     f"WHERE length({quote(c)}) > ?", [MAX_FIELD_CHARS])
-                problems.append(Problem(f"{label} column {c!r}",
+                problems.append(Problem(f"{label} column {name(c)}",
                                         f"holds a value of {longest:,} characters at data row {row} "
                                         f"(the limit is {MAX_FIELD_CHARS:,}); this usually means a "
                                         "broken quote character; fix the file or drop the column"))
@@ -189,14 +248,18 @@ def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list
         return False
     missing = [c for c in TRUTH_COLUMNS if c not in cols]
     if missing:
-        problems.append(Problem(label, f"lacks column(s) {', '.join(missing)}; it needs "
+        problems.append(Problem(label, f"lacks column(s) {', '.join(missing)} (its header has {headers(cols)}); it needs "
                                 f"{', '.join(TRUTH_COLUMNS)} (one row per record)"))
         return False
-    names = [r[0] for r in engine.rows("SELECT DISTINCT dataset FROM truth_raw ORDER BY 1")]
-    unknown = [n for n in names if n not in loaded.datasets]
-    if unknown:
-        problems.append(Problem(label, f"names dataset(s) {', '.join(map(repr, unknown))} that the study "
-                                f"does not have; its datasets are {', '.join(map(repr, loaded.datasets))}"))
+    # the truth file's `dataset` cells are data: they are counted, never shown
+    known = " OR ".join(["dataset = ?"] * len(loaded.datasets)) or "false"
+    n_unknown, first_unknown = engine.rows(
+        f"SELECT count(*), min({ROW}) FROM truth_raw WHERE dataset IS NULL OR NOT ({known})",
+        list(loaded.datasets))[0]
+    if n_unknown:
+        problems.append(Problem(label, f"has {n_unknown:,} row(s) whose `dataset` is not a dataset of the study "
+                                f"(first at data row {first_unknown}); its datasets are "
+                                f"{bounded(map(name, loaded.datasets))}"))
         return False
     # the records table exists only after normalisation; compare against raw tables here,
     # numbering records as normalisation will (the dataset's offset plus its row number)
@@ -204,14 +267,14 @@ def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list
     for i, ds_ in enumerate(study.datasets):
         if ds_.name not in loaded.rows:
             continue
-        rec = quote(ds_.record_id) if ds_.record_id else "CAST(_row AS VARCHAR)"
+        rec = quote(ds_.record_id) if ds_.record_id else f"CAST({ROW} AS VARCHAR)"
         parts.append(f"SELECT CAST(? AS VARCHAR) AS dataset, {rec} AS record_id, "
-                     f"CAST(_row + {loaded.offsets[ds_.name]} AS BIGINT) AS _rid FROM {quote(raw_table(i))}")
+                     f"CAST({ROW} + {loaded.offsets[ds_.name]} AS BIGINT) AS _rid FROM {quote(raw_table(i))}")
     params = [d.name for d in study.datasets if d.name in loaded.rows]
     # one join pairs every truth row with its record: it finds truth rows naming no
     # record, records the truth leaves out, and records named twice; what it pairs is
     # kept as TRUTH_TABLE, so the person of each record needs no second join
-    engine.create(TRUTH_TABLE, "SELECT a._rid, t.person_id AS pid, t._row AS trow FROM truth_raw t "
+    engine.create(TRUTH_TABLE, f"SELECT a._rid, t.person_id AS pid, t.{ROW} AS trow FROM truth_raw t "
                   f"FULL OUTER JOIN ({' UNION ALL '.join(parts)}) a "
                   "ON a.dataset = t.dataset AND a.record_id = t.record_id", params)
     extra, extra_row, absent, paired = engine.rows(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from linkrisk.engine import quote
+from linkrisk.engine.base import ROW
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -488,12 +489,12 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
                   f"{x} IS NOT NULL AND NOT m{s} AND NOT coalesce({valid}, false) AS i{s}", f"m{s}"]
         if s in raw_slots:
             third.append(f"{x} AS r{s}")
-    rec = f"r.{quote(record_id)}" if record_id else "CAST(r._row AS VARCHAR)"
-    layer0 = f"SELECT r._row, {rec} AS _rec{''.join(', ' + f for f in cleaned)} FROM {quote(raw)} r"
+    rec = f"r.{quote(record_id)}" if record_id else f"CAST(r.{ROW} AS VARCHAR)"
+    layer0 = f"SELECT r.{ROW}, {rec} AS _rec{''.join(', ' + f for f in cleaned)} FROM {quote(raw)} r"
     layer1 = f"SELECT l0.*{''.join(', ' + f for f in first)} FROM ({layer0}) l0"
     layer2 = (f"SELECT l1.*{''.join(', ' + f for f in second)} FROM ({layer1}) l1 " + " ".join(joins))
     layer3 = f"SELECT l2.*{''.join(', ' + f for f in post)} FROM ({layer2}) l2"
-    sql = (f"SELECT CAST(_row + ? AS BIGINT) AS _rid, CAST(? AS INTEGER) AS _ds, _rec"
+    sql = (f"SELECT CAST({ROW} + ? AS BIGINT) AS _rid, CAST(? AS INTEGER) AS _ds, _rec"
            f"{''.join(', ' + f for f in third)} FROM ({layer3})")
     engine.create(normalised_table(index), sql, [rid_offset, index])
     aggs = ", ".join(f"count(*) FILTER (WHERE NOT h{c.slot}), count(*) FILTER (WHERE i{c.slot}), "

@@ -153,7 +153,9 @@ class Dataset:
         return "csv"
 
     def label(self) -> str:
-        return f"dataset {self.name!r}" + (f" ({self.path})" if self.path else "")
+        from linkrisk.messages import name, plain
+
+        return f"dataset {name(self.name)}" + (f" ({plain(self.path, 300)})" if self.path else "")
 
 
 @dataclass

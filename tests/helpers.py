@@ -198,7 +198,7 @@ BAD_STUDIES = [
      ["truth.csv", "names 1 record(s) that do not exist", "data row 5"]),
     ("truth-unknown-dataset", _DEFAULT + '\n[truth]\npath = "truth.csv"\n',
      {"truth.csv": TRUTH_CSV + "clinic,c1,D\n"},
-     ["truth.csv", "'clinic'", "does not have", "'people', 'shop'"]),
+     ["truth.csv", "1 row(s) whose `dataset` is not a dataset", "data row 5", "'people', 'shop'"]),  # the value itself is data: never shown
     ("no-datasets", HEAD_TOML.replace('["full_name", "date_of_birth"]', ""), {},
      ["study.toml", "has no datasets", "[[datasets]]"]),
     ("column-of-nulls", None,

@@ -1,7 +1,7 @@
 """Tests of loading tables into the engine (linkrisk.engine, linkrisk.load).
 
 Every input column is read as text, so that leading zeros survive ('007' stays '007');
-every loaded table gets ``_row``, the 1-based position of the row in its source.
+every loaded table gets ``__linkrisk_row`` (engine.base.ROW), the 1-based position of the row in its source.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def duck():
 
 
 def _rows(engine, table: str) -> list[dict]:
-    frame = engine.df(f"SELECT * FROM {table} ORDER BY _row")
+    frame = engine.df(f"SELECT * FROM {table} ORDER BY __linkrisk_row")
     return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 
@@ -39,10 +39,10 @@ def test_csv_columns_are_text_with_leading_zeros_and_rows_numbered_from_1(engine
     path.write_text("id,code,amount\n007,0012,1.50\n008,,2\n", encoding="utf-8")
     assert engine.load_csv("t", path, ",") == ["id", "code", "amount"]
     assert _rows(engine, "t") == [
-        {"_row": 1, "id": "007", "code": "0012", "amount": "1.50"},
-        {"_row": 2, "id": "008", "code": None, "amount": "2"},
+        {"__linkrisk_row": 1, "id": "007", "code": "0012", "amount": "1.50"},
+        {"__linkrisk_row": 2, "id": "008", "code": None, "amount": "2"},
     ]
-    assert engine.df("SELECT * FROM t").dtypes.drop("_row").eq(object).all()
+    assert engine.df("SELECT * FROM t").dtypes.drop("__linkrisk_row").eq(object).all()
 
 
 def test_csv_with_bom_crlf_and_quoted_separators(engine, tmp_path) -> None:
@@ -53,7 +53,7 @@ def test_csv_with_bom_crlf_and_quoted_separators(engine, tmp_path) -> None:
                      .encode("utf-8"))
     assert engine.load_csv("t", path, ",") == ["id", "address"]
     assert [r["address"] for r in _rows(engine, "t")] == ["12 Main St, Apt 4", "line one\nline two", "x"]
-    assert [r["_row"] for r in _rows(engine, "t")] == [1, 2, 3]
+    assert [r["__linkrisk_row"] for r in _rows(engine, "t")] == [1, 2, 3]
 
 
 def test_parquet_columns_are_cast_to_text(engine, tmp_path) -> None:
@@ -62,8 +62,8 @@ def test_parquet_columns_are_cast_to_text(engine, tmp_path) -> None:
     path = tmp_path / "a.parquet"
     pd.DataFrame({"id": ["007", "008"], "n": [7, 8], "x": [1.5, np.nan]}).to_parquet(path)
     assert engine.load_parquet("t", path) == ["id", "n", "x"]
-    assert _rows(engine, "t") == [{"_row": 1, "id": "007", "n": "7", "x": "1.5"},
-                                  {"_row": 2, "id": "008", "n": "8", "x": None}]
+    assert _rows(engine, "t") == [{"__linkrisk_row": 1, "id": "007", "n": "7", "x": "1.5"},
+                                  {"__linkrisk_row": 2, "id": "008", "n": "8", "x": None}]
 
 
 def test_dataframe_columns_are_cast_to_text(engine) -> None:
@@ -71,7 +71,7 @@ def test_dataframe_columns_are_cast_to_text(engine) -> None:
                           "born": pd.to_datetime(["1990-02-01", None, "1985-07-15"])})
     assert engine.load_frame("t", frame) == ["id", "n", "born"]
     rows = _rows(engine, "t")
-    assert [r["_row"] for r in rows] == [1, 2, 3]
+    assert [r["__linkrisk_row"] for r in rows] == [1, 2, 3]
     assert [r["id"] for r in rows] == ["007", None, "009"]
     assert [r["n"] for r in rows] == ["1", None, "3"]
     assert rows[0]["born"].startswith("1990-02-01")

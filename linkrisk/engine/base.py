@@ -10,6 +10,10 @@ import numpy as np
 import pandas as pd
 
 
+ROW = "__linkrisk_row"  # the 1-based position of a loaded row; a user column may not take this name
+NESTED_TYPES = ("[]", "STRUCT", "MAP", "UNION", "ARRAY", "LIST")  # type names of nested columns
+
+
 def quote(identifier: str) -> str:
     """Quote an SQL identifier (table or column name) so any text is safe in it.
 
@@ -107,8 +111,10 @@ def ragged_message(path, delimiter: str, encoding: str = "utf-8") -> str:
 class Engine(ABC):
     """Runs set-based work over named tables.
 
-    Every loaded table gets a first column ``_row``: the 1-based position of the row
-    in its source, so a record without an id column can still be named. Every input
+    Every loaded table gets a first column :data:`ROW` (``__linkrisk_row``): the 1-based
+    position of the row in its source, so a record without an id column can still be
+    named. The name is linkrisk's own, so that no user column (``_row``, ``rowid``) can
+    collide with it; a file with a column of that very name is refused. Every input
     column is read as text, so that leading zeros survive.
     """
 
@@ -125,6 +131,11 @@ class Engine(ABC):
     @abstractmethod
     def load_frame(self, table: str, frame: pd.DataFrame) -> list[str]:
         """Load a pandas DataFrame into ``table`` (every column cast to text)."""
+
+    def nested_columns(self, table: str) -> list[str]:
+        """Columns of a loaded ``table`` whose values are nested (lists, structs, maps):
+        linkrisk compares text, and the text of a list (``[]``) would link as one value."""
+        return list(getattr(self, "_nested", {}).get(table, []))
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, first_line as _first_line, quote, ragged_message
+from linkrisk.engine.base import NESTED_TYPES, ROW, Engine, first_line as _first_line, quote, ragged_message
 from linkrisk.errors import InputError, LinkriskError
 
 
@@ -86,6 +86,7 @@ class DuckDBEngine(Engine):
                                 "size such as \"4GB\" or \"500MB\"; threads a whole number)") from None
         self._frames: dict[str, pd.DataFrame] = {}
         self._views: dict[str, str] = {}  # view -> the table under it
+        self._nested: dict[str, list[str]] = {}  # loaded table -> its nested columns
 
     # loading --------------------------------------------------------------------------
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -125,13 +126,25 @@ class DuckDBEngine(Engine):
 
     def _number_rows(self, table: str, cast: bool = False) -> list[str]:
         src = quote(table + "__src")
-        cols = [r[0] for r in self.con.execute(f"DESCRIBE {src}").fetchall()]
+        described = self.con.execute(f"DESCRIBE {src}").fetchall()
+        cols = [r[0] for r in described]
+        self._nested[table] = [r[0] for r in described
+                               if any(t in str(r[1]).upper() for t in NESTED_TYPES)]
+        # rowid is the insertion position, i.e. the row's position in the source; a user
+        # column named rowid (in any case) would hide it, so such a column is renamed in
+        # the loaded table and shown under its own name by the view
+        stored = {}
+        for j, c in enumerate(cols):
+            stored[c] = c
+            if c.casefold() == "rowid":
+                stored[c] = f"__linkrisk_col{j}"
+                self.con.execute(f"ALTER TABLE {src} RENAME COLUMN {quote(c)} TO {quote(stored[c])}")
         exprs = ", ".join(
-            (f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if cast else quote(c)) for c in cols)
-        # rowid is the insertion position, i.e. the row's position in the source. A view
-        # over the loaded table numbers the rows without copying them.
+            (f"CAST({quote(stored[c])} AS VARCHAR) AS {quote(c)}" if cast else
+             f"{quote(stored[c])} AS {quote(c)}") for c in cols)
+        # A view over the loaded table numbers the rows without copying them.
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(table)} AS "
-                         f"SELECT rowid + 1 AS _row, {exprs} FROM {src}")
+                         f"SELECT rowid + 1 AS {ROW}, {exprs} FROM {src}")
         self._views[table] = table + "__src"
         return cols
 

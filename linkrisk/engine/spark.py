@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import Engine, first_line as _first_line, ragged_message
+from linkrisk.engine.base import ROW, Engine, first_line as _first_line, ragged_message
 from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
 from linkrisk.errors import InputError, LinkriskError, MissingDependencyError
 
@@ -149,6 +149,7 @@ class SparkEngine(Engine):
         self.csv_multiline = bool(settings.get("csv_multiline", csv_multiline))
         self._tables: dict[str, Any] = {}  # name -> DataFrame behind the temporary view
         self._parts: dict[str, list] = {}  # name -> the DataFrames inserted into it, in order
+        self._nested: dict[str, list[str]] = {}  # loaded table -> its nested columns
 
     @staticmethod
     def start_session(settings: dict[str, Any]):
@@ -287,13 +288,16 @@ class SparkEngine(Engine):
                         *[F.col(f"`{c}`") for c in cols]))
 
     def _numbered(self, table: str, df) -> list[str]:
-        """Register ``df`` as ``table`` with ``_row`` (1-based position in the source) first."""
+        """Register ``df`` as ``table`` with :data:`ROW` (1-based position in the source) first."""
         from pyspark.sql import functions as F
+        from pyspark.sql.types import ArrayType, MapType, StructType
 
         cols = list(df.columns)
+        self._nested[table] = [f.name for f in df.schema.fields
+                               if isinstance(f.dataType, (ArrayType, MapType, StructType))]
         text = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in cols])
-        out = self._positions(text, cols, "_row")
-        self._put(table, out.select((F.col("_row") + 1).alias("_row"), *[F.col(f"`{c}`") for c in cols]))
+        out = self._positions(text, cols, ROW)
+        self._put(table, out.select((F.col(ROW) + 1).alias(ROW), *[F.col(f"`{c}`") for c in cols]))
         return cols
 
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -332,8 +336,8 @@ class SparkEngine(Engine):
 
     def load_frame(self, table, frame):
         frame = frame.apply(_as_text)
-        frame.insert(0, "_row", np.arange(1, len(frame) + 1, dtype=np.int64))
-        frame.columns = ["_row", *[str(c) for c in frame.columns[1:]]]
+        frame.insert(0, ROW, np.arange(1, len(frame) + 1, dtype=np.int64), allow_duplicates=True)
+        frame.columns = [ROW, *[str(c) for c in frame.columns[1:]]]
         self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)))
         return list(frame.columns[1:])
 
