@@ -15,6 +15,7 @@ import pandas as pd
 from linkrisk.engine import make_engine, quote
 from linkrisk.errors import InputError
 from linkrisk.load import _load_source
+from linkrisk.messages import header_is_data, looks_like_data
 from linkrisk.normalise import (CN_MOBILE, EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, load_ric_years,
                                 phone_clean_sql, rule_for)
 from linkrisk.study import Dataset
@@ -100,6 +101,8 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
         if n == 0:
             raise InputError(f"{path} has a header but no rows")
         load_ric_years(engine)
+        # a file without a header row: its first record would be printed as column names
+        withhold = header_is_data(cols)
         out = []
         ric = rule_for("national_id", "cn_ric")
         date = rule_for("date")
@@ -138,18 +141,45 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
                 kind, evidence = None, "unique in every row: a record id? (set `record_id`)"
             else:
                 kind, evidence = None, "no rule matched; map it yourself or leave it out"
-            out.append(ColumnProfile(col, kind, evidence, float(filled), float(distinct)))
+            shown = col
+            if withhold:
+                shown = f"column {len(out) + 1} (withheld)"
+                evidence += "; the first row looks like data: does the file have a header row?"
+                hint_kind = None if looks_like_data(col) else kind
+                kind = hint_kind if best is not None else None
+            out.append(ColumnProfile(shown, kind, evidence, float(filled), float(distinct)))
     return pd.DataFrame([p.__dict__ for p in out]).rename(columns={"kind": "suggested_kind"})
 
 
+def toml_key(text: str) -> str:
+    """``text`` as a TOML key: bare when it can be, else a basic string with every
+    quote, backslash and control character escaped (so a column name cannot end the
+    string and add settings of its own).
+
+    >>> toml_key("phone"), toml_key('a "b"')
+    ('phone', '"a \\\\"b\\\\""')
+    """
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return text
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def columns_toml(profile: pd.DataFrame) -> str:
-    """A ``[datasets.columns]`` table for the suggested kinds."""
+    """A ``[datasets.columns]`` table for the suggested kinds (columns whose name was
+    withheld are left out)."""
     lines = ["[datasets.columns]"]
     for r in profile.itertuples(index=False):
-        if r.suggested_kind:
-            key = r.column if re.fullmatch(r"[A-Za-z0-9_-]+", r.column) else '"' + r.column.replace('"', '\\"') + '"'
-            lines.append(f'{key} = "{r.suggested_kind}"')
+        if r.suggested_kind and not r.column.endswith("(withheld)"):
+            lines.append(f'{toml_key(r.column)} = "{r.suggested_kind}"')
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["profile_file", "columns_toml"]
+__all__ = ["profile_file", "columns_toml", "toml_key"]
