@@ -128,8 +128,10 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
         words = f"CASE WHEN {latin} THEN {abbreviated} ELSE {{p}} END"  # adds no white space
         return Rule(f"NULLIF({_if_matches('{p}', _WS_CLASS, _ws(words), words)}, '')", "true", pre=v)
     if normaliser == "integer":
-        v = "CAST(CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) AS VARCHAR)"
-        return Rule(f"coalesce({v}, {{x}})", "TRY_CAST({x} AS DOUBLE) IS NOT NULL")
+        # TRY_CAST both ways: a number beyond the 64-bit range (or inf, nan) is invalid,
+        # kept as written, instead of failing the run
+        n = "TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT)"
+        return Rule(f"coalesce(CAST({n} AS VARCHAR), {{x}})", f"{n} IS NOT NULL")
     if normaliser == "text":
         return Rule(_if_matches("{x}", _WS_CLASS, f"NULLIF({_ws('lower({x})')}, '')", "lower({x})"), "true")
     if normaliser == "none":

@@ -200,8 +200,9 @@ class Generalise(Transform):
             return f"CASE WHEN regexp_matches({x}, '^[0-9]{{4}}-') THEN {expr} ELSE NULL END", []
         if ctx.normaliser == "integer":
             w = int(level)
-            return (f"CAST(CAST(floor(TRY_CAST({x} AS DOUBLE) / {w}) * {w} AS BIGINT) AS VARCHAR) || '-' || "
-                    f"CAST(CAST(floor(TRY_CAST({x} AS DOUBLE) / {w}) * {w} + {w - 1} AS BIGINT) AS VARCHAR)"), []
+            # TRY_CAST: a value beyond the 64-bit range gives NULL, not a failed run
+            low = f"TRY_CAST(floor(TRY_CAST({x} AS DOUBLE) / {w}) * {w} AS BIGINT)"
+            return (f"CAST({low} AS VARCHAR) || '-' || CAST(TRY_CAST(CAST({low} AS DOUBLE) + {w - 1} AS BIGINT) AS VARCHAR)"), []
         return f"left({x}, {int(level)})", []
 
     def domain(self, ctx):
