@@ -273,7 +273,7 @@ class Study:
         self.scenarios = list(scenarios)
         self.truth = truth
         self.normalisation = normalisation or Normalisation()
-        self.key_groups = {k: list(v) for k, v in (key_groups or {}).items()}
+        self.key_groups = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in (key_groups or {}).items()}
         self.risk = list(risk)
         self.recommend_target = recommend_target
         self.what_matters = what_matters
@@ -301,7 +301,8 @@ class Study:
             raise StudyError(Problem(str(path), "the study file does not exist; "
                                      "`linkrisk synth --out DIR` writes an example"))
         try:
-            data = tomllib.loads(path.read_text("utf-8"))
+            # a byte-order mark (as some editors write) is not part of the TOML
+            data = tomllib.loads(path.read_text("utf-8").removeprefix("\ufeff"))
         except UnicodeDecodeError:
             raise StudyError(Problem(str(path), "is not UTF-8 text")) from None
         except tomllib.TOMLDecodeError as exc:
@@ -337,6 +338,9 @@ class Study:
                       "encoding", "description", "sampling_fraction"}
         for i, d in enumerate(raw_sets, 1):
             label = f"{where}: datasets #{i}"
+            if not isinstance(d, dict):
+                problems.append(Problem(label, "must be a table ([[datasets]] with name, path, columns)"))
+                continue
             for key in d:
                 if key not in allowed_ds:
                     problems.append(Problem(f"{label}: {key}", "unknown setting; allowed: "
@@ -344,10 +348,14 @@ class Study:
             if "path" not in d:
                 problems.append(Problem(label, "has no `path`"))
                 continue
+            if not isinstance(d["path"], str) or not d["path"].strip():
+                problems.append(Problem(f"{label} path", "must be the path of a file (text)"))
+                continue
             p = Path(d["path"])
+            # stored as given: the schema (linkrisk/schema.py) reports a value of the wrong type
             datasets.append(Dataset(
-                name=str(d.get("name", f"dataset{i}")), source=p if p.is_absolute() else base / p,
-                columns=dict(d.get("columns", {})), record_id=d.get("record_id"),
+                name=d.get("name", f"dataset{i}"), source=p if p.is_absolute() else base / p,
+                columns=d.get("columns", {}), record_id=d.get("record_id"),
                 delimiter=d.get("delimiter"), format=d.get("format"),
                 encoding=d.get("encoding", "utf-8"), description=d.get("description", ""),
                 sampling_fraction=d.get("sampling_fraction")))
@@ -367,31 +375,65 @@ class Study:
                 problems.append(Problem(f"{where}: [normalise] {k}", "unknown setting; allowed: "
                                         + ", ".join(Normalisation.__dataclass_fields__)))
 
+        from linkrisk.messages import plain
+
         scenarios = []
-        for i, s in enumerate(data.get("scenarios", []), 1):
+        raw_scenarios = data.get("scenarios", [])
+        if not isinstance(raw_scenarios, list):
+            problems.append(Problem(f"{where}: scenarios", "must be an array of tables ([[scenarios]])"))
+            raw_scenarios = []
+        policy_fields = ("technique", "key_scope", "level", "keep_first", "keep_last", "normalise",
+                         "per_record_salt")
+        for i, s in enumerate(raw_scenarios, 1):
             label = f"{where}: scenarios #{i}"
+            if not isinstance(s, dict):
+                problems.append(Problem(label, "must be a table ([[scenarios]] with name and policy)"))
+                continue
+            for key in s:
+                if key not in ("name", "description", "policy"):
+                    problems.append(Problem(f"{label}: {plain(key)}", "unknown setting; allowed: name, "
+                                            "description, policy"))
+            raw_policy = s.get("policy", {})
+            if not isinstance(raw_policy, dict):
+                problems.append(Problem(f"{label} policy", "must be a table of kind or dataset.column = "
+                                        "{ technique = ... }"))
+                continue
             policy = {}
-            for target, spec in dict(s.get("policy", {})).items():
-                try:
-                    policy[target] = Policy.from_mapping(spec)
-                except TypeError as exc:
-                    problems.append(Problem(f"{label} policy {target}", f"has an unknown field ({exc}); "
-                                            "allowed: technique, key_scope, level, keep_first, "
-                                            "keep_last, normalise, per_record_salt"))
-            scenarios.append(Scenario(name=str(s.get("name", f"scenario{i}")), policy=policy,
+            for target, spec in raw_policy.items():
+                tl = f"{label} policy {plain(repr(target), 70)}"
+                if not isinstance(spec, (str, dict)):
+                    problems.append(Problem(tl, "must be a technique name or a table "
+                                            "{ technique = ..., ... }"))
+                    continue
+                unknown = [k for k in spec if k not in policy_fields] if isinstance(spec, dict) else []
+                if unknown:
+                    problems.append(Problem(tl, f"has unknown field(s) {', '.join(plain(k) for k in unknown)}; "
+                                            "allowed: " + ", ".join(policy_fields)))
+                    continue
+                policy[target] = Policy.from_mapping(spec)
+            scenarios.append(Scenario(name=s.get("name", f"scenario{i}"), policy=policy,
                                       description=s.get("description", "")))
 
         truth = None
         truth_t = get_table("truth")
         if truth_t:
-            tp = Path(truth_t.get("path", ""))
-            truth = tp if tp.is_absolute() else base / tp
+            if not isinstance(truth_t.get("path"), str) or not truth_t["path"].strip():
+                problems.append(Problem(f"{where}: [truth] path", "must be the path of a file (text)"))
+            else:
+                tp = Path(truth_t["path"])
+                truth = tp if tp.is_absolute() else base / tp
 
-        risk = [RiskSpec(dataset=r.get("dataset", ""), quasi_identifiers=list(r.get("quasi_identifiers", [])),
-                         sampling_fraction=r.get("sampling_fraction"))
-                for r in data.get("risk", [])]
+        risk = []
+        raw_risk = data.get("risk", [])
+        for i, r in enumerate(raw_risk if isinstance(raw_risk, list) else [None], 1):
+            if not isinstance(r, dict):
+                problems.append(Problem(f"{where}: risk #{i}", "must be a table ([[risk]] with dataset and "
+                                        "quasi_identifiers)"))
+                continue
+            risk.append(RiskSpec(dataset=r.get("dataset", ""), quasi_identifiers=r.get("quasi_identifiers", []),
+                                 sampling_fraction=r.get("sampling_fraction")))
 
-        study = cls(datasets=datasets, name=str(data.get("name", source.stem if source else "study")),
+        study = cls(datasets=datasets, name=data.get("name", source.stem if source else "study"),
                     seed=data.get("seed", 0), weights=data.get("weights", "default"), kinds=kinds,
                     attacker=attacker, scenarios=scenarios, truth=truth,
                     normalisation=normalisation, key_groups=get_table("key_groups"), risk=risk,

@@ -23,29 +23,35 @@ def _choices(values) -> str:
 
 
 def config_problems(study: "Study") -> list[Problem]:
-    """Problems in the study's settings that need no data to find."""
+    """Problems in the study's settings that need no data to find: first each setting's
+    type and range (:func:`linkrisk.schema.schema_problems`, one problem per bad setting),
+    then how the settings fit together (unknown kinds, scopes, datasets)."""
+    from linkrisk.schema import schema_problems
+
+    schema = schema_problems(study)
+    try:
+        semantic = _semantic_problems(study)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        if not schema:
+            raise
+        semantic = []  # a setting of the wrong type, already reported, stopped the checks
+    bad = {q.where for q in schema}
+    return schema + [q for q in semantic if not any(
+        q.where == w or q.where.startswith(w + " ") or w.startswith(q.where + " ") for w in bad)]
+
+
+def _semantic_problems(study: "Study") -> list[Problem]:
     p: list[Problem] = []
     where = str(study.source) if study.source else "study"
     cat = study.catalogue
     kinds = set(cat)
 
-    if not isinstance(study.seed, int) or isinstance(study.seed, bool):
-        p.append(Problem(f"{where}: seed", f"must be a whole number, got {study.seed!r}"))
-    if study.engine not in ("duckdb", "spark"):
-        p.append(Problem(f"{where}: engine", f"unknown engine {study.engine!r}; allowed: duckdb, spark"))
     p += _duckdb_problems(study.duckdb, where)
 
     # custom kinds and weights
     for name, spec in study.kinds.items():
         if not isinstance(spec, dict):
             continue
-        role = spec.get("role", "quasi")
-        if role not in [r.value for r in Role]:
-            p.append(Problem(f"{where}: [kinds] {name}", f"unknown role {role!r}; allowed: "
-                             + _choices(r.value for r in Role)))
-        w = spec.get("weight", 1)
-        if not isinstance(w, Number) or isinstance(w, bool) or w < 0:
-            p.append(Problem(f"{where}: [kinds] {name}", f"weight must be a number >= 0, got {w!r}"))
         norm = spec.get("normaliser", "text")
         if norm not in NORMALISERS:
             p.append(Problem(f"{where}: [kinds] {name}", f"unknown normaliser {norm!r}; allowed: "
@@ -58,8 +64,6 @@ def config_problems(study: "Study") -> list[Problem]:
         for k, w in study.weights.items():
             if k not in kinds:
                 p.append(Problem(f"{where}: weights.{k}", "is not a known kind; declare it under [kinds]"))
-            if not isinstance(w, Number) or isinstance(w, bool) or w < 0:
-                p.append(Problem(f"{where}: weights.{k}", f"must be a number >= 0, got {w!r}"))
     else:
         p.append(Problem(f"{where}: weights", "must be \"default\", \"uniform\" or a table"))
 
@@ -87,17 +91,14 @@ def config_problems(study: "Study") -> list[Problem]:
         if d.delimiter is not None and d.delimiter not in DELIMITERS:
             p.append(Problem(f"{label} delimiter", f"{d.delimiter!r} is not supported; allowed: "
                              + ", ".join(f"{v} ({k!r})" for k, v in DELIMITERS.items())))
-        if d.format is not None and d.format not in FORMATS:
-            p.append(Problem(f"{label} format", f"unknown format {d.format!r}; allowed: {_choices(FORMATS)}"))
-        if d.sampling_fraction is not None and not (
-                isinstance(d.sampling_fraction, Number) and 0 < d.sampling_fraction <= 1):
-            p.append(Problem(f"{label} sampling_fraction", "must be a number in (0, 1]"))
 
     kinds_present = {k for d in study.datasets for k in d.columns.values()}
     dataset_names = set(names)
 
     # key groups
     for group, members in study.key_groups.items():
+        if not isinstance(members, list):
+            continue  # the schema reports it
         if group in BUILTIN_SCOPES:
             p.append(Problem(f"{where}: [key_groups] {group}", "is a reserved scope name"))
         for m in members:
@@ -123,15 +124,6 @@ def config_problems(study: "Study") -> list[Problem]:
                 p.append(Problem(f"{where}: [attacker] quasi_identifier_sets",
                                  f"{list(qset)} names kind {k!r}, which no dataset has; kinds present: "
                                  + _choices(sorted(kinds_present))))
-    for name, value, low in (("max_class_size", a.max_class_size, 1),
-                             ("max_value_frequency", a.max_value_frequency, 2)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            p.append(Problem(f"{where}: [attacker] {name}", f"must be a whole number >= {low}, got {value!r}"))
-    for name, value in (("hash_rate", a.hash_rate), ("budget_seconds", a.budget_seconds)):
-        if not isinstance(value, Number) or value <= 0:
-            p.append(Problem(f"{where}: [attacker] {name}", f"must be a positive number, got {value!r}"))
-    if not isinstance(a.match_threshold, Number) or not 0 < a.match_threshold < 1:
-        p.append(Problem(f"{where}: [attacker] match_threshold", "must be a number between 0 and 1"))
     for scope in a.compromised_keys:
         if scope not in scopes and not str(scope).startswith("dataset:"):
             p.append(Problem(f"{where}: [attacker] compromised_keys", f"unknown key scope {scope!r}; "
@@ -179,12 +171,20 @@ def config_problems(study: "Study") -> list[Problem]:
                                      + (", " + _choices(sorted(study.key_groups)) if study.key_groups else "")
                                      + " (declare groups under [key_groups])"))
             if tech is Technique.GENERALISE:
+                normaliser = _normaliser_of(study, target)
                 if pol.level is None:
                     p.append(Problem(tl, "generalise needs a `level`: year, month or decade for dates; "
                                      "a prefix length for codes; a band width for ages"))
                 elif isinstance(pol.level, str) and pol.level not in GENERALISE_LEVELS:
                     p.append(Problem(tl, f"unknown level {pol.level!r}; allowed: "
                                      f"{_choices(GENERALISE_LEVELS)} or a whole number"))
+                elif isinstance(pol.level, str) and normaliser not in (None, "date"):
+                    p.append(Problem(tl, f"level {pol.level!r} applies to dates; this {_kind_of(study, target)} "
+                                     "is not a date: give a whole number (a prefix length for codes, a band "
+                                     "width for ages)"))
+                elif normaliser == "date" and isinstance(pol.level, int) and not 1 <= pol.level <= 10:
+                    p.append(Problem(tl, "a date is generalised to year, month, decade, or a prefix of 1 to 10 "
+                                     "characters"))
             if tech is Technique.MASK and pol.keep_first + pol.keep_last <= 0:
                 p.append(Problem(tl, "mask needs keep_first and/or keep_last (characters left visible)"))
 
@@ -194,19 +194,37 @@ def config_problems(study: "Study") -> list[Problem]:
             p.append(Problem(f"{where}: [[risk]]", f"names unknown dataset {r.dataset!r}"))
             continue
         have = set(study.dataset(r.dataset).columns.values())
-        for k in r.quasi_identifiers:
+        for k in (r.quasi_identifiers if isinstance(r.quasi_identifiers, list) else []):
             if k not in have:
                 p.append(Problem(f"{where}: [[risk]] {r.dataset}", f"dataset has no column of kind {k!r}"))
 
-    if not 0 < study.recommend_target <= 1:
-        p.append(Problem(f"{where}: [recommendation] target", "must be a number in (0, 1]"))
     return p
+
+
+def _kind_of(study: "Study", target: str) -> str:
+    """The kind a policy target names: itself, or the kind of a ``dataset.column``."""
+    if "." in target:
+        ds, _, col = target.partition(".")
+        for d in study.datasets:
+            if d.name == ds and isinstance(d.columns, dict) and col in d.columns:
+                return str(d.columns[col])
+    return target
+
+
+def _normaliser_of(study: "Study", target: str) -> str | None:
+    """The normaliser of a policy target's kind (None when the kind is unknown)."""
+    kind = _kind_of(study, target)
+    cat = study.catalogue
+    return cat[kind].normaliser if kind in cat else None
 
 
 def validate_study(study: "Study", files: bool = True) -> list[Problem]:
     """Config problems, and (with ``files``) problems found by loading the data."""
     problems = config_problems(study)
-    if files and study.datasets:
+    # a dataset or truth setting of the wrong type (columns = "phone") would be misread by
+    # the load: the files are checked once those settings are right
+    misread = any(": datasets #" in p.where or ": [truth]" in p.where for p in problems + study._parse_problems)
+    if files and study.datasets and not misread:
         from linkrisk.engine import make_engine
         from linkrisk.load import load_study
 
@@ -228,11 +246,4 @@ def _duckdb_problems(settings: dict, where: str) -> list[Problem]:
     for key, value in settings.items():
         if key not in DUCKDB_KEYS:
             p.append(Problem(f"{where}: [duckdb] {key}", f"unknown setting; allowed: {_choices(DUCKDB_KEYS)}"))
-        elif key == "memory_limit" and not (isinstance(value, str) and _SIZE.match(value)):
-            p.append(Problem(f"{where}: [duckdb] memory_limit",
-                             f"must be a size such as \"4GB\" or \"500MB\", got {value!r}"))
-        elif key == "threads" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-            p.append(Problem(f"{where}: [duckdb] threads", f"must be a whole number of at least 1, got {value!r}"))
-        elif key == "temp_directory" and not isinstance(value, str):
-            p.append(Problem(f"{where}: [duckdb] temp_directory", f"must be a folder path, got {value!r}"))
     return p

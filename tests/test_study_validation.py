@@ -103,7 +103,7 @@ def test_a_bad_custom_kind_is_reported(tmp_path: Path) -> None:
     problems = lr.Study.from_toml(write_study(tmp_path, toml)).validate()
     assert _matching(problems, ["[kinds] blood_type", "unknown role 'sometimes'",
                                 "identifier, quasi, attribute"])
-    assert _matching(problems, ["[kinds] blood_type", "weight must be a number >= 0"])
+    assert _matching(problems, ["[kinds] blood_type weight", "must be a finite number in [0, 1e+06]"])
 
 
 def test_a_custom_kind_in_code_runs() -> None:
