@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Iterator
 
 
-def scratch_dir(prefix: str) -> str:
-    """A fresh folder under the system's temporary directory, removed when Python exits
-    (an engine that closes properly removes it sooner)."""
-    path = tempfile.mkdtemp(prefix=prefix)
+def scratch_dir(prefix: str, parent: str | None = None) -> str:
+    """A fresh folder (mode 0700) under ``parent`` (created if missing), default the
+    system's temporary directory; removed when Python exits (an engine that closes
+    properly removes it sooner)."""
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent or None)
     atexit.register(shutil.rmtree, path, True)
     return path
 

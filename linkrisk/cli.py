@@ -5,7 +5,7 @@ Exit codes
 0  success
 1  an unexpected error (a bug: please report it, with ``--debug`` output)
 2  the study is not valid (every problem is listed)
-3  an input file cannot be read
+3  an input file cannot be read, or the inputs do not fit in memory
 4  an optional dependency is missing
 130  interrupted (Ctrl-C); no partial report is left behind
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,31 +114,40 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args, console: Console) -> int:
     import linkrisk as lr
 
+    from linkrisk.outputs import Staging, plan_outputs
+    from linkrisk.validate import config_problems
+
     study = lr.Study.from_toml(args.study)
     if args.engine:
         study.engine = args.engine
     if args.memory_limit:
         study.duckdb["memory_limit"] = args.memory_limit
+    # the settings (scenario names become file names) and then every output path are
+    # checked before any work: a bad path fails in a second, not after the run
+    problems = list(study._parse_problems) + config_problems(study)
+    if problems:
+        raise lr.StudyError(problems, str(args.study))
+    plan = plan_outputs(study, out=args.out, json=args.json, export=args.export)
     t0 = time.perf_counter()
     from linkrisk.pipeline import run_study
 
     result = run_study(study, progress=console.progress, show_values=args.show_values)
     elapsed = time.perf_counter() - t0
     console.done()
-    written = []
-    with result:
-        if args.out:
-            written.append(result.write(args.out, show_values=args.show_values))
-        if args.json:
-            written.append(result.write(args.json, show_values=args.show_values))
-        if args.export:
-            written += result.export_entities(args.export)
+    with result, Staging() as staged:
+        for path, fmt in plan.reports:
+            result.write(staged.file(path), show_values=args.show_values, format=fmt)
+        if plan.export is not None:
+            result.export_entities_to(staged.directory(plan.export))
+        written = staged.commit()
         if not args.quiet:
             from linkrisk.report import terminal_summary
 
             print(terminal_summary(result, elapsed))
+            from linkrisk.messages import plain
+
             for w in written:
-                print(f"wrote {w}")
+                print(f"wrote {plain(w, 400)}")
     return EXIT_OK
 
 
@@ -224,11 +235,34 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(quiet=args.quiet)
     from linkrisk.errors import LinkriskError
 
+    interrupts = _Interrupts()
     try:
-        return COMMANDS[args.command](args, console)
+        with interrupts:
+            return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
-        console.error("interrupted; no partial report was written")
+        console.error(f"interrupted ({interrupts.name or 'SIGINT'}); no partial output was written and "
+                      "temporary files were removed")
         return EXIT_INTERRUPTED
+    except BaseException as exc:
+        # DuckDB turns the KeyboardInterrupt raised inside a query into an error of its own
+        # (and other libraries may too): a run that was interrupted ends as interrupted
+        if interrupts.name and not isinstance(exc, SystemExit):
+            if args.debug:
+                raise
+            console.error(f"interrupted ({interrupts.name}); no partial output was written and "
+                          "temporary files were removed")
+            return EXIT_INTERRUPTED
+        return _failed(exc, args, console)
+
+
+def _failed(exc: BaseException, args, console: Console) -> int:
+    """The exit code (and message) of a command that raised ``exc``."""
+    from linkrisk.errors import LinkriskError
+
+    if isinstance(exc, SystemExit):
+        raise exc
+    try:
+        raise exc
     except LinkriskError as exc:
         if args.debug:
             raise
@@ -238,13 +272,47 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         console.error("ran out of memory; set a DuckDB memory limit or use a machine with more memory")
-        return EXIT_BUG
+        return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - the last line of defence for people
         if args.debug:
             raise
+        if type(exc).__name__ == "OutOfMemoryException":  # DuckDB's, beyond its memory limit
+            console.error("ran out of memory: the inputs do not fit in DuckDB's memory limit even with "
+                          "spilling to disk. Give it more (--memory-limit 8GB, or [duckdb] memory_limit), "
+                          "free disk space in the temporary folder, or use fewer linkers or scenarios.")
+            return EXIT_INPUT
         console.error(f"unexpected {type(exc).__name__}; this is a bug in linkrisk. Run the same "
                       "command again with --debug to see the traceback, and report it.")
         return EXIT_BUG
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while a command runs, so that every
+    ``finally`` and ``except`` on the way out runs (engines close and remove their spill
+    folders, staged outputs are discarded); the default SIGTERM would kill the process on
+    the spot and leave them behind. A second signal during that clean-up is noted and
+    ignored. ``name`` is the first signal received, None when there was none."""
+
+    def __init__(self):
+        self.name: str | None = None
+        self._old: dict = {}
+
+    def _handler(self, signum, frame):
+        if self.name is not None:
+            return  # already on the way out: let the clean-up finish
+        self.name = signal.Signals(signum).name
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -121,6 +121,19 @@ def entity_stats_of_sizes(sizes: pd.DataFrame) -> dict:
             "entity_sizes": {str(int(r.size)): int(r.n) for r in sizes.itertuples(index=False)}}
 
 
+MAX_ENTITY_RECORDS = 2_000  # records of one entity view (IdentityGraph.entity)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_sql(column: str) -> str:
+    """SQL for ``column`` with a ``'`` put before a value a spreadsheet would run as a
+    formula (it starts with one of :data:`FORMULA_PREFIXES` and is not a number)."""
+    first = ", ".join(["'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)"])
+    c = quote(column)
+    return (f"CASE WHEN substr({c}, 1, 1) IN ({first}) AND TRY_CAST({c} AS DOUBLE) IS NULL "
+            f"THEN concat(chr(39), {c}) ELSE {c} END")
+
+
 class IdentityGraph:
     """The identity graph of one scenario: records, links and entities.
 
@@ -172,9 +185,9 @@ class IdentityGraph:
             raise LinkriskError(f"dataset {dataset!r} has no record with that id")
         return int(e[0][0])
 
-    def _entity_rows(self) -> tuple[str, list]:
+    def _entity_rows(self, neutralise: bool = False) -> tuple[str, list]:
         """SQL (and its parameters) for ``dataset, record_id, entity_id`` of every record,
-        in record order."""
+        in record order (record ids made safe for spreadsheets with ``neutralise``)."""
         parts, params = [], []
         for name in self._loaded.datasets:
             idx = self._study.datasets.index(self._study.dataset(name))
@@ -183,7 +196,8 @@ class IdentityGraph:
             params.append(name)
         if not parts:
             parts, params = ["SELECT '' AS dataset, '' AS record_id, 0 AS entity_id, 0 AS _rid WHERE false"], []
-        return (f"SELECT dataset, record_id, entity_id FROM ({' UNION ALL '.join(parts)}) t ORDER BY _rid",
+        rid = neutralise_sql("record_id") if neutralise else "record_id"
+        return (f"SELECT dataset, {rid} AS record_id, entity_id FROM ({' UNION ALL '.join(parts)}) t ORDER BY _rid",
                 params)
 
     def entity_table(self) -> pd.DataFrame:
@@ -194,8 +208,14 @@ class IdentityGraph:
 
     def write_entity_table(self, path) -> None:
         """Write :meth:`entity_table` as CSV (``dataset,record_id,entity_id``) straight
-        from the engine, without holding it in memory."""
-        sql, params = self._entity_rows()
+        from the engine, without holding it in memory.
+
+        A record id that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+        return and is not a plain number is written with a leading ``'``, so that a
+        spreadsheet shows it as text instead of running it as a formula (CSV injection,
+        OWASP); ``-12`` stays ``-12``. See docs/security.md.
+        """
+        sql, params = self._entity_rows(neutralise=True)
         self._engine.write_csv(sql, path, params)
 
     def sizes(self) -> np.ndarray:
@@ -214,6 +234,18 @@ class IdentityGraph:
                                 "a study with fewer records")
         if not 0 <= entity_id < self.n_entities:
             raise LinkriskError(f"no entity {entity_id}; entity ids run from 0 to {self.n_entities - 1}")
+        size = int(self._engine.scalar(f"SELECT count(*) FROM {quote(self.labels_table)} WHERE e = ?",
+                                       [entity_id]))
+        if size > MAX_ENTITY_RECORDS:
+            links = int(self._engine.scalar(
+                f"SELECT count(*) FROM {quote(self._edges)} x JOIN {quote(self.labels_table)} l "
+                "ON l._rid = x.a WHERE l.e = ?", [entity_id]))
+            raise LinkriskError(
+                f"entity {entity_id} has {size:,} records and {links:,} links; an entity view is limited to "
+                f"{MAX_ENTITY_RECORDS:,} records (its graph would need about {size + links:,} nodes and "
+                "edges in memory and far more to draw). Such an entity is usually a wrong merge through a "
+                "shared placeholder value: lower [attacker] max_value_frequency, or read its records "
+                "with entity_table()")
         cat = self._study.catalogue
         rid_list = [int(r[0]) for r in self._engine.rows(
             f"SELECT _rid FROM {quote(self.labels_table)} WHERE e = ? ORDER BY _rid", [entity_id])]

@@ -148,11 +148,16 @@ def entity_graph(entity: "Entity") -> "Figure":
     return fig
 
 
+MAX_DRAWN_RECORDS = 50  # a drawing of more records is unreadable, and its layout grows as n^2
+
+
 def example_entity(s: "ScenarioResult") -> int | None:
     """An entity to draw: the first of 3 to 6 records (small enough to read, large enough
-    to show linking), else the first of two or more; None when nothing links."""
+    to show linking), else the first of 2 to :data:`MAX_DRAWN_RECORDS`; None when nothing
+    links or every linked entity is larger (a 3,000-record entity took minutes and
+    gigabytes to lay out)."""
     e = s.graph.first_entity(3, 6)
-    return e if e is not None else s.graph.first_entity(2)
+    return e if e is not None else s.graph.first_entity(2, MAX_DRAWN_RECORDS)
 
 
 def figure_png(fig: "Figure") -> bytes:

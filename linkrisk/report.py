@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import math
 from typing import TYPE_CHECKING
@@ -31,13 +33,28 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def md(text: object) -> str:
+    """Text for a Markdown report: HTML's ``& < >`` as entities and Markdown's punctuation
+    backslash-escaped, so a study, scenario or column name cannot add markup (a
+    ``<script>``, a link, a table cell); control characters and line breaks replaced.
+
+    >>> md("<script>|*x*")
+    '&lt;script&gt;\\\\|\\\\*x\\\\*'
+    """
+    from linkrisk.messages import plain
+
+    s = plain("" if text is None else text, 10_000).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", s)
+
+
 def to_markdown(result: "Result") -> str:
-    """A Markdown report: headline, scenarios, datasets, hubs."""
+    """A Markdown report: headline, scenarios, datasets, hubs. Every name in it is escaped
+    (:func:`md`)."""
     d = result.to_dict()
     base = d["scenarios"][0]
-    lines = [f"# linkrisk report: {d['study']['name']}", "",
+    lines = [f"# linkrisk report: {md(d['study']['name'])}", "",
              f"{d['study']['records']:,} records in {len(d['datasets'])} datasets. "
-             f"Linking them ({', '.join(d['study']['attacker']['linkers'])}) builds "
+             f"Linking them ({md(', '.join(d['study']['attacker']['linkers']))}) builds "
              f"{base['multi_dataset_entities']:,} profiles spanning two or more datasets and adds "
              f"{base['enrichment']['mean_per_record']:.2f} weighted kinds per record "
              f"(total enrichment {base['enrichment']['total']:,.1f}).", "",
@@ -48,15 +65,15 @@ def to_markdown(result: "Result") -> str:
         p = s["enrichment_prevented"]
         prevented = "baseline" if p is None else (
             f"{_pct(p['value'])} ({_pct(p['ci_low'])} to {_pct(p['ci_high'])})")
-        lines.append(f"| {s['name']} | {s['links']:,} | {s['entities']:,} | {s['multi_dataset_entities']:,} | "
+        lines.append(f"| {md(s['name'])} | {s['links']:,} | {s['entities']:,} | {s['multi_dataset_entities']:,} | "
                      f"{s['enrichment']['total']:,.1f} | {prevented} |")
     if d.get("recommendation"):
-        lines += ["", f"**Recommendation:** {d['recommendation']['text']}"]
+        lines += ["", f"**Recommendation:** {md(d['recommendation']['text'])}"]
     wm = d.get("what_matters") or {}
     if wm.get("by_kind"):
         lines += ["", "## What matters most", "", "| keyed per holder | prevented (95% CI) | links left |",
                   "| --- | --- | ---: |"]
-        rows = [(f"{r['kind']} only", r) for r in wm["by_kind"]] + [("every identifier", wm["all_identifiers_keyed"])]
+        rows = [(f"{md(r['kind'])} only", r) for r in wm["by_kind"]] + [("every identifier", wm["all_identifiers_keyed"])]
         for label, r in rows:
             lines.append(f"| {label} | {_pct(r['value'])} ({_pct(r['ci_low'])} to {_pct(r['ci_high'])}) | "
                          f"{r['links']:,} |")
@@ -68,20 +85,20 @@ def to_markdown(result: "Result") -> str:
                   "| --- | --- | --- | ---: | ---: |"]
         for s in d["scenarios"]:
             for r in s["reversed_columns"]:
-                lines.append(f"| {s['name']} | {r['column']} | {r['method']} | {r['values_reversed']:,} / "
+                lines.append(f"| {md(s['name'])} | {md(r['column'])} | {md(r['method'])} | {r['values_reversed']:,} / "
                              f"{r['values']:,} | {_duration(r['estimated_seconds'])} |")
     if d.get("uniqueness"):
         lines += ["", "## Re-identification risk", "",
                   "| dataset | quasi-identifiers | records | k | sample uniques | prosecutor | marketer |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for u in d["uniqueness"]:
-            lines.append(f"| {u['dataset']} | {' + '.join(u['quasi_identifiers'])} | {u['records']:,} | {u['k']} | "
+            lines.append(f"| {md(u['dataset'])} | {md(' + '.join(u['quasi_identifiers']))} | {u['records']:,} | {u['k']} | "
                          f"{u['uniques']:,} ({_pct(u['unique_share'])}) | {u['prosecutor_risk']:.3f} | "
                          f"{u['marketer_risk']:.3f} |")
     lines += ["", "## Datasets", "", "| dataset | records | enrichment per record |", "| --- | ---: | ---: |"]
     for ds in d["datasets"]:
         e = base["enrichment"]["by_dataset"].get(ds["name"], {})
-        lines.append(f"| {ds['name']} | {ds['records']:,} | {e.get('mean_per_record', 0):.2f} |")
+        lines.append(f"| {md(ds['name'])} | {ds['records']:,} | {e.get('mean_per_record', 0):.2f} |")
     if base.get("ground_truth"):
         g = base["ground_truth"]
         lines += ["", "## Ground truth (baseline)", "",
@@ -97,7 +114,7 @@ def to_markdown(result: "Result") -> str:
         lines += ["", "## Hubs (values not used to link; redacted)", "", "| linker | rule | records | value |",
                   "| --- | --- | ---: | --- |"]
         for h in base["hubs"]:
-            lines.append(f"| {h['linker']} | {h['rule']} | {h['records']:,} | `{h['value']}` |")
+            lines.append(f"| {md(h['linker'])} | {md(h['rule'])} | {h['records']:,} | {md(h['value'])} |")
     return "\n".join(lines) + "\n"
 
 

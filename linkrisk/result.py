@@ -178,33 +178,51 @@ class Result:
         }
 
     # output -------------------------------------------------------------------------
-    def write(self, path: str | Path, show_values: bool = False) -> Path:
-        """Write a report; the format follows the suffix: ``.json``, ``.md`` or ``.html``.
+    def write(self, path: str | Path, show_values: bool = False, format: str | None = None) -> Path:
+        """Write a report; the format follows the suffix: ``.json``, ``.md`` or ``.html``
+        (or is given as ``format``: ``"json"``, ``"md"``, ``"html"``).
 
         The file is written atomically: an interrupted write leaves no partial report.
+        An input of the study is never overwritten.
         """
         from linkrisk import report
+        from linkrisk.outputs import REPORT_SUFFIXES, plan_outputs
 
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".json":
+        fmt = format or REPORT_SUFFIXES.get(path.suffix.lower())
+        if fmt == "json":
             text = report.to_json(self)
-        elif suffix in (".md", ".markdown"):
+        elif fmt == "md":
             text = report.to_markdown(self)
-        elif suffix in (".html", ".htm"):
+        elif fmt == "html":
             text = report.to_html(self, show_values=show_values)
         else:
             raise LinkriskError(f"cannot tell the report format of {path}: use a .json, .md or .html suffix")
+        if format is None:
+            plan_outputs(self.study, out=path)  # not onto an input, a folder or a device
         atomic_write(path, text)
         return path
 
     def export_entities(self, directory: str | Path) -> list[Path]:
-        """Write ``entities-<scenario>.csv`` (``dataset,record_id,entity_id``) per scenario."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        """Write ``entities-<scenario>.csv`` (``dataset,record_id,entity_id``) per scenario.
+
+        The files are written into a temporary folder and moved into ``directory``
+        together, so an interrupted export leaves none of them; a record id that a
+        spreadsheet would run as a formula is written with a leading ``'`` (see
+        docs/security.md).
+        """
+        from linkrisk.outputs import Staging, plan_outputs
+
+        plan_outputs(self.study, export=Path(directory))
+        with Staging() as st:
+            self.export_entities_to(st.directory(Path(directory)))
+            return st.commit()
+
+    def export_entities_to(self, directory: Path) -> list[Path]:
+        """Write the export files into an existing (staging) folder."""
         out = []
         for s in self.scenarios:
-            path = directory / f"entities-{s.name}.csv"
+            path = Path(directory) / f"entities-{s.name}.csv"
             s.graph.write_entity_table(path)
             out.append(path)
         return out

@@ -71,11 +71,17 @@ class DuckDBEngine(Engine):
             pass
         self._own_temp = None
         if own or temp_directory:  # a connection the caller opened keeps its own setting
-            if not temp_directory:
-                from linkrisk._files import scratch_dir
+            # always a private folder of this engine (inside the one the user named, if
+            # any), removed when the engine closes: spill files hold raw values, and a
+            # shared folder could not be cleaned without touching other programs' files
+            from linkrisk._files import scratch_dir
 
-                self._own_temp = temp_directory = scratch_dir("linkrisk-duckdb-")
-            self.con.execute("SET temp_directory = ?", [str(temp_directory)])
+            try:
+                self._own_temp = scratch_dir("linkrisk-duckdb-", temp_directory)
+            except OSError as exc:
+                raise LinkriskError(f"DuckDB's temp_directory cannot be used: {exc.strerror or exc} "
+                                    "(give a folder linkrisk can write)") from None
+            self.con.execute("SET temp_directory = ?", [str(self._own_temp)])
         try:
             if threads:
                 self.con.execute(f"SET threads = {int(threads)}")
