@@ -163,8 +163,17 @@ def _cmd_validate(args, console: Console) -> int:
     return EXIT_OK
 
 
+MIN_SYNTH_PEOPLE = 10  # below this a dataset can get no record, and the study written would not be valid
+
+
 def _cmd_synth(args, console: Console) -> int:
     from linkrisk import synth
+    from linkrisk.errors import Problem, StudyError
+
+    if args.people < MIN_SYNTH_PEOPLE:
+        raise StudyError(Problem("--people", f"must be at least {MIN_SYNTH_PEOPLE}: with fewer people a "
+                                 "dataset can be left without records, and linkrisk would reject the "
+                                 "study written"))
 
     t0 = time.perf_counter()
     path = synth.generate(args.people, seed=args.seed, out=args.out, fmt=args.format,
@@ -227,30 +236,26 @@ COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "synth": _cmd_synth,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``linkrisk`` console script."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return EXIT_STUDY
-    console = Console(quiet=args.quiet)
-    from linkrisk.errors import LinkriskError
-
     interrupts = _Interrupts()
+    console = Console(quiet=True)
+    args = None
     try:
-        with interrupts:
+        with interrupts:  # from the first line: a signal anywhere below exits 130
+            parser = _parser()
+            args = parser.parse_args(argv)
+            if not args.command:
+                parser.print_help()
+                return EXIT_STUDY
+            console = Console(quiet=args.quiet)
             return COMMANDS[args.command](args, console)
-    except KeyboardInterrupt:
-        console.error(f"interrupted ({interrupts.name or 'SIGINT'}); no partial output was written and "
-                      "temporary files were removed")
-        return EXIT_INTERRUPTED
     except BaseException as exc:
         # DuckDB turns the KeyboardInterrupt raised inside a query into an error of its own
         # (and other libraries may too): a run that was interrupted ends as interrupted
-        if interrupts.name and not isinstance(exc, SystemExit):
-            if args.debug:
+        if isinstance(exc, KeyboardInterrupt) or (interrupts.name and not isinstance(exc, SystemExit)):
+            if args is not None and args.debug and not isinstance(exc, KeyboardInterrupt):
                 raise
-            console.error(f"interrupted ({interrupts.name}); no partial output was written and "
-                          "temporary files were removed")
+            console.error(f"interrupted ({interrupts.name or 'SIGINT'}); no partial output was written "
+                          "and temporary files were removed")
             return EXIT_INTERRUPTED
         return _failed(exc, args, console)
 
@@ -259,7 +264,7 @@ def _failed(exc: BaseException, args, console: Console) -> int:
     """The exit code (and message) of a command that raised ``exc``."""
     from linkrisk.errors import LinkriskError
 
-    if isinstance(exc, SystemExit):
+    if isinstance(exc, SystemExit) or args is None:
         raise exc
     try:
         raise exc
@@ -306,6 +311,8 @@ class _Interrupts:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(sig) is signal.SIG_IGN:
+                    continue  # ignored by whoever started us (nohup, a background job): stay so
                 self._old[sig] = signal.signal(sig, self._handler)
         return self
 

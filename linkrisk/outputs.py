@@ -79,6 +79,8 @@ def _writable_problem(path: Path, what: str) -> str | None:
     if len(path.name.encode("utf-8", "surrogateescape")) + TEMP_NAME_EXTRA > 255:
         return (f"the {what} name is {len(path.name):,} characters long; file systems take 255 bytes "
                 "(linkrisk writes through a temporary name a little longer): use a shorter name")
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in path.parts):
+        return "a folder name in the path is longer than file systems take (255 bytes)"
     ancestor = path.parent
     while not ancestor.exists():
         if ancestor.parent == ancestor:
@@ -125,7 +127,16 @@ def plan_outputs(study: "Study", out: Path | None = None, json: Path | None = No
     inputs = [p.resolve() for p in input_paths(study)]
     taken: list[tuple[Path, str]] = []
 
+    def too_long(path: Path, option: str) -> bool:
+        # first: a name too long makes every file-system call below fail
+        if len(Path(path).name.encode("utf-8", "surrogateescape")) + TEMP_NAME_EXTRA > 255:
+            problems.append(Problem(f"{option} {plain(path, 80)}", _writable_problem(Path(path), "file")))
+            return True
+        return False
+
     def check_file(path: Path, option: str) -> None:
+        if too_long(path, option):
+            return
         real = path.resolve()
         shown = f"{option} {plain(path, 300)}"
         for i in inputs:
@@ -163,7 +174,7 @@ def plan_outputs(study: "Study", out: Path | None = None, json: Path | None = No
         else:
             check_file(Path(json), "--json")
             plan.reports.append((Path(json).resolve(), "json"))
-    if export is not None:
+    if export is not None and not too_long(Path(export), "--export"):
         real = Path(export).resolve()
         shown = f"--export {plain(export, 300)}"
         if real.exists() and not real.is_dir():

@@ -15,7 +15,7 @@ import pandas as pd
 from linkrisk.engine import make_engine, quote
 from linkrisk.errors import InputError
 from linkrisk.load import _load_source
-from linkrisk.messages import header_is_data, looks_like_data
+from linkrisk.messages import header_is_data
 from linkrisk.normalise import (CN_MOBILE, EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, load_ric_years,
                                 phone_clean_sql, rule_for)
 from linkrisk.study import Dataset
@@ -142,11 +142,10 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
             else:
                 kind, evidence = None, "no rule matched; map it yourself or leave it out"
             shown = col
-            if withhold:
+            if withhold:  # the "names" are a record: suggest from the values alone
                 shown = f"column {len(out) + 1} (withheld)"
+                kind, evidence = (best[0], best[1]) if best is not None else (None, "no rule matched")
                 evidence += "; the first row looks like data: does the file have a header row?"
-                hint_kind = None if looks_like_data(col) else kind
-                kind = hint_kind if best is not None else None
             out.append(ColumnProfile(shown, kind, evidence, float(filled), float(distinct)))
     return pd.DataFrame([p.__dict__ for p in out]).rename(columns={"kind": "suggested_kind"})
 

@@ -168,8 +168,11 @@ def to_html(result: "Result", show_values: bool = False) -> str:
 
 def terminal_summary(result: "Result", seconds: float | None = None) -> str:
     """A short plain-text summary for the terminal (aggregates only)."""
+    from linkrisk.messages import plain
+
     s = result.summary()
-    lines = [f"{result.study.name}: {result.loaded.total:,} records in {len(result.loaded.datasets)} datasets"
+    s["scenario"] = [plain(n) for n in s["scenario"]]  # no terminal escape codes from a name
+    lines = [f"{plain(result.study.name)}: {result.loaded.total:,} records in {len(result.loaded.datasets)} datasets"
              + (f", {seconds:.1f}s" if seconds is not None else "")]
     width = max(len(n) for n in s["scenario"]) + 2
     lines.append(f"{'scenario':<{width}}{'links':>10}{'entities':>10}{'multi-ds':>10}"

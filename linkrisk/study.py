@@ -313,6 +313,8 @@ class Study:
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None,
                   source: Path | None = None) -> "Study":
         """Build a study from the parsed content of a study file."""
+        from linkrisk.messages import plain
+
         base = base or Path(".")
         where = str(source) if source else "study"
         problems: list[Problem] = []
@@ -367,6 +369,10 @@ class Study:
             if k not in Attacker.__dataclass_fields__:
                 problems.append(Problem(f"{where}: [attacker] {k}", "unknown setting; allowed: "
                                         + ", ".join(Attacker.__dataclass_fields__)))
+        for k in get_table("recommendation"):
+            if k not in ("target", "what_matters"):
+                problems.append(Problem(f"{where}: [recommendation] {plain(k)}", "unknown setting; allowed: "
+                                        "target, what_matters"))
         norm_t = get_table("normalise")
         normalisation = Normalisation(**{k: v for k, v in norm_t.items()
                                          if k in Normalisation.__dataclass_fields__})
@@ -374,8 +380,6 @@ class Study:
             if k not in Normalisation.__dataclass_fields__:
                 problems.append(Problem(f"{where}: [normalise] {k}", "unknown setting; allowed: "
                                         + ", ".join(Normalisation.__dataclass_fields__)))
-
-        from linkrisk.messages import plain
 
         scenarios = []
         raw_scenarios = data.get("scenarios", [])
