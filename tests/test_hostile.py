@@ -165,13 +165,37 @@ def test_bad_output_paths_fail_in_a_second_not_after_the_run(tmp_path: Path, no_
     assert (tmp_path / "FILE").read_text() == "keep me"
 
 
-def test_an_export_lands_whole_and_only_in_the_named_folder(tmp_path: Path) -> None:
+def test_an_export_lands_whole_and_only_in_the_named_folder(tmp_path: Path, monkeypatch) -> None:
     study = write_study(tmp_path / "in")
     code, _, err = _run(["run", study, "--export", tmp_path / "out" / "exp", "--json", tmp_path / "out" / "r.json"])
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["exp", "r.json"]
     assert sorted(p.name for p in (tmp_path / "out" / "exp").iterdir()) == [
         "entities-baseline.csv", "entities-hmac.csv"]  # no staging folder or temporary file left
+
+    # interrupted after the first of the two export files: before, that file was left
+    # (and the reports written before it); now nothing lands, in a new or an existing folder
+    from linkrisk.graph import IdentityGraph
+
+    real = IdentityGraph.write_entity_table
+    calls = []
+
+    def interrupted(self, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(self, path)
+
+    monkeypatch.setattr(IdentityGraph, "write_entity_table", interrupted)
+    for folder in (tmp_path / "new", tmp_path / "out" / "exp"):
+        before = _digest(tmp_path / "out")
+        calls.clear()
+        code, _, err = _run(["run", study, "--json", tmp_path / "new.json", "--export", folder])
+        assert code == 130, err
+        assert not (tmp_path / "new.json").exists() and not (tmp_path / "new").exists()
+        assert _digest(tmp_path / "out") == before
+        assert [p.name for p in (tmp_path / "out" / "exp").iterdir()] == [
+            "entities-baseline.csv", "entities-hmac.csv"]
 
 
 # --- 4. interrupts -------------------------------------------------------------------------
@@ -381,15 +405,17 @@ def test_a_huge_entity_is_not_drawn_and_its_view_is_refused_with_its_size(tmp_pa
 def test_profile_toml_cannot_be_injected_through_a_column_name(tmp_path: Path) -> None:
     import tomllib
 
+    # header cells ending in a backslash or holding quotes: before, the backslash escaped
+    # the closing quote and the file did not parse (or gained keys of its own)
     path = tmp_path / "t.csv"
-    # a header cell that would close the key's quotes and open a table of its own
-    path.write_text('id,"mail"" = ""x"" [evil] a = ""1",phone\n'
+    path.write_text('id,mail\\,"tel"" = ""x"" [evil] a = ""1"\n'
                     "1,a@example.com,13812345678\n2,b@example.com,13912345678\n", encoding="utf-8")
     code, out, err = _run(["profile", path, "--toml"])
     assert code == 0, err
     parsed = tomllib.loads(out)
     assert list(parsed) == ["datasets"]
-    assert parsed["datasets"]["columns"]['mail" = "x" [evil] a = "1'] == "email"
+    columns = parsed["datasets"]["columns"]
+    assert columns["mail\\"] == "email" and columns['tel" = "x" [evil] a = "1'] == "phone"
 
 
 def test_synth_refuses_a_population_too_small_for_a_valid_study(tmp_path: Path) -> None:
