@@ -4,10 +4,10 @@ Exit codes
 ----------
 0  success
 1  an unexpected error (a bug: please report it, with ``--debug`` output)
-2  the study is not valid (every problem is listed)
+2  the study, or an output path, is not valid (every problem is listed)
 3  an input file cannot be read, or the inputs do not fit in memory
 4  an optional dependency is missing
-130  interrupted (Ctrl-C); no partial report is left behind
+130  interrupted (Ctrl-C or SIGTERM); no partial output and no spill files are left behind
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="linkrisk",
         description="Measure how much joining leaked datasets enriches profiles, and how much "
                     "pseudonymisation would prevent.",
-        epilog="Exit codes: 0 ok, 1 bug, 2 invalid study, 3 unreadable input, 4 missing dependency, "
+        epilog="Exit codes: 0 ok, 1 bug, 2 invalid study or output path, 3 unreadable input, 4 missing dependency, "
                "130 interrupted.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")

@@ -89,9 +89,9 @@ def _header_problems(engine: "Engine", table: str, ds: "Dataset", cols: list[str
                            "numbers; rename that column"))
     wanted = set(ds.columns) | ({ds.record_id} if ds.record_id else set())
     if isinstance(ds.source, pd.DataFrame):
-        dup = ds.source.columns[ds.source.columns.duplicated()]
-        nested = [c for c in ds.source.columns if c in wanted and ds.source[c].dtype == object and
-                  ds.source[c].map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).any()]
+        dup = list(ds.source.columns[ds.source.columns.duplicated()])
+        nested = [c for c in ds.source.columns if c in wanted and c not in dup and ds.source[c].dtype == object
+                  and ds.source[c].map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).any()]
     else:
         dup = _csv_duplicates(ds) if ds.file_format == "csv" else []
         nested = [c for c in engine.nested_columns(table) if c in wanted]
