@@ -214,7 +214,7 @@ class Staging:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> with Staging() as st:
     ...     _ = pathlib.Path(st.file(d / "r.json")).write_text("{}")
-    ...     st.commit()
+    ...     _ = st.commit()
     >>> sorted(p.name for p in d.iterdir())
     ['r.json']
     """
