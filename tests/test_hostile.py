@@ -434,3 +434,24 @@ def test_the_hub_value_column_is_not_called_redacted_under_show_values(tmp_path:
     with study.run(show_values=True) as result:
         assert "value (redacted)" not in to_html(result, show_values=True)
         assert "value (redacted)" in to_html(result, show_values=False)
+
+
+# --- the new SQL on every engine (Spark parity) ---------------------------------------------
+
+def test_formula_neutralisation_and_out_of_range_integers_on_every_engine(any_engine, tmp_path: Path) -> None:
+    from linkrisk.engine import quote
+    from linkrisk.graph import neutralise_sql
+    from linkrisk.normalise import rule_for
+
+    values = ["=1+1", "+cmd|x", "@SUM(A1)", "-12", "\tx", "plain", "99999999999999999999999", "42"]
+    any_engine.register_frame("v", pd.DataFrame({"i": range(len(values)), "x": values}))
+    any_engine.write_csv(f"SELECT {neutralise_sql('x')} AS x FROM v ORDER BY i", tmp_path / "n.csv")
+    got = pd.read_csv(tmp_path / "n.csv", dtype=str, keep_default_na=False)["x"].tolist()
+    # a leading ' before =, +, @ and a tab; -12 and the numbers are plain numbers
+    assert got == ["'=1+1", "'+cmd|x", "'@SUM(A1)", "-12", "'\tx", "plain", "99999999999999999999999", "42"]
+    rule = rule_for("integer")
+    x = quote("x")
+    rows = any_engine.rows(f"SELECT {rule.value.replace('{x}', x)}, {rule.valid.replace('{x}', x)} "
+                           "FROM v ORDER BY i")
+    # beyond the 64-bit range: kept as written and invalid; 42 is valid
+    assert rows[6] == ("99999999999999999999999", False) and rows[7] == ("42", True)
