@@ -207,6 +207,13 @@ class Field:
 SAFE_NAME = r"(?!-)[\w-]{1,64}"
 NAME = Text(max_len=64, pattern=SAFE_NAME,
             what="a name of 1 to 64 letters, digits, '_' or '-' (it becomes part of file names)")
+# scenario names are read by people ("SHA-256 of phone, raw text") and become file names
+# (entities-<scenario>.csv): also spaces and , . ( ) +, but no / \ : * ? " < > |, no
+# control character, no leading '.' or space, no '..'
+SCENARIO_NAME_PATTERN = r"(?![ .])(?!.*\.\.)[\w ,.()+-]{1,64}(?<! )"
+SCENARIO_NAME = Text(max_len=64, pattern=SCENARIO_NAME_PATTERN,
+                     what="a name of 1 to 64 letters, digits, spaces or _ - + , . ( ) that does not start "
+                          "with '.' or a space (it becomes part of a file name)")
 KIND_NAME = Text(max_len=64, pattern=r"[A-Za-z_][A-Za-z0-9_]{0,63}",
                  what="a kind name of letters, digits and '_'")
 SIZE = Text(max_len=20, pattern=r"(?i)\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*",
@@ -260,7 +267,7 @@ DATASET = [
     Field("sampling_fraction", Number(0, 1, low_open=True, optional=True)),
 ]
 SCENARIO = [
-    Field("name", NAME),
+    Field("name", SCENARIO_NAME),
     Field("description", Text(max_len=10_000)),
 ]
 POLICY = [
