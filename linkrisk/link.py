@@ -164,9 +164,18 @@ def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release",
     return hubs
 
 
+def link_traces(engine: "Engine", study: "Study", release: "Release", edges: str,
+                show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
+    """Link records whose trajectories co-occur (:mod:`linkrisk.trace_link`)."""
+    from linkrisk.trace_link import link_traces as run
+
+    return run(engine, study, release, edges, show_values=show_values, reuse=reuse)
+
+
 LINKERS: dict[str, Callable] = {
     "identifiers": link_identifiers,
     "quasi_identifiers": link_quasi_identifiers,
+    "traces": link_traces,
 }
 
 

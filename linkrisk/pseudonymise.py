@@ -302,9 +302,34 @@ class Randomise(Transform):
         return False
 
 
+class TraceTechnique(Transform):
+    """A trajectory technique (coarsen space or time, drop points, truncate the window, add
+    spatial noise). The released table keeps the text; the traces linker applies the
+    technique to the points it reads (:func:`linkrisk.trace_link.transform_traces`). The
+    coarsened or thinned trace stays readable."""
+
+    def __init__(self, name: str, unit: str):
+        self.name, self.unit = name, unit
+
+    def sql(self, x, ctx):
+        return x, []
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|{self.name}:{ctx.policy.level}"
+
+    def exact_key(self, ctx):
+        return False
+
+    def readable(self, ctx):
+        return True, f"{self.name} ({ctx.policy.level} {self.unit}): the altered trace stays readable"
+
+
 TECHNIQUES: dict[str, Transform] = {t.name: t for t in (
     Keep(), Drop(), Mask(), Generalise(), Hash(), SaltedHash(), KeyedHash(),
-    DeterministicEncryption(), Tokenise(), Randomise())}
+    DeterministicEncryption(), Tokenise(), Randomise(),
+    TraceTechnique("coarsen_space", "m"), TraceTechnique("coarsen_time", "min"),
+    TraceTechnique("drop_points", "of points dropped"), TraceTechnique("truncate_window", "h kept"),
+    TraceTechnique("spatial_noise", "m"))}
 
 
 def policy_for(scenario: "Scenario", ref: "ColumnRef") -> "Policy | None":

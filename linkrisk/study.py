@@ -37,6 +37,13 @@ class Technique(str, Enum):
     DETERMINISTIC_ENCRYPTION = "deterministic_encryption"
     TOKENISE = "tokenise"
     RANDOMISE = "randomise"
+    # trajectory columns only (linkrisk.trace_link): level is metres, minutes, a share,
+    # hours and metres respectively
+    COARSEN_SPACE = "coarsen_space"
+    COARSEN_TIME = "coarsen_time"
+    DROP_POINTS = "drop_points"
+    TRUNCATE_WINDOW = "truncate_window"
+    SPATIAL_NOISE = "spatial_noise"
 
 
 class Linker(str, Enum):
@@ -46,6 +53,7 @@ class Linker(str, Enum):
     QUASI_IDENTIFIERS = "quasi_identifiers"
     PROBABILISTIC = "probabilistic"
     CLASSIC = "classic"
+    TRACES = "traces"
 
 
 SCOPED_TECHNIQUES = {Technique.SALTED_HASH, Technique.KEYED_HASH,
@@ -170,6 +178,14 @@ class Attacker:
     budget_seconds: float = 86400.0
     compromised_keys: Sequence[str] = ()
     match_threshold: float = 0.9
+    # the traces linker (linkrisk.trace_link, docs/traces.md)
+    trace_cell_metres: float = 250.0
+    trace_bin_minutes: float = 60.0
+    trace_time_tolerance: int = 1
+    trace_space_tolerance: int = 1
+    trace_threshold: float = 12.0
+    trace_min_points: int = 2
+    trace_max_cell_frequency: int = 1000
 
 
 @dataclass

@@ -198,6 +198,9 @@ def _semantic_problems(study: "Study") -> list[Problem]:
             if k not in have:
                 p.append(Problem(f"{where}: [[risk]] {r.dataset}", f"dataset has no column of kind {k!r}"))
 
+    from linkrisk.trace_link import config_problems as trace_problems
+
+    p += trace_problems(study, where)
     return p
 
 
@@ -230,6 +233,9 @@ def validate_study(study: "Study", files: bool = True) -> list[Problem]:
 
         with make_engine("duckdb") as engine:
             _, load_problems = load_study(study, engine)
+            from linkrisk.trace_link import file_problems
+
+            load_problems += file_problems(study, engine)
         problems += load_problems
     return problems
 

@@ -1,0 +1,320 @@
+"""The trajectory attacker: link records of two datasets whose traces co-occur.
+
+Two traces *co-occur* at a point when one holds a point in cell (y, x) and time bin t
+and the other a point within ``space_tolerance`` cells and ``time_tolerance`` bins of
+it (a camera 200 m from the station, a clock a few minutes off). Each co-occurrence is
+weighted by the rarity of the place and time in the indexed dataset, an inverse
+document frequency (Sparck Jones 1972): w = ln(N / df), N the traces of that dataset,
+df the traces holding the (cell, bin). A point counts once per candidate, with the
+weight of its rarest match. The score of a pair is the sum of its points' weights.
+
+A record is linked to its best-scoring candidate when the score reaches ``threshold``,
+at least ``min_points`` of its points co-occur, the best is strictly better than the
+second best, and the link is mutual (each is the other's best): the one-to-one rule an
+analyst applies when each dataset holds one record per person. Cells held by more than
+``max_cell_frequency`` traces in one bin are not used (a station at rush hour), as the
+hub guard does for identifiers.
+
+Scenario techniques on traces (``coarsen_space``, ``coarsen_time``, ``drop_points``,
+``truncate_window``, ``spatial_noise``; ``drop`` removes the column) are applied here,
+to the traces the linker reads; the attacker then works at the coarser of its own and
+the released resolution.
+
+Method and the worked tolerance cases: docs/traces.md. Kondor, Hashemian, de Montjoye,
+Ratti, "Towards matching user mobility traces in large-scale datasets", IEEE Trans. Big
+Data (2020; arXiv 1709.05772) match operator and transit records the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from linkrisk.engine import quote
+from linkrisk.errors import StudyError
+from linkrisk.trajectory import METRES_PER_DEGREE, NO_CELL, Resolution, Traces, grid, mix, parse_traces, time_bins
+
+if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.engine import Engine
+    from linkrisk.release import Release
+    from linkrisk.study import Study
+
+TRAJECTORY_KIND = "trajectory"
+TRACE_TECHNIQUES = ("coarsen_space", "coarsen_time", "drop_points", "truncate_window", "spatial_noise")
+
+
+@dataclass(frozen=True)
+class TraceAttack:
+    """The trajectory linker's settings (the study's ``[attacker] trace_*`` keys)."""
+
+    resolution: Resolution = Resolution(250, 30)
+    time_tolerance: int = 1
+    space_tolerance: int = 1
+    threshold: float = 12.0
+    min_points: int = 2
+    max_cell_frequency: int = 1000
+
+    @classmethod
+    def of(cls, study: "Study") -> "TraceAttack":
+        a = study.attacker
+        return cls(Resolution(float(a.trace_cell_metres), float(a.trace_bin_minutes)), int(a.trace_time_tolerance),
+                   int(a.trace_space_tolerance), float(a.trace_threshold), int(a.trace_min_points),
+                   int(a.trace_max_cell_frequency))
+
+
+def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (owner, y, x, t) of a trace set at a resolution."""
+    y, x = grid(tr, r.cell_metres)
+    t = time_bins(tr, r.bin_minutes)
+    if not len(y):
+        return (np.zeros(0, np.int64),) * 4
+    frame = np.unique(np.column_stack([tr.owner, y, x, t]), axis=0)
+    return frame[:, 0], frame[:, 1], frame[:, 2], frame[:, 3]
+
+
+def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
+                 chunk: int = 2_000_000) -> pd.DataFrame:
+    """Co-occurrence scores of every pair of traces that share at least one point.
+
+    ``b`` is expanded by the tolerances and looked up in an index of ``a``; weights are
+    the rarity of the matched (cell, bin) in ``a``.
+
+    Returns
+    -------
+    DataFrame
+        ``a, b, score, points`` (record positions in ``a`` and ``b``; points of ``b``
+        that co-occur).
+
+    Examples
+    --------
+    Two sightings of a (08:10 and 12:10 in cell 0) and one tap of b at 08:40 one cell
+    east, 30-minute bins: with tolerance 1 the tap matches the first sighting, with
+    weight ln(2/1): a holds 2 traces and 1 of them holds that (cell, bin).
+
+    >>> from linkrisk.trajectory import parse_traces
+    >>> a, _ = parse_traces(["2019-01-01T08:10@0.0001,0.0001;2019-01-01T12:10@0.0001,0.0001",
+    ...                     "2019-01-01T20:00@10,10"])
+    >>> b, _ = parse_traces(["2019-01-01T08:40@0.0001,0.0024"])
+    >>> trace_scores(a, b).round(3).values.tolist()
+    [[0.0, 0.0, 0.693, 1.0]]
+    >>> trace_scores(a, b, TraceAttack(time_tolerance=0)).shape[0]
+    0
+    """
+    r = attack.resolution
+    ao, ay, ax, at = _binned(a, r)
+    bo, by, bx, bt = _binned(b, r)
+    out = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
+                        "score": np.zeros(0), "points": np.zeros(0, np.int64)})
+    if not len(ao) or not len(bo):
+        return out
+    akey = mix(ay, ax, at)
+    order = np.argsort(akey, kind="stable")
+    akey, aown = akey[order], ao[order]
+    uk, first, df = np.unique(akey, return_index=True, return_counts=True)
+    n_a = max(int(len(np.unique(ao))), 1)
+    weight = np.log(n_a / df)
+    s, tt = attack.space_tolerance, attack.time_tolerance
+    offsets = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
+    tok = bx == NO_CELL
+    pieces = []
+    per = max(1, chunk // max(len(offsets), 1))
+    for start in range(0, len(bo), per):
+        sl = slice(start, start + per)
+        q = np.arange(start, min(start + per, len(bo)))
+        qi, keys = [], []
+        for dy, dx, dt in offsets:
+            if dy or dx:
+                use = q[~tok[sl]]
+                keys.append(mix(by[use] + dy, bx[use] + dx, bt[use] + dt))
+            else:
+                use = q
+                keys.append(mix(by[use], bx[use], bt[use] + dt))
+            qi.append(use)
+        qi, keys = np.concatenate(qi), np.concatenate(keys)
+        pos = np.searchsorted(uk, keys)
+        pos = np.minimum(pos, len(uk) - 1)
+        hit = (uk[pos] == keys) & (df[pos] <= attack.max_cell_frequency)
+        qi, pos = qi[hit], pos[hit]
+        cnt = df[pos]
+        rep = np.repeat(np.arange(len(qi)), cnt)
+        offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        cand = aown[first[pos][rep] + offs]
+        pieces.append(pd.DataFrame({"q": qi[rep], "a": cand, "w": weight[pos][rep]}))
+    pairs = pd.concat(pieces, ignore_index=True)
+    if pairs.empty:
+        return out
+    # a point of b counts once per candidate, with its rarest match
+    best = pairs.groupby(["q", "a"], sort=False)["w"].max().reset_index()
+    best["b"] = bo[best["q"].to_numpy()]
+    scores = best.groupby(["a", "b"], sort=True).agg(score=("w", "sum"), points=("w", "size")).reset_index()
+    return scores[["a", "b", "score", "points"]]
+
+
+def best_links(scores: pd.DataFrame, attack: TraceAttack = TraceAttack()) -> pd.DataFrame:
+    """The links the attacker accepts: mutual, unique best pairs above the thresholds.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"a": [0, 0, 1, 2, 2], "b": [0, 1, 1, 2, 3],
+    ...                   "score": [20.0, 5.0, 15.0, 13.0, 13.0], "points": [3, 1, 2, 2, 2]})
+    >>> best_links(s)[["a", "b"]].values.tolist()   # a=2 ties between b=2 and b=3: no link
+    [[0, 0], [1, 1]]
+    """
+    ok = scores[(scores["score"] >= attack.threshold) & (scores["points"] >= attack.min_points)]
+    if ok.empty:
+        return ok
+
+    def unique_best(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+        srt = frame.sort_values([by, "score"], ascending=[True, False])
+        top = srt.groupby(by, sort=False).head(2)
+        first = top.groupby(by, sort=False).nth(0)
+        second = top.groupby(by, sort=False)["score"].nth(1)
+        second = pd.Series(second.to_numpy(), index=top.loc[second.index, by].to_numpy())
+        gap = first["score"].to_numpy() > second.reindex(first[by].to_numpy()).fillna(-np.inf).to_numpy()
+        return first[gap]
+
+    left = unique_best(ok, "b")
+    right = unique_best(ok, "a")
+    return left.merge(right[["a", "b"]], on=["a", "b"]).sort_values(["a", "b"]).reset_index(drop=True)
+
+
+def transform_traces(tr: Traces, technique: str, level: float, rng: np.random.Generator) -> tuple[Traces, Resolution]:
+    """Apply a scenario's trace technique; returns the traces and the released resolution
+    floor (cell metres, bin minutes; 0 where the technique leaves it)."""
+    if technique == "coarsen_space":
+        return tr, Resolution(float(level), 0)
+    if technique == "coarsen_time":
+        return tr, Resolution(0, float(level))
+    if technique == "drop_points":
+        return tr.take(rng.random(len(tr)) >= float(level)), Resolution(0, 0)
+    if technique == "truncate_window":
+        if not len(tr):
+            return tr, Resolution(0, 0)
+        return tr.take(tr.t > tr.t.max() - float(level) * 3600), Resolution(0, 0)
+    if technique == "spatial_noise":
+        lat = tr.lat + rng.normal(0, float(level), len(tr)) / METRES_PER_DEGREE
+        lon = tr.lon + rng.normal(0, float(level), len(tr)) / (METRES_PER_DEGREE * np.cos(np.radians(tr.lat)))
+        return Traces(tr.owner, tr.t, np.clip(lat, -90, 90), (lon + 180) % 360 - 180, tr.cell, tr.n_records), \
+            Resolution(0, 0)
+    return tr, Resolution(0, 0)
+
+
+def released_traces(engine: "Engine", study: "Study", release: "Release") -> list[tuple]:
+    """(dataset index, record ids, Traces, released resolution floor, technique) per trajectory column."""
+    out = []
+    index = {d.name: i for i, d in enumerate(study.datasets)}
+    for c in release.columns:
+        if c.kind != TRAJECTORY_KIND or c.domain is None:
+            continue
+        got = engine.arrays(f"SELECT _rid, {quote(c.value)} AS v FROM {quote(c.table)} "
+                            f"WHERE {quote(c.value)} IS NOT NULL ORDER BY _rid")
+        where = f"dataset {c.dataset!r} column {c.ref.column!r}"
+        tr, problems = parse_traces(list(got["v"]), where)
+        if problems:
+            raise StudyError(problems, str(study.source) if study.source else None)
+        floor = Resolution(0, 0)
+        pol = release.policies.get(c.ref)
+        if pol is not None and pol[0].name in TRACE_TECHNIQUES:
+            rng = np.random.default_rng([int(study.seed), 21, index[c.dataset]])
+            tr, floor = transform_traces(tr, pol[0].name, pol[1].policy.level, rng)
+        out.append((index[c.dataset], np.asarray(got["_rid"], dtype=np.int64), tr, floor, c.technique))
+    return out
+
+
+def link_traces(engine: "Engine", study: "Study", release: "Release", edges: str,
+                show_values: bool = False, reuse=None) -> list[dict]:
+    """The ``traces`` linker of the pipeline: edges between records of two datasets whose
+    trajectories co-occur (rule ``trajectory <cell> m / <bin> min``). Returns no hubs."""
+    attack = TraceAttack.of(study)
+    cols = released_traces(engine, study, release)
+    for i in range(len(cols)):
+        for j in range(i + 1, len(cols)):
+            di, ridi, tri, fi, _ = cols[i]
+            dj, ridj, trj, fj, _ = cols[j]
+            if di == dj:
+                continue
+            r = Resolution(max(attack.resolution.cell_metres, fi.cell_metres, fj.cell_metres),
+                           max(attack.resolution.bin_minutes, fi.bin_minutes, fj.bin_minutes))
+            att = TraceAttack(r, attack.time_tolerance, attack.space_tolerance, attack.threshold,
+                              attack.min_points, attack.max_cell_frequency)
+            links = best_links(trace_scores(tri, trj, att), att)
+            if links.empty:
+                continue
+            ra, rb = ridi[links["a"].to_numpy()], ridj[links["b"].to_numpy()]
+            lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+            frame = pd.DataFrame({"a": lo, "b": hi, "da": np.where(ra < rb, di, dj).astype(np.int32),
+                                  "db": np.where(ra < rb, dj, di).astype(np.int32),
+                                  "p": np.full(len(lo), np.nan)})
+            engine.register_frame("_trace_links", frame)
+            try:
+                engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'traces', ?, da, db, NULL "
+                               "FROM _trace_links", [f"trajectory {r.label}"])
+            finally:
+                engine.drop("_trace_links")
+    return []
+
+
+def config_problems(study: "Study", where: str) -> list:
+    """Problems of a study's trace settings, scenarios and engine (called by validation)."""
+    from numbers import Number
+
+    from linkrisk.errors import Problem
+
+    p = []
+    a = study.attacker
+    has = any(k == TRAJECTORY_KIND for d in study.datasets for k in d.columns.values())
+    for name, low, whole in (("trace_cell_metres", 1, False), ("trace_bin_minutes", 1 / 60, False),
+                             ("trace_time_tolerance", 0, True), ("trace_space_tolerance", 0, True),
+                             ("trace_threshold", 0, False), ("trace_min_points", 1, True),
+                             ("trace_max_cell_frequency", 2, True)):
+        v = getattr(a, name)
+        if not isinstance(v, Number) or isinstance(v, bool) or v < low or (whole and int(v) != v):
+            p.append(Problem(f"{where}: [attacker] {name}",
+                             f"must be a {'whole ' if whole else ''}number >= {low:g}, got {v!r}"))
+    if "traces" in a.linkers and not has:
+        p.append(Problem(f"{where}: [attacker] linkers", "the traces linker needs a column of kind "
+                         "'trajectory' in at least two datasets; none is mapped"))
+    if study.engine == "spark" and (has or "traces" in a.linkers):
+        p.append(Problem(f"{where}: engine", "a study with trajectories runs on DuckDB only: the traces "
+                         "linker and unicity are not implemented on Spark (docs/spark.md); "
+                         "remove engine = \"spark\" or the trajectory columns"))
+    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
+    limits = {"coarsen_space": (1, None, "metres"), "coarsen_time": (1, None, "minutes"),
+              "drop_points": (0, 1, "a share of points between 0 and 1"),
+              "truncate_window": (0, None, "hours kept"), "spatial_noise": (0, None, "metres")}
+    for s in study.scenarios:
+        for target, pol in s.policy.items():
+            tech = getattr(pol.technique, "value", pol.technique)
+            if tech not in TRACE_TECHNIQUES:
+                continue
+            tl = f"{where}: scenario {s.name!r} policy {target!r}"
+            if kinds.get(target, target) != TRAJECTORY_KIND:
+                p.append(Problem(tl, f"{tech} applies to trajectory columns only"))
+            low, high, unit = limits[tech]
+            lv = pol.level
+            if not isinstance(lv, Number) or isinstance(lv, bool) or lv < low or (high is not None and lv > high):
+                p.append(Problem(tl, f"{tech} needs a numeric `level` ({unit}"
+                                     f"{'' if high is not None else f', at least {low}'}), got {lv!r}"))
+    return p
+
+
+def file_problems(study: "Study", engine: "Engine") -> list:
+    """Unreadable points in the loaded (raw) trajectory columns, one problem per fault."""
+    from linkrisk.load import raw_table
+
+    p = []
+    tables = set(engine.tables())
+    for i, d in enumerate(study.datasets):
+        for col, kind in d.columns.items():
+            if kind != TRAJECTORY_KIND or raw_table(i) not in tables or col not in engine.columns(raw_table(i)):
+                continue
+            got = engine.arrays(f"SELECT {quote(col)} AS v FROM {quote(raw_table(i))} ORDER BY _row")
+            p += parse_traces(list(got["v"]), f"{d.label()} column {col!r}")[1]
+    return p
+
+
+__all__ = ["TraceAttack", "trace_scores", "best_links", "transform_traces", "link_traces", "TRAJECTORY_KIND",
+           "TRACE_TECHNIQUES"]
