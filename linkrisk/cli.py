@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, default=Path("synthetic"))
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--traces", action="store_true",
+                   help="also write 24-hour tracks (camera sightings, transit taps) and their study to OUT/traces")
 
     pr = add("profile", help="suggest a kind for each column of a table")
     pr.add_argument("file", type=Path)
@@ -180,6 +182,11 @@ def _cmd_synth(args, console: Console) -> int:
                           progress=console.progress)
     console.info(f"wrote {args.people:,} people's breaches to {args.out} in {time.perf_counter() - t0:.1f}s; "
                  f"study: {path}")
+    if args.traces:
+        from linkrisk.synth_traces import generate_traces
+
+        tpath = generate_traces(args.people, seed=args.seed, out=args.out / "traces")
+        console.info(f"wrote {args.people:,} people's 24-hour tracks; study: {tpath}")
     return EXIT_OK
 
 

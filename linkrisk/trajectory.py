@@ -99,6 +99,18 @@ def _rows(positions: np.ndarray, limit: int = 5) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}{' …' if len(rows) > limit else ''}"
 
 
+def _times(text: pd.Series) -> pd.Series:
+    """ISO 8601 times as UTC; with and without an offset parsed apart (pandas applies one
+    element's offset to the naive ones when they are parsed together)."""
+    text = text.str.strip()
+    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    for mask in (aware, ~aware):
+        if mask.any():
+            out[mask] = pd.to_datetime(text[mask], format="ISO8601", errors="coerce", utc=True)
+    return out
+
+
 def parse_traces(values: Sequence[str | None], where: str = "trajectory") -> tuple[Traces, list[Problem]]:
     """Parse a trajectory column in the text form (module docstring), vectorised.
 
@@ -141,7 +153,7 @@ def parse_traces(values: Sequence[str | None], where: str = "trajectory") -> tup
 
     no_at = (parts[1] != "@").to_numpy()
     fault(no_at, "a point has no '@' between its time and its place")
-    times = pd.to_datetime(parts[0].where(~no_at, None), format="ISO8601", errors="coerce", utc=True)
+    times = _times(parts[0].where(~no_at, None))
     bad_t = times.isna().to_numpy() & ~no_at
     fault(bad_t, "a point's time is not an ISO 8601 date and time")
     place = parts[2].str.strip()

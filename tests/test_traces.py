@@ -1,0 +1,238 @@
+"""Trajectories (issue 21): parsing and validation, unicity by hand, the traces linker's
+tolerance cases, scenario techniques, seeded determinism and the trace sample study."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import linkrisk as lr
+from helpers import SAMPLE_DATA
+from linkrisk.cli import main
+from linkrisk.synth_traces import generate_traces, make_traces
+from linkrisk.trace_link import TraceAttack, best_links, trace_scores
+from linkrisk.trajectory import Resolution, parse_traces, point_keys, read_long_table, to_text
+from linkrisk.unicity import per_record_risk, resolution_curve, unicity, wilson
+
+TRACE_STUDY = SAMPLE_DATA / "traces" / "study.toml"
+
+
+def _cli(argv) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, err.getvalue()
+
+
+# parsing --------------------------------------------------------------------------------
+def test_text_form_and_long_table_give_the_same_points():
+    text = ["2019-02-13T08:15@22.5,114.0;2019-02-13 09:00:30+08:00@22.6,114.1", None, "2019-02-13T10:00@c:cam7"]
+    tr, problems = parse_traces(text)
+    assert problems == []
+    # 08:15 UTC = 1550045700; 09:00:30+08:00 = 01:00:30 UTC = 1550019630
+    assert tr.owner.tolist() == [0, 0, 2] and tr.t.tolist() == [1550045700, 1550019630, 1550052000]
+    assert np.isnan(tr.lat[2]) and tr.cell[2] != 0 and tr.points_per_record().tolist() == [2, 0, 1]
+    long = pd.DataFrame({"rid": ["a", "a", "c"], "time": ["2019-02-13T08:15", "2019-02-13T01:00:30", "2019-02-13T10:00"],
+                         "lat": ["22.5", "22.6", "0"], "lon": ["114.0", "114.1", "0"]})
+    lt, ids, problems = read_long_table(long, "rid", "time", "lat", "lon", records=["a", "b", "c"])
+    assert problems == [] and lt.owner.tolist() == [0, 0, 2] and lt.t[:2].tolist() == tr.t[:2].tolist()
+    back, _ = parse_traces(to_text(lt))
+    assert back.t.tolist() == sorted(lt.t[:2].tolist()) + [lt.t[2]]
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("08:15@22.5,114.0", "not an ISO 8601"),
+    ("2019-02-13T08:15 22.5,114.0", "no '@'"),
+    ("2019-02-13T08:15@north,114.0", "neither LAT,LON"),
+    ("2019-02-13T08:15@95.5,114.0", "outside -90"),
+    ("2019-02-13T08:15@c:", "cell token is empty"),
+])
+def test_bad_points_are_named_by_row_without_their_value(value, fragment):
+    _, problems = parse_traces(["2019-02-13T08:15@22.5,114.0", value], "dataset 'd' column 'track'")
+    assert len(problems) == 1
+    message = str(problems[0])
+    assert fragment in message and "row 2" in message and "column 'track'" in message
+    assert "95.5" not in message and "north" not in message and "08:15" not in message
+
+
+def _trace_study(folder: Path, track: str, engine: str = "duckdb") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.csv").write_text("id,track\n1,\"2019-02-13T08:15@22.5,114.0\"\n2,\"" + track + "\"\n", "utf-8")
+    (folder / "b.csv").write_text("id,taps\n1,\"2019-02-13T08:20@22.5,114.0\"\n", "utf-8")
+    study = folder / "study.toml"
+    study.write_text(f'engine = "{engine}"\n[attacker]\nlinkers = ["traces"]\n'
+                     '[[datasets]]\nname = "a"\npath = "a.csv"\nrecord_id = "id"\n[datasets.columns]\ntrack = "trajectory"\n'
+                     '[[datasets]]\nname = "b"\npath = "b.csv"\nrecord_id = "id"\n[datasets.columns]\ntaps = "trajectory"\n',
+                     "utf-8")
+    return study
+
+
+def test_bad_trace_input_is_a_clear_error_exit_2(tmp_path):
+    study = _trace_study(tmp_path, '2019-02-13T08:15@22.5,114.0;2019-02-31T09:00@22.5,114.0')
+    code, err = _cli(["validate", study])
+    assert code == 2
+    assert "a.csv) column 'track'" in err and "row 2" in err and "not an ISO 8601" in err
+    assert "2019-02-31" not in err
+    code, err = _cli(["run", study])
+    assert code == 2 and "row 2" in err and "Traceback" not in err and "2019-02-31" not in err
+
+
+def test_a_spark_study_with_traces_is_refused(tmp_path):
+    study = lr.Study.from_toml(_trace_study(tmp_path, "2019-02-13T09:00@22.5,114.0", engine="spark"))
+    problems = [str(p) for p in study.validate(files=False)]
+    assert any("DuckDB only" in p and "docs/spark.md" in p for p in problems), problems
+
+
+def test_trace_settings_and_techniques_are_validated(tmp_path):
+    study = lr.Study.from_toml(_trace_study(tmp_path, "2019-02-13T09:00@22.5,114.0"))
+    study.attacker.trace_time_tolerance = 1.5
+    study.scenarios = [lr.Scenario("s", {"trajectory": {"technique": "drop_points", "level": 2}}),
+                       lr.Scenario("t", {"a.track": {"technique": "coarsen_space"}})]
+    problems = [str(p) for p in study.validate(files=False)]
+    assert any("trace_time_tolerance" in p and "whole number" in p for p in problems)
+    assert any("'s'" in p and "between 0 and 1" in p for p in problems)
+    assert any("'t'" in p and "coarsen_space needs a numeric `level`" in p for p in problems)
+
+
+# unicity, by hand -------------------------------------------------------------------------
+def test_unicity_hand_worked():
+    # points are plain integer keys (one (cell, bin) each):
+    #   person 0 = {1, 2, 3}, person 1 = {1, 2, 4}, person 2 = {1, 5}, person 3 = {6}
+    # three points: 0 and 1 are told apart by 3 and 4; 2 is tested with all its points
+    # ({1, 5}: 5 is its own) and 3 with its one point ({6}): all four unique, whatever the draw.
+    owner = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3])
+    keys = np.array([1, 2, 3, 1, 2, 4, 1, 5, 6])
+    t = unicity(owner, keys, 4, [3])
+    assert t[["p", "tested", "unique", "epsilon"]].values.tolist() == [[3, 4, 4, 1.0]]
+    # one point: 0 is unique only when it draws 3 (1 in 3), 1 only with 4 (1 in 3), 2 only
+    # with 5 (1 in 2), 3 always: per-record risk 1/3, 1/3, 1/2, 1. Two points: 0 is unique
+    # unless it draws {1, 2} (1 pair in 3): 2/3; 1 likewise; 2 and 3 always: 2/3, 2/3, 1, 1.
+    r1 = per_record_risk(owner, keys, 4, p=1, draws=3000, seed=0)
+    r2 = per_record_risk(owner, keys, 4, p=2, draws=3000, seed=0)
+    assert np.allclose(r1, [1 / 3, 1 / 3, 1 / 2, 1], atol=0.03) and np.allclose(r2, [2 / 3, 2 / 3, 1, 1], atol=0.03)
+
+
+def test_identical_traces_are_never_unique_and_no_points_is_not_singled_out():
+    # 0 = 1 = {1, 2}; 2 = {1, 3}; 3 has no point: only 2 is unique with 2 points: 1 of 4.
+    t = unicity(np.array([0, 0, 1, 1, 2, 2]), np.array([1, 2, 1, 2, 1, 3]), 4, [2])
+    assert t.loc[0, "unique"] == 1 and t.loc[0, "tested"] == 4
+    lo, hi = wilson(1, 4)
+    assert t.loc[0, "ci_low"] == pytest.approx(lo) and lo < 0.25 < hi
+
+
+def test_unicity_with_every_point_known_matches_brute_force():
+    # with p at least every trace's length, a person is unique iff no other trace holds
+    # all of theirs: checkable by brute force on random small traces
+    rng = np.random.default_rng(7)
+    n = 60
+    traces = [set(rng.choice(12, size=rng.integers(1, 5), replace=False).tolist()) for _ in range(n)]
+    owner = np.concatenate([[i] * len(s) for i, s in enumerate(traces)])
+    keys = np.concatenate([sorted(s) for s in traces])
+    expected = sum(not any(i != j and traces[i] <= traces[j] for j in range(n)) for i in range(n))
+    assert unicity(owner, keys, n, [10]).loc[0, "unique"] == expected
+
+
+def test_sampled_unicity_interval_covers_the_exact_figure_and_is_seeded():
+    data, _, tr = make_traces(1500, seed=3)
+    sur = tr["surveillance"]
+    keys = point_keys(sur, Resolution(1000, 60))
+    exact = unicity(sur.owner, keys, sur.n_records, [2], seed=1)
+    sampled = unicity(sur.owner, keys, sur.n_records, [2], sample=600, seed=1)
+    assert sampled.equals(unicity(sur.owner, keys, sur.n_records, [2], sample=600, seed=1))
+    assert not sampled.loc[0, "exact"] and exact.loc[0, "exact"]
+    assert sampled.loc[0, "ci_low"] - 0.03 <= exact.loc[0, "epsilon"] <= sampled.loc[0, "ci_high"] + 0.03
+
+
+def test_resolution_curve_coarser_is_never_more_unique_here():
+    # two people in one cell, at 08:00 and 08:30: 15-minute bins tell them apart, hourly do not
+    tr, _ = parse_traces(["2019-01-01T08:00@22.50,114.00", "2019-01-01T08:30@22.50,114.00"])
+    c = resolution_curve(tr, [Resolution(100, 15), Resolution(100, 60)], [1])
+    assert c["epsilon"].tolist() == [1.0, 0.0]
+
+
+# the linker's tolerance cases -----------------------------------------------------------------
+# a holds two traces: record 0 sighted at 08:10 in the cell at (0, 0) and at 12:10 there,
+# record 1 far away. 0.0001 deg is 11 m; 0.0024 deg is 267 m: one 250 m cell east.
+A = ["2019-01-01T08:10@0.0001,0.0001;2019-01-01T12:10@0.0001,0.0001", "2019-01-01T20:00@10,10"]
+
+
+@pytest.mark.parametrize("tap, time_tol, space_tol, points", [
+    ("2019-01-01T08:40@0.0001,0.0001", 0, 0, 1),  # same cell, same 60-minute bin
+    ("2019-01-01T09:40@0.0001,0.0001", 0, 0, 0),  # next bin, no time tolerance
+    ("2019-01-01T09:40@0.0001,0.0001", 1, 0, 1),  # next bin, tolerance 1
+    ("2019-01-01T10:40@0.0001,0.0001", 1, 0, 0),  # two bins off: beyond tolerance 1
+    ("2019-01-01T08:40@0.0001,0.0024", 0, 0, 0),  # next cell, no space tolerance
+    ("2019-01-01T08:40@0.0001,0.0024", 0, 1, 1),  # next cell, tolerance 1
+    ("2019-01-01T08:40@0.0001,0.0050", 0, 1, 0),  # two cells off (556 m)
+    ("2019-01-01T09:40@0.0001,0.0024;2019-01-01T12:20@0.0001,0.0001", 1, 1, 2),  # both, each once
+])
+def test_linker_tolerance(tap, time_tol, space_tol, points):
+    a, _ = parse_traces(A)
+    b, _ = parse_traces([tap])
+    s = trace_scores(a, b, TraceAttack(Resolution(250, 60), time_tol, space_tol))
+    got = s[(s.a == 0) & (s.b == 0)]
+    assert int(got["points"].sum()) == points
+    # each co-occurring point weighs ln(N / df) = ln(2 / 1): a's two traces, one holds it
+    assert got["score"].sum() == pytest.approx(points * np.log(2))
+
+
+def test_best_links_threshold_min_points_ties_and_mutual():
+    s = pd.DataFrame({"a": [0, 0, 1, 2, 2, 3, 4], "b": [0, 1, 1, 2, 3, 4, 4],
+                      "score": [20.0, 5.0, 15.0, 13.0, 13.0, 30.0, 25.0], "points": [3, 1, 2, 2, 2, 1, 3]})
+    # (0,0) best both ways; (1,1): b=1's best is a=1 (15 > 5); a=2 ties: none; (3,4) has
+    # one point only (min_points 2), so b=4's best is a=4 (25): linked
+    got = best_links(s, TraceAttack(threshold=12))[["a", "b"]].values.tolist()
+    assert got == [[0, 0], [1, 1], [4, 4]]
+    assert best_links(s, TraceAttack(threshold=16))[["a", "b"]].values.tolist() == [[0, 0], [4, 4]]
+
+
+# synthetic tracks and the sample study ------------------------------------------------------
+def test_synthetic_tracks_are_seeded_and_structured(tmp_path):
+    d1, t1, _ = make_traces(300, seed=5)
+    d2, t2, _ = make_traces(300, seed=5)
+    assert all(d1[k].equals(d2[k]) for k in d1) and t1.equals(t2)
+    assert not d1["surveillance"].equals(make_traces(300, seed=6)[0]["surveillance"])
+    a = generate_traces(200, 1, tmp_path / "a").parent
+    b = generate_traces(200, 1, tmp_path / "b").parent
+    for f in ("surveillance.csv", "transit.csv", "truth.csv", "study.toml"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+    # home anchors: the first and last sightings of the day are in one 250 m cell for
+    # most people (they sleep at home)
+    tr, _ = parse_traces(d1["surveillance"]["track"])
+    y = point_keys(tr, Resolution(250, 24 * 60))
+    first = pd.Series(y).groupby(tr.owner).first()
+    last = pd.Series(y).groupby(tr.owner).last()
+    assert (first == last).mean() > 0.8
+
+
+def test_synth_traces_flag_is_opt_in(tmp_path):
+    code, _ = _cli(["synth", "--people", "120", "--out", tmp_path / "plain"])
+    assert code == 0 and not (tmp_path / "plain" / "traces").exists()
+    code, _ = _cli(["synth", "--people", "120", "--out", tmp_path / "t", "--traces"])
+    assert code == 0 and (tmp_path / "t" / "traces" / "study.toml").is_file()
+
+
+@pytest.fixture(scope="module")
+def trace_result():
+    return lr.Study.from_toml(TRACE_STUDY).run()
+
+
+def test_trace_sample_study_figures(trace_result):
+    s = trace_result.summary().set_index("scenario")
+    # baseline: resident IDs link the real-name cards, tracks link more; keying the
+    # resident IDs per holder leaves every link the tracks make
+    links = s["links"].to_dict()
+    assert links["baseline"] > links["hmac-ids"] > 0
+    assert links["hmac-ids+drop-tracks"] == 0
+    by_rule = trace_result.scenarios[1].links.by_rule
+    traced = int(by_rule.loc[by_rule.linker == "traces", "pairs"].sum())
+    assert traced == links["hmac-ids"]
+    # every trace technique prevents something, none all of it
+    for name in ("coarse-space", "coarse-time", "drop-half", "truncate", "noise"):
+        assert 0 < links[f"hmac-ids+{name}"] < links["hmac-ids"], name
