@@ -172,6 +172,12 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
         _say(progress, "what matters most: one identifier kind at a time")
         with timer.stage("what_matters"):
             result.extra["what_matters"] = what_matters(ctx, results[0])
+    from linkrisk.trace_risk import assess_traces, has_traces
+
+    if has_traces(study) and results:
+        _say(progress, "trajectories: unicity")
+        with timer.stage("traces"):
+            result.extra["traces"] = assess_traces(engine, study, releases[0][2], results)
     from linkrisk.recommend import recommend
 
     result.extra["recommendation"] = recommend(result)

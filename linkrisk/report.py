@@ -146,6 +146,10 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         from linkrisk.uniqueness import curve_figure
 
         figs["uniqueness"] = curve_figure(result.extra["_uniqueness_curves"])
+    if d.get("traces"):
+        from linkrisk.trace_risk import unicity_figure
+
+        figs["traces"] = unicity_figure(d["traces"])
     figures = {k: base64.b64encode(plots.figure_png(f)).decode("ascii") for k, f in figs.items()}
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkrisk", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
@@ -162,7 +166,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
         recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
-        journalist=d.get("journalist"),
+        journalist=d.get("journalist"), traces=d.get("traces"),
         version=__version__, show_values=show_values)
 
 
