@@ -67,7 +67,7 @@ def _resident_ids(rng, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def make_traces(people: int, seed: int = 0, sighting_rate: float = 1.0,
-                transit_share: float = 0.6) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, Traces]]:
+                transit_share: float = 0.6, text: bool = True) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, Traces]]:
     """The two datasets (text-form tracks), the truth table, and the tracks as :class:`Traces`.
 
     Parameters
@@ -79,6 +79,9 @@ def make_traces(people: int, seed: int = 0, sighting_rate: float = 1.0,
         Probability of a camera sighting in each hour (1.0: 24 points per person).
     transit_share : float
         Share of commuters holding a transit card.
+    text : bool
+        Write the tracks as text columns (False: the data frames are empty and only the
+        Traces and truth are made, for benchmarks at scale).
 
     Examples
     --------
@@ -167,6 +170,10 @@ def make_traces(people: int, seed: int = 0, sighting_rate: float = 1.0,
     tra = Traces(rank[tw].astype(np.int64), (DAY + tt + skew).astype(np.int64), st[:, 0], st[:, 1],
                  np.zeros(len(tw), np.int64), len(card))
 
+    pid = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
+    if not text:
+        truth = pd.DataFrame({"dataset": "transit", "record_id": np.arange(len(card)), "person_id": card})
+        return {}, truth, {"surveillance": sur, "transit": tra}
     rid, birth, sex = _resident_ids(rng, n)
     sur_ids = np.char.add("S", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
     tra_ids = np.char.add("T", np.char.zfill(np.arange(1, len(card) + 1).astype(str), 7)).astype(object)
@@ -177,7 +184,6 @@ def make_traces(people: int, seed: int = 0, sighting_rate: float = 1.0,
     transit = pd.DataFrame({"record_id": tra_ids, "card_id": cards,
                             "resident_id": np.where(real_name, rid[card], None),
                             "taps": to_text(tra)})
-    pid = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
     truth = pd.concat([pd.DataFrame({"dataset": "surveillance", "record_id": sur_ids, "person_id": pid}),
                        pd.DataFrame({"dataset": "transit", "record_id": tra_ids, "person_id": pid[card]})],
                       ignore_index=True)

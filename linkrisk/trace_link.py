@@ -76,11 +76,14 @@ def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
-                 chunk: int = 2_000_000) -> pd.DataFrame:
+                 chunk: int = 2_000_000, prune: bool = False) -> pd.DataFrame:
     """Co-occurrence scores of every pair of traces that share at least one point.
 
     ``b`` is expanded by the tolerances and looked up in an index of ``a``; weights are
-    the rarity of the matched (cell, bin) in ``a``.
+    the rarity of the matched (cell, bin) in ``a``. With ``prune``, only the pairs
+    :func:`best_links` can accept (score and points at the thresholds) and each trace of
+    ``b``'s best pair are kept: the links and top-1 figures are the same, the memory
+    far smaller.
 
     Returns
     -------
@@ -121,17 +124,21 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
     tok = bx == NO_CELL
     pieces = []
     per = max(1, chunk // max(len(offsets), 1))
-    for start in range(0, len(bo), per):
-        sl = slice(start, start + per)
-        q = np.arange(start, min(start + per, len(bo)))
+    # chunks hold whole traces of b (its points are sorted by owner), so each chunk's
+    # pair scores are complete and can be pruned at once
+    bounds = [0]
+    while bounds[-1] < len(bo):
+        stop = min(bounds[-1] + per, len(bo))
+        if stop < len(bo):
+            stop = max(int(np.searchsorted(bo, bo[stop], side="left")), bounds[-1] + 1)
+            stop = int(np.searchsorted(bo, bo[stop - 1], side="right"))
+        bounds.append(stop)
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        q = np.arange(start, stop)
         qi, keys = [], []
         for dy, dx, dt in offsets:
-            if dy or dx:
-                use = q[~tok[sl]]
-                keys.append(mix(by[use] + dy, bx[use] + dx, bt[use] + dt))
-            else:
-                use = q
-                keys.append(mix(by[use], bx[use], bt[use] + dt))
+            use = q[~tok[start:stop]] if (dy or dx) else q
+            keys.append(mix(by[use] + dy, bx[use] + dx, bt[use] + dt))
             qi.append(use)
         qi, keys = np.concatenate(qi), np.concatenate(keys)
         pos = np.searchsorted(uk, keys)
@@ -141,15 +148,21 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
         cnt = df[pos]
         rep = np.repeat(np.arange(len(qi)), cnt)
         offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        cand = aown[first[pos][rep] + offs]
-        pieces.append(pd.DataFrame({"q": qi[rep], "a": cand, "w": weight[pos][rep]}))
-    pairs = pd.concat(pieces, ignore_index=True)
-    if pairs.empty:
+        pairs = pd.DataFrame({"q": qi[rep], "a": aown[first[pos][rep] + offs], "w": weight[pos][rep]})
+        if pairs.empty:
+            continue
+        # a point of b counts once per candidate, with its rarest match
+        best = pairs.groupby(["q", "a"], sort=False)["w"].max().reset_index()
+        best["b"] = bo[best["q"].to_numpy()]
+        sc = best.groupby(["a", "b"], sort=False).agg(score=("w", "sum"), points=("w", "size")).reset_index()
+        if prune:
+            top = sc.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
+            ok = (sc["score"] >= attack.threshold) & (sc["points"] >= attack.min_points)
+            sc = pd.concat([sc[ok], top[~((top["score"] >= attack.threshold) & (top["points"] >= attack.min_points))]])
+        pieces.append(sc)
+    if not pieces:
         return out
-    # a point of b counts once per candidate, with its rarest match
-    best = pairs.groupby(["q", "a"], sort=False)["w"].max().reset_index()
-    best["b"] = bo[best["q"].to_numpy()]
-    scores = best.groupby(["a", "b"], sort=True).agg(score=("w", "sum"), points=("w", "size")).reset_index()
+    scores = pd.concat(pieces, ignore_index=True).sort_values(["a", "b"]).reset_index(drop=True)
     return scores[["a", "b", "score", "points"]]
 
 
@@ -240,7 +253,7 @@ def link_traces(engine: "Engine", study: "Study", release: "Release", edges: str
                            max(attack.resolution.bin_minutes, fi.bin_minutes, fj.bin_minutes))
             att = TraceAttack(r, attack.time_tolerance, attack.space_tolerance, attack.threshold,
                               attack.min_points, attack.max_cell_frequency)
-            links = best_links(trace_scores(tri, trj, att), att)
+            links = best_links(trace_scores(tri, trj, att, prune=True), att)
             if links.empty:
                 continue
             ra, rb = ridi[links["a"].to_numpy()], ridj[links["b"].to_numpy()]

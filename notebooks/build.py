@@ -640,6 +640,121 @@ def build(name: str, cells: list) -> float:
     nbformat.write(nb, HERE / name)
     return seconds
 
+NOTEBOOKS["06-trajectories.ipynb"] = [
+    md("""
+# Trajectories: 24 hours of sightings single people out, and link them
+
+The SenseNets leak held each person's last 24 hours of locations. This notebook shows why
+pseudonymising identifiers does nothing against that: a few points of a trace single
+most people out (*unicity*), and traces of two datasets link their records (the
+*traces* linker), with or without resident IDs.
+
+The data are synthetic (`linkrisk synth --people 1000 --seed 0 --traces`): a camera
+tracking database with a sighting per hour, and a transit-card dataset of taps for the
+commuters holding a card, half of them registered to a resident ID. No real person is in
+these files. Method: `docs/traces.md`.
+"""),
+    code("""
+%matplotlib inline
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+import linkrisk as lr
+from linkrisk.trajectory import Resolution, parse_traces, point_keys
+from linkrisk.unicity import resolution_curve, unicity, per_record_risk
+from linkrisk.trace_link import TraceAttack, best_links, trace_scores
+
+sur = pd.read_csv("../sample_data/traces/surveillance.csv", dtype=str)
+taps = pd.read_csv("../sample_data/traces/transit.csv", dtype=str)
+truth = pd.read_csv("../sample_data/traces/truth.csv", dtype=str)
+sightings, problems = parse_traces(sur["track"], "surveillance.track")
+tapped, _ = parse_traces(taps["taps"], "transit.taps")
+print(f"{len(sightings):,} sightings of {sightings.n_records:,} people; "
+      f"{len(tapped):,} taps of {tapped.n_records:,} cards; problems: {problems}")
+"""),
+    md("""
+## Unicity: how many people do p points single out?
+
+ε_p is the share of people for whom p random points of their own trace, each a
+(250 m cell, hour), fit their trace and no other (de Montjoye et al. 2013). Every
+person is tested here (exact), with a 95% Wilson interval for the randomness of the
+points drawn. The curve is drawn at four resolutions: coarsening helps, but less than
+one would hope.
+"""),
+    code("""
+curve = resolution_curve(sightings, [Resolution(100, 15), Resolution(250, 60), Resolution(1000, 60),
+                                     Resolution(5000, 240)], range(1, 9), seed=0)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for res, g in curve.groupby("resolution", sort=False):
+    ax.plot(g["p"], g["epsilon"], marker="o", label=res)
+    ax.fill_between(g["p"], g["ci_low"], g["ci_high"], alpha=0.2)
+ax.set_xlabel("points known (p)"); ax.set_ylabel("share singled out"); ax.set_ylim(0, 1.02); ax.legend()
+curve.pivot(index="p", columns="resolution", values="epsilon").round(3)
+"""),
+    md("""
+Per person: the share of 20 draws of four points that single them out. Most people are
+singled out by almost any four points; a few (those who stay home in a busy block) by
+few draws.
+"""),
+    code("""
+keys = point_keys(sightings, Resolution(250, 60))
+risk = per_record_risk(sightings.owner, keys, sightings.n_records, p=4, draws=20, seed=0)
+pd.Series(risk).describe().round(3)
+"""),
+    md("""
+## The trajectory attack against points observed
+
+The attacker indexes the sightings by (cell, hour) and looks up each card's taps with a
+tolerance of one cell and one hour (the stop is not the camera, the transit clock runs
+a few minutes fast). Each co-occurrence weighs ln(N / df): a rare place and time says
+more. Here the truth file tells us how often the best candidate is the right person,
+by the number of taps a card has.
+"""),
+    code("""
+attack = TraceAttack(Resolution(250, 60))
+scores = trace_scores(sightings, tapped, attack)
+person_of_card = truth[truth.dataset == "transit"].person_id.str[1:].astype(int).to_numpy() - 1
+top = scores.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
+hit = np.zeros(tapped.n_records, bool)
+hit[top.b.to_numpy()] = person_of_card[top.b.to_numpy()] == top.a.to_numpy()
+observed = tapped.points_per_record()
+pd.DataFrame({"taps observed": observed, "top-1 correct": hit}).groupby("taps observed")["top-1 correct"].agg(
+    cards="size", accuracy="mean").round(3)
+"""),
+    code("""
+links = best_links(scores, attack)
+ok = person_of_card[links.b.to_numpy()] == links.a.to_numpy()
+print(f"accepted links: {len(links)} of {tapped.n_records} cards; correct: {ok.sum()} "
+      f"(precision {ok.mean():.3f}, recall {ok.sum() / tapped.n_records:.3f})")
+"""),
+    md("""
+## What each scenario prevents
+
+The study runs the traces linker beside the identifier linker. `hmac-ids` keys the
+resident IDs per holder: every identifier link is gone, every trace link stays. The
+other scenarios also alter the tracks: coarser cells or bins, half the points dropped,
+only the last six hours, 500 m of noise, or no tracks at all.
+"""),
+    code("""
+study = lr.Study.from_toml("../sample_data/traces/study.toml")
+result = study.run()
+result.summary()[["scenario", "links", "multi_dataset_entities", "enrichment_per_record",
+                  "prevented", "prevented_ci_low", "prevented_ci_high"]].round(3)
+"""),
+    code("""
+t = pd.DataFrame(result.to_dict()["traces"]["links"])
+ax = t.set_index("scenario")[["trace_links", "other_links"]].plot.barh(stacked=True, figsize=(6, 3.5))
+ax.invert_yaxis(); ax.set_xlabel("linked record pairs")
+t
+"""),
+    md("""
+Keying identifiers per holder prevents about half of the enrichment here; the rest comes
+through the tracks, and only altering or dropping them removes it. The HTML report of
+the same study (`linkrisk run sample_data/traces/study.toml --out report.html`) has a
+*Trajectories* section with these tables.
+"""),
+]
+
 
 def main(argv: list[str]) -> None:
     wanted = argv[1:]

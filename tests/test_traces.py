@@ -236,3 +236,14 @@ def test_trace_sample_study_figures(trace_result):
     # every trace technique prevents something, none all of it
     for name in ("coarse-space", "coarse-time", "drop-half", "truncate", "noise"):
         assert 0 < links[f"hmac-ids+{name}"] < links["hmac-ids"], name
+
+
+def test_pruned_scores_give_the_same_links_and_top1():
+    _, _, tr = make_traces(800, seed=2)
+    att = TraceAttack(Resolution(250, 60))
+    full = trace_scores(tr["surveillance"], tr["transit"], att, chunk=5000)
+    pruned = trace_scores(tr["surveillance"], tr["transit"], att, chunk=5000, prune=True)
+    assert len(pruned) < len(full)
+    assert best_links(full, att).equals(best_links(pruned, att)) and len(best_links(full, att)) > 50
+    top = lambda s: s.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")[["a", "b"]]  # noqa: E731
+    assert top(full).values.tolist() == top(pruned).values.tolist()
