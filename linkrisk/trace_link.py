@@ -75,8 +75,29 @@ def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return frame[:, 0], frame[:, 1], frame[:, 2], frame[:, 3]
 
 
+def _pair_scores(qi, pos, df, first, aown, weight, bo, attack, prune) -> pd.DataFrame:
+    """Scores of the pairs of some whole traces of b (their matched points qi at keys pos)."""
+    cnt = df[pos]
+    rep = np.repeat(np.arange(len(qi)), cnt)
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    pairs = pd.DataFrame({"q": qi[rep], "a": aown[first[pos][rep] + offs], "w": weight[pos][rep]})
+    if pairs.empty:
+        return pd.DataFrame({"a": [], "b": [], "score": [], "points": []})
+    # a point of b counts once per candidate, with its rarest match
+    best = pairs.groupby(["q", "a"], sort=False)["w"].max().reset_index()
+    del pairs
+    best["b"] = bo[best["q"].to_numpy()]
+    sc = best.groupby(["a", "b"], sort=False).agg(score=("w", "sum"), points=("w", "size")).reset_index()
+    if prune:
+        top = sc.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
+        ok = (sc["score"] >= attack.threshold) & (sc["points"] >= attack.min_points)
+        top_ok = (top["score"] >= attack.threshold) & (top["points"] >= attack.min_points)
+        sc = pd.concat([sc[ok], top[~top_ok]])
+    return sc
+
+
 def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
-                 chunk: int = 2_000_000, prune: bool = False) -> pd.DataFrame:
+                 chunk: int = 2_000_000, prune: bool = False, max_pairs: int = 5_000_000) -> pd.DataFrame:
     """Co-occurrence scores of every pair of traces that share at least one point.
 
     ``b`` is expanded by the tolerances and looked up in an index of ``a``; weights are
@@ -145,25 +166,25 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
         pos = np.minimum(pos, len(uk) - 1)
         hit = (uk[pos] == keys) & (df[pos] <= attack.max_cell_frequency)
         qi, pos = qi[hit], pos[hit]
-        cnt = df[pos]
-        rep = np.repeat(np.arange(len(qi)), cnt)
-        offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        pairs = pd.DataFrame({"q": qi[rep], "a": aown[first[pos][rep] + offs], "w": weight[pos][rep]})
-        if pairs.empty:
-            continue
-        # a point of b counts once per candidate, with its rarest match
-        best = pairs.groupby(["q", "a"], sort=False)["w"].max().reset_index()
-        best["b"] = bo[best["q"].to_numpy()]
-        sc = best.groupby(["a", "b"], sort=False).agg(score=("w", "sum"), points=("w", "size")).reset_index()
-        if prune:
-            top = sc.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
-            ok = (sc["score"] >= attack.threshold) & (sc["points"] >= attack.min_points)
-            sc = pd.concat([sc[ok], top[~((top["score"] >= attack.threshold) & (top["points"] >= attack.min_points))]])
-        pieces.append(sc)
+        order = np.argsort(qi, kind="stable")
+        qi, pos = qi[order], pos[order]
+        cum = np.cumsum(df[pos])
+        owners = bo[qi]
+        s0 = 0
+        while s0 < len(qi):  # sub-chunks of whole traces, at most max_pairs candidate rows each
+            base = cum[s0 - 1] if s0 else 0
+            e = int(np.searchsorted(cum, base + max_pairs, side="right"))
+            if e < len(qi):
+                e = int(np.searchsorted(owners, owners[max(e - 1, s0)], side="left"))
+                if e <= s0:
+                    e = int(np.searchsorted(owners, owners[s0], side="right"))
+            pieces.append(_pair_scores(qi[s0:e], pos[s0:e], df, first, aown, weight, bo, attack, prune))
+            s0 = e
     if not pieces:
         return out
-    scores = pd.concat(pieces, ignore_index=True).sort_values(["a", "b"]).reset_index(drop=True)
-    return scores[["a", "b", "score", "points"]]
+    scores = pd.concat([p for p in pieces if len(p)] or [out], ignore_index=True)
+    scores = scores.astype({"a": np.int64, "b": np.int64, "points": np.int64})
+    return scores.sort_values(["a", "b"]).reset_index(drop=True)[["a", "b", "score", "points"]]
 
 
 def best_links(scores: pd.DataFrame, attack: TraceAttack = TraceAttack()) -> pd.DataFrame:

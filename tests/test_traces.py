@@ -242,7 +242,7 @@ def test_pruned_scores_give_the_same_links_and_top1():
     _, _, tr = make_traces(800, seed=2)
     att = TraceAttack(Resolution(250, 60))
     full = trace_scores(tr["surveillance"], tr["transit"], att, chunk=5000)
-    pruned = trace_scores(tr["surveillance"], tr["transit"], att, chunk=5000, prune=True)
+    pruned = trace_scores(tr["surveillance"], tr["transit"], att, chunk=5000, prune=True, max_pairs=3000)
     assert len(pruned) < len(full)
     assert best_links(full, att).equals(best_links(pruned, att)) and len(best_links(full, att)) > 50
     # each trace of b keeps its best score (which a holds it may differ among ties)
