@@ -95,10 +95,18 @@ class TraceIndex:
         return np.diff(self.ptr)
 
 
-def _draw_order(index: TraceIndex, rng: np.random.Generator) -> np.ndarray:
-    """Per person, its points in a random order: positions into ``index.point``."""
-    person = np.repeat(np.arange(index.n), index.sizes())
-    return np.lexsort((rng.random(len(person)), person))
+def _draw(index: TraceIndex, persons: np.ndarray, p_max: int, rng: np.random.Generator) -> np.ndarray:
+    """Point ids of ``p_max`` points of each person in a random order (−1 pads), drawn
+    without replacement; only the tested persons' points are shuffled."""
+    sizes = index.sizes()[persons]
+    who = np.repeat(np.arange(len(persons)), sizes)
+    pos = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(index.ptr[persons], sizes)
+    order = np.lexsort((rng.random(len(who)), who))
+    rank = np.arange(len(who)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    keep = rank < p_max
+    out = np.full((len(persons), p_max), -1, dtype=np.int64)
+    out[who[keep], rank[keep]] = index.point[pos[order][keep]]
+    return out
 
 
 def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
@@ -141,17 +149,6 @@ def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
         others = np.bincount(which[alive], minlength=len(sel))
         out[sel] = others == 0
         start = stop
-    return out
-
-
-def _drawn_matrix(index: TraceIndex, persons: np.ndarray, order: np.ndarray, p_max: int) -> np.ndarray:
-    """Point ids of the first ``p_max`` points of each person in the random order (−1 pads)."""
-    sizes = index.sizes()[persons]
-    out = np.full((len(persons), p_max), -1, dtype=np.int64)
-    starts = index.ptr[persons]
-    for j in range(p_max):
-        ok = sizes > j
-        out[ok, j] = index.point[order[starts[ok] + j]]
     return out
 
 
@@ -202,8 +199,7 @@ def unicity(owner: np.ndarray, keys: np.ndarray, n: int, p_values: Iterable[int]
     p_values = sorted(set(int(p) for p in p_values))
     exact = sample is None or sample >= n
     persons = np.arange(n) if exact else np.sort(rng.choice(n, size=sample, replace=False))
-    order = _draw_order(index, rng)
-    drawn = _drawn_matrix(index, persons, order, max(p_values))
+    drawn = _draw(index, persons, max(p_values), rng)
     rows = []
     for p in p_values:
         u = _unique(index, persons, drawn, p)
@@ -229,7 +225,7 @@ def per_record_risk(owner: np.ndarray, keys: np.ndarray, n: int, p: int = 4, dra
     persons = np.arange(n)
     hits = np.zeros(n)
     for _ in range(draws):
-        drawn = _drawn_matrix(index, persons, _draw_order(index, rng), p)
+        drawn = _draw(index, persons, p, rng)
         hits += _unique(index, persons, drawn, p)
     return hits / draws
 
