@@ -260,6 +260,38 @@ def to_text(tr: Traces, decimals: int = 5) -> list[str | None]:
     return out
 
 
+def long_to_column(frame: pd.DataFrame, record_id: str, time: str, lat: str | None = None,
+                   lon: str | None = None, cell: str | None = None,
+                   where: str = "long table") -> pd.DataFrame:
+    """A long table of points as one row per record with a ``trajectory`` text column.
+
+    Write the result as CSV and map ``trajectory = "trajectory"`` in a study; the points
+    are checked as :func:`read_long_table` checks them.
+
+    Raises
+    ------
+    StudyError
+        Listing every problem (rows named, values never quoted).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"rid": ["a", "a"], "t": ["2019-02-13T09:00", "2019-02-13T08:00"],
+    ...                   "lat": ["22.5", "22.6"], "lon": ["114", "114"]})
+    >>> long_to_column(f, "rid", "t", "lat", "lon").to_dict(orient="records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'record_id': 'a',
+      'trajectory': '2019-02-13T08:00:00@22.60000,114.00000;2019-02-13T09:00:00@22.50000,114.00000'}]
+    """
+    from linkrisk.errors import StudyError
+
+    tr, ids, problems = read_long_table(frame, record_id, time, lat, lon, cell, where=where)
+    if problems:
+        raise StudyError(problems)
+    if np.isnan(tr.lat).any():
+        raise StudyError(Problem(where, "cell ids cannot be written as LAT,LON; write the column with "
+                                        "TIME@c:CELL points yourself or give lat and lon"))
+    return pd.DataFrame({"record_id": ids, "trajectory": to_text(tr)})
+
+
 def grid(tr: Traces, cell_metres: float) -> tuple[np.ndarray, np.ndarray]:
     """Cell coordinates (row y, column x) of each point on the equirectangular grid.
 
@@ -311,5 +343,5 @@ def point_keys(tr: Traces, resolution: Resolution) -> np.ndarray:
     return mix(y, x, time_bins(tr, resolution.bin_minutes))
 
 
-__all__ = ["Resolution", "Traces", "parse_traces", "read_long_table", "to_text", "grid", "time_bins",
+__all__ = ["Resolution", "Traces", "parse_traces", "read_long_table", "long_to_column", "to_text", "grid", "time_bins",
            "mix", "point_keys", "TEXT_FORM"]

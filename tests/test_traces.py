@@ -247,3 +247,18 @@ def test_pruned_scores_give_the_same_links_and_top1():
     assert best_links(full, att).equals(best_links(pruned, att)) and len(best_links(full, att)) > 50
     # each trace of b keeps its best score (which a holds it may differ among ties)
     assert full.groupby("b")["score"].max().equals(pruned.groupby("b")["score"].max())
+
+
+def test_long_table_problems_name_rows_and_columns():
+    from linkrisk.trajectory import long_to_column
+
+    f = pd.DataFrame({"rid": ["a", "a", None], "t": ["2019-02-13T08:00", "yesterday", "2019-02-13T08:00"],
+                      "lat": ["22.5", "22.5", "22.5"], "lon": ["114", "114", "114"]})
+    with pytest.raises(lr.StudyError) as e:
+        long_to_column(f, "rid", "t", "lat", "lon", where="taps.csv")
+    message = str(e.value)
+    # row 2 has a bad time, row 3 no record id: both named, neither value quoted
+    assert "taps.csv: row 2: a point's time" in message and "taps.csv: row 3: the record id" in message
+    assert "yesterday" not in message
+    _, _, problems = read_long_table(f, "rid", "when", "lat", "lon")
+    assert "has no column 'when'" in str(problems[0])
