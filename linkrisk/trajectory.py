@@ -144,6 +144,9 @@ def parse_traces(values: Sequence[str | None], where: str = "trajectory") -> tup
     pts = text.str.split(";").explode().str.strip()
     pts = pts[pts != ""]
     owner = pts.index.to_numpy(dtype=np.int64)
+    if not len(pts):  # no record holds a point
+        empty = np.zeros(0, np.int64)
+        return Traces(empty, empty, np.zeros(0), np.zeros(0), empty, n), []
     parts = pts.str.partition("@")
     problems: list[Problem] = []
 

@@ -262,3 +262,6 @@ def test_long_table_problems_name_rows_and_columns():
     assert "yesterday" not in message
     _, _, problems = read_long_table(f, "rid", "when", "lat", "lon")
     assert "has no column 'when'" in str(problems[0])
+    # a column with no point at all is empty, not an error
+    empty, _ = parse_traces([None, "  "])
+    assert len(empty) == 0 and empty.n_records == 2
