@@ -265,3 +265,20 @@ def test_long_table_problems_name_rows_and_columns():
     # a column with no point at all is empty, not an error
     empty, _ = parse_traces([None, "  "])
     assert len(empty) == 0 and empty.n_records == 2
+
+
+@pytest.mark.parametrize("name, level", [("coarsen_space", 2000), ("coarsen_time", 240), ("drop_points", 0.5),
+                                         ("truncate_window", 6), ("spatial_noise", 500)])
+def test_every_trace_technique_keeps_the_contract(name, level, tmp_path):
+    """Each trace technique releases a readable trajectory in a domain of its own, and
+    links no more than the tracks as leaked (here: the one pair, 5 minutes and 0 m apart,
+    at most)."""
+    study = lr.Study.from_toml(_trace_study(tmp_path, "2019-02-13T12:00@30,100"))
+    study.attacker.trace_threshold = 0
+    study.attacker.trace_min_points = 1
+    study.scenarios = [lr.Scenario("s", {"trajectory": {"technique": name, "level": level}})]
+    with study.run() as res:
+        cols = [c for c in res.scenario("s").release.columns if c.kind == "trajectory"]
+        assert len(cols) == 2 and all(c.technique == name and c.readable and c.domain for c in cols)
+        assert res.scenario("baseline").links.pairs == 1
+        assert res.scenario("s").links.pairs <= 1
