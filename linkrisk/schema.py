@@ -242,7 +242,8 @@ DUCKDB = [
     Field("temp_directory", Text(max_len=4096, what="a folder path")),
 ]
 ATTACKER = [
-    Field("linkers", ListOf(OneOf(("identifiers", "quasi_identifiers", "probabilistic", "classic"), "linker"))),
+    Field("linkers", ListOf(OneOf(("identifiers", "quasi_identifiers", "probabilistic", "classic", "traces"),
+                                  "linker"))),
     Field("quasi_identifier_sets", ListOf(ListOf(Text(max_len=64)))),
     Field("max_class_size", Whole(1, 10 ** 9)),
     Field("max_value_frequency", Whole(2, 10 ** 12)),
@@ -250,6 +251,14 @@ ATTACKER = [
     Field("budget_seconds", Number(0, 1e15, low_open=True)),
     Field("compromised_keys", ListOf(Text(max_len=200))),
     Field("match_threshold", Number(0, 1, low_open=True, high_open=True)),
+    # the traces linker (linkrisk.trace_link, docs/traces.md)
+    Field("trace_cell_metres", Number(1, 1e7)),
+    Field("trace_bin_minutes", Number(1 / 60, 1e6)),
+    Field("trace_time_tolerance", Whole(0, 1000)),
+    Field("trace_space_tolerance", Whole(0, 1000)),
+    Field("trace_threshold", Number(0, 1e9)),
+    Field("trace_min_points", Whole(1, 10 ** 6)),
+    Field("trace_max_cell_frequency", Whole(2, 10 ** 12)),
 ]
 NORMALISE = [
     Field("phone_region", Text(max_len=3)),
@@ -272,10 +281,11 @@ SCENARIO = [
 ]
 POLICY = [
     Field("technique", OneOf(("keep", "drop", "mask", "generalise", "hash", "salted_hash", "keyed_hash",
-                              "deterministic_encryption", "tokenise", "randomise"), "technique")),
+                              "deterministic_encryption", "tokenise", "randomise", "coarsen_space",
+                              "coarsen_time", "drop_points", "truncate_window", "spatial_noise"), "technique")),
     Field("key_scope", Text(max_len=64, optional=True)),
-    Field("level", Either([Text(max_len=20), Whole(1, 10 ** 9)], "a word (year, month, decade) or a whole "
-                          "number from 1 to 1,000,000,000", optional=True)),
+    Field("level", Either([Text(max_len=20), Number(0, 1e9)], "a word (year, month, decade) or a finite "
+                          "number from 0 to 1,000,000,000", optional=True)),
     Field("keep_first", Whole(0, 1000)),
     Field("keep_last", Whole(0, 1000)),
     Field("normalise", Flag()),

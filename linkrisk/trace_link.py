@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine import quote
+from linkrisk.engine.base import ROW
 from linkrisk.errors import StudyError
 from linkrisk.trajectory import METRES_PER_DEGREE, NO_CELL, Resolution, Traces, grid, mix, parse_traces, time_bins
 
@@ -300,14 +301,7 @@ def config_problems(study: "Study", where: str) -> list:
     p = []
     a = study.attacker
     has = any(k == TRAJECTORY_KIND for d in study.datasets for k in d.columns.values())
-    for name, low, whole in (("trace_cell_metres", 1, False), ("trace_bin_minutes", 1 / 60, False),
-                             ("trace_time_tolerance", 0, True), ("trace_space_tolerance", 0, True),
-                             ("trace_threshold", 0, False), ("trace_min_points", 1, True),
-                             ("trace_max_cell_frequency", 2, True)):
-        v = getattr(a, name)
-        if not isinstance(v, Number) or isinstance(v, bool) or v < low or (whole and int(v) != v):
-            p.append(Problem(f"{where}: [attacker] {name}",
-                             f"must be a {'whole ' if whole else ''}number >= {low:g}, got {v!r}"))
+    # types and ranges of the trace_* settings: linkrisk.schema (ATTACKER)
     if "traces" in a.linkers and not has:
         p.append(Problem(f"{where}: [attacker] linkers", "the traces linker needs a column of kind "
                          "'trajectory' in at least two datasets; none is mapped"))
@@ -345,7 +339,7 @@ def file_problems(study: "Study", engine: "Engine") -> list:
         for col, kind in d.columns.items():
             if kind != TRAJECTORY_KIND or raw_table(i) not in tables or col not in engine.columns(raw_table(i)):
                 continue
-            got = engine.arrays(f"SELECT {quote(col)} AS v FROM {quote(raw_table(i))} ORDER BY _row")
+            got = engine.arrays(f"SELECT {quote(col)} AS v FROM {quote(raw_table(i))} ORDER BY {quote(ROW)}")
             p += parse_traces(list(got["v"]), f"{d.label()} column {col!r}")[1]
     return p
 

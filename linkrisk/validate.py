@@ -182,6 +182,10 @@ def _semantic_problems(study: "Study") -> list[Problem]:
                     p.append(Problem(tl, f"level {pol.level!r} applies to dates; this {_kind_of(study, target)} "
                                      "is not a date: give a whole number (a prefix length for codes, a band "
                                      "width for ages)"))
+                elif not isinstance(pol.level, str) and (isinstance(pol.level, bool) or pol.level != int(pol.level)
+                                                         or pol.level < 1):
+                    p.append(Problem(tl, "generalise takes a whole number of at least 1 (a prefix length or a "
+                                     "band width) or a word (year, month, decade)"))
                 elif normaliser == "date" and isinstance(pol.level, int) and not 1 <= pol.level <= 10:
                     p.append(Problem(tl, "a date is generalised to year, month, decade, or a prefix of 1 to 10 "
                                      "characters"))
