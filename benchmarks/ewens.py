@@ -24,7 +24,12 @@ estimated share of population uniques to the true share: how many fall outside a
   the chi-square(1) quantile 3.84 (5%) or 6.63 (1%). alpha = 0 is inside the admissible
   range (alpha < 0 is allowed), so the chi-square(1) law applies; keeping Ewens exactly
   when 0 is inside the 95% profile-likelihood interval of alpha is the same rule as lrt5;
-- aic: Pitman when the statistic exceeds 2; bic: when it exceeds log n.
+- aic: Pitman when the statistic exceeds 2; bic: when it exceeds log n;
+- aicavg, bicavg: model averaging (Buckland, Burnham & Augustin 1997, Biometrics 53:603):
+  w Pitman + (1 - w) Ewens, w the Akaike (or Schwarz) weight of Pitman,
+  1 / (1 + exp(-(LR - 2) / 2)) (or log n in place of 2);
+- lrt5max: toward the attacker, the larger of the Pitman and Ewens estimates unless the
+  5% test rejects Ewens (then Pitman): never below the pitman rule.
 
 When Pitman has no finite fit every rule uses Zayatz, as Dankar's rule does.
 """
@@ -40,6 +45,7 @@ import numpy as np
 from linkrisk.population import _ewens_theta, _histogram, _pitman_loglik, fit_pitman, zayatz
 
 FRACTIONS = (0.02, 0.05, 0.1)
+RULES = ("pitman", "ewens", "lrt5", "lrt1", "aic", "bic", "aicavg", "bicavg", "lrt5max")
 
 
 def chinese_restaurant(size: int, theta: float, rng: np.random.Generator) -> np.ndarray:
@@ -92,31 +98,34 @@ def estimates(freqs: dict[int, int], n: int, pi: float) -> dict[str, float]:
     fit = fit_pitman(freqs, n, pi)
     if fit.reason is not None or fit.share == 0:
         fallback = zayatz(freqs, n, pi)
-        return dict.fromkeys(("pitman", "ewens", "lrt5", "lrt1", "aic", "bic"), fallback)
+        return dict.fromkeys(RULES, fallback)
     u = int(counts.sum())
     theta0 = _ewens_theta(n, u)
     l0 = _pitman_loglik(theta0, 0.0, sizes, counts, n)[0]
     l1 = _pitman_loglik(fit.theta, fit.alpha, sizes, counts, n)[0]
     lr = 2 * (l1 - l0)
     ewens = theta0 / (theta0 + population - 1)   # (theta)_{N-1} / (theta + 1)_{N-1}
+    avg = lambda penalty: (fit.share + math.exp(-(lr - penalty) / 2) * ewens) / (1 + math.exp(-(lr - penalty) / 2))  # noqa: E731
     pick = lambda threshold: fit.share if lr > threshold else ewens  # noqa: E731
     return {"pitman": fit.share, "ewens": ewens, "lrt5": pick(3.841), "lrt1": pick(6.635),
-            "aic": pick(2.0), "bic": pick(math.log(n)), "lr": lr, "alpha": fit.alpha}
+            "aic": pick(2.0), "bic": pick(math.log(n)),
+            "aicavg": avg(2.0), "bicavg": avg(math.log(n)),
+            "lrt5max": fit.share if lr > 3.841 else max(fit.share, ewens), "lr": lr, "alpha": fit.alpha}
 
 
-def samples(kind: str):
+def samples(kind: str, seeds: range | None = None):
     """(population label, fraction, truth, frequencies, n) for every sample of a family."""
     if kind == "ewens":
         grid = [(size, theta, seed) for size in (50_000, 100_000, 200_000)
-                for theta in (30.0, 100.0, 300.0, 1000.0, 3000.0) for seed in range(5)]
+                for theta in (30.0, 100.0, 300.0, 1000.0, 3000.0) for seed in (seeds or range(5))]
         make = lambda size, theta, rng: chinese_restaurant(size, theta, rng)  # noqa: E731
     elif kind in ("alpha=0.2", "alpha=0.5"):
         alpha = float(kind.split("=")[1])
-        grid = [(100_000, theta, seed) for theta in (10.0, 100.0, 1000.0) for seed in range(3)]
+        grid = [(100_000, theta, seed) for theta in (10.0, 100.0, 1000.0) for seed in (seeds or range(3))]
         make = lambda size, theta, rng: pitman_yor_restaurant(size, theta, alpha, rng)  # noqa: E731
     else:
         kappa = float(kind.split("=")[1])
-        grid = [(100_000, m, seed) for m in (2000, 20000) for seed in range(3)]
+        grid = [(100_000, m, seed) for m in (2000, 20000) for seed in (seeds or range(3))]
         make = lambda size, m, rng: finite_classes(size, int(m), kappa, rng)  # noqa: E731
     for size, param, seed in grid:
         rng = np.random.default_rng(seed)
@@ -127,18 +136,22 @@ def samples(kind: str):
             yield f"N={size} {param:g} seed={seed}", pi, truth, frequencies(rng.choice(population, n, replace=False)), n
 
 
-RULES = ("pitman", "ewens", "lrt5", "lrt1", "aic", "bic")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--families", default="ewens,alpha=0.2,alpha=0.5,kappa=0.5,kappa=2",
                    help="comma-separated: ewens, alpha=A (Pitman-Yor), kappa=K (alpha = -K, finite classes)")
+    p.add_argument("--seeds", help="first:last seeds (inclusive) instead of 0-4 (Ewens) and 0-2 (others)")
     p.add_argument("--list", action="store_true", help="also print every sample where the pitman or lrt5 estimate is outside a factor 2.2")
     args = p.parse_args()
+    seeds = None
+    if args.seeds:
+        first, last = (int(x) for x in args.seeds.split(":"))
+        seeds = range(first, last + 1)
     for kind in args.families.split(","):
         rows = []
-        for label, pi, truth, freqs, n in samples(kind):
+        for label, pi, truth, freqs, n in samples(kind, seeds):
             est = estimates(freqs, n, pi)
             rows.append((label, pi, {r: est[r] / truth for r in RULES}, est.get("lr"), est.get("alpha")))
         print(f"\n{kind}: {len(rows)} samples; ratio estimate / true share of population uniques")
@@ -152,7 +165,7 @@ def main() -> None:
                       f"{min(ratios):>7.3f} {max(ratios):>7.3f}")
         if args.list:
             for label, pi, q, lr, alpha in rows:
-                if any(not 1 / 2.2 <= q[r] <= 2.2 for r in ("pitman", "lrt5")):
+                if any(not 1 / 2.2 <= q[r] <= 2.2 for r in RULES if r != "ewens"):
                     print(f"  {label} pi={pi:g} alpha-hat={alpha if alpha is None else round(alpha, 3)} "
                           f"LR={lr if lr is None else round(lr, 2)} "
                           + " ".join(f"{r}={q[r]:.2f}" for r in RULES))
