@@ -23,7 +23,8 @@ What is compared
     adjusted, so a placeholder such as 1900-01-01 says little), one digit changed or two
     swapped, 31 days, one year, the same year (how a date generalised to its year still
     agrees with a full date), ten years; addresses by exact match, Levenshtein <= 1 and
-    <= 3 and Jaro-Winkler >= 0.9; postcodes by exact match, one and two typos; every
+    <= 3 and Jaro-Winkler >= 0.9; postcodes by exact match, one and two typos, then the same
+    first half (district); every
     other kind exactly. A pseudonymised (unreadable) quasi-identifier compares exactly
     within its domain. Typos are tested with Hamming distance on equal lengths and
     Levenshtein otherwise: DuckDB's Damerau-Levenshtein is too slow for the millions of
@@ -154,7 +155,14 @@ def _text_levels(f: Feature, lv) -> list:
                 lv(f"{similar} AND levenshtein({{x}}, {{y}}) <= 3", "Levenshtein <= 3 (Jaro-Winkler >= 0.9)"),
                 lv(similar, "Jaro-Winkler >= 0.9")]
     if fam == "postcode":
-        return [exact, lv(ONE_TYPO, ONE_TYPO_LABEL), lv(TWO_TYPOS, TWO_TYPOS_LABEL)]
+        # as Splink's PostcodeComparison steps from the full code down to its district: past
+        # one or two typos, codes of one length that agree on their first half (a Chinese
+        # code's first three digits, an Australian one's first two: the same area)
+        half = "substr({v}, 1, CAST(floor(length({v}) / 2) AS INTEGER))"
+        district = (f"length({{x}}) = length({{y}}) AND length({{x}}) >= 4 AND "
+                    f"{half.format(v='{x}')} = {half.format(v='{y}')}")
+        return [exact, lv(ONE_TYPO, ONE_TYPO_LABEL), lv(TWO_TYPOS, TWO_TYPOS_LABEL),
+                lv(district, "same first half of the code (district)")]
     return [exact]
 
 

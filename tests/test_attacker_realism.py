@@ -239,3 +239,35 @@ def test_prior_on_a_synthetic_study(tmp_path):
     assert records == len(truth)
     true_prior = (n * (n - 1) // 2).sum() / (records * (records - 1) / 2)
     assert true_prior / 2 <= report["prior"] <= true_prior * 2, (report["prior"], true_prior)
+
+
+# postcode levels, by hand ---------------------------------------------------------------
+
+def _postcode_level(x: str, y: str) -> str:
+    """The first postcode level (in the linker's order) that two codes meet, on DuckDB."""
+    from types import SimpleNamespace
+
+    from linkrisk.probabilistic import _text_levels
+
+    levels = _text_levels(SimpleNamespace(family="postcode"), lambda cond, label, tf=False: (cond, label))
+    con = duckdb.connect()
+    for cond, label in levels:
+        if con.execute("SELECT " + cond.replace("{x}", "$x").replace("{y}", "$y"), {"x": x, "y": y}).fetchone()[0]:
+            return label
+    return "else"
+
+
+@pytest.mark.parametrize("x, y, level", [
+    ("200031", "200031", "exact"),
+    ("200031", "200032", "one character changed, added or dropped, or two swapped"),
+    # two positions differ (Hamming 2)
+    ("200031", "200042", "two characters changed (Levenshtein <= 2 when lengths differ)"),
+    # 200 031 / 200 456: three positions differ, the first half (200, the area) agrees
+    ("200031", "200456", "same first half of the code (district)"),
+    # 2000 / 2039: two positions differ, so two typos comes first; 2000 / 2913 differ in three
+    # and their first halves (20 / 29) differ
+    ("2000", "2913", "else"),
+    ("200031", "319876", "else"),
+])
+def test_postcode_levels_by_hand(x, y, level):
+    assert _postcode_level(x, y) == level
