@@ -84,23 +84,76 @@ def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges
         # value (records of different datasets never share an id, so with one column per
         # dataset there is nothing to remove, and the DISTINCT, a quarter of the cost, goes)
         distinct = "DISTINCT " if len({c.dataset for c in cols}) < len(cols) else ""
-        engine.create("_idv", f"SELECT _rid, _ds, h, count(*) OVER (PARTITION BY h) AS n "
-                              f"FROM (SELECT {distinct}_rid, _ds, md5_number(v) AS h FROM ({union}))")
-        hub_rows = engine.rows("SELECT h, any_value(n), count(DISTINCT _ds) FROM _idv WHERE n > ? GROUP BY h",
-                               [limit])
+        engine.create("_idv", f"SELECT _rid, _ds, h, ph, count(*) OVER (PARTITION BY h) AS n "
+                              f"FROM (SELECT {distinct}_rid, _ds, md5_number(v) AS h, "
+                              f"regexp_matches(v, '{PLACEHOLDER_PATTERN}') AS ph FROM ({union}))")
+        counts = engine.rows("SELECT n, count(*) FROM (SELECT h, max(n) AS n FROM _idv GROUP BY h) t GROUP BY n")
+        relative = relative_hub_limit(dict((int(n), int(k)) for n, k in counts))
+        rel = min(limit, relative)
+        # a hub: held by more records than the study's limit, than is plausible next to the
+        # other values of its domain, or a known placeholder form held by three or more
+        hub_rows = engine.rows("SELECT h, max(n), count(DISTINCT _ds), bool_or(ph) FROM _idv "
+                               "WHERE n > ? OR (ph AND n >= ?) GROUP BY h", [rel, PLACEHOLDER_MIN])
         if hub_rows:
             text = dict(engine.rows(f"SELECT DISTINCT md5_number(v), v FROM ({union}) WHERE md5_number(v) IN "
-                                    "(SELECT h FROM _idv WHERE n > ?)", [limit]))
-            for h, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
+                                    "(SELECT h FROM _idv WHERE n > ? OR (ph AND n >= ?))", [rel, PLACEHOLDER_MIN]))
+            for h, n, nds, ph in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 v = text[h]
+                reason = ("max_value_frequency" if n > limit else "placeholder" if ph
+                          else "frequency_outlier")
                 hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
-                             "datasets": int(nds), "value": v if show_values else redact(v)})
+                             "datasets": int(nds), "value": v if show_values else redact(v), "reason": reason,
+                             "limit": int(rel)})
         engine.execute(
             f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds, NULL "
-            "FROM (SELECT * FROM _idv WHERE n > 1 AND n <= ?) l JOIN (SELECT * FROM _idv WHERE n > 1 AND n <= ?) r "
-            "ON l.h = r.h AND l._rid < r._rid", [kind, limit, limit])
+            "FROM (SELECT * FROM _idv WHERE n > 1 AND n <= ? AND NOT (ph AND n >= ?)) l "
+            "JOIN (SELECT * FROM _idv WHERE n > 1 AND n <= ? AND NOT (ph AND n >= ?)) r "
+            "ON l.h = r.h AND l._rid < r._rid", [kind, rel, PLACEHOLDER_MIN, rel, PLACEHOLDER_MIN])
     engine.drop("_idv")
     return hubs
+
+
+# Values of forms people type when they have none to give: a digit repeated six times or
+# more, a run of consecutive digits, test and no-reply e-mail addresses.
+PLACEHOLDER_PATTERN = ("(" + "|".join(f"{d}{{6,}}" for d in "0123456789") + "|0123456|1234567|2345678|3456789|"
+                       "9876543|^(test|tester|example|noreply|no-reply|none|null|nobody|dummy|fake|na|n/a|"
+                       "unknown|asdf|abc|xxx|aaa)@|@(example|test|invalid)\\.(com|org|net)$|\\.invalid$)")
+PLACEHOLDER_MIN = 3  # records sharing a placeholder-form value before it is treated as a hub
+RELATIVE_FACTOR, RELATIVE_FLOOR = 5, 10
+
+
+def relative_hub_limit(counts: dict[int, int]) -> int:
+    """The most records one identifier value may plausibly be held by, next to the others.
+
+    A value held by more records than ``max(RELATIVE_FLOOR, RELATIVE_FACTOR x p99)``,
+    where p99 is the 99th percentile of the number of records per distinct value of the
+    domain, is a hub: it is far above the value-frequency distribution (one person holds
+    one value in each dataset, with a few duplicate records; a placeholder is held by
+    strangers). The study's ``max_value_frequency`` stays an absolute ceiling.
+
+    Parameters
+    ----------
+    counts : dict
+        Records per value -> number of distinct values held by that many records.
+
+    Examples
+    --------
+    >>> relative_hub_limit({1: 900, 2: 80, 3: 15, 4: 4, 29: 1})  # p99 is 3: 5 x 3 = 15
+    15
+    >>> relative_hub_limit({1: 10})
+    10
+    """
+    if not counts:
+        return RELATIVE_FLOOR
+    sizes = sorted(counts)
+    total = sum(counts.values())
+    seen, p99 = 0, sizes[-1]
+    for n in sizes:  # the smallest n with at least 99% of values at or below it
+        seen += counts[n]
+        if seen >= 0.99 * total:
+            p99 = n
+            break
+    return max(RELATIVE_FLOOR, RELATIVE_FACTOR * p99)
 
 
 def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,

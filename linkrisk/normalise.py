@@ -27,8 +27,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # GB 11643-1999 weights 2^(17-i) mod 11 for the first 17 characters.
 RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y.%m.%d", "%Y年%m月%d日",
+# Year-first forms, read the same everywhere. Dates written year last (15/07/1990,
+# 07/15/1990, 15.07.90) are read by DATE_YEAR_LAST in the order each column's own values
+# show (see :func:`date_readings`).
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日",
                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+DATE_YEAR_LAST = r"^([0-9]{1,2})[/.\- ]([0-9]{1,2})[/.\- ]([0-9]{4}|[0-9]{2})$"
+# A two-digit year at most this is 20yy, above it 19yy (a birth date written 15/07/90 is
+# 1990; 03/02/05 is 2005). Fixed, not read from the clock, so reruns give equal numbers.
+DATE_PIVOT = 25
+DATE_ORDERS = ("day_first", "month_first")
 SEX_MALE = ("m", "male", "man", "男", "h", "homme")
 SEX_FEMALE = ("f", "female", "woman", "女", "femme", "w")
 ADDRESS_ABBREVIATIONS = (("street", "st"), ("road", "rd"), ("avenue", "ave"),
@@ -93,8 +101,13 @@ class Rule:
         return self.valid.replace("{q}", f"({self.post})") if self.post else self.valid
 
 
-def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
-    """The SQL rule of a normaliser (see ``linkrisk.catalogue.NORMALISERS``)."""
+def rule_for(normaliser: str, scheme: str = "generic", date_order: str = "day_first",
+             date_format: str | None = None) -> Rule:
+    """The SQL rule of a normaliser (see ``linkrisk.catalogue.NORMALISERS``).
+
+    ``date_order`` (``day_first`` or ``month_first``) is how dates written year last are
+    read; ``date_format``, a strptime format, is tried before every other form.
+    """
     if normaliser == "national_id":
         return _cn_ric_rule() if scheme == "cn_ric" else _code_rule()
     if normaliser == "code":
@@ -106,9 +119,7 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
         v = _ws("regexp_replace(lower({x}), '[.,;:·•_]', ' ', 'g')")
         return Rule(_if_matches("{x}", "[.,;:·•_\\s\\p{Z}]", f"NULLIF({v}, '')", "NULLIF(lower({x}), '')"), "true")
     if normaliser == "date":
-        fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
-        parsed = f"try_strptime({{x}}, [{fmts}])"
-        return Rule(f"coalesce(strftime({parsed}, '%Y-%m-%d'), {{x}})", f"{parsed} IS NOT NULL")
+        return _date_rule(date_order, date_format)
     if normaliser == "sex":
         male = ", ".join(f"'{s}'" for s in SEX_MALE)
         female = ", ".join(f"'{s}'" for s in SEX_FEMALE)
@@ -140,6 +151,77 @@ def rule_for(normaliser: str, scheme: str = "generic") -> Rule:
         # Handled by PhoneRule below (needs the phonenumbers mapping table).
         raise ValueError("phone is normalised by normalise_phone_sql")
     raise ValueError(f"unknown normaliser {normaliser!r}")
+
+
+def _date_rule(order: str = "day_first", fmt: str | None = None) -> Rule:
+    """Dates to ISO ``YYYY-MM-DD``: the year-first forms of DATE_FORMATS, then a date
+    written year last (``15/07/1990``, ``7-15-90``) read in ``order``, with a two-digit
+    year pivoted at DATE_PIVOT. ``fmt`` (a per-column override) is tried first."""
+    fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
+    g = [f"regexp_extract({{x}}, '{DATE_YEAR_LAST}', {i})" for i in (1, 2, 3)]
+    day, month = (g[0], g[1]) if order != "month_first" else (g[1], g[0])
+    year = (f"CASE WHEN length({g[2]}) = 4 THEN {g[2]} WHEN CAST({g[2]} AS INTEGER) <= {DATE_PIVOT} "
+            f"THEN '20' || {g[2]} ELSE '19' || {g[2]} END")
+    year_last = f"try_strptime({year} || '-' || {month} || '-' || {day}, '%Y-%m-%d')"
+    # the year-last reading runs only on values of that shape (a regular expression that
+    # finds nothing is cheap; three extractions are not)
+    # (a year-first format would read 05/06/05 as the year 5)
+    parsed = (f"CASE WHEN regexp_matches({{x}}, '{DATE_YEAR_LAST}') THEN {year_last} "
+              f"ELSE try_strptime({{x}}, [{fmts}]) END")
+    if fmt:
+        parsed = f"coalesce(try_strptime({{x}}, '{fmt}'), {parsed})"
+    # valid: the value became an ISO date (one that did not parse is kept as written)
+    return Rule("coalesce(strftime({p}, '%Y-%m-%d'), {x})", "try_strptime({v}, '%Y-%m-%d') IS NOT NULL",
+                pre=parsed)
+
+
+def date_readings(engine: "Engine", columns: list["ColumnRef"], raw_table, formats: dict[str, str]) -> dict[int, dict]:
+    """How each date column's year-last values are read, from the values' own evidence.
+
+    A value such as ``15/07/1990`` can only be day first (15 is no month); ``07/15/1990``
+    only month first. A column is read in the order its values show; when none shows an
+    order (every day and month at most 12) or both orders occur, the column is read day
+    first (the more common convention) and flagged ``ambiguous`` or ``mixed``, so that
+    the report says so instead of guessing silently. A ``date_format`` set for the
+    column (``formats``, keyed by ``dataset.column``) wins over the evidence.
+
+    Returns
+    -------
+    dict
+        Per column slot: ``order``, ``year_last`` (values written year last),
+        ``day_first`` and ``month_first`` (values that can only be read so), and
+        ``status``: ``format`` (set by the study), ``evidence``, ``ambiguous``, ``mixed``
+        or ``none`` (no value written year last).
+    """
+    out: dict[int, dict] = {}
+    by_table: dict[int, list] = {}
+    for c in columns:
+        by_table.setdefault(c.dataset_index, []).append(c)
+    for i, cols in by_table.items():
+        aggs = []
+        for c in cols:
+            x = _clean(quote(c.column))
+            shaped = f"regexp_matches({x}, '{DATE_YEAR_LAST}')"
+            first, second = (f"TRY_CAST(regexp_extract({x}, '{DATE_YEAR_LAST}', {k}) AS INTEGER)" for k in (1, 2))
+            aggs += [f"count(*) FILTER (WHERE {shaped})",
+                     f"count(*) FILTER (WHERE {shaped} AND {first} > 12 AND {second} <= 12)",
+                     f"count(*) FILTER (WHERE {shaped} AND {second} > 12 AND {first} <= 12)"]
+        row = engine.rows(f"SELECT {', '.join(aggs)} FROM {quote(raw_table(i))}")[0]
+        for j, c in enumerate(cols):
+            n, dmy, mdy = (int(v or 0) for v in row[3 * j:3 * j + 3])
+            order = "month_first" if mdy > dmy else "day_first"
+            if c.label in formats:
+                status = "format"
+            elif n == 0:
+                status = "none"
+            elif dmy and mdy:
+                status = "mixed"
+            elif dmy or mdy:
+                status = "evidence"
+            else:
+                status = "ambiguous"
+            out[c.slot] = {"order": order, "year_last": n, "day_first": dmy, "month_first": mdy, "status": status}
+    return out
 
 
 def _code_rule() -> Rule:
@@ -218,11 +300,81 @@ def ric_divisions() -> pd.DataFrame:
 
 
 def load_ric_years(engine: "Engine") -> None:
-    """Table ``_ric_years(k)``: division code + year, for every year the code was valid."""
+    """Table ``_ric_years(k)``: division code + year, for every year the code was valid;
+    and ``_ric_codes(code)``: every division code ever assigned."""
     engine.register_frame("_ric_divisions_df", ric_divisions())
     engine.create("_ric_years", "SELECT DISTINCT code || CAST(y AS VARCHAR) AS k FROM _ric_divisions_df, "
                                 "range(1880, 2101) t(y) WHERE y BETWEEN first_year AND last_year")
+    engine.create("_ric_codes", "SELECT DISTINCT code FROM _ric_divisions_df")
     engine.drop("_ric_divisions_df")
+
+
+def ric_well_formed(v: str) -> str:
+    """SQL: ``v`` (a normalised 18-character resident ID) is well formed: 17 digits and
+    the right check character, a real date of birth, and a division code that was ever
+    assigned (``_ric_codes``), whatever the year of birth.
+
+    This is what an attacker enumerates: an ID keeps the code of the place that issued
+    it, which may be newer than its holder's birth (python-stdnum's ``cn.ric`` rejects
+    those; linkrisk counts them as invalid but still reverses them).
+    """
+    return (f"(regexp_matches({v}, '^[0-9]{{17}}[0-9X]$') "
+            f"AND right({v}, 1) = {_ric_check(f'substr({v}, 1, 17)')} "
+            f"AND try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
+            f"AND substr({v}, 1, 6) IN (SELECT code FROM _ric_codes))")
+
+
+def ric_candidate_space() -> dict:
+    """The resident-ID candidate space an enumerating attacker searches.
+
+    Every division code ever assigned (python-stdnum's ``cn/loc.dat``, whatever its
+    period) x every day from 1900-01-01 to 2025-12-31 x 1,000 order codes (the check
+    character follows from the other 17).
+    """
+    from datetime import date
+
+    codes = int(ric_divisions()["code"].nunique())
+    days = (date(2025, 12, 31) - date(1900, 1, 1)).days + 1
+    return {"division_codes": codes, "dates": days, "order_codes": 1000,
+            "candidates": float(codes) * days * 1000, "first_date": "1900-01-01", "last_date": "2025-12-31"}
+
+
+def infer_national_id_scheme(engine: "Engine", study, columns: list["ColumnRef"], raw_table) -> dict:
+    """The national-ID scheme: the study's, or inferred from the values when unset.
+
+    Inferred ``cn_ric`` when at least half of the non-blank national-ID values (every
+    national-ID column together) are well-formed Chinese resident IDs (see
+    :func:`ric_well_formed`; 15-digit legacy IDs are converted first), else ``generic``.
+    Erring toward the attacker: a resident ID left ``generic`` would be scored as
+    unreversible.
+
+    Returns
+    -------
+    dict
+        ``scheme``, ``source`` (``study`` or ``inferred``), ``why``, and when inferred
+        ``values`` and ``well_formed`` (counts).
+    """
+    set_ = study.normalisation.national_id_scheme
+    cols = [c for c in columns if study.catalogue[c.kind].normaliser == "national_id"]
+    if set_ is not None:
+        return {"scheme": set_, "source": "study", "why": "set by the study ([normalise] national_id_scheme)"}
+    if not cols:
+        return {"scheme": "generic", "source": "inferred", "why": "no national-ID column"}
+    load_ric_years(engine)
+    r = _cn_ric_rule()
+    value = r.value.replace("{p}", "p")
+    union = " UNION ALL ".join(
+        f"SELECT {r.pre.replace('{x}', 'x')} AS p FROM (SELECT {_clean(quote(c.column))} AS x "
+        f"FROM {quote(raw_table(c.dataset_index))}) t WHERE x IS NOT NULL" for c in cols)
+    n, ok = engine.rows(f"SELECT count(*), count(*) FILTER (WHERE {ric_well_formed('v')}) "
+                        f"FROM (SELECT {value} AS v FROM ({union}) u) w")[0]
+    n, ok = int(n or 0), int(ok or 0)
+    scheme = "cn_ric" if n and ok >= n / 2 else "generic"
+    share = ok / n if n else 0.0
+    why = (f"not set by the study; {share:.1%} of {n:,} national-ID values are well-formed Chinese "
+           f"resident IDs (GB 11643-1999 check character, date, division code), "
+           + ("so they are read as cn_ric" if scheme == "cn_ric" else "under half, so they are read as generic codes"))
+    return {"scheme": scheme, "source": "inferred", "why": why, "values": n, "well_formed": ok}
 
 
 # phones ------------------------------------------------------------------------------
@@ -434,10 +586,12 @@ def _phone_fast_sql(k: str, region: str) -> str:
 
 def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[ColumnRef],
                       record_id: str | None, rid_offset: int, raw_slots: set[int] = frozenset(),
-                      skip: set[int] = frozenset()) -> pd.DataFrame:
+                      skip: set[int] = frozenset(), dates: dict[int, dict] | None = None) -> pd.DataFrame:
     """Create ``norm{index}``: ``_rid``, ``_ds``, ``_rec`` and per column ``c`` (value),
     ``h`` (present), ``i`` (invalid), ``m`` (masked), and ``r`` (raw text, for the slots
     in ``raw_slots``). Columns in ``skip`` (kinds no stage compares) are only trimmed.
+    ``dates`` gives how each date column's year-last values are read (see
+    :func:`date_readings`; day first when not given).
 
     Returns
     -------
@@ -467,7 +621,9 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
                      f"ELSE NULLIF(p{s}.e164, '') END")
             valid = f"({fast}) OR coalesce(p{s}.ok, false)"
         else:
-            r = rule_for(norm, scheme)
+            reading = (dates or {}).get(c.slot, {})
+            r = rule_for(norm, scheme, reading.get("order", "day_first"),
+                         study.normalisation.date_formats.get(c.label))
             value, valid = r.value.replace("{x}", x), r.valid.replace("{x}", x).replace("{v}", v)
             if r.pre:
                 first.append(f"{r.pre.replace('{x}', x)} AS p{s}")

@@ -15,12 +15,15 @@ import pandas as pd
 from linkrisk.attack import attack_and_link
 from linkrisk.catalogue import Role
 from linkrisk.engine import make_engine, quote
-from linkrisk.enrichment import KindBits, bootstrap_prevented, entity_sum_groups, score, score_table
+from linkrisk.enrichment import (KindBits, bootstrap_decomposition, bootstrap_prevented, decomposed_groups,
+                                 entity_sum_groups, score, score_table)
 from linkrisk.errors import StudyError
 from linkrisk.graph import IdentityGraph, entity_stats, entity_stats_of_sizes
 from linkrisk.link import run_linkers
 from linkrisk.load import load_study, raw_table
-from linkrisk.normalise import build_mappings, normalise_dataset, normalised_table
+from linkrisk.normalise import (build_mappings, date_readings, infer_national_id_scheme, normalise_dataset,
+                                normalised_table)
+from linkrisk.quality import giant_entities, quality_warnings
 from linkrisk.release import baseline_release, release_scenario
 from linkrisk.result import Result, ScenarioResult
 from linkrisk.validate import config_problems
@@ -118,19 +121,8 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
 
     with timer.stage("normalise"):
         _say(progress, "normalising")
-        index = {d.name: i for i, d in enumerate(study.datasets)}
-        raw_slots = _raw_slots(study, loaded)
-        compared = compared_kinds(study)
-        skip = {c.slot for c in loaded.columns if c.kind not in compared}
-        build_mappings(engine, study, loaded.columns, raw_table, skip)
-        quality = []
-        for name in loaded.datasets:
-            i = index[name]
-            ds = study.datasets[i]
-            quality.append(normalise_dataset(engine, study, i, raw_table(i), loaded.columns_of(name),
-                                             ds.record_id, loaded.offsets[name], raw_slots, skip))
-            engine.drop(raw_table(i))
-        quality = pd.concat(quality, ignore_index=True)
+        study, quality, assumptions = normalise_study(engine, study, loaded)
+    warnings = quality_warnings(study, quality, assumptions["dates"])
 
     bits = KindBits.of(study, loaded)
 
@@ -152,8 +144,14 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
             prevented = bootstrap_prevented({r.name: r.extra.pop("_groups") for r in results[1:]}, study.seed)
             for r in results[1:]:
                 r.prevented = prevented[r.name]
+                parts = r.extra.pop("_groups_links", None)
+                if parts is not None and r.prevented.get("value") is not None:
+                    r.prevented.update(bootstrap_decomposition(parts, study.seed))
     result = Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
                     timings=timer.seconds, bits=bits)
+    result.extra["warnings"] = warnings + giant_entity_warnings(results)
+    result.extra["assumptions"] = {"national_id_scheme": assumptions["national_id_scheme"],
+                                   "dates": [{"column": k, **v} for k, v in assumptions["dates"].items()]}
     if study.assess_risk and results:
         from linkrisk.risk import assess
 
@@ -184,6 +182,59 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
     return result
 
 
+def normalise_study(engine: "Engine", study: "Study", loaded, drop_raw: bool = True):
+    """The normalise stage of every dataset, with the settings it infers from the data.
+
+    Returns
+    -------
+    (study, quality, assumptions)
+        The study to run (a copy carrying the inferred national-ID scheme when the
+        study set none), the quality table, and ``assumptions``: ``national_id_scheme``
+        (see :func:`linkrisk.normalise.infer_national_id_scheme`) and ``dates``
+        (``dataset.column`` -> reading, see :func:`linkrisk.normalise.date_readings`).
+    """
+    import copy
+    import dataclasses
+
+    cat = study.catalogue
+    scheme = infer_national_id_scheme(engine, study, loaded.columns, raw_table)
+    if study.normalisation.national_id_scheme != scheme["scheme"]:
+        study = copy.copy(study)  # the user's study is left as given
+        study.normalisation = dataclasses.replace(study.normalisation, national_id_scheme=scheme["scheme"])
+    index = {d.name: i for i, d in enumerate(study.datasets)}
+    raw_slots = _raw_slots(study, loaded)
+    compared = compared_kinds(study)
+    skip = {c.slot for c in loaded.columns if c.kind not in compared}
+    dates = date_readings(engine, [c for c in loaded.columns if c.slot not in skip
+                                   and cat[c.kind].normaliser == "date"],
+                          raw_table, study.normalisation.date_formats)
+    build_mappings(engine, study, loaded.columns, raw_table, skip)
+    quality = []
+    for name in loaded.datasets:
+        i = index[name]
+        ds = study.datasets[i]
+        quality.append(normalise_dataset(engine, study, i, raw_table(i), loaded.columns_of(name),
+                                         ds.record_id, loaded.offsets[name], raw_slots, skip, dates))
+        if drop_raw:
+            engine.drop(raw_table(i))
+    quality = pd.concat(quality, ignore_index=True)
+    labels = {c.slot: c.label for c in loaded.columns}
+    return study, quality, {"national_id_scheme": scheme,
+                            "dates": {labels[slot]: d for slot, d in sorted(dates.items())}}
+
+
+def giant_entity_warnings(results: list[ScenarioResult]) -> list[dict]:
+    """Warnings for scenarios whose entities include a giant one (see ``graph.giant_entities``)."""
+    out = []
+    for r in results:
+        g = r.extra.get("giant_entities") or {}
+        if g.get("entities"):
+            out.append({"dataset": None, "column": None, "kind": None, "problem": "giant_entity",
+                        "scenario": r.name, "share": g["records"] / max(g["total_records"], 1),
+                        "message": g["message"]})
+    return out
+
+
 class _Run:
     """What every scenario of one run shares; ``scenario()`` runs one through the stages."""
 
@@ -196,9 +247,14 @@ class _Run:
         self.baseline_scores = None  # the baseline's score table; the bootstrap groups by its entities
         self.person_totals = None  # true pairs and persons, counted once
         self.baseline_graph = None  # (links, labels table) of the baseline; equal links reuse its entities
+        self.baseline_release = None  # the baseline's release: what is readable as leaked
 
     def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
-        """Release, link (with the dictionary attacker), graph and score one scenario."""
+        """Release, link (with the dictionary attacker), graph and score one scenario.
+
+        The study's own scenarios (no ``tag``) also get the decomposition of what they
+        prevent into broken links and hidden values."""
+        decompose = tag is None
         study, engine, loaded, timer, progress = self.study, self.engine, self.loaded, self.timer, self.progress
         tag = tag or f"s{n}"
         started = time.perf_counter()
@@ -251,6 +307,15 @@ class _Run:
             if n == 0:
                 self.baseline_scores = scores
             extra = {} if n == 0 else {"_groups": entity_sum_groups(engine, self.baseline_scores, scores)}
+            if n == 0:
+                self.baseline_release = release
+            elif decompose:
+                # the scenario's entities with the baseline's readability: links broken alone
+                links_only = score_table(engine, study, loaded, self.baseline_release, self.bits, labels,
+                                         f"scorel_{tag}")
+                extra["_groups_links"] = decomposed_groups(engine, self.baseline_scores, scores, links_only)
+                engine.drop(links_only)
+            extra["giant_entities"] = giant_entities(stats["entity_sizes"], loaded.total)
         return ScenarioResult(
             name=name, description=description, release=release, links=links,
             enrichment=enrichment, entities=stats["entities"],

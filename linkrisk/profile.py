@@ -127,7 +127,7 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
             ]
             best = None
             for kind, what, pred in checks:
-                share = _share(engine, "p", col, pred, ric if kind == "national_id" else None)
+                share = _share(engine, "p", col, pred, {"national_id": ric, "date_of_birth": date}.get(kind))
                 if share >= 0.8 and (best is None or share > best[2]):
                     best = (kind, f"{share:.0%} {what}", share)
             hint = next((k for k, pat in NAME_HINTS if re.search(pat, col, re.IGNORECASE)), None)

@@ -190,11 +190,31 @@ class Attacker:
 
 @dataclass
 class Normalisation:
-    """Study-wide normalisation settings."""
+    """Study-wide normalisation settings.
+
+    Parameters
+    ----------
+    phone_region : str
+        Region of phone numbers written without a country prefix.
+    transliterate_names : bool
+        Read Han names as pinyin.
+    national_id_scheme : "cn_ric", "generic" or None
+        None (the default) infers the scheme from the values: ``cn_ric`` when most
+        national IDs are valid Chinese resident IDs (the report says which was assumed
+        and why).
+    date_formats : mapping of ``"dataset.column"`` to a strptime format, optional
+        A column's date format, tried before the forms linkrisk reads by itself
+        (``{"clinic.birthday" = "%d/%m/%Y"}``).
+    quality_threshold : float
+        A mapped column with more than this share of its values invalid or unparsed is
+        warned about (validate, run, report headline; ``--strict`` fails). Default 0.2.
+    """
 
     phone_region: str = "CN"
     transliterate_names: bool = False
-    national_id_scheme: str = "generic"
+    national_id_scheme: str | None = None
+    date_formats: dict[str, str] = field(default_factory=dict)
+    quality_threshold: float = 0.2
 
 
 @dataclass

@@ -136,7 +136,7 @@ def _semantic_problems(study: "Study") -> list[Problem]:
         p.append(Problem(f"{where}: [normalise] phone_region",
                          f"{study.normalisation.phone_region!r} is not a region phonenumbers knows "
                          "(use a two-letter code such as CN, GB, US)"))
-    if study.normalisation.national_id_scheme not in NATIONAL_ID_SCHEMES:
+    if study.normalisation.national_id_scheme not in (None, *NATIONAL_ID_SCHEMES):
         p.append(Problem(f"{where}: [normalise] national_id_scheme",
                          f"unknown scheme {study.normalisation.national_id_scheme!r}; allowed: "
                          + _choices(NATIONAL_ID_SCHEMES)))

@@ -175,7 +175,7 @@ def test_dates_in_several_formats_become_iso() -> None:
 
 
 def test_dates_that_do_not_parse_are_kept_and_invalid() -> None:
-    raw = ["garbage", "1990-02-30", "31/12/1990"]  # no such day; day-first with slashes is ambiguous
+    raw = ["garbage", "1990-02-30", "31/13/1990"]  # no such day; no month 13 (nor 31) either way round
     out = normalise_frame("date_of_birth", raw)
     assert out.value.tolist() == raw
     assert out.invalid.all()
