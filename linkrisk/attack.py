@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine import quote
-from linkrisk.normalise import _ric_check, ric_divisions
+from linkrisk.normalise import _ric_check, ric_candidate_space, ric_divisions, ric_well_formed
 from linkrisk.release import ReleasedColumn, plain_domain
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,9 +77,10 @@ def attack_mode(study: "Study", col: ReleasedColumn, tech, ctx) -> str | None:
 def space_of(study: "Study", kind: str, know_dob=None, know_county=None, know_sex=None):
     """Candidate space S for a kind, per record when knowledge arrays are given."""
     if kind == "national_id" and study.normalisation.national_id_scheme == "cn_ric":
+        whole = ric_candidate_space()["candidates"]
         if know_dob is None:
-            return RIC_SPACE["none"]
-        s = np.full(len(know_dob), RIC_SPACE["none"])
+            return whole
+        s = np.full(len(know_dob), whole)
         s[know_dob] = RIC_SPACE["dob"]
         s[know_dob & know_county] = RIC_SPACE["dob_county"]
         s[know_dob & know_county & know_sex] = RIC_SPACE["dob_county_sex"]
@@ -200,17 +201,37 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
     new_total = 0
     for c, tech, ctx, mode in attackable:
         key = f"{c.dataset}.{c.ref.column}"
+        ric = c.kind == "national_id" and study.normalisation.national_id_scheme == "cn_ric"
         st = state.get(key)
         if st is None:  # the records reversed so far live in the engine, never in Python
             st = state[key] = {"table": f"_revd_{c.ref.slot}", "n": 0, "report": None, "demo": None}
             engine.execute(f"CREATE OR REPLACE TABLE {st['table']} (_rid BIGINT)")
         norm = f"norm{c.ref.dataset_index}"
-        candidates = (f"SELECT r._rid, r.{c.value} AS h, n.{c.ref.value} AS p, n.i{c.ref.slot} AS invalid "
+        # what the attacker can enumerate: for resident IDs every well-formed ID, whatever
+        # python-stdnum says of its division code's period (its validity stays a statistic)
+        invalid = (f"NOT coalesce({ric_well_formed(f'n.{c.ref.value}')}, false)" if ric
+                   else f"n.i{c.ref.slot}")
+        candidates = (f"SELECT r._rid, r.{c.value} AS h, n.{c.ref.value} AS p, {invalid} AS invalid "
                       f"FROM {quote(c.table)} r JOIN {norm} n USING (_rid) "
                       f"WHERE r.{c.value} IS NOT NULL AND r._rid NOT IN (SELECT _rid FROM {st['table']})")
+        forms = None
         if not ctx.policy.normalise:
-            candidates += f" AND n.{c.ref.value} = trim(n.r{c.ref.slot})"
-        engine.create("_cand", candidates)
+            forms = written_forms(engine, loaded, c.kind) if c.kind in FORM_KINDS else None
+            if forms:
+                # raw text hashed: the attacker hashes each candidate in every written form
+                # seen in the loaded data; a record falls if its own form is among them
+                engine.create("_cand0", candidates)
+                expr_union = " UNION ALL ".join(
+                    f"SELECT _rid, h, {tech.sql(render_form(f, 'p'), ctx)[0]} AS x FROM _cand0" for f in forms)
+                params = [v for f in forms for v in tech.sql(render_form(f, "p"), ctx)[1]]
+                candidates = (f"SELECT * FROM _cand0 WHERE _rid IN (SELECT _rid FROM ({expr_union}) t "
+                              "WHERE x = h)")
+                engine.create("_cand", candidates, params)
+                engine.drop("_cand0")
+            else:
+                candidates += f" AND n.{c.ref.value} = trim(n.r{c.ref.slot})"
+        if not forms:
+            engine.create("_cand", candidates)
         knowledge.new_candidates()
         total = engine.count("_cand") + st["n"]
         got = []  # queries, each giving record ids newly reversed
@@ -226,9 +247,13 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             if dict_parts and mode == "dictionary":
                 expr, params = tech.sql("p", ctx)
                 t0 = time.perf_counter()
-                engine.create("_dict_hits", f"SELECT DISTINCT c._rid FROM _cand c JOIN (SELECT DISTINCT p, {expr} AS h "
-                                            f"FROM (SELECT DISTINCT p FROM ({' UNION ALL '.join(dict_parts)}) u) x) d "
-                                            "ON d.h = c.h", params)
+                if forms:  # _cand holds the records whose written form is tried: match the plaintext
+                    engine.create("_dict_hits", f"SELECT DISTINCT c._rid FROM _cand c JOIN (SELECT DISTINCT p FROM "
+                                                f"({' UNION ALL '.join(dict_parts)}) u) d ON d.p = c.p")
+                else:
+                    engine.create("_dict_hits", f"SELECT DISTINCT c._rid FROM _cand c JOIN (SELECT DISTINCT p, "
+                                                f"{expr} AS h FROM (SELECT DISTINCT p FROM "
+                                                f"({' UNION ALL '.join(dict_parts)}) u) x) d ON d.h = c.h", params)
                 seconds = time.perf_counter() - t0
                 if engine.count("_dict_hits"):
                     got.append(("SELECT _rid FROM _dict_hits", []))
@@ -267,6 +292,8 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
         new_total += n_new
         if n_new == 0 and st["report"] is not None:
             continue  # a round that reverses nothing leaves the column's report as it was
+        if forms and space is not None:
+            space = float(space) * len(forms)  # every candidate in every written form
         cost_s = None if space is None else float(space) / a.hash_rate * (
             total if mode == "per_record" else 1)
         st["report"] = {
@@ -277,11 +304,111 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             "candidate_space": space, "hash_rate": a.hash_rate,
             "estimated_seconds": cost_s, "within_budget": cost_s is not None and cost_s <= a.budget_seconds,
             "dictionary_seconds": round(seconds, 4),
+            **({"candidate_space_used": ric_candidate_space()} if ric else {}),
+            **({"written_forms_tried": [show_form(f) for f in forms]} if forms else {}),
             **({"demonstration": st["demo"]} if st["demo"] else {})}
         if n_new:
             _apply(engine, c, st["table"])
     knowledge.drop()
     return new_total
+
+
+# Kinds whose written forms differ only in separators, prefixes and letter case around
+# the same characters; other kinds keep the canonical form only.
+FORM_KINDS = ("phone", "national_id", "passport_number", "bank_account", "licence_plate", "device_id")
+_DIGIT, _UPPER, _LOWER = "\ue000", "\ue001", "\ue002"
+FORM_SAMPLE = 200_000  # distinct written values the forms are learned from
+
+
+def form_of(raw: str, canonical: str) -> str | None:
+    """The written form of ``raw`` around its normalised value ``canonical``.
+
+    The letters and digits of ``raw`` must end with those of ``canonical`` (ignoring
+    case); extra leading ones are a literal prefix (``0086``). Every other character is
+    kept; each letter or digit of the value becomes a slot: digit, upper- or lower-case
+    letter. None when ``raw`` is no writing of ``canonical`` (a typo, another order).
+
+    Examples
+    --------
+    >>> show_form(form_of("+86 138 1234 5678", "+8613812345678"))
+    '+DD DDD DDDD DDDD'
+    >>> show_form(form_of("0086-13812345678", "+8613812345678"))
+    '00DD-DDDDDDDDDDD'
+    >>> show_form(form_of("11010519900101123x", "11010519900101123X"))
+    'DDDDDDDDDDDDDDDDDa'
+    """
+    a = [ch for ch in canonical if ch.isascii() and ch.isalnum()]
+    r = [ch for ch in raw if ch.isascii() and ch.isalnum()]
+    if not r or len(r) < min(len(a), 1):
+        return None
+    k = min(len(r), len(a))
+    if [ch.upper() for ch in r[len(r) - k:]] != [ch.upper() for ch in a[len(a) - k:]]:
+        return None
+    lead = len(r) - k  # alphanumerics kept as written (a prefix the value does not hold)
+    out, i = [], 0
+    for ch in raw:
+        if ch.isascii() and ch.isalnum():
+            if i < lead:
+                out.append(ch)
+            else:
+                out.append(_DIGIT if ch.isdigit() else _UPPER if ch.isupper() else _LOWER)
+            i += 1
+        elif ch in (_DIGIT, _UPPER, _LOWER):
+            return None
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def show_form(form: str) -> str:
+    """A form for people: D a digit, A an upper-case letter, a a lower-case one."""
+    return form.replace(_DIGIT, "D").replace(_UPPER, "A").replace(_LOWER, "a")
+
+
+def render_form(form: str, value: str) -> str:
+    """SQL writing the normalised value ``value`` (an SQL expression) in ``form``:
+    its last letters and digits fill the slots, literal characters stay. NULL when the
+    value has fewer letters and digits than the form has slots."""
+    a = f"regexp_replace({value}, '[^0-9A-Za-z]', '', 'g')"
+    k = sum(ch in (_DIGIT, _UPPER, _LOWER) for ch in form)
+    parts, i = [], 0
+    for ch in form:
+        if ch in (_DIGIT, _UPPER, _LOWER):
+            i += 1
+            piece = f"substr(right({a}, {k}), {i}, 1)"
+            parts.append(f"upper({piece})" if ch == _UPPER else f"lower({piece})" if ch == _LOWER else piece)
+        else:
+            parts.append("'" + ch.replace("'", "''") + "'")
+    body = " || ".join(parts) if parts else "''"
+    return f"(CASE WHEN length({a}) >= {k} THEN {body} END)"
+
+
+def written_forms(engine: "Engine", loaded: "Loaded", kind: str) -> list[str]:
+    """The written forms of a kind's values seen in the loaded data (raw text kept by
+    the normalise stage), most common first; at most FORM_SAMPLE distinct values read.
+
+    Pessimistic: the attacker is assumed to know every way the values are written in
+    these datasets, as it would from any leak written alike.
+    """
+    parts = []
+    for c in loaded.columns:
+        if c.kind != kind:
+            continue
+        table = f"norm{c.dataset_index}"
+        if f"r{c.slot}" not in engine.columns(table):
+            continue
+        parts.append(f"SELECT r{c.slot} AS r, {c.value} AS v FROM {table} "
+                     f"WHERE r{c.slot} IS NOT NULL AND {c.value} IS NOT NULL AND NOT m{c.slot}")
+    if not parts:
+        return []
+    rows = engine.rows(f"SELECT r, v FROM (SELECT DISTINCT r, v FROM ({' UNION ALL '.join(parts)}) u) t "
+                       f"ORDER BY r, v LIMIT {FORM_SAMPLE}")
+    counts: dict[str, int] = {}
+    for raw, value in rows:
+        f = form_of(raw, value)
+        if f is not None:
+            counts[f] = counts.get(f, 0) + 1
+    return sorted(counts, key=lambda f: (-counts[f], f))
 
 
 def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowledge: str | None):

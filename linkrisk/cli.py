@@ -88,12 +88,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="write DIR/entities-<scenario>.csv (dataset,record_id,entity_id)")
     r.add_argument("--show-values", action="store_true",
                    help="show raw identifier values in reports (they are redacted by default)")
+    r.add_argument("--strict", action="store_true",
+                   help="data-quality warnings are errors: exit 2 and write no report")
     r.add_argument("--engine", choices=["duckdb", "spark"], help="override the study's engine")
     r.add_argument("--memory-limit", metavar="SIZE",
                    help="DuckDB's memory limit, such as 4GB (work beyond it spills to a temporary folder)")
 
     v = add("validate", help="list every problem in a study and its files")
     v.add_argument("study", type=Path)
+    v.add_argument("--strict", action="store_true", help="data-quality warnings are errors (exit 2)")
 
     s = add("synth", help="write synthetic breaches, a truth file and a study.toml")
     s.add_argument("--people", type=int, default=5000)
@@ -137,6 +140,7 @@ def _cmd_run(args, console: Console) -> int:
     elapsed = time.perf_counter() - t0
     console.done()
     with result, Staging() as staged:
+        _warn(console, result.extra.get("warnings", []), args)
         for path, fmt in plan.reports:
             result.write(staged.file(path), show_values=args.show_values, format=fmt)
         if plan.export is not None:
@@ -157,12 +161,25 @@ def _cmd_validate(args, console: Console) -> int:
     import linkrisk as lr
 
     study = lr.Study.from_toml(args.study)
-    problems = study.validate()
+    warnings: list = []
+    problems = study.validate(warnings=warnings)
     if problems:
         raise lr.StudyError(problems, str(args.study))
+    _warn(console, warnings, args)
     n = sum(1 for _ in study.datasets)
     console.info(f"{args.study}: valid ({n} datasets, {len(study.scenarios)} scenarios)")
     return EXIT_OK
+
+
+def _warn(console: Console, warnings: list[dict], args) -> None:
+    """Print data-quality warnings (even under --quiet); under --strict they fail the command."""
+    from linkrisk.errors import Problem, StudyError
+
+    if args.strict and warnings:
+        raise StudyError([Problem("warning (--strict)", w["message"]) for w in warnings], str(args.study))
+    for w in warnings:
+        console.done()
+        print(f"linkrisk: warning: {w['message']}", file=console.stream)
 
 
 MIN_SYNTH_PEOPLE = 10  # below this a dataset can get no record, and the study written would not be valid

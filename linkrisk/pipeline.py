@@ -373,8 +373,11 @@ def _raw_slots(study: "Study", loaded) -> set[int]:
     """Columns some scenario transforms without normalising first: their raw text is kept."""
     from linkrisk.pseudonymise import policy_for
 
-    return {c.slot for c in loaded.columns for s in study.scenarios
-            if (p := policy_for(s, c)) is not None and not p.normalise}
+    raw = {c.slot for c in loaded.columns for s in study.scenarios
+           if (p := policy_for(s, c)) is not None and not p.normalise}
+    # the dictionary attacker learns how values of those kinds are written from every column
+    kinds = {c.kind for c in loaded.columns if c.slot in raw}
+    return raw | {c.slot for c in loaded.columns if c.kind in kinds}
 
 
 def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple | None = None) -> str:

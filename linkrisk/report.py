@@ -57,8 +57,17 @@ def to_markdown(result: "Result") -> str:
              f"Linking them ({md(', '.join(d['study']['attacker']['linkers']))}) builds "
              f"{base['multi_dataset_entities']:,} profiles spanning two or more datasets and adds "
              f"{base['enrichment']['mean_per_record']:.2f} weighted kinds per record "
-             f"(total enrichment {base['enrichment']['total']:,.1f}).", "",
-             "## Scenarios", "",
+             f"(total enrichment {base['enrichment']['total']:,.1f}).", ""]
+    lines += [f"**Warning:** {w['message']}" for w in d.get("warnings", [])] + ([""] if d.get("warnings") else [])
+    lines += [f"- **{s['name']}** prevents {_pct(p['value'])}: {_pct(p['by_links']['value'])} by breaking links "
+              f"({_pct(p['by_links']['ci_low'])} to {_pct(p['by_links']['ci_high'])}), "
+              f"{_pct(p['by_hiding']['value'])} by hiding values ({_pct(p['by_hiding']['ci_low'])} to "
+              f"{_pct(p['by_hiding']['ci_high'])})."
+              for s in d["scenarios"][1:] if (p := s["enrichment_prevented"]) and p.get("by_links")]
+    if any((s["enrichment_prevented"] or {}).get("by_links") for s in d["scenarios"][1:]):
+        lines += ["", "Values made unreadable count as prevented even where every link survives. "
+                  + d["scenarios"][1]["enrichment_prevented"]["note"], ""]
+    lines += ["## Scenarios", "",
              "| scenario | links | entities | multi-dataset | enrichment | prevented (95% CI) |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for s in d["scenarios"]:
@@ -166,7 +175,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
         recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
-        journalist=d.get("journalist"), traces=d.get("traces"),
+        journalist=d.get("journalist"), traces=d.get("traces"), warnings=d.get("warnings", []),
         version=__version__, show_values=show_values)
 
 

@@ -526,13 +526,17 @@ class Study:
         raise KeyError(name)
 
     # validation ---------------------------------------------------------------------
-    def validate(self, files: bool = True) -> list[Problem]:
+    def validate(self, files: bool = True, warnings: list | None = None) -> list[Problem]:
         """Every problem in the study, at once.
 
         Parameters
         ----------
         files : bool
             Also open each file and check columns, record ids and the truth file.
+        warnings : list, optional
+            When given (and the study loads), data-quality warnings are appended to it:
+            mapped columns mostly invalid or unparsed, date columns whose day/month
+            order is ambiguous (see :func:`linkrisk.quality.quality_warnings`).
 
         Returns
         -------
@@ -541,7 +545,7 @@ class Study:
         """
         from linkrisk.validate import validate_study
 
-        return list(self._parse_problems) + validate_study(self, files=files)
+        return list(self._parse_problems) + validate_study(self, files=files, warnings=warnings)
 
     def check(self) -> None:
         """Raise :class:`StudyError` listing every problem, if there is any."""

@@ -141,6 +141,8 @@ def _semantic_problems(study: "Study") -> list[Problem]:
                          f"unknown scheme {study.normalisation.national_id_scheme!r}; allowed: "
                          + _choices(NATIONAL_ID_SCHEMES)))
 
+    p += _quality_setting_problems(study, where)
+
     # scenarios
     snames = Counter(s.name for s in study.scenarios)
     for name, n in snames.items():
@@ -225,8 +227,13 @@ def _normaliser_of(study: "Study", target: str) -> str | None:
     return cat[kind].normaliser if kind in cat else None
 
 
-def validate_study(study: "Study", files: bool = True) -> list[Problem]:
-    """Config problems, and (with ``files``) problems found by loading the data."""
+def validate_study(study: "Study", files: bool = True, warnings: list | None = None) -> list[Problem]:
+    """Config problems, and (with ``files``) problems found by loading the data.
+
+    When ``warnings`` is a list and the study loads, the data are also normalised and
+    the data-quality warnings (see :func:`linkrisk.quality.quality_warnings`) are
+    appended to it.
+    """
     problems = config_problems(study)
     # a dataset or truth setting of the wrong type (columns = "phone") would be misread by
     # the load: the files are checked once those settings are right
@@ -236,10 +243,16 @@ def validate_study(study: "Study", files: bool = True) -> list[Problem]:
         from linkrisk.load import load_study
 
         with make_engine("duckdb") as engine:
-            _, load_problems = load_study(study, engine)
+            loaded, load_problems = load_study(study, engine)
             from linkrisk.trace_link import file_problems
 
             load_problems += file_problems(study, engine)
+            if warnings is not None and not problems and not load_problems:
+                from linkrisk.pipeline import normalise_study
+                from linkrisk.quality import quality_warnings
+
+                resolved, quality, assumed = normalise_study(engine, study, loaded)
+                warnings += quality_warnings(resolved, quality, assumed["dates"])
         problems += load_problems
     return problems
 
@@ -256,4 +269,27 @@ def _duckdb_problems(settings: dict, where: str) -> list[Problem]:
     for key, value in settings.items():
         if key not in DUCKDB_KEYS:
             p.append(Problem(f"{where}: [duckdb] {key}", f"unknown setting; allowed: {_choices(DUCKDB_KEYS)}"))
+    return p
+
+
+def _quality_setting_problems(study: "Study", where: str) -> list[Problem]:
+    """Problems in ``[normalise] date_formats`` and ``quality_threshold``."""
+    p = []
+    n = study.normalisation
+    t = n.quality_threshold
+    if not isinstance(t, Number) or isinstance(t, bool) or not 0 <= t <= 1:
+        p.append(Problem(f"{where}: [normalise] quality_threshold", f"must be a share between 0 and 1, got {t!r}"))
+    if not isinstance(n.date_formats, dict):
+        return p + [Problem(f"{where}: [normalise] date_formats",
+                            'must be a table of "dataset.column" = "strptime format"')]
+    cat = study.catalogue
+    dates = {f"{d.name}.{c}" for d in study.datasets for c, k in d.columns.items()
+             if k in cat and cat[k].normaliser == "date"}
+    for label, fmt in n.date_formats.items():
+        if label not in dates:
+            p.append(Problem(f"{where}: [normalise] date_formats {label!r}",
+                             "is not a mapped date column; allowed: " + (_choices(sorted(dates)) or "none")))
+        if not isinstance(fmt, str) or not re.search(r"%[dmyYbBj]", fmt) or "'" in fmt:
+            p.append(Problem(f"{where}: [normalise] date_formats {label!r}",
+                             "must be a strptime format such as \"%d/%m/%Y\" (no quote characters)"))
     return p
