@@ -225,7 +225,9 @@ With a single HMAC key at every holder, equal resident IDs still give equal pseu
 so every identifier link survives: the same links, the same entities. What it
 "prevents" is only that the identifier values themselves become unreadable; the
 profiles behind them are joined exactly as before. A key per holder puts each holder in
-a linkage domain of its own, and the cross-holder identifier links are gone.
+a linkage domain of its own, and the cross-holder identifier links are gone. The report
+splits each prevented share in two: `by_links`, what the broken links alone prevent, and
+`by_hiding`, what unreadable values add; for the shared key the first is zero.
 """),
     code("""
 base = result.baseline
@@ -234,6 +236,9 @@ for name in ["keyed hash, one shared key", "keyed hash, key per holder"]:
     same = (s.labels == base.labels).all()
     print(f"{name:30s} links {s.links.pairs:6,}  entities {s.entities:6,}  "
           f"same entities as baseline: {same}")
+    p = s.prevented
+    print(f"{'':30s} prevents {p['value']:.1%}: {p['by_links']['value']:.1%} by breaking links, "
+          f"{p['by_hiding']['value']:.1%} by hiding values")
 """),
     md("""
 ## Unkeyed hashes are reversed
@@ -291,9 +296,12 @@ print(f"This CPU: {rate:,.0f} hashes/s, so all 10^10 mobile numbers would take "
 ## Normalise before you hash
 
 Hashing the raw text instead of a normalised value (`+86 138 1234 5678` versus
-`13812345678`) gives different pseudonyms for the same number. Compare the phone-hash
-scenarios: hashing raw text loses links, which looks like protection but is only noise;
-the attacker normalises and hashes the dictionary the same way.
+`13812345678`) gives different pseudonyms for the same number, which can look like
+protection. It is not: an attacker enumerating phone numbers also tries the handful of
+ways people write them. linkrisk's attacker learns those written forms from the loaded
+data and hashes every candidate in each of them, so the raw-text scenario is credited
+with no more than the normalised hash (the forms it tried are listed in the report's
+`reversed_columns`).
 """),
     code("""
 summary.set_index("scenario").loc[["baseline", "SHA-256 of phone", "SHA-256 of phone, raw text"],
