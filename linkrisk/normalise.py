@@ -336,7 +336,7 @@ def ric_candidate_space() -> dict:
     codes = int(ric_divisions()["code"].nunique())
     days = (date(2025, 12, 31) - date(1900, 1, 1)).days + 1
     return {"division_codes": codes, "dates": days, "order_codes": 1000,
-            "candidates": float(codes) * days * 1000, "first_date": "1900-01-01", "last_date": "2025-12-31"}
+            "candidates": float(codes) * days * 1000, "first_year": 1900, "last_year": 2025}
 
 
 def infer_national_id_scheme(engine: "Engine", study, columns: list["ColumnRef"], raw_table) -> dict:

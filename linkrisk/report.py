@@ -59,6 +59,9 @@ def to_markdown(result: "Result") -> str:
              f"{base['enrichment']['mean_per_record']:.2f} weighted kinds per record "
              f"(total enrichment {base['enrichment']['total']:,.1f}).", ""]
     lines += [f"**Warning:** {w['message']}" for w in d.get("warnings", [])] + ([""] if d.get("warnings") else [])
+    scheme = (d.get("assumptions") or {}).get("national_id_scheme")
+    if scheme and scheme.get("source") == "inferred" and scheme.get("values"):
+        lines += [f"**Assumed:** national IDs read as `{scheme['scheme']}`: {scheme['why']}.", ""]
     lines += [f"- **{s['name']}** prevents {_pct(p['value'])}: {_pct(p['by_links']['value'])} by breaking links "
               f"({_pct(p['by_links']['ci_low'])} to {_pct(p['by_links']['ci_high'])}), "
               f"{_pct(p['by_hiding']['value'])} by hiding values ({_pct(p['by_hiding']['ci_low'])} to "
@@ -176,6 +179,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
         recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
         journalist=d.get("journalist"), traces=d.get("traces"), warnings=d.get("warnings", []),
+        scheme=(d.get("assumptions") or {}).get("national_id_scheme"),
         version=__version__, show_values=show_values)
 
 

@@ -113,6 +113,11 @@ class Result:
 
     # access -------------------------------------------------------------------------
     @property
+    def warnings(self) -> list[dict]:
+        """Data-quality and giant-entity warnings of the run (also in the report's headline)."""
+        return list(self.extra.get("warnings", []))
+
+    @property
     def baseline(self) -> ScenarioResult:
         return self.scenarios[0]
 

@@ -187,10 +187,12 @@ def test_resident_ids_with_a_code_newer_than_the_birth_year_are_reversed() -> No
         assert space["division_codes"] > 6000  # codes of every period, not today's ~3,000
 
 
-def test_the_national_id_scheme_is_inferred_when_the_study_sets_none() -> None:
+def test_the_national_id_scheme_is_inferred_when_the_study_sets_none(tmp_path) -> None:
     # 4 of 4 values are well-formed resident IDs: read as cn_ric, and reversed (2 of 2 per
     # column). Before, the default "generic" made them unreversible: 0 reversed.
     with _hashed_ids_study(None).run() as result:
+        md = result.write(tmp_path / "r.md").read_text("utf-8").split("## Scenarios")[0]
+        assert "**Assumed:** national IDs read as `cn_ric`: not set by the study; 100.0% of 4" in md
         assumed = result.extra["assumptions"]["national_id_scheme"]
         assert (assumed["scheme"], assumed["source"], assumed["values"], assumed["well_formed"]) == \
             ("cn_ric", "inferred", 4, 4)
