@@ -172,11 +172,11 @@ def _hashed_ids_study(scheme):
                     what_matters=False, assess_risk=False)
 
 
-def test_resident_ids_with_a_code_newer_than_the_birth_year_are_reversed() -> None:
+def test_resident_ids_with_a_code_newer_than_the_birth_year_are_reversed(engine_name, request) -> None:
     # Both IDs are well formed; one fails stdnum's birth-year rule (a validity statistic:
     # 1 of 2 invalid), but the attacker enumerating every code ever assigned reverses
     # both: 2 of 2 per column. Before: 1 of 2.
-    with _hashed_ids_study("cn_ric").run() as result:
+    with _run(_hashed_ids_study("cn_ric"), engine_name, request) as result:
         assert [ric.is_valid(v) for v in _hashed_ids_study("cn_ric").datasets[0].source["nid"]] == [False, True]
         q = result.quality.set_index(["dataset", "column"])
         assert q.loc[("A", "nid"), "invalid"] == 1
@@ -204,7 +204,7 @@ def test_the_national_id_scheme_is_inferred_when_the_study_sets_none(tmp_path) -
 
 
 # 6. raw-text hashes ---------------------------------------------------------------------
-def test_raw_text_hashes_are_reversed_in_every_written_form_seen() -> None:
+def test_raw_text_hashes_are_reversed_in_every_written_form_seen(engine_name, request) -> None:
     # A writes "+86 139 0000 0011", B "13900000011": their raw-text hashes differ, and
     # neither is the canonical +8613900000011. The attacker enumerates the 1e10 mobiles in
     # the two forms seen (+DD DDD DDDD DDDD and DDDDDDDDDDD): both columns reversed (2 of
@@ -218,7 +218,7 @@ def test_raw_text_hashes_are_reversed_in_every_written_form_seen() -> None:
                      attacker=lr.Attacker(linkers=["identifiers"]),
                      scenarios=[lr.Scenario("raw", {"phone": {"technique": "hash", "normalise": False}})],
                      what_matters=False, assess_risk=False)
-    with study.run() as result:
+    with _run(study, engine_name, request) as result:
         s = result.scenario("raw")
         rev = {r["column"]: r for r in s.release.reversed_columns}
         assert [rev[c]["values_reversed"] for c in ("A.phone", "B.phone")] == [2, 2]
@@ -229,14 +229,14 @@ def test_raw_text_hashes_are_reversed_in_every_written_form_seen() -> None:
 
 
 # 7. prevented, decomposed ---------------------------------------------------------------
-def test_prevented_is_split_into_broken_links_and_hidden_values() -> None:
+def test_prevented_is_split_into_broken_links_and_hidden_values(engine_name, request) -> None:
     # The hand-made study of test_linkage_handmade (E_baseline = 29). One key shared by
     # every holder for national_id: every link survives, so by_links = 0. National IDs are
     # unreadable: K drops by 3 for a1, a2, b1; gains a1 2, b1 5, a2 5, b2 8, c1 3: E = 23.
     # prevented = by_hiding = 6 / 29 = 0.2069.
     study = tiny_study([lr.Scenario("shared", {"national_id": {"technique": "keyed_hash", "key_scope": "global"}}),
                         lr.Scenario("holder", {"national_id": {"technique": "keyed_hash", "key_scope": "dataset"}})])
-    with study.run() as result:
+    with _run(study, engine_name, request) as result:
         p = result.scenario("shared").prevented
         assert p["value"] == pytest.approx(6 / 29)
         assert p["by_links"]["value"] == pytest.approx(0.0)
