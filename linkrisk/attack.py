@@ -294,6 +294,7 @@ def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Releas
             continue  # a round that reverses nothing leaves the column's report as it was
         if forms and space is not None:
             space = float(space) * len(forms)  # every candidate in every written form
+            method = f"{method} (in {len(forms)} written forms)" if method else method
         cost_s = None if space is None else float(space) / a.hash_rate * (
             total if mode == "per_record" else 1)
         st["report"] = {

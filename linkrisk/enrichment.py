@@ -286,9 +286,11 @@ def decomposed_groups(engine: "Engine", baseline: str, scenario: str, links_only
         "GROUP BY round(b, 9), round(s, 9), round(l, 9) ORDER BY b, s, l")
 
 
-NEGATIVE_NOTE = ("A negative share means the scenario leaves the attacker more than the baseline does: "
+NEGATIVE_NOTE = ("A negative share means the scenario leaves more enrichment than the baseline: a record "
+                 "whose own value becomes unreadable while its entity still reads that kind in another "
+                 "record now gains the kind by linking (enrichment counts what linking adds to each record); "
                  "links the baseline's hub guard or class-size limit blocked can form once values are "
-                 "transformed, reversed values add readable kinds, and near zero the interval is sampling noise.")
+                 "transformed; and near zero the interval is sampling noise.")
 
 
 def bootstrap_decomposition(groups: pd.DataFrame, seed: int, n_boot: int = 1000, level: float = 0.95) -> dict:
