@@ -263,7 +263,9 @@ ATTACKER = [
 NORMALISE = [
     Field("phone_region", Text(max_len=3)),
     Field("transliterate_names", Flag()),
-    Field("national_id_scheme", OneOf(("cn_ric", "generic"), "scheme")),
+    Field("national_id_scheme", OneOf(("cn_ric", "generic"), "scheme", optional=True)),  # unset: inferred
+    Field("date_formats", TableOf(Text(max_len=2000), Text(max_len=100))),  # issue 19; checked in validate
+    Field("quality_threshold", Number(0, 1)),
 ]
 DATASET = [
     Field("name", NAME),
