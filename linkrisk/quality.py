@@ -61,8 +61,9 @@ def quality_warnings(study: "Study", quality: pd.DataFrame, dates: dict[str, dic
             out.append({"dataset": r.dataset, "column": r.column, "kind": r.kind, "problem": "invalid",
                         "share": share,
                         "message": f"{label} ({r.kind}): {share:.1%} of its {filled:,} non-blank values are "
-                                   f"invalid or unparsed (threshold {limit:.0%}); they cannot link, so every "
-                                   f"figure that needs this column is optimistic. To fix: {hint}."})
+                                   f"invalid or unparsed (threshold {limit:.0%}); a value linkrisk cannot read links "
+                                   f"only as written or not at all (an unparsed date or phone number links nothing), "
+                                   f"so figures that need this column may be optimistic. To fix: {hint}."})
     for label, d in (dates or {}).items():
         dataset, column = label.split(".", 1)
         if d["status"] == "ambiguous":
