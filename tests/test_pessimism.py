@@ -150,6 +150,31 @@ def test_giant_entities_are_flagged() -> None:
     assert giant_entities({"1": 500, "2": 300}, 1_100)["entities"] == 0
 
 
+def test_a_chain_of_links_makes_a_giant_entity_that_reaches_warnings_and_json(tmp_path) -> None:
+    # 100 people are pairs (a_j, b_j) sharing a phone: 100 entities of 2. A chain of 15
+    # records a_i, b_i (i = 0..14) links a_i - b_i by phone and b_i - a_(i+1) by e-mail,
+    # so its 30 records are one entity. Every value is held by 2 records (no hub).
+    # Sizes: 100 x 2, 1 x 30; 99% of the 101 entities are reached at size 2, so the limit
+    # is max(10, 5 x 2) = 10 and the 30-record entity is giant.
+    n, chain = 100, 15
+    pa = [f"1390000{j:04d}" for j in range(n)] + [f"1370000{i:04d}" for i in range(chain)]
+    a = pd.DataFrame({"rid": [f"a{k}" for k in range(n + chain)], "phone": pa,
+                      "email": [None] * n + [f"p{i}@example.org" for i in range(chain)]})
+    b = pd.DataFrame({"rid": [f"b{k}" for k in range(n + chain)], "phone": pa,
+                      "email": [None] * n + [f"p{i + 1}@example.org" for i in range(chain)]})
+    study = lr.Study([lr.Dataset("A", a, {"phone": "phone", "email": "email"}, record_id="rid"),
+                      lr.Dataset("B", b, {"phone": "phone", "email": "email"}, record_id="rid")],
+                     attacker=lr.Attacker(linkers=["identifiers"]), what_matters=False, assess_risk=False)
+    with study.run() as result:
+        giant = [w for w in result.warnings if w["problem"] == "giant_entity"]
+        assert [w["scenario"] for w in giant] == ["baseline"]
+        assert giant[0]["share"] == 30 / 230
+        report = json.loads((result.write(tmp_path / "r.json")).read_text())
+        g = report["scenarios"][0]["giant_entities"]
+        assert (g["entities"], g["records"], g["largest"], g["limit"]) == (1, 30, 30, 10)
+        assert any(w["problem"] == "giant_entity" for w in report["warnings"])
+
+
 # 4 and 5. resident IDs: every division code ever assigned; the scheme inferred ---------------
 def _rid(code: str, born: str, order: str) -> str:
     """A resident ID with its GB 11643-1999 check character: "10X98765432"[sum(d_i w_i) mod 11]."""
