@@ -13,13 +13,9 @@ command line's ``--help`` do not pay for pandas, DuckDB or SciPy until they are 
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("linkrisk")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from linkrisk.version import VERSION as __version__
 
 # public name -> the module that defines it
 _PUBLIC: dict[str, str] = {
@@ -29,7 +25,8 @@ _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("Entity", "IdentityGraph"), "linkrisk.graph"),
     **dict.fromkeys(("Result", "ScenarioResult"), "linkrisk.result"),
     **dict.fromkeys(("Attacker", "Dataset", "Linker", "Normalisation", "Policy", "RiskSpec", "Scenario",
-                     "Study", "Technique"), "linkrisk.study"),
+                     "StudyConfig", "Technique"), "linkrisk.study"),
+    "Study": "linkrisk.api",
     **dict.fromkeys(("ClassStats", "class_size_counts", "equivalence_classes", "journalist_matches",
                      "uniqueness_curve"), "linkrisk.uniqueness"),
     **dict.fromkeys(("dankar", "pitman", "snb", "zayatz", "DankarEstimate", "PitmanFit", "dankar_estimate",
@@ -60,7 +57,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from linkrisk.population import (DankarEstimate, PitmanFit, dankar, dankar_estimate, fit_pitman,
                                      pitman, snb, zayatz)
     from linkrisk.result import Result, ScenarioResult
+    from linkrisk.api import Study
     from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSpec, Scenario,
-                                Study, Technique)
+                                StudyConfig, Technique)
     from linkrisk.uniqueness import (ClassStats, class_size_counts, equivalence_classes,
                                      journalist_matches, uniqueness_curve)

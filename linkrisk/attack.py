@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine import quote
-from linkrisk.normalise import _ric_check, ric_candidate_space, ric_divisions, ric_well_formed
+from linkrisk.normalise import ric_check, ric_candidate_space, ric_divisions, ric_well_formed
 from linkrisk.release import ReleasedColumn, plain_domain
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 # Candidate spaces (DESIGN.md section 2). Resident IDs: about 2.9e11 in all, 6.3e6 with
 # the date of birth known, 1,000 with date of birth and county, 500 with sex as well.
@@ -51,7 +51,7 @@ CANDIDATE_SPACE = {
 DEMO_CAP = 500  # records on which the resident-ID reversal is actually run
 
 
-def _compromised(study: "Study", scope: str) -> bool:
+def _compromised(study: "StudyConfig", scope: str) -> bool:
     held = set(study.attacker.compromised_keys)
     if scope in held:
         return True
@@ -60,7 +60,7 @@ def _compromised(study: "Study", scope: str) -> bool:
     return False
 
 
-def attack_mode(study: "Study", col: ReleasedColumn, tech, ctx) -> str | None:
+def attack_mode(study: "StudyConfig", col: ReleasedColumn, tech, ctx) -> str | None:
     """How the attacker can undo a released column: decrypt, dictionary, per_record or None."""
     name = tech.name
     if name == "hash":
@@ -74,7 +74,7 @@ def attack_mode(study: "Study", col: ReleasedColumn, tech, ctx) -> str | None:
     return None
 
 
-def space_of(study: "Study", kind: str, know_dob=None, know_county=None, know_sex=None):
+def space_of(study: "StudyConfig", kind: str, know_dob=None, know_county=None, know_sex=None):
     """Candidate space S for a kind, per record when knowledge arrays are given."""
     if kind == "national_id" and study.normalisation.national_id_scheme == "cn_ric":
         whole = ric_candidate_space()["candidates"]
@@ -96,7 +96,7 @@ class Knowledge:
     record id, which is all the resident-ID demonstration needs.
     """
 
-    def __init__(self, engine: "Engine", study: "Study", release: "Release", labels: str):
+    def __init__(self, engine: "Engine", study: "StudyConfig", release: "Release", labels: str):
         self.engine, self.study, self.release, self.labels = engine, study, release, labels
         self.done: int | None = None  # None: nothing built; -1: every record; else rids up to
 
@@ -131,7 +131,7 @@ class Knowledge:
         self.done = None
 
 
-def _knowledge(engine: "Engine", study: "Study", release: "Release", lab: str) -> None:
+def _knowledge(engine: "Engine", study: "StudyConfig", release: "Release", lab: str) -> None:
     """Table ``_know(_rid, dob, county, sex)``: what the attacker reads in each record's
     profile; ``lab`` is a table (quoted) or subquery of entities ``(_rid, e)``."""
     parts = {"date_of_birth": [], "address": [], "sex": []}
@@ -176,7 +176,7 @@ def _county_prefixes() -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def reverse(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release",
+def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release",
             labels: str, state: dict) -> int:
     """One round of reversal over every attackable column; returns records newly reversed.
 
@@ -412,7 +412,7 @@ def written_forms(engine: "Engine", loaded: "Loaded", kind: str) -> list[str]:
     return sorted(counts, key=lambda f: (-counts[f], f))
 
 
-def _cheapest_first(engine: "Engine", study: "Study", kind: str, st: dict, knowledge: str | None):
+def _cheapest_first(engine: "Engine", study: "StudyConfig", kind: str, st: dict, knowledge: str | None):
     """Per-record enumeration within the budget, cheapest records first.
 
     A record's candidate space depends only on what the attacker knows of it (date of
@@ -527,7 +527,7 @@ def _demo_ric(engine: "Engine", tech, ctx, c: ReleasedColumn, knowledge: Knowled
     t0 = time.perf_counter()
     recovered = engine.scalar(
         f"SELECT count(DISTINCT _rid) FROM (SELECT _rid, h, {expr} AS x FROM ("
-        f"SELECT _rid, h, f17 || {_ric_check('f17')} AS cand FROM ("
+        f"SELECT _rid, h, f17 || {ric_check('f17')} AS cand FROM ("
         "SELECT _rid, h, county || d || lpad(CAST(o AS VARCHAR), 3, '0') AS f17 FROM _demo, range(1000) t(o)))) "
         "WHERE x = h", params)
     seconds = time.perf_counter() - t0
@@ -536,7 +536,7 @@ def _demo_ric(engine: "Engine", tech, ctx, c: ReleasedColumn, knowledge: Knowled
             "recovered": int(recovered), "seconds": round(seconds, 3)}
 
 
-def attack_and_link(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release",
+def attack_and_link(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release",
                     link, label, max_rounds: int = 5):
     """Link, reverse what can be reversed, and link again until nothing new falls.
 

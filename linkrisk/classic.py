@@ -42,7 +42,7 @@ from linkrisk.features import build_input, candidate_rules, features, key_column
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 MAX_RECORDS = 200_000  # more than this and the in-memory toolkit is the wrong tool
 TABLE = "_cl_input"
@@ -62,7 +62,7 @@ def _records(engine: "Engine", release: "Release") -> int:
     return sum(engine.count(t) for t in tables.values())
 
 
-def link_classic(engine: "Engine", study: "Study", release: "Release", edges: str,
+def link_classic(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                  progress: Callable[[str], None] | None = None) -> dict:
     """Link records with recordlinkage (Block, SortedNeighbourhood, ECM); insert the links.
 

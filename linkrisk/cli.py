@@ -129,7 +129,7 @@ def _cmd_run(args, console: Console) -> int:
         study.duckdb["memory_limit"] = args.memory_limit
     # the settings (scenario names become file names) and then every output path are
     # checked before any work: a bad path fails in a second, not after the run
-    problems = list(study._parse_problems) + config_problems(study)
+    problems = list(study.parse_problems) + config_problems(study)
     if problems:
         raise lr.StudyError(problems, str(args.study))
     plan = plan_outputs(study, out=args.out, json=args.json, export=args.export)

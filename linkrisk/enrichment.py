@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 
 @dataclass
@@ -37,7 +37,7 @@ class KindBits:
     weights: np.ndarray
 
     @classmethod
-    def of(cls, study: "Study", loaded: "Loaded") -> "KindBits":
+    def of(cls, study: "StudyConfig", loaded: "Loaded") -> "KindBits":
         kinds = sorted({c.kind for c in loaded.columns})
         if len(kinds) > 63:
             raise ValueError("linkrisk supports at most 63 kinds in one study")
@@ -72,7 +72,7 @@ def _gained_sql(bits: KindBits, profile: str, mask: str) -> str:
 WIDE_DATASETS = 8
 
 
-def score_table(engine: "Engine", study: "Study", loaded: "Loaded", release: "Release", bits: KindBits,
+def score_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release", bits: KindBits,
                 labels: str, table: str) -> str:
     """Create ``table(_rid, _ds, e, m, pm, g)``: per record its dataset (position in
     ``loaded.datasets``), entity, K_s(r) as a bit mask, P_s(e) and gain_s(r); with at most

@@ -16,7 +16,7 @@ from linkrisk.release import plain_domain
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release, ReleasedColumn
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 INPUT = "_pl_input"
 FAMILIES = {"name": "name", "date": "date", "address": "address", "postcode": "postcode"}
@@ -86,7 +86,7 @@ def _comparison_domain(f: Feature, c: "ReleasedColumn") -> str:
     return c.domain if f.family == "identifier" or not c.readable else f"{c.kind}|text"
 
 
-def features(study: "Study", release: "Release") -> list[Feature]:
+def features(study: "StudyConfig", release: "Release") -> list[Feature]:
     """The kinds the model compares, with the columns each dataset contributes.
 
     Every released identifier or quasi-identifier kind is kept, whichever datasets hold
@@ -168,7 +168,7 @@ def name_columns(f: Feature, ds: str, value) -> list[str]:
             f"{_coalesce([e for e in (family, last) if e], 'VARCHAR')} AS {f.fn}"]
 
 
-def build_input(engine: "Engine", study: "Study", feats: list[Feature], table: str = INPUT) -> tuple[int, dict]:
+def build_input(engine: "Engine", study: "StudyConfig", feats: list[Feature], table: str = INPUT) -> tuple[int, dict]:
     """Create ``table``: ``_rid, _ds`` and each feature's columns; return its rows and hubs.
 
     An identifier value held by more than ``max_value_frequency`` records (a placeholder

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
+from linkrisk.engine.base import components
 from linkrisk.errors import LinkriskError
 from linkrisk.redact import redact
 
@@ -29,37 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.release import Release
-    from linkrisk.study import Study
-
-
-def components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component label of each node of an undirected graph.
-
-    Parameters
-    ----------
-    n_nodes : int
-        Nodes are ``0 .. n_nodes - 1``.
-    a, b : array of int
-        Edge end points.
-
-    Returns
-    -------
-    ndarray of int64
-        ``labels[i]`` is the component of node ``i``; components are numbered in order
-        of their smallest node, from 0.
-
-    Examples
-    --------
-    >>> components(5, np.array([0, 3]), np.array([1, 4])).tolist()
-    [0, 0, 1, 2, 2]
-    """
-    if n_nodes == 0:
-        return np.zeros(0, dtype=np.int64)
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    m = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes)).tocsr()
-    _, labels = connected_components(m, directed=False)
-    return labels.astype(np.int64)
+    from linkrisk.study import StudyConfig
 
 
 @dataclass
@@ -142,7 +111,7 @@ class IdentityGraph:
     neighbourhood asked for, and :attr:`labels` the whole array on request.
     """
 
-    def __init__(self, scenario: str, engine: "Engine", study: "Study", loaded: "Loaded",
+    def __init__(self, scenario: str, engine: "Engine", study: "StudyConfig", loaded: "Loaded",
                  release: "Release", edges: str, labels_table: str, n_entities: int):
         self.scenario = scenario
         self._engine = engine

@@ -22,7 +22,7 @@ from linkrisk.redact import redact
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release, ReleasedColumn
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 EDGE_COLUMNS = "a BIGINT, b BIGINT, linker VARCHAR, rule VARCHAR, da INTEGER, db INTEGER, p DOUBLE"
 
@@ -52,7 +52,7 @@ def _reuse(engine: "Engine", reuse: "Links", edges: str, linker: str, rule: str)
     return [h for h in reuse.hubs if h["linker"] == linker and h["rule"] == rule]
 
 
-def _identifier_domains(study: "Study", release: "Release") -> dict[str, list["ReleasedColumn"]]:
+def _identifier_domains(study: "StudyConfig", release: "Release") -> dict[str, list["ReleasedColumn"]]:
     cat = study.catalogue
     domains: dict[str, list] = defaultdict(list)
     for c in release.columns:
@@ -61,7 +61,7 @@ def _identifier_domains(study: "Study", release: "Release") -> dict[str, list["R
     return dict(domains)
 
 
-def link_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,
+def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                      show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
     """Link any two records whose values of one identifier domain are equal.
 
@@ -156,7 +156,7 @@ def relative_hub_limit(counts: dict[int, int]) -> int:
     return max(RELATIVE_FLOOR, RELATIVE_FACTOR * p99)
 
 
-def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release", edges: str,
+def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                            show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
     """Link records of different datasets that agree exactly on a quasi-identifier set.
 
@@ -217,7 +217,7 @@ def link_quasi_identifiers(engine: "Engine", study: "Study", release: "Release",
     return hubs
 
 
-def link_traces(engine: "Engine", study: "Study", release: "Release", edges: str,
+def link_traces(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                 show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
     """Link records whose trajectories co-occur (:mod:`linkrisk.trace_link`)."""
     from linkrisk.trace_link import link_traces as run
@@ -232,7 +232,7 @@ LINKERS: dict[str, Callable] = {
 }
 
 
-def run_linkers(engine: "Engine", study: "Study", release: "Release", tag: str,
+def run_linkers(engine: "Engine", study: "StudyConfig", release: "Release", tag: str,
                 show_values: bool = False, progress=None, reuse: Links | None = None) -> Links:
     """Run every linker of the study's attacker on a release; return the edges and hubs.
 

@@ -15,25 +15,17 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine import quote
-from linkrisk.engine.base import ROW
 from linkrisk.errors import InputError, Problem
 from linkrisk.messages import bounded, header, header_is_data, headers, name
-from linkrisk.normalise import ColumnRef
+from linkrisk.tables import ROW, TRUTH_TABLE, ColumnRef, raw_table  # noqa: F401 (re-exported)
 from linkrisk.study import DELIMITERS, detect_delimiter
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
-    from linkrisk.study import Dataset, Study
+    from linkrisk.study import Dataset, StudyConfig
 
 MAX_FIELD_CHARS = 1_000_000  # a field longer than this is almost surely broken quoting
 TRUTH_COLUMNS = ("dataset", "record_id", "person_id")
-TRUTH_TABLE = "_truth"  # (_rid, pid, trow): each record's person, as the truth file names it
-
-
-def raw_table(i: int) -> str:
-    return f"raw{i}"
-
-
 @dataclass
 class Loaded:
     """What the load stage put into the engine."""
@@ -53,7 +45,7 @@ class Loaded:
         return [c for c in self.columns if c.dataset == dataset]
 
 
-def _load_source(engine: "Engine", table: str, ds: "Dataset", label: str,
+def load_source(engine: "Engine", table: str, ds: "Dataset", label: str,
                  problems: list[Problem], delimiter: str | None = None) -> list[str] | None:
     """Load one source into ``table``; return its columns or None after a problem."""
     if isinstance(ds.source, pd.DataFrame):
@@ -125,7 +117,7 @@ def _csv_duplicates(ds: "Dataset") -> list[str]:
     return dup
 
 
-def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]:
+def load_study(study: "StudyConfig", engine: "Engine") -> tuple[Loaded, list[Problem]]:
     """Load every dataset of ``study`` into ``engine`` and check it.
 
     Returns
@@ -140,7 +132,7 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
         label = ds.label()
         if ds.delimiter is not None and ds.delimiter not in DELIMITERS:
             continue  # reported by config validation
-        cols = _load_source(engine, raw_table(i), ds, label, problems)
+        cols = load_source(engine, raw_table(i), ds, label, problems)
         if cols is None:
             continue
         bad = _header_problems(engine, raw_table(i), ds, cols, label)
@@ -237,13 +229,13 @@ def load_study(study: "Study", engine: "Engine") -> tuple[Loaded, list[Problem]]
     return loaded, problems
 
 
-def _load_truth(study: "Study", engine: "Engine", loaded: Loaded, problems: list[Problem]) -> bool:
+def _load_truth(study: "StudyConfig", engine: "Engine", loaded: Loaded, problems: list[Problem]) -> bool:
     from linkrisk.study import Dataset
 
     src = study.truth
     ds = Dataset("truth", src)
     label = f"truth file ({src})" if not isinstance(src, pd.DataFrame) else "truth table"
-    cols = _load_source(engine, "truth_raw", ds, label, problems)
+    cols = load_source(engine, "truth_raw", ds, label, problems)
     if cols is None:
         return False
     missing = [c for c in TRUTH_COLUMNS if c not in cols]

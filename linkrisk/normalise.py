@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from linkrisk.engine import quote
-from linkrisk.engine.base import ROW
+from linkrisk.tables import ROW, ColumnRef, normalised_table  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -229,7 +229,7 @@ def _code_rule() -> Rule:
                 masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')")
 
 
-def _ric_check(first17: str) -> str:
+def ric_check(first17: str) -> str:
     """SQL for the GB 11643-1999 check character of a 17-digit string expression:
     ``"10X98765432"[sum(d_i * w_i) mod 11]``."""
     return _ric_check_of(f"TRY_CAST({first17} AS BIGINT)")
@@ -254,7 +254,7 @@ def _cn_ric_rule() -> Rule:
     """
     s = "{p}"
     legacy17 = f"(substr({s}, 1, 6) || '19' || substr({s}, 7, 9))"
-    value = (f"NULLIF(CASE WHEN regexp_matches({s}, '^[0-9]{{15}}$') THEN {legacy17} || {_ric_check(legacy17)} "
+    value = (f"NULLIF(CASE WHEN regexp_matches({s}, '^[0-9]{{15}}$') THEN {legacy17} || {ric_check(legacy17)} "
              f"ELSE {s} END, '')")
     valid = ("(regexp_matches({v}, '^[0-9]{17}[0-9X]$') "
              "AND right({v}, 1) = " + _ric_check_of("{q}") + " "
@@ -319,7 +319,7 @@ def ric_well_formed(v: str) -> str:
     those; linkrisk counts them as invalid but still reverses them).
     """
     return (f"(regexp_matches({v}, '^[0-9]{{17}}[0-9X]$') "
-            f"AND right({v}, 1) = {_ric_check(f'substr({v}, 1, 17)')} "
+            f"AND right({v}, 1) = {ric_check(f'substr({v}, 1, 17)')} "
             f"AND try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
             f"AND substr({v}, 1, 6) IN (SELECT code FROM _ric_codes))")
 
@@ -465,33 +465,6 @@ def pinyin_mapping(values: list[str]) -> pd.DataFrame:
 
 
 # the stage ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ColumnRef:
-    """A mapped column of a loaded dataset and where its normalised value lives."""
-
-    dataset: str
-    dataset_index: int
-    column: str  # the source column name
-    kind: str
-    slot: int  # c{slot} / h{slot} in the normalised table
-
-    @property
-    def value(self) -> str:
-        return f"c{self.slot}"
-
-    @property
-    def present(self) -> str:
-        return f"h{self.slot}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.dataset}.{self.column}"
-
-
-def normalised_table(i: int) -> str:
-    return f"norm{i}"
-
-
 def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
                    skip: set[int] = frozenset()) -> None:
     """Build the Python-made mapping tables (phones, pinyin, division codes) once,

@@ -31,7 +31,7 @@ from linkrisk.errors import Problem, StudyError
 from linkrisk.messages import plain
 
 if TYPE_CHECKING:  # pragma: no cover
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 REPORT_SUFFIXES = {".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 TEMP_NAME_EXTRA = 24  # characters the temporary name adds to a file name (".NAME.xxxxxxxx.tmp")
@@ -56,7 +56,7 @@ class OutputPlan:
     export_files: list[Path] = field(default_factory=list)
 
 
-def input_paths(study: "Study") -> list[Path]:
+def input_paths(study: "StudyConfig") -> list[Path]:
     """Every file a study reads: the study file, the datasets, the truth file."""
     paths = [study.source] if study.source else []
     paths += [d.path for d in study.datasets if d.path is not None]
@@ -100,7 +100,7 @@ def _writable_problem(path: Path, what: str) -> str | None:
     return None
 
 
-def plan_outputs(study: "Study", out: Path | None = None, json: Path | None = None,
+def plan_outputs(study: "StudyConfig", out: Path | None = None, json: Path | None = None,
                  export: Path | None = None) -> OutputPlan:
     """Check every output path of a run before it starts.
 

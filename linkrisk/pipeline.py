@@ -24,14 +24,15 @@ from linkrisk.load import load_study, raw_table
 from linkrisk.normalise import (build_mappings, date_readings, infer_national_id_scheme, normalise_dataset,
                                 normalised_table)
 from linkrisk.quality import giant_entities, quality_warnings
-from linkrisk.release import baseline_release, release_scenario
+from linkrisk.pseudonymise import apply_policy as release_scenario
+from linkrisk.release import baseline_release
 from linkrisk.result import Result, ScenarioResult
 from linkrisk.validate import config_problems
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 Progress = Callable[[str], None]
 KEEP_TABLES_UP_TO = 1_000_000  # records; above, scenario tables are dropped once scored
@@ -90,11 +91,11 @@ def _say(progress, message: str) -> None:
         progress(message)
 
 
-def run_study(study: "Study", progress: Progress | None = None, engine: "Engine | None" = None,
+def run_study(study: "StudyConfig", progress: Progress | None = None, engine: "Engine | None" = None,
               show_values: bool = False) -> Result:
     """Run a study end to end (see :meth:`linkrisk.Study.run`)."""
     source = str(study.source) if study.source else None
-    problems = config_problems(study) + list(study._parse_problems)
+    problems = config_problems(study) + list(study.parse_problems)
     if problems:
         raise StudyError(problems, source)
     own_engine = engine is None
@@ -107,7 +108,7 @@ def run_study(study: "Study", progress: Progress | None = None, engine: "Engine 
         raise
 
 
-def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: str | None) -> Result:
+def _run(study: "StudyConfig", engine: "Engine", progress, show_values: bool, source: str | None) -> Result:
     timer = Timer()
     n_ids = len({k for d in study.datasets for k in d.columns.values()
                  if k in study.catalogue and study.catalogue[k].role is Role.IDENTIFIER})
@@ -182,7 +183,7 @@ def _run(study: "Study", engine: "Engine", progress, show_values: bool, source: 
     return result
 
 
-def normalise_study(engine: "Engine", study: "Study", loaded, drop_raw: bool = True):
+def normalise_study(engine: "Engine", study: "StudyConfig", loaded, drop_raw: bool = True):
     """The normalise stage of every dataset, with the settings it infers from the data.
 
     Returns
@@ -330,7 +331,7 @@ class _Run:
                          *s.release.tables)
 
 
-def _threshold_curve(engine: "Engine", study: "Study", links, persons: str, n_records: int, truth: dict) -> None:
+def _threshold_curve(engine: "Engine", study: "StudyConfig", links, persons: str, n_records: int, truth: dict) -> None:
     """With truth, add the probabilistic linker's F1 by threshold to ``truth`` (issue 18)."""
     from linkrisk.probabilistic import scored_table
     from linkrisk.truth import CURVE_THRESHOLDS, threshold_curve
@@ -344,7 +345,7 @@ def _threshold_curve(engine: "Engine", study: "Study", links, persons: str, n_re
     engine.drop(scored)
 
 
-def compared_kinds(study: "Study") -> set[str]:
+def compared_kinds(study: "StudyConfig") -> set[str]:
     """Kinds whose values some stage compares, and so must normalise; the others (photos,
     location traces, ... and anything no linker, scenario or risk question uses) only
     need to be present or absent, and are only trimmed."""
@@ -369,7 +370,7 @@ def compared_kinds(study: "Study") -> set[str]:
     return out & kinds
 
 
-def _raw_slots(study: "Study", loaded) -> set[int]:
+def _raw_slots(study: "StudyConfig", loaded) -> set[int]:
     """Columns some scenario transforms without normalising first: their raw text is kept."""
     from linkrisk.pseudonymise import policy_for
 
@@ -398,7 +399,7 @@ def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple |
     return engine.components_table(links.pairs_table, n_records, table)
 
 
-def _suspicious(engine: "Engine", study: "Study", release: "Release", scores: str) -> int:
+def _suspicious(engine: "Engine", study: "StudyConfig", release: "Release", scores: str) -> int:
     """Entities holding two records of one dataset with different values of one identifier kind.
 
     Values are compared within a join domain: a hashed column and the plaintext the

@@ -64,7 +64,7 @@ from linkrisk.features import INPUT, Feature, build_input, candidate_rules, feat
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 PAIRS_PER_RECORD = 20  # candidate pairs scored, at most, per record (all rules together)
 MIN_PAIR_BUDGET = 1_000_000
@@ -288,7 +288,7 @@ def _em_rules(engine: "Engine", feats: list[Feature]) -> list[tuple[str, str, se
 
 
 # the linker -----------------------------------------------------------------------------
-def link_probabilistic(engine: "Engine", study: "Study", release: "Release", edges: str,
+def link_probabilistic(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                        progress: Callable[[str], None] | None = None) -> dict:
     """Link records with a Splink model trained on the released data; insert the links.
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from linkrisk.engine import make_engine, quote
 from linkrisk.errors import InputError
-from linkrisk.load import _load_source
+from linkrisk.load import load_source
 from linkrisk.messages import header_is_data
 from linkrisk.normalise import (CN_MOBILE, EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, load_ric_years,
                                 phone_clean_sql, rule_for)
@@ -92,7 +92,7 @@ def profile_file(path: str | Path, delimiter: str | None = None) -> pd.DataFrame
     ds = Dataset("profile", path, delimiter=delimiter)
     problems = []
     with make_engine("duckdb") as engine:
-        cols = _load_source(engine, "p_all", ds, f"file {path}", problems)
+        cols = load_source(engine, "p_all", ds, f"file {path}", problems)
         if cols is None:
             raise InputError("; ".join(p.message for p in problems))
         # DuckDB takes only constants in a sample clause; SAMPLE is ours, an int, not input

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.normalise import ColumnRef
-    from linkrisk.study import Policy, Scenario, Study
+    from linkrisk.study import Policy, Scenario, StudyConfig
 
 
 class KeyRing:
@@ -93,7 +93,7 @@ def scope_id(key_scope: str | None, dataset: str, groups: dict[str, list[str]]) 
 class Context:
     """What a technique needs to know about the column it transforms."""
 
-    study: "Study"
+    study: "StudyConfig"
     ref: "ColumnRef"
     keys: KeyRing
     policy: "Policy"
@@ -341,7 +341,7 @@ def released_table(tag: str, dataset_index: int) -> str:
     return f"rel_{tag}_{dataset_index}"
 
 
-def apply_policy(study: "Study", loaded: "Loaded", engine: "Engine", scenario: "Scenario",
+def apply_policy(study: "StudyConfig", loaded: "Loaded", engine: "Engine", scenario: "Scenario",
                  tag: str = "s") -> Release:
     """Release copies of every dataset under a scenario's policy.
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 
-def quality_warnings(study: "Study", quality: pd.DataFrame, dates: dict[str, dict] | None = None) -> list[dict]:
+def quality_warnings(study: "StudyConfig", quality: pd.DataFrame, dates: dict[str, dict] | None = None) -> list[dict]:
     """Warnings about mapped columns the linkers cannot (fully) read.
 
     Parameters

@@ -17,7 +17,7 @@ from linkrisk.normalise import ColumnRef, normalised_table
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 BASELINE = "baseline"
 
@@ -104,16 +104,9 @@ def plain_domain(kind: str) -> str:
     return f"{kind}|plain"
 
 
-def baseline_release(study: "Study", loaded: "Loaded") -> Release:
+def baseline_release(study: "StudyConfig", loaded: "Loaded") -> Release:
     """The as-leaked release: every column normalised plaintext, readable."""
     cols = [ReleasedColumn(ref=c, table=normalised_table(c.dataset_index),
                            domain=plain_domain(c.kind), readable=True, technique="keep",
                            reason="as leaked") for c in loaded.columns]
     return Release(BASELINE, cols)
-
-
-def release_scenario(study: "Study", loaded: "Loaded", engine: "Engine", scenario, tag: str) -> Release:
-    """Apply a scenario's policy to released copies of the datasets (tables ``rel_<tag>_*``)."""
-    from linkrisk.pseudonymise import apply_policy
-
-    return apply_policy(study, loaded, engine, scenario, tag)

@@ -146,7 +146,8 @@ def to_html(result: "Result", show_values: bool = False) -> str:
 
     import jinja2
 
-    from linkrisk import __version__, plots
+    from linkrisk import plots
+    from linkrisk.version import VERSION as __version__
 
     d = _clean(result.to_dict())
     figs = {"prevented": plots.prevented_chart(result), "matrix": plots.link_matrix(result),

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.errors import LinkriskError
+from linkrisk.files import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.link import Links
     from linkrisk.load import Loaded
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 
 @dataclass
@@ -99,7 +100,7 @@ class Result:
     >>> result.write("report.json")                            # doctest: +SKIP
     """
 
-    def __init__(self, study: "Study", loaded: "Loaded", quality: pd.DataFrame,
+    def __init__(self, study: "StudyConfig", loaded: "Loaded", quality: pd.DataFrame,
                  scenarios: list[ScenarioResult], engine: "Engine", timings: dict[str, float],
                  bits: "KindBits"):
         self.study = study
@@ -152,7 +153,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict (stable keys; see docs/report-schema.md)."""
-        from linkrisk import __version__
+        from linkrisk.version import VERSION as __version__
 
         names = self.loaded.datasets
         datasets = []
@@ -245,12 +246,3 @@ class Result:
     def __repr__(self) -> str:
         return (f"Result(study={self.study.name!r}, records={self.loaded.total}, "
                 f"scenarios={[s.name for s in self.scenarios]})")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    from linkrisk._files import atomic_path
-
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)

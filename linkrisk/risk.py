@@ -14,27 +14,27 @@ from typing import TYPE_CHECKING
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
 from linkrisk.population import dankar_estimate
-from linkrisk.uniqueness import (_stats_from_histogram, class_size_counts, equivalence_classes,
+from linkrisk.uniqueness import (stats_from_histogram, class_size_counts, equivalence_classes,
                                  journalist_matches, uniqueness_curve)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.result import ScenarioResult
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 PROFILES = "linked profiles (baseline)"
 SWEENEY = ("date_of_birth", "sex", "postcode")  # Sweeney 2000: 87% of Americans unique on these
 
 
-def quasi_kinds(study: "Study", dataset: str) -> list[str]:
+def quasi_kinds(study: "StudyConfig", dataset: str) -> list[str]:
     """The quasi-identifier kinds a dataset holds, in the order its columns are mapped."""
     cat = study.catalogue
     return list(dict.fromkeys(k for k in study.dataset(dataset).columns.values()
                               if cat[k].role is Role.QUASI))
 
 
-def default_questions(study: "Study", loaded: "Loaded") -> list[tuple[str, list[str], float | None]]:
+def default_questions(study: "StudyConfig", loaded: "Loaded") -> list[tuple[str, list[str], float | None]]:
     """Risk questions when the study has none: every dataset's quasi-identifiers together,
     and Sweeney's date of birth + sex + postcode where at least two of them are present."""
     out = []
@@ -50,7 +50,7 @@ def default_questions(study: "Study", loaded: "Loaded") -> list[tuple[str, list[
     return out
 
 
-def _profiles_table(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "ScenarioResult",
+def _profiles_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "ScenarioResult",
                     kinds: list[str]) -> str:
     """Table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded).
 
@@ -79,7 +79,7 @@ def _profiles_table(engine: "Engine", study: "Study", loaded: "Loaded", baseline
     return "_profiles"
 
 
-def _coded(engine: "Engine", study: "Study", baseline: "ScenarioResult", loaded: "Loaded") -> dict[str, str]:
+def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", loaded: "Loaded") -> dict[str, str]:
     """Per dataset, a table ``_risk<i>`` holding a 128-bit MD5 number of each
     quasi-identifier column (named by its kind): grouping on integers is several times
     faster than on text. (DuckDB's 64-bit ``hash()`` collided on real-looking data.)"""
@@ -101,7 +101,7 @@ def _columns(coded: dict[str, str], dataset: str, kinds: list[str]):
     return coded[dataset], list(kinds)
 
 
-def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "ScenarioResult") -> dict:
+def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "ScenarioResult") -> dict:
     """Uniqueness entries, journalist matches and uniqueness curves for a study.
 
     Returns
@@ -122,7 +122,7 @@ def assess(engine: "Engine", study: "Study", loaded: "Loaded", baseline: "Scenar
         if table is None or any(k not in quasi_kinds(study, dataset) for k in kinds):
             continue
         histogram = class_size_counts(engine, table, cols)  # one GROUP BY for both measures
-        stats = _stats_from_histogram(cols, histogram)
+        stats = stats_from_histogram(cols, histogram)
         entry = {"dataset": dataset, "quasi_identifiers": list(kinds), **_stats(stats)}
         if fraction:
             est = dankar_estimate(histogram, stats.records, fraction)

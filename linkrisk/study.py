@@ -1,8 +1,8 @@
 """Studies: which datasets leaked, what their columns hold, what the attacker does, and
 which pseudonymisation scenarios to compare.
 
-A study is built in code or loaded from a TOML file (DESIGN.md section 5). Settings are
-stored as given; :meth:`Study.validate` checks all of them at once, including the files,
+A study is built in code or loaded from a TOML file (docs/study-file.md). Settings are
+stored as given; :meth:`linkrisk.Study.validate` checks all of them at once, including the files,
 and reports every problem with where it is and what was allowed.
 """
 
@@ -13,15 +13,12 @@ import tomllib
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
 from linkrisk.catalogue import NORMALISERS, Catalogue, Kind, Role
 from linkrisk.errors import Problem, StudyError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from linkrisk.result import Result
 
 
 class Technique(str, Enum):
@@ -234,8 +231,11 @@ _TOP_KEYS = {"name", "description", "seed", "weights", "engine", "duckdb", "spar
 DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
 
 
-class Study:
-    """A linkage-risk study.
+class StudyConfig:
+    """The settings of a linkage-risk study, as given (the values-and-config layer).
+
+    :class:`linkrisk.Study` adds validation and running; the stages take a
+    ``StudyConfig`` and never run anything themselves.
 
     Parameters
     ----------
@@ -279,8 +279,8 @@ class Study:
     >>> import pandas as pd, linkrisk as lr
     >>> a = pd.DataFrame({"id": ["1"], "phone": ["13800138000"]})
     >>> study = lr.Study([lr.Dataset("a", a, {"phone": "phone"}, record_id="id")])
-    >>> study.validate()
-    []
+    >>> [d.name for d in study.datasets]
+    ['a']
     """
 
     def __init__(self, datasets: Sequence[Dataset], name: str = "study", seed: int = 0,
@@ -319,11 +319,11 @@ class Study:
         self.duckdb = dict(duckdb or {})
         self.description = description
         self.source = source
-        self._parse_problems: list[Problem] = []
+        self.parse_problems: list[Problem] = []  # what the TOML parser found wrong
 
     # construction -------------------------------------------------------------------
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Study":
+    def from_toml(cls, path: str | Path) -> "StudyConfig":
         """Load a study file; paths inside it are relative to the file.
 
         Raises
@@ -347,7 +347,7 @@ class Study:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None,
-                  source: Path | None = None) -> "Study":
+                  source: Path | None = None) -> "StudyConfig":
         """Build a study from the parsed content of a study file."""
         from linkrisk.messages import plain
 
@@ -482,7 +482,7 @@ class Study:
                     engine=data.get("engine", "duckdb"), spark=get_table("spark"), duckdb=get_table("duckdb"),
                     description=data.get("description", ""),
                     source=source)
-        study._parse_problems = problems
+        study.parse_problems = problems
         return study
 
     def engine_options(self) -> dict[str, Any]:
@@ -525,62 +525,6 @@ class Study:
                 return d
         raise KeyError(name)
 
-    # validation ---------------------------------------------------------------------
-    def validate(self, files: bool = True, warnings: list | None = None) -> list[Problem]:
-        """Every problem in the study, at once.
-
-        Parameters
-        ----------
-        files : bool
-            Also open each file and check columns, record ids and the truth file.
-        warnings : list, optional
-            When given (and the study loads), data-quality warnings are appended to it:
-            mapped columns mostly invalid or unparsed, date columns whose day/month
-            order is ambiguous (see :func:`linkrisk.quality.quality_warnings`).
-
-        Returns
-        -------
-        list of Problem
-            Empty when the study is valid.
-        """
-        from linkrisk.validate import validate_study
-
-        return list(self._parse_problems) + validate_study(self, files=files, warnings=warnings)
-
-    def check(self) -> None:
-        """Raise :class:`StudyError` listing every problem, if there is any."""
-        problems = self.validate()
-        if problems:
-            raise StudyError(problems, str(self.source) if self.source else None)
-
-    # running ------------------------------------------------------------------------
-    def run(self, progress=None, engine=None, show_values: bool = False) -> "Result":
-        """Validate, load, link and score the baseline and every scenario.
-
-        Parameters
-        ----------
-        progress : callable, optional
-            Called with a short message (and, if it takes three arguments, the step
-            number and the number of steps) as the run advances.
-        engine : Engine, optional
-            An engine to run in (default: a new one of the study's kind).
-        show_values : bool
-            Keep raw values (hub values, entity neighbourhoods) in the result instead of
-            redacting them. Off by default; reports built from the result show them.
-
-        Returns
-        -------
-        Result
-
-        Raises
-        ------
-        StudyError
-            Listing every problem with the study, when there is any.
-        """
-        from linkrisk.pipeline import run_study
-
-        return run_study(self, progress=progress, engine=engine, show_values=show_values)
-
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, datasets={[d.name for d in self.datasets]}, "
                 f"scenarios={[s.name for s in self.scenarios]})")
@@ -609,5 +553,5 @@ def detect_delimiter(path: Path) -> str:
     return best if counts[best] > 0 else ","
 
 
-__all__ = ["Study", "Dataset", "Scenario", "Policy", "Attacker", "Normalisation",
+__all__ = ["StudyConfig", "Dataset", "Scenario", "Policy", "Attacker", "Normalisation",
            "RiskSpec", "Technique", "Linker", "NORMALISERS", "detect_delimiter"]

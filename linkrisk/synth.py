@@ -35,7 +35,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
-from linkrisk import _synth_lists as lists
+from linkrisk import synth_lists as lists
 from linkrisk.errors import LinkriskError
 
 __all__ = ["generate", "make_breaches"]

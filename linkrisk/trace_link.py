@@ -36,15 +36,14 @@ import pandas as pd
 from linkrisk.engine import quote
 from linkrisk.engine.base import ROW
 from linkrisk.errors import StudyError
-from linkrisk.trajectory import METRES_PER_DEGREE, NO_CELL, Resolution, Traces, grid, mix, parse_traces, time_bins
+from linkrisk.trajectory import (METRES_PER_DEGREE, NO_CELL, TRACE_TECHNIQUES, TRAJECTORY_KIND,  # noqa: F401
+                                 Resolution, Traces, grid, mix, parse_traces, time_bins)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
-TRAJECTORY_KIND = "trajectory"
-TRACE_TECHNIQUES = ("coarsen_space", "coarsen_time", "drop_points", "truncate_window", "spatial_noise")
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class TraceAttack:
     max_cell_frequency: int = 1000
 
     @classmethod
-    def of(cls, study: "Study") -> "TraceAttack":
+    def of(cls, study: "StudyConfig") -> "TraceAttack":
         a = study.attacker
         return cls(Resolution(float(a.trace_cell_metres), float(a.trace_bin_minutes)), int(a.trace_time_tolerance),
                    int(a.trace_space_tolerance), float(a.trace_threshold), int(a.trace_min_points),
@@ -237,7 +236,7 @@ def transform_traces(tr: Traces, technique: str, level: float, rng: np.random.Ge
     return tr, Resolution(0, 0)
 
 
-def released_traces(engine: "Engine", study: "Study", release: "Release") -> list[tuple]:
+def released_traces(engine: "Engine", study: "StudyConfig", release: "Release") -> list[tuple]:
     """(dataset index, record ids, Traces, released resolution floor, technique) per trajectory column."""
     out = []
     index = {d.name: i for i, d in enumerate(study.datasets)}
@@ -259,7 +258,7 @@ def released_traces(engine: "Engine", study: "Study", release: "Release") -> lis
     return out
 
 
-def link_traces(engine: "Engine", study: "Study", release: "Release", edges: str,
+def link_traces(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                 show_values: bool = False, reuse=None) -> list[dict]:
     """The ``traces`` linker of the pipeline: edges between records of two datasets whose
     trajectories co-occur (rule ``trajectory <cell> m / <bin> min``). Returns no hubs."""
@@ -292,44 +291,7 @@ def link_traces(engine: "Engine", study: "Study", release: "Release", edges: str
     return []
 
 
-def config_problems(study: "Study", where: str) -> list:
-    """Problems of a study's trace settings, scenarios and engine (called by validation)."""
-    from numbers import Number
-
-    from linkrisk.errors import Problem
-
-    p = []
-    a = study.attacker
-    has = any(k == TRAJECTORY_KIND for d in study.datasets for k in d.columns.values())
-    # types and ranges of the trace_* settings: linkrisk.schema (ATTACKER)
-    if "traces" in a.linkers and not has:
-        p.append(Problem(f"{where}: [attacker] linkers", "the traces linker needs a column of kind "
-                         "'trajectory' in at least two datasets; none is mapped"))
-    if study.engine == "spark" and (has or "traces" in a.linkers):
-        p.append(Problem(f"{where}: engine", "a study with trajectories runs on DuckDB only: the traces "
-                         "linker and unicity are not implemented on Spark (docs/spark.md); "
-                         "remove engine = \"spark\" or the trajectory columns"))
-    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
-    limits = {"coarsen_space": (1, None, "metres"), "coarsen_time": (1, None, "minutes"),
-              "drop_points": (0, 1, "a share of points between 0 and 1"),
-              "truncate_window": (0, None, "hours kept"), "spatial_noise": (0, None, "metres")}
-    for s in study.scenarios:
-        for target, pol in s.policy.items():
-            tech = getattr(pol.technique, "value", pol.technique)
-            if tech not in TRACE_TECHNIQUES:
-                continue
-            tl = f"{where}: scenario {s.name!r} policy {target!r}"
-            if kinds.get(target, target) != TRAJECTORY_KIND:
-                p.append(Problem(tl, f"{tech} applies to trajectory columns only"))
-            low, high, unit = limits[tech]
-            lv = pol.level
-            if not isinstance(lv, Number) or isinstance(lv, bool) or lv < low or (high is not None and lv > high):
-                p.append(Problem(tl, f"{tech} needs a numeric `level` ({unit}"
-                                     f"{'' if high is not None else f', at least {low}'}), got {lv!r}"))
-    return p
-
-
-def file_problems(study: "Study", engine: "Engine") -> list:
+def file_problems(study: "StudyConfig", engine: "Engine") -> list:
     """Unreadable points in the loaded (raw) trajectory columns, one problem per fault."""
     from linkrisk.load import raw_table
 

@@ -18,18 +18,18 @@ from linkrisk.unicity import resolution_curve, unicity
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 EXACT_UP_TO = 100_000
 SAMPLE = 40_000
 CURVE = (Resolution(100, 15), Resolution(250, 60), Resolution(1000, 60), Resolution(5000, 240))
 
 
-def has_traces(study: "Study") -> bool:
+def has_traces(study: "StudyConfig") -> bool:
     return any(k == TRAJECTORY_KIND for d in study.datasets for k in d.columns.values())
 
 
-def assess_traces(engine: "Engine", study: "Study", baseline_release, scenarios) -> dict:
+def assess_traces(engine: "Engine", study: "StudyConfig", baseline_release, scenarios) -> dict:
     """Unicity per dataset and trace links per scenario, for the JSON report (key ``traces``)."""
     attack = TraceAttack.of(study)
     names = [d.name for d in study.datasets]

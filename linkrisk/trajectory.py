@@ -32,6 +32,10 @@ import pandas as pd
 
 from linkrisk.errors import Problem
 
+TRAJECTORY_KIND = "trajectory"  # the kind of a column of traces
+# the scenario techniques that transform traces (linkrisk.trace_link.transform_traces)
+TRACE_TECHNIQUES = ("coarsen_space", "coarsen_time", "drop_points", "truncate_window", "spatial_noise")
+
 METRES_PER_DEGREE = 111_320.0  # one degree of latitude (and of longitude at the equator)
 NO_CELL = np.int64(-(2 ** 62))  # the x of a point given as a cell token
 TEXT_FORM = "TIME@LAT,LON or TIME@c:CELL, points separated by ';' (docs/traces.md)"

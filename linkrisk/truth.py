@@ -16,13 +16,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.enrichment import KindBits
     from linkrisk.load import Loaded
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 
 PERSONS = "_persons"  # the run's persons table; the truth file's text ids go once it is made
 
 
-def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str = PERSONS) -> str:
+def persons_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", table: str = PERSONS) -> str:
     """Create ``table(_rid, p)`` for every record: its true person, coded as the smallest
     record id of that person (an integer groups faster than the text id, and needs no
     numbering over the whole table), or 0 where the truth file does not name the record.
@@ -39,7 +39,7 @@ def persons_table(engine: "Engine", study: "Study", loaded: "Loaded", table: str
     return table
 
 
-def person_codes(engine: "Engine", study: "Study", loaded: "Loaded") -> np.ndarray:
+def person_codes(engine: "Engine", study: "StudyConfig", loaded: "Loaded") -> np.ndarray:
     """Integer person code of every record (index = record id - 1; -1 where unknown)."""
     from linkrisk.errors import LinkriskError
     from linkrisk.load import TRUTH_TABLE

@@ -157,7 +157,7 @@ def class_size_counts(engine: Engine, table: str, columns: Sequence[str]) -> dic
     return {int(size): int(count) for size, count in rows}
 
 
-def _stats_from_histogram(columns: Sequence[str], histogram: Mapping[int, int]) -> ClassStats:
+def stats_from_histogram(columns: Sequence[str], histogram: Mapping[int, int]) -> ClassStats:
     records = sum(size * count for size, count in histogram.items())
     classes = sum(histogram.values())
     if records == 0:
@@ -218,7 +218,7 @@ def equivalence_classes(engine: Engine, table: str, columns: Sequence[str]) -> C
     (1, 2, 0.75)
     """
     columns = _check_columns(engine, table, columns)
-    return _stats_from_histogram(columns, class_size_counts(engine, table, columns))
+    return stats_from_histogram(columns, class_size_counts(engine, table, columns))
 
 
 # --------------------------------------------------------------------------------------
@@ -379,7 +379,7 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
                 histogram = class_size_counts(engine, source, chosen + [column])
                 if settled:
                     histogram[1] = histogram.get(1, 0) + settled
-                trial = _stats_from_histogram(chosen + [column], histogram)
+                trial = stats_from_histogram(chosen + [column], histogram)
                 if best_stats is None or ((trial.unique_share, trial.classes)
                                           > (best_stats.unique_share, best_stats.classes)):
                     best, best_stats = column, trial

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import NORMALISERS, Role
 from linkrisk.errors import Problem
+from linkrisk.trajectory import TRACE_TECHNIQUES, TRAJECTORY_KIND
 from linkrisk.study import (BUILTIN_SCOPES, DELIMITERS, DUCKDB_KEYS, FORMATS, NATIONAL_ID_SCHEMES,
                             SCOPED_TECHNIQUES, Linker, Technique)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from linkrisk.study import Study
+    from linkrisk.study import StudyConfig
 
 GENERALISE_LEVELS = ("year", "month", "decade")
 
@@ -22,7 +23,7 @@ def _choices(values) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def config_problems(study: "Study") -> list[Problem]:
+def config_problems(study: "StudyConfig") -> list[Problem]:
     """Problems in the study's settings that need no data to find: first each setting's
     type and range (:func:`linkrisk.schema.schema_problems`, one problem per bad setting),
     then how the settings fit together (unknown kinds, scopes, datasets)."""
@@ -40,7 +41,7 @@ def config_problems(study: "Study") -> list[Problem]:
         q.where == w or q.where.startswith(w + " ") or w.startswith(q.where + " ") for w in bad)]
 
 
-def _semantic_problems(study: "Study") -> list[Problem]:
+def _semantic_problems(study: "StudyConfig") -> list[Problem]:
     p: list[Problem] = []
     where = str(study.source) if study.source else "study"
     cat = study.catalogue
@@ -204,13 +205,11 @@ def _semantic_problems(study: "Study") -> list[Problem]:
             if k not in have:
                 p.append(Problem(f"{where}: [[risk]] {r.dataset}", f"dataset has no column of kind {k!r}"))
 
-    from linkrisk.trace_link import config_problems as trace_problems
-
     p += trace_problems(study, where)
     return p
 
 
-def _kind_of(study: "Study", target: str) -> str:
+def _kind_of(study: "StudyConfig", target: str) -> str:
     """The kind a policy target names: itself, or the kind of a ``dataset.column``."""
     if "." in target:
         ds, _, col = target.partition(".")
@@ -220,44 +219,47 @@ def _kind_of(study: "Study", target: str) -> str:
     return target
 
 
-def _normaliser_of(study: "Study", target: str) -> str | None:
+def _normaliser_of(study: "StudyConfig", target: str) -> str | None:
     """The normaliser of a policy target's kind (None when the kind is unknown)."""
     kind = _kind_of(study, target)
     cat = study.catalogue
     return cat[kind].normaliser if kind in cat else None
 
 
-def validate_study(study: "Study", files: bool = True, warnings: list | None = None) -> list[Problem]:
-    """Config problems, and (with ``files``) problems found by loading the data.
+def trace_problems(study: "StudyConfig", where: str) -> list:
+    """Problems of a study's trace settings, scenarios and engine (called by validation)."""
+    p = []
+    a = study.attacker
+    has = any(k == TRAJECTORY_KIND for d in study.datasets for k in d.columns.values())
+    # types and ranges of the trace_* settings: linkrisk.schema (ATTACKER)
+    if "traces" in a.linkers and not has:
+        p.append(Problem(f"{where}: [attacker] linkers", "the traces linker needs a column of kind "
+                         "'trajectory' in at least two datasets; none is mapped"))
+    if study.engine == "spark" and (has or "traces" in a.linkers):
+        p.append(Problem(f"{where}: engine", "a study with trajectories runs on DuckDB only: the traces "
+                         "linker and unicity are not implemented on Spark (docs/spark.md); "
+                         "remove engine = \"spark\" or the trajectory columns"))
+    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
+    limits = {"coarsen_space": (1, None, "metres"), "coarsen_time": (1, None, "minutes"),
+              "drop_points": (0, 1, "a share of points between 0 and 1"),
+              "truncate_window": (0, None, "hours kept"), "spatial_noise": (0, None, "metres")}
+    for s in study.scenarios:
+        for target, pol in s.policy.items():
+            tech = getattr(pol.technique, "value", pol.technique)
+            if tech not in TRACE_TECHNIQUES:
+                continue
+            tl = f"{where}: scenario {s.name!r} policy {target!r}"
+            if kinds.get(target, target) != TRAJECTORY_KIND:
+                p.append(Problem(tl, f"{tech} applies to trajectory columns only"))
+            low, high, unit = limits[tech]
+            lv = pol.level
+            if not isinstance(lv, Number) or isinstance(lv, bool) or lv < low or (high is not None and lv > high):
+                p.append(Problem(tl, f"{tech} needs a numeric `level` ({unit}"
+                                     f"{'' if high is not None else f', at least {low}'}), got {lv!r}"))
+    return p
 
-    When ``warnings`` is a list and the study loads, the data are also normalised and
-    the data-quality warnings (see :func:`linkrisk.quality.quality_warnings`) are
-    appended to it.
-    """
-    problems = config_problems(study)
-    # a dataset or truth setting of the wrong type (columns = "phone") would be misread by
-    # the load: the files are checked once those settings are right
-    misread = any(": datasets #" in p.where or ": [truth]" in p.where for p in problems + study._parse_problems)
-    if files and study.datasets and not misread:
-        from linkrisk.engine import make_engine
-        from linkrisk.load import load_study
 
-        with make_engine("duckdb") as engine:
-            loaded, load_problems = load_study(study, engine)
-            from linkrisk.trace_link import file_problems
-
-            load_problems += file_problems(study, engine)
-            if warnings is not None and not problems and not load_problems:
-                from linkrisk.pipeline import normalise_study
-                from linkrisk.quality import quality_warnings
-
-                resolved, quality, assumed = normalise_study(engine, study, loaded)
-                warnings += quality_warnings(resolved, quality, assumed["dates"])
-        problems += load_problems
-    return problems
-
-
-__all__ = ["config_problems", "validate_study"]
+__all__ = ["config_problems", "trace_problems"]
 
 
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
@@ -272,7 +274,7 @@ def _duckdb_problems(settings: dict, where: str) -> list[Problem]:
     return p
 
 
-def _quality_setting_problems(study: "Study", where: str) -> list[Problem]:
+def _quality_setting_problems(study: "StudyConfig", where: str) -> list[Problem]:
     """Problems in ``[normalise] date_formats`` and ``quality_threshold``."""
     p = []
     n = study.normalisation

@@ -20,7 +20,7 @@ import pytest
 from stdnum.cn import ric
 
 from linkrisk import synth
-from linkrisk._synth_lists import PHONE_PREFIXES
+from linkrisk.synth_lists import PHONE_PREFIXES
 from linkrisk.errors import LinkriskError
 
 PEOPLE = 5_000

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from linkrisk.tables import ROW  # noqa: F401 (the engines name the row column)
 
-ROW = "__linkrisk_row"  # the 1-based position of a loaded row; a user column may not take this name
 NESTED_TYPES = ("[]", "STRUCT", "MAP", "UNION", "ARRAY", "LIST")  # type names of nested columns
 
 
@@ -108,6 +108,39 @@ def ragged_message(path, delimiter: str, encoding: str = "utf-8") -> str:
             + (f" The first row that differs is line {line} of the file." if line else ""))
 
 
+def components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label of each node of an undirected graph.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Nodes are ``0 .. n_nodes - 1``.
+    a, b : array of int
+        Edge end points.
+
+    Returns
+    -------
+    ndarray of int64
+        ``labels[i]`` is the component of node ``i``; components are numbered in order
+        of their smallest node, from 0.
+
+    Examples
+    --------
+    >>> components(5, np.array([0, 3]), np.array([1, 4])).tolist()
+    [0, 0, 1, 2, 2]
+    """
+    if n_nodes == 0:
+        return np.zeros(0, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes)).tocsr()
+    _, labels = connected_components(m, directed=False)
+    return labels.astype(np.int64)
+
+
 class Engine(ABC):
     """Runs set-based work over named tables.
 
@@ -173,8 +206,6 @@ class Engine(ABC):
         brings the edges to Python and uses scipy (:func:`linkrisk.graph.components`);
         a distributed engine computes them in the cluster.
         """
-        from linkrisk.graph import components
-
         arr = self.arrays(f"SELECT a, b FROM {quote(pairs_table)}")
         return components(n_nodes, np.asarray(arr["a"], dtype=np.int64) - 1,
                           np.asarray(arr["b"], dtype=np.int64) - 1)
@@ -200,7 +231,7 @@ class Engine(ABC):
         quoting where needed, ``\\n`` line ends): through a temporary file renamed into
         place, so an interrupted write leaves nothing. The engines stream rows from their
         tables to the file; this default goes through a pandas DataFrame."""
-        from linkrisk.result import atomic_write
+        from linkrisk.files import atomic_write
 
         atomic_write(Path(path), self.df(sql, params).to_csv(index=False, lineterminator="\n"))
 

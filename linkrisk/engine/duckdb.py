@@ -74,7 +74,7 @@ class DuckDBEngine(Engine):
             # always a private folder of this engine (inside the one the user named, if
             # any), removed when the engine closes: spill files hold raw values, and a
             # shared folder could not be cleaned without touching other programs' files
-            from linkrisk._files import scratch_dir
+            from linkrisk.files import scratch_dir
 
             try:
                 self._own_temp = scratch_dir("linkrisk-duckdb-", temp_directory)
@@ -195,7 +195,7 @@ class DuckDBEngine(Engine):
         return DuckDBAPI(connection=self.con)
 
     def write_csv(self, sql, path, params=None):
-        from linkrisk._files import atomic_path
+        from linkrisk.files import atomic_path
 
         with atomic_path(path) as tmp:
             self.con.execute(f"COPY ({sql}) TO {_literal(tmp)} (FORMAT csv, HEADER, DELIMITER ',')",

@@ -172,7 +172,7 @@ class SparkEngine(Engine):
             options["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{config}"
             # linkrisk keeps only temporary views; without this Spark makes an empty
             # spark-warehouse folder in whatever directory the user runs from
-            from linkrisk._files import scratch_dir
+            from linkrisk.files import scratch_dir
 
             options["spark.sql.warehouse.dir"] = scratch_dir("linkrisk-spark-warehouse-")
         jar = _similarity_jar()
@@ -387,7 +387,7 @@ class SparkEngine(Engine):
         and the file lands where the user asked, also when the executors are elsewhere."""
         import csv
 
-        from linkrisk._files import atomic_path
+        from linkrisk.files import atomic_path
 
         df = self._run(sql, params)
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
