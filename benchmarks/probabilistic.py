@@ -2,7 +2,7 @@
 
     python benchmarks/probabilistic.py --records 2500000
 
-DESIGN.md section 7 target: 2.5 million x 2.5 million records under 10 minutes (on a
+The project's target (README, Performance): 2.5 million x 2.5 million records under 10 minutes (on a
 2-core machine), and under 12 GB.
 
 The two datasets are drawn by a seeded generator written in SQL (hash-based, so the same

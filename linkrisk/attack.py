@@ -2,7 +2,7 @@
 
 An unkeyed hash (or one whose salt or key the attacker holds) is as good as plaintext
 when the candidate space S divided by the attacker's hash rate R fits its budget B
-(DESIGN.md section 2). S is conditioned on what the attacker already knows about the
+(docs/method.md, The dictionary attacker). S is conditioned on what the attacker already knows about the
 record, including what the identity graph links to it, so the attack iterates: a
 reversal enables links, which reveal more, which enable more reversals.
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.release import Release
     from linkrisk.study import StudyConfig
 
-# Candidate spaces (DESIGN.md section 2). Resident IDs: about 2.9e11 in all, 6.3e6 with
+# Candidate spaces (docs/method.md, The dictionary attacker). Resident IDs: about 2.9e11 in all, 6.3e6 with
 # the date of birth known, 1,000 with date of birth and county, 500 with sex as well.
 RIC_SPACE = {"none": 2.9e11, "dob": 6.3e6, "dob_county": 1_000.0, "dob_county_sex": 500.0}
 CANDIDATE_SPACE = {

@@ -49,7 +49,7 @@ class Kind:
     role : Role
         ``identifier``, ``quasi`` or ``attribute``.
     weight : float
-        Sensitivity weight used by the enrichment score (DESIGN.md section 3).
+        Sensitivity weight used by the enrichment score (docs/method.md, Enrichment).
     category : str
         What the kind tells about a person (``contact``, ``location`` ...).
     normaliser : str

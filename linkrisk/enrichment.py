@@ -1,4 +1,4 @@
-"""Stage 6, score: enrichment exactly as DESIGN.md section 3 defines it.
+"""Stage 6, score: enrichment exactly as docs/method.md (Enrichment) defines it.
 
 For a scenario s, K_s(r) is the set of kinds record r holds with a non-null value the
 attacker can read; P_s(e) the union of K_s over the records of entity e; W the sum of

@@ -1,7 +1,7 @@
 """The one place where text a user or a data file controls is put into a message.
 
-linkrisk's messages name files, settings and columns, never data values (DESIGN.md
-section 8). Two kinds of text reach a message from outside the code:
+linkrisk's messages name files, settings and columns, never data values
+(docs/security.md). Two kinds of text reach a message from outside the code:
 
 - **names from the study file or the command line** (dataset, scenario, column and kind
   names, paths): shown, but with control characters (terminal escape codes, line

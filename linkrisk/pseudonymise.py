@@ -1,4 +1,4 @@
-"""Pseudonymisation techniques (DESIGN.md section 2), each with one contract.
+"""Pseudonymisation techniques (docs/method.md, Pseudonymisation), each with one contract.
 
 A technique transforms a column in the engine (an SQL expression over the normalised,
 or on request the raw, value), declares the *linkage domain* of its output (two columns

@@ -22,7 +22,7 @@ from linkrisk.errors import Problem, StudyError
 
 
 class Technique(str, Enum):
-    """Pseudonymisation techniques (DESIGN.md section 2)."""
+    """Pseudonymisation techniques (docs/method.md, Pseudonymisation)."""
 
     KEEP = "keep"
     DROP = "drop"

@@ -17,7 +17,7 @@ model "this is an identifier", as that example does.
 Accuracy is graded with ``Study(truth=...)`` (pairs implied by the entities), F1 =
 2PR / (P + R). Figures observed when these tests were written, floors set a little below:
 
-    FEBRL4 probabilistic   P 1.000  R 0.9996  F1 0.9998   (floor 0.99, DESIGN.md section 9)
+    FEBRL4 probabilistic   P 1.000  R 0.9996  F1 0.9998   (floor 0.99: README, Attacker realism)
     FEBRL4 classic (ECM)   P 1.000  R 0.9976  F1 0.9988   (floor 0.97)
     sample, identifiers keyed per holder, linkers identifiers + quasi + probabilistic:
                            P 1.000  R 0.774                (floors 0.98 and 0.74)

@@ -59,7 +59,7 @@ class DuckDBEngine(Engine):
         own = connection is None
         if own:
             connection = duckdb.connect(database)
-            # linkrisk never reaches the network (DESIGN.md section 8): DuckDB would
+            # linkrisk never reaches the network (docs/security.md): DuckDB would
             # otherwise try to download an extension it knows of (``encodings`` for an
             # unsupported CSV encoding, for one) the first time a query needs it.
             connection.execute("SET autoinstall_known_extensions = false")

@@ -47,7 +47,7 @@ def _master(settings: dict[str, Any]) -> str:
 def _similarity_jar() -> str | None:
     """Splink's bundled jar of string-similarity functions (for the probabilistic linker)."""
     try:
-        from splink.internals.spark.jar_location import similarity_jar_location
+        from splink.backends.spark import similarity_jar_location
 
         return similarity_jar_location()
     except Exception:  # pragma: no cover - an older Splink without the jar
