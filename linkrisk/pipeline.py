@@ -6,6 +6,8 @@ collects what they return into a :class:`linkrisk.result.Result`.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable
@@ -131,7 +133,7 @@ def _run(study: "StudyConfig", engine: "Engine", progress, show_values: bool, so
     for s in study.scenarios:
         releases.append((s.name, s.description, s))
 
-    ctx = _Run(study, engine, loaded, bits, timer, progress, show_values)
+    ctx = Run(study, engine, loaded, bits, timer, progress, show_values)
     results = []
     for n, (name, description, rel) in enumerate(releases):
         results.append(ctx.scenario(n, name, description, rel))
@@ -236,7 +238,7 @@ def giant_entity_warnings(results: list[ScenarioResult]) -> list[dict]:
     return out
 
 
-class _Run:
+class Run:
     """What every scenario of one run shares; ``scenario()`` runs one through the stages."""
 
     def __init__(self, study, engine, loaded, bits, timer, progress, show_values):
@@ -250,13 +252,19 @@ class _Run:
         self.baseline_graph = None  # (links, labels table) of the baseline; equal links reuse its entities
         self.baseline_release = None  # the baseline's release: what is readable as leaked
 
-    def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None) -> ScenarioResult:
+    def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None,
+                 linkers: list[str] | None = None) -> ScenarioResult:
         """Release, link (with the dictionary attacker), graph and score one scenario.
 
         The study's own scenarios (no ``tag``) also get the decomposition of what they
-        prevent into broken links and hidden values."""
+        prevent into broken links and hidden values. ``linkers``, when given, replaces
+        the attacker's linkers for this scenario only (on a copy: the study is not
+        changed)."""
         decompose = tag is None
         study, engine, loaded, timer, progress = self.study, self.engine, self.loaded, self.timer, self.progress
+        if linkers is not None:
+            study = copy.copy(study)
+            study.attacker = dataclasses.replace(study.attacker, linkers=list(linkers))
         tag = tag or f"s{n}"
         started = time.perf_counter()
         _say(progress, f"scenario {name}: release")

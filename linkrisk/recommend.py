@@ -30,7 +30,7 @@ def what_matters(run, baseline: "ScenarioResult") -> dict:
 
     Parameters
     ----------
-    run : linkrisk.pipeline._Run
+    run : linkrisk.pipeline.Run
         The running study (engine, data and stages).
     baseline : ScenarioResult
 
@@ -46,13 +46,8 @@ def what_matters(run, baseline: "ScenarioResult") -> dict:
         return {"by_kind": [], "all_identifiers_keyed": None}
     # the exact linkers only: retraining a probabilistic model for every variant would
     # multiply the run time; the study's own scenarios show the probabilistic attacker
-    linkers = list(run.study.attacker.linkers)
-    exact = [lk for lk in linkers if lk in ("identifiers", "quasi_identifiers")]
-    run.study.attacker.linkers = exact
-    try:
-        return _what_matters(run, baseline, kinds, exact)
-    finally:
-        run.study.attacker.linkers = linkers
+    exact = [lk for lk in run.study.attacker.linkers if lk in ("identifiers", "quasi_identifiers")]
+    return _what_matters(run, baseline, kinds, exact)
 
 
 def _what_matters(run, baseline: "ScenarioResult", kinds: list[str], linkers: list[str]) -> dict:
@@ -60,7 +55,7 @@ def _what_matters(run, baseline: "ScenarioResult", kinds: list[str], linkers: li
     scenarios.append(("*", Scenario("every identifier keyed per holder", _keyed(kinds))))
     groups, summaries = {}, {}
     for i, (kind, sc) in enumerate(scenarios):
-        s = run.scenario(1, sc.name, "", sc, tag=f"w{i}")
+        s = run.scenario(1, sc.name, "", sc, tag=f"w{i}", linkers=linkers)
         groups[kind] = s.extra.pop("_groups")
         by_linker = s.links.by_rule.groupby("linker")["pairs"].sum().to_dict() if len(s.links.by_rule) else {}
         summaries[kind] = {"enrichment": s.enrichment.total, "links": s.links.pairs,

@@ -37,3 +37,18 @@ def test_help_loads_no_heavy_library():
 
 def test_public_names_are_listed_by_dir():
     assert {"Study", "Result", "dankar"} <= set(dir(lr))
+
+
+def test_a_run_never_changes_the_users_study(tmp_path):
+    """What-matters reruns scenarios with the exact linkers only; it does so on a copy.
+    (It used to swap the user's attacker.linkers for the run's duration.)"""
+    from linkrisk import synth
+
+    synth.generate(120, seed=4, out=tmp_path)
+    study = lr.Study.from_toml(tmp_path / "study.toml")
+    study.attacker.linkers = ["identifiers", "quasi_identifiers", "classic"]
+    seen = set()
+    with study.run(progress=lambda *a: seen.add(tuple(study.attacker.linkers))) as result:
+        assert result.to_dict()["what_matters"]["linkers"] == ["identifiers", "quasi_identifiers"]
+    assert seen == {("identifiers", "quasi_identifiers", "classic")}
+    assert study.attacker.linkers == ["identifiers", "quasi_identifiers", "classic"]
