@@ -18,7 +18,7 @@ Ewens (alpha fixed at 0), and prints, per rule and sampling fraction, the ratio 
 estimated share of population uniques to the true share: how many fall outside a factor
 2 and 2.2, and the smallest and largest. Rules:
 
-- pitman: the two-parameter fit (what dankar_estimate runs at pi <= 0.1);
+- pitman: the two-parameter fit (what dankar_estimate ran at pi <= 0.1 before issue 27);
 - ewens: alpha fixed at 0;
 - lrt5, lrt1: Ewens unless the likelihood-ratio statistic 2 (L_pitman - L_ewens) exceeds
   the chi-square(1) quantile 3.84 (5%) or 6.63 (1%). alpha = 0 is inside the admissible
@@ -27,9 +27,12 @@ estimated share of population uniques to the true share: how many fall outside a
 - aic: Pitman when the statistic exceeds 2; bic: when it exceeds log n;
 - aicavg, bicavg: model averaging (Buckland, Burnham & Augustin 1997, Biometrics 53:603):
   w Pitman + (1 - w) Ewens, w the Akaike (or Schwarz) weight of Pitman,
-  1 / (1 + exp(-(LR - 2) / 2)) (or log n in place of 2);
+  1 / (1 + exp(-(LR - 2) / 2)) (or log n in place of 2); bicavg is what dankar_estimate
+  runs at pi <= 0.1 (linkrisk.population.pitman_ewens_average);
 - lrt5max: toward the attacker, the larger of the Pitman and Ewens estimates unless the
-  5% test rejects Ewens (then Pitman): never below the pitman rule.
+  5% test rejects Ewens (then Pitman): never below the pitman rule;
+- bicup: Pitman when the 5% test rejects Ewens with alpha-hat > 0 (the direction of more
+  population uniques), else bicavg.
 
 When Pitman has no finite fit every rule uses Zayatz, as Dankar's rule does.
 """
@@ -45,7 +48,7 @@ import numpy as np
 from linkrisk.population import _ewens_theta, _histogram, _pitman_loglik, fit_pitman, zayatz
 
 FRACTIONS = (0.02, 0.05, 0.1)
-RULES = ("pitman", "ewens", "lrt5", "lrt1", "aic", "bic", "aicavg", "bicavg", "lrt5max")
+RULES = ("pitman", "ewens", "lrt5", "lrt1", "aic", "bic", "aicavg", "bicavg", "lrt5max", "bicup")
 
 
 def chinese_restaurant(size: int, theta: float, rng: np.random.Generator) -> np.ndarray:
@@ -110,7 +113,9 @@ def estimates(freqs: dict[int, int], n: int, pi: float) -> dict[str, float]:
     return {"pitman": fit.share, "ewens": ewens, "lrt5": pick(3.841), "lrt1": pick(6.635),
             "aic": pick(2.0), "bic": pick(math.log(n)),
             "aicavg": avg(2.0), "bicavg": avg(math.log(n)),
-            "lrt5max": fit.share if lr > 3.841 else max(fit.share, ewens), "lr": lr, "alpha": fit.alpha}
+            "lrt5max": fit.share if lr > 3.841 else max(fit.share, ewens),
+            "bicup": fit.share if (lr > 3.841 and fit.alpha > 0) else avg(math.log(n)),
+            "lr": lr, "alpha": fit.alpha}
 
 
 def samples(kind: str, seeds: range | None = None):

@@ -132,7 +132,9 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
                 fit = est.pitman
                 entry["pitman"] = {"theta": None if math.isnan(fit.theta) else fit.theta,
                                    "alpha": None if math.isnan(fit.alpha) else fit.alpha,
-                                   "reason": fit.reason}
+                                   "reason": fit.reason,
+                                   "fit_share": None if math.isnan(fit.share) else fit.share,
+                                   "weight": est.pitman_weight, "ewens_share": est.ewens_share}
         entries.append(entry)
 
     all_kinds = list(dict.fromkeys(k for _, kinds, _ in questions for k in kinds))

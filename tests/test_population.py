@@ -16,7 +16,7 @@ import pytest
 from scipy import optimize
 
 import linkrisk as lr
-from linkrisk.population import dankar, dankar_estimate, fit_pitman, pitman, zayatz
+from linkrisk.population import dankar, dankar_estimate, fit_pitman, pitman, pitman_ewens_average, zayatz
 
 
 def _loglik(theta, alpha, freqs):
@@ -62,7 +62,14 @@ def test_pitman_fits_a_negative_alpha():
     expected = math.prod((theta + alpha + i) / (theta + 1 + i) for i in range(60 - 1))
     assert expected == pytest.approx(0.011287, abs=1e-6)
     assert fit.share == pytest.approx(expected, rel=1e-5)
-    assert dankar(freqs, 6, 0.1) == (fit.share, "pitman")
+    # Dankar's rule averages the fit with Ewens' by Schwarz weights: LR = 2 (-4.62816 +
+    # 4.63870) = 0.02108 < log 6 = 1.7918, so w = 1 / (1 + exp((1.7918 - 0.0211) / 2)) = 0.2921
+    share, w, ewens_share = pitman_ewens_average(freqs, 6, 0.1, fit)
+    assert w == pytest.approx(0.2921, abs=1e-4)
+    theta0 = ewens.x
+    assert ewens_share == pytest.approx(theta0 / (theta0 + 60 - 1), rel=1e-5)
+    assert share == pytest.approx(w * fit.share + (1 - w) * ewens_share, rel=1e-12)
+    assert dankar(freqs, 6, 0.1) == (share, "pitman")
 
 
 def test_pitman_finds_the_adult_fits():
@@ -256,3 +263,25 @@ quasi_identifiers = ["sex"]
     alone = entries[("sex",)]
     assert (alone["estimator"], alone["population_uniques"]) == ("dankar", 0.0)
     assert "no sample uniques" in alone["estimator_note"] and "pitman" not in alone
+
+
+@pytest.mark.parametrize("size, theta, seed, fit_ratio", [
+    (50_000, 30.0, 11, 0.33), (50_000, 3000.0, 17, 0.18), (50_000, 3000.0, 18, 2.75),
+    (100_000, 30.0, 8, 0.30), (50_000, 1000.0, 9, 2.21)])
+def test_dankar_within_2_2_of_the_truth_where_the_fit_alone_was_not(size, theta, seed, fit_ratio):
+    # Ewens populations (alpha = 0) sampled at 2%, drawn exactly as benchmarks/ewens.py
+    # draws them, where the two-parameter fit alone was `fit_ratio` times the true share
+    # of population uniques (alpha-hat from -1.33 to 0.47). Averaged with Ewens' fit by
+    # Schwarz weights, Dankar's estimate is within a factor 2.2 (the issue's bar; the
+    # benchmark measured 0.46 to 1.82 over 900 Ewens samples).
+    rng = np.random.default_rng(seed)
+    population = _chinese_restaurant(size, theta, rng)
+    truth = _frequencies(population)[1] / size
+    n = int(0.02 * size)
+    sample = _frequencies(rng.choice(population, n, replace=False))
+    est = dankar_estimate(sample, n, 0.02)
+    assert est.estimator == "pitman"
+    assert est.pitman.share / truth == pytest.approx(fit_ratio, abs=0.01)
+    assert 1 / 2.2 <= est.share / truth <= 2.2
+    assert est.share == pytest.approx(est.pitman_weight * est.pitman.share
+                                      + (1 - est.pitman_weight) * est.ewens_share, rel=1e-12)
