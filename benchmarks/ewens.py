@@ -7,7 +7,8 @@ replacement at 2%, 5% and 10%:
 
 - Ewens (alpha = 0): a Chinese-restaurant process, N = 50,000, 100,000, 200,000 and
   theta = 30, 100, 300, 1,000, 3,000 (225 samples; the generator and seeding of
-  tests/test_population.py);
+  tests/test_population.py); ``--families ewens-wide``: N = 20,000, 100,000, 500,000,
+  theta = 10, 50, 300, 2,000, 10,000, seeds 20-29 (450 samples, not used to choose the rule);
 - Pitman with alpha > 0: a Pitman-Yor restaurant, N = 100,000, alpha = 0.2 and 0.5,
   theta = 10, 100, 1,000;
 - Pitman with alpha < 0: m classes with Dirichlet(kappa) shares, N = 100,000,
@@ -123,6 +124,10 @@ def samples(kind: str, seeds: range | None = None):
     if kind == "ewens":
         grid = [(size, theta, seed) for size in (50_000, 100_000, 200_000)
                 for theta in (30.0, 100.0, 300.0, 1000.0, 3000.0) for seed in (seeds or range(5))]
+        make = lambda size, theta, rng: chinese_restaurant(size, theta, rng)  # noqa: E731
+    elif kind == "ewens-wide":  # held out: other sizes, theta from 10 to N / 2, seeds 20-29
+        grid = [(size, theta, seed) for size in (20_000, 100_000, 500_000)
+                for theta in (10.0, 50.0, 300.0, 2000.0, 10000.0) for seed in (seeds or range(20, 30))]
         make = lambda size, theta, rng: chinese_restaurant(size, theta, rng)  # noqa: E731
     elif kind in ("alpha=0.2", "alpha=0.5"):
         alpha = float(kind.split("=")[1])
