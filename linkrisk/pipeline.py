@@ -19,7 +19,8 @@ from linkrisk.catalogue import Role
 from linkrisk.engine import make_engine, quote
 from linkrisk.enrichment import (KindBits, bootstrap_decomposition, bootstrap_prevented, decomposed_groups,
                                  entity_sum_groups, score, score_table)
-from linkrisk.errors import StudyError
+from linkrisk.errors import LinkriskError, StudyError
+from linkrisk.messages import name
 from linkrisk.graph import IdentityGraph, entity_stats, entity_stats_of_sizes
 from linkrisk.link import run_linkers
 from linkrisk.load import load_study, raw_table
@@ -102,9 +103,19 @@ def run_study(study: "StudyConfig", progress: Progress | None = None, engine: "E
         raise StudyError(problems, source)
     own_engine = engine is None
     engine = engine or make_engine(study.engine, **study.engine_options())
+    holder = getattr(engine, "linkrisk_study", None)
+    if holder is not None:
+        # the stages name their tables by convention (linkrisk/tables.py): a second study
+        # would overwrite the first result's tables and its graphs and exports would
+        # silently read the other study's data
+        raise LinkriskError(f"this engine already holds the tables of study {name(holder)}, whose "
+                            "result reads them until it is closed; run each study on its own engine "
+                            "(leave engine= out, or close that result and make a new engine)")
+    engine.linkrisk_study = study.name
     try:
         return _run(study, engine, progress, show_values, source)
     except BaseException:
+        engine.linkrisk_study = None  # a failed run leaves the engine free
         if own_engine:
             engine.close()  # a failed run leaves nothing open
         raise

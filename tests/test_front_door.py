@@ -1,5 +1,7 @@
 """The public front door: every name in linkrisk.__all__ resolves."""
 
+import pytest
+
 import linkrisk as lr
 
 
@@ -52,3 +54,21 @@ def test_a_run_never_changes_the_users_study(tmp_path):
         assert result.to_dict()["what_matters"]["linkers"] == ["identifiers", "quasi_identifiers"]
     assert seen == {("identifiers", "quasi_identifiers", "classic")}
     assert study.attacker.linkers == ["identifiers", "quasi_identifiers", "classic"]
+
+
+def test_two_studies_cannot_share_one_engine(tmp_path):
+    """The second study would overwrite the first result's tables (norm0, lab_s0 ...),
+    and the first result's graphs and exports would then read the other study's data."""
+    from linkrisk import synth
+    from linkrisk.engine import make_engine
+
+    synth.generate(60, seed=5, out=tmp_path)
+    study = lr.Study.from_toml(tmp_path / "study.toml")
+    study.scenarios, study.what_matters, study.assess_risk = [], False, False
+    engine = make_engine("duckdb")
+    with study.run(engine=engine) as first:
+        before = first.baseline.links.pairs
+        with pytest.raises(lr.LinkriskError, match="already holds the tables of study"):
+            study.run(engine=engine)
+        assert first.baseline.links.pairs == before
+        assert len(first.graph().entity_table()) == first.loaded.total  # still reads its own tables
