@@ -256,8 +256,11 @@ def run_linkers(engine: "Engine", study: "StudyConfig", release: "Release", tag:
             from linkrisk.classic import link_classic
 
             extra["classic"] = link_classic(engine, study, release, edges, progress=progress)
-    by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM {quote(edges)} "
-                        "GROUP BY ALL ORDER BY linker, rule, da, db")
+    # a pair counts once per rule: an unkeyed hash that was reversed links the same two
+    # records twice, in the hashed domain and in the recovered-plaintext one (issue 26)
+    by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM (SELECT DISTINCT linker, rule, "
+                        f"da, db, a, b FROM {quote(edges)}) t GROUP BY linker, rule, da, db "
+                        "ORDER BY linker, rule, da, db")
     pairs_table = f"pairs_{tag}"
     engine.create(pairs_table, f"SELECT a, b, min(da) AS da, min(db) AS db FROM {quote(edges)} GROUP BY a, b")
     pairs = engine.count(pairs_table)

@@ -301,3 +301,19 @@ def test_every_technique_keeps_the_contract(name):
         # the key ring's repr hides its master secret (it would otherwise print the seed-derived key)
         assert repr(ring) == "KeyRing(<secret>)"
         assert repr(KeyRing(12345)) == "KeyRing(<secret>)"
+
+
+def test_per_rule_link_counts_count_a_pair_once_when_a_hash_is_reversed():
+    # Baseline: A's a1 and a2 share their resident IDs with B's b1 and b2, so the
+    # identifiers linker finds 2 pairs (a1-b1, a2-b2), both between A and B. Under the
+    # unkeyed SHA-256 the hashes still join (2 edges) and every ID is reversed, so the
+    # recovered plaintext joins the same two pairs again (2 more edges). The per-rule
+    # count is of distinct pairs: 2, as in the baseline, not 2 + 2 = 4 (issue 26).
+    with ric_study({"national_id": {"technique": "hash"}}).run() as res:
+        base = res.baseline.links.by_rule
+        s = res.scenario("s").links.by_rule
+        assert base[["linker", "rule", "pairs"]].values.tolist() == [["identifiers", "national_id", 2]]
+        assert s[["linker", "rule", "pairs"]].values.tolist() == [["identifiers", "national_id", 2]]
+        rows = res.to_dict()["scenarios"][1]["links_by_rule"]
+        assert [(r["rule"], r["dataset_a"], r["dataset_b"], r["pairs"]) for r in rows] == [
+            ("national_id", "A", "B", 2)]
