@@ -24,19 +24,40 @@ EXIT_OK, EXIT_BUG, EXIT_STUDY, EXIT_INPUT, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0
 
 
 class Console:
-    """Terminal output: messages on stderr, a one-line progress display on terminals only."""
+    """Terminal output on stderr: a one-line progress display on a terminal; elsewhere (a
+    log file, CI, a pipe) one line per stage, so that a long run is never silent.
 
-    def __init__(self, quiet: bool = False, stream=None):
+    ``t0`` is when the command started (``time.perf_counter()``): the elapsed times shown
+    and :attr:`elapsed` count from it, so the run time printed is the wall time of the
+    whole command, reports included.
+    """
+
+    def __init__(self, quiet: bool = False, stream=None, t0: float | None = None):
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.live = (not quiet) and self.stream.isatty() and os.environ.get("TERM") != "dumb"
-        self._t0 = time.perf_counter()
+        self._t0 = time.perf_counter() if t0 is None else t0
         self._open = False
+        self._last: tuple | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the command started."""
+        return time.perf_counter() - self._t0
 
     def progress(self, message: str, done: int | None = None, total: int | None = None) -> None:
-        if not self.live:
+        if self.quiet:
             return
-        elapsed = time.perf_counter() - self._t0
+        elapsed = self.elapsed
+        if not self.live:
+            # one line per stage: a new step (done advanced) or, without steps, a new message;
+            # notes within a step (EM iterations, blocks) would flood a log
+            key = (done, total) if done is not None else (message,)
+            if key != self._last:
+                self._last = key
+                step = f"[{done}/{total}] " if done is not None and total else ""
+                print(f"{step}{elapsed:6.1f}s  {message}", file=self.stream, flush=True)
+            return
         bar = ""
         if done is not None and total:
             width = 24
@@ -109,7 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     pr = add("profile", help="suggest a kind for each column of a table")
     pr.add_argument("file", type=Path)
     pr.add_argument("--delimiter", help="CSV delimiter (detected when not given)")
-    pr.add_argument("--toml", action="store_true", help="print a [datasets.columns] table")
+    pr.add_argument("--encoding", default="utf-8", help="CSV text encoding, such as gb18030 or latin-1 "
+                    "(default utf-8)")
+    pr.add_argument("--toml", action="store_true",
+                    help="print a [[datasets]] table to paste into a study file (name, path, record_id, columns)")
 
     i = add("info", help="versions of linkrisk and its engines; the kind catalogue")
     i.add_argument("--kinds", action="store_true", help="list the kind catalogue")
@@ -131,27 +155,32 @@ def _cmd_run(args, console: Console) -> int:
     # checked before any work: a bad path fails in a second, not after the run
     problems = list(study.parse_problems) + config_problems(study)
     if problems:
-        raise lr.StudyError(problems, str(args.study))
+        # the same list as `linkrisk validate`: the files are checked too, so that one
+        # attempt names every problem (the run would stop at the first it met)
+        raise lr.StudyError(study.validate(), str(args.study))
     plan = plan_outputs(study, out=args.out, json=args.json, export=args.export)
-    t0 = time.perf_counter()
     from linkrisk.pipeline import run_study
 
     result = run_study(study, progress=console.progress, show_values=args.show_values)
-    elapsed = time.perf_counter() - t0
     console.done()
     with result, Staging() as staged:
         _warn(console, result.extra.get("warnings", []), args)
+        from linkrisk.messages import plain
+
         for path, fmt in plan.reports:
+            # rendering the HTML report (figures, the entity explorer) takes seconds: say so
+            console.progress(f"writing the {fmt.upper()} report {plain(path.name, 60)}")
             result.write(staged.file(path), show_values=args.show_values, format=fmt)
         if plan.export is not None:
+            console.progress(f"exporting entities to {plain(plan.export.name, 60)}")
             result.export_entities_to(staged.directory(plan.export))
         written = staged.commit()
+        console.done()
         if not args.quiet:
             from linkrisk.report import terminal_summary
 
-            print(terminal_summary(result, elapsed))
-            from linkrisk.messages import plain
-
+            # the wall time of the whole command: reading the study, the run and the reports
+            print(terminal_summary(result, console.elapsed))
             for w in written:
                 print(f"wrote {plain(w, 400)}")
     return EXIT_OK
@@ -208,15 +237,21 @@ def _cmd_synth(args, console: Console) -> int:
 
 
 def _cmd_profile(args, console: Console) -> int:
-    from linkrisk.profile import columns_toml, profile_file
+    from linkrisk.messages import plain
+    from linkrisk.profile import dataset_toml, profile_file
 
-    prof = profile_file(args.file, delimiter=args.delimiter)
+    prof = profile_file(args.file, delimiter=args.delimiter, encoding=args.encoding)
     if args.toml:
-        print(columns_toml(prof), end="")
+        print(dataset_toml(prof, args.file, delimiter=args.delimiter, encoding=args.encoding), end="")
     else:
-        shown = prof.assign(filled=(prof["filled"] * 100).round(1).astype(str) + "%",
-                            distinct=(prof["distinct"] * 100).round(1).astype(str) + "%")
+        shown = prof.drop(columns="warning").assign(
+            filled=(prof["filled"] * 100).round(1).astype(str) + "%",
+            distinct=(prof["distinct"] * 100).round(1).astype(str) + "%")
         print(shown.fillna("-").to_string(index=False))
+    for r in prof.itertuples(index=False):
+        if r.warning:  # column names only (a withheld header is named by its position), never a value
+            console.done()
+            print(f"linkrisk: warning: column {plain(r.column)}: {r.warning}", file=console.stream)
     return EXIT_OK
 
 
@@ -260,6 +295,7 @@ COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "synth": _cmd_synth,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``linkrisk`` console script."""
+    t0 = time.perf_counter()
     interrupts = _Interrupts()
     console = Console(quiet=True)
     args = None
@@ -270,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.command:
                 parser.print_help()
                 return EXIT_STUDY
-            console = Console(quiet=args.quiet)
+            console = Console(quiet=args.quiet, t0=t0)
             return COMMANDS[args.command](args, console)
     except BaseException as exc:
         # DuckDB turns the KeyboardInterrupt raised inside a query into an error of its own

@@ -109,3 +109,20 @@ def bounded(items: Iterable[object], limit: int = MAX_ITEMS) -> str:
 
 
 __all__ = ["plain", "name", "looks_like_data", "header", "headers", "header_is_data", "bounded"]
+
+
+def unknown_setting(key: object, allowed: Iterable[str]) -> str:
+    """The message for a setting that is not one of ``allowed``, with the closest allowed
+    names first when the key looks like a misspelling of one (difflib's ratio >= 0.7).
+
+    >>> unknown_setting("weigths", ["name", "seed", "weights"])
+    'unknown setting; did you mean weights? allowed: name, seed, weights'
+    >>> unknown_setting("normalize", ["normalise", "seed"])
+    'unknown setting; did you mean normalise? allowed: normalise, seed'
+    """
+    import difflib
+
+    allowed = list(allowed)
+    close = difflib.get_close_matches(str(key).lower(), allowed, n=3, cutoff=0.7)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown setting; {hint}allowed: " + ", ".join(allowed)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from linkrisk.catalogue import NORMALISERS, Catalogue, Kind, Role
 from linkrisk.errors import Problem, StudyError
+from linkrisk.messages import unknown_setting
 
 
 class Technique(str, Enum):
@@ -364,8 +365,7 @@ class StudyConfig:
 
         for key in data:
             if key not in _TOP_KEYS:
-                problems.append(Problem(f"{where}: {key}", "unknown setting; allowed: "
-                                        + ", ".join(sorted(_TOP_KEYS))))
+                problems.append(Problem(f"{where}: {plain(key)}", unknown_setting(key, sorted(_TOP_KEYS))))
 
         datasets = []
         raw_sets = data.get("datasets", [])
@@ -381,8 +381,7 @@ class StudyConfig:
                 continue
             for key in d:
                 if key not in allowed_ds:
-                    problems.append(Problem(f"{label}: {key}", "unknown setting; allowed: "
-                                            + ", ".join(sorted(allowed_ds))))
+                    problems.append(Problem(f"{label}: {plain(key)}", unknown_setting(key, sorted(allowed_ds))))
             if "path" not in d:
                 problems.append(Problem(label, "has no `path`"))
                 continue
@@ -403,19 +402,19 @@ class StudyConfig:
                                if k in Attacker.__dataclass_fields__})
         for k in get_table("attacker"):
             if k not in Attacker.__dataclass_fields__:
-                problems.append(Problem(f"{where}: [attacker] {k}", "unknown setting; allowed: "
-                                        + ", ".join(Attacker.__dataclass_fields__)))
+                problems.append(Problem(f"{where}: [attacker] {plain(k)}",
+                                        unknown_setting(k, list(Attacker.__dataclass_fields__))))
         for k in get_table("recommendation"):
             if k not in ("target", "what_matters"):
-                problems.append(Problem(f"{where}: [recommendation] {plain(k)}", "unknown setting; allowed: "
-                                        "target, what_matters"))
+                problems.append(Problem(f"{where}: [recommendation] {plain(k)}",
+                                        unknown_setting(k, ["target", "what_matters"])))
         norm_t = get_table("normalise")
         normalisation = Normalisation(**{k: v for k, v in norm_t.items()
                                          if k in Normalisation.__dataclass_fields__})
         for k in norm_t:
             if k not in Normalisation.__dataclass_fields__:
-                problems.append(Problem(f"{where}: [normalise] {k}", "unknown setting; allowed: "
-                                        + ", ".join(Normalisation.__dataclass_fields__)))
+                problems.append(Problem(f"{where}: [normalise] {plain(k)}",
+                                        unknown_setting(k, list(Normalisation.__dataclass_fields__))))
 
         scenarios = []
         raw_scenarios = data.get("scenarios", [])

@@ -568,10 +568,12 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def _study_toml(seed: int, fmt: str) -> str:
+def _study_toml(seed: int, fmt: str, people: int) -> str:
+    # the name says which sample this is: two studies written with other sizes or seeds
+    # are told apart in their reports
     lines = [
         '# Synthetic breaches written by linkrisk.synth; no real person is in these files.',
-        'name = "four-breach sample"', f"seed = {seed}", 'weights = "default"', "",
+        f"name = {_quote(f'four-breach sample, {people:,} people, seed {seed}')}", f"seed = {seed}", 'weights = "default"', "",
         "[normalise]", 'phone_region = "CN"', "transliterate_names = true", 'national_id_scheme = "cn_ric"', "",
         "[attacker]", 'linkers = ["identifiers", "quasi_identifiers"]',
         'quasi_identifier_sets = [["full_name", "date_of_birth"], ["full_name", "address"]]',
@@ -663,6 +665,6 @@ def generate(people: int, seed: int = 0, out: str | Path = "sample_data",
         report(f"wrote {name}.{fmt}")
     _write_csv(truth, folder / "truth.csv")
     study = folder / "study.toml"
-    study.write_text(_study_toml(int(seed), fmt), encoding="utf-8", newline="\n")
+    study.write_text(_study_toml(int(seed), fmt, int(people)), encoding="utf-8", newline="\n")
     report(f"wrote truth.csv and {study.name}")
     return study

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -34,7 +36,12 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+STAGE_LINE = re.compile(r"^(\[\d+/\d+\] )? *\d+\.\ds  ")  # progress off a terminal: "[2/9]   0.4s  normalising"
+
+
 def _assert_readable_error(err: str, *fragments: str) -> None:
+    # off a terminal a run prints a line per stage before it meets a problem in the files
+    err = "".join(line for line in err.splitlines(keepends=True) if not STAGE_LINE.match(line))
     assert err.startswith("linkrisk: error: "), err
     assert "Traceback" not in err
     assert "\n\n" not in err.strip(), "the message should be one paragraph"
@@ -232,3 +239,99 @@ def test_a_bad_memory_limit_on_the_command_line_is_a_study_problem(tmp_path: Pat
     code, _, err = _run(["run", write_study(tmp_path), "--memory-limit", "lots"])
     assert code == 2
     _assert_readable_error(err, "[duckdb] memory_limit", '"4GB"', "'lots'")
+
+
+# --- issue 26: messages, exit codes and progress ----------------------------------------------
+
+def test_unknown_settings_suggest_the_setting_meant(tmp_path: Path) -> None:
+    from helpers import HEAD_TOML, PEOPLE_TOML, SHOP_TOML
+
+    toml = (HEAD_TOML + PEOPLE_TOML + SHOP_TOML).replace("seed = ", 'weigths = "uniform"\nseed = ', 1)
+    study = write_study(tmp_path, toml + '\n[normalize]\nphone_region = "CN"\n')
+    code, _, err = _run(["validate", study])
+    assert code == 2
+    _assert_readable_error(err, "has 2 problems", "weigths: unknown setting; did you mean weights?",
+                           "normalize: unknown setting; did you mean normalise?")
+
+
+def test_run_reports_the_same_problems_as_validate(tmp_path: Path) -> None:
+    # Two problems: an unknown kind (found in the settings) and a missing file (found only
+    # by reading): run used to stop at the first; both commands now list both.
+    study = write_study(tmp_path)
+    text = study.read_text("utf-8")
+    assert '"shop.csv"' in text and '"email"' in text
+    study.write_text(text.replace('"shop.csv"', '"gone.csv"').replace('= "email"', '= "emial"', 1), "utf-8")
+    got = {}
+    for command in ("validate", "run"):
+        code, _, err = _run([command, study])
+        assert code == 2, err
+        got[command] = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert len(got["validate"]) == 2 and got["run"] == got["validate"]
+    assert any("emial" in line for line in got["run"]) and any("gone.csv" in line for line in got["run"])
+
+
+def test_a_report_suffix_that_names_no_format_exits_2(tmp_path: Path) -> None:
+    code, out, err = _run(["run", write_study(tmp_path), "--out", tmp_path / "r.pdf"])
+    assert code == 2 and out == ""
+    _assert_readable_error(err, "r.pdf", "use .html, .md or .json", "nothing was run")
+
+
+def test_synth_names_the_study_from_its_size_and_seed(tmp_path: Path) -> None:
+    code, _, err = _run(["synth", "--people", "300", "--seed", "7", "--out", tmp_path])
+    assert code == 0, err
+    assert lr.Study.from_toml(tmp_path / "study.toml").name == "four-breach sample, 300 people, seed 7"
+
+
+def test_profile_toml_prints_a_complete_dataset_block_and_reads_an_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("ref,Full Name,e-mail\nk1,Jürgen Müller,a@example.com\nk2,Zoë Brontë,b@example.com\n"
+                     .encode("latin-1"))
+    code, _, err = _run(["profile", path])  # read as UTF-8, the bytes are invalid
+    assert code == 3
+    _assert_readable_error(err, "--encoding")
+    code, out, err = _run(["profile", path, "--encoding", "latin-1", "--toml"])
+    assert code == 0, err
+    assert out == ('[[datasets]]\nname = "latin"\n'
+                   f'path = "{path.as_posix()}"  # relative to the study file\n'
+                   'record_id = "ref"\nencoding = "latin-1"\n[datasets.columns]\n"Full Name" = "full_name"\n'
+                   'e-mail = "email"\n')
+
+
+def test_profile_warns_on_stderr_when_few_values_read(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("dob\nthe first of May\nsome day\n", encoding="utf-8")
+    code, out, err = _run(["profile", path])
+    assert code == 0
+    assert "date_of_birth" in out
+    assert err.startswith("linkrisk: warning: column dob: suggested as date_of_birth, but only 0%")
+    assert "first of May" not in err  # no value in a message
+
+
+def test_run_off_a_terminal_prints_a_line_per_stage_and_says_when_it_writes(sample_run) -> None:
+    lines = sample_run["stderr"].splitlines()
+    stages = [line for line in lines if STAGE_LINE.match(line) and line.startswith("[")]
+    assert len(stages) >= 5, lines
+    steps = [int(line[1:line.index("/")]) for line in stages]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one line per stage
+    assert any("writing the JSON report report.json" in line for line in lines)
+    assert any("exporting entities to entities" in line for line in lines)
+
+
+def test_the_run_time_printed_is_the_wall_time_of_the_whole_command(tmp_path: Path, monkeypatch) -> None:
+    # Writing the report is made to take 1.5 s: the time printed includes it (it used to
+    # stop when the linking ended).
+    import linkrisk.result
+
+    write = linkrisk.result.Result.write
+
+    def slow_write(self, *args, **kwargs):
+        time.sleep(1.5)
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(linkrisk.result.Result, "write", slow_write)
+    t0 = time.perf_counter()
+    code, out, err = _run(["run", write_study(tmp_path), "--out", tmp_path / "r.md"])
+    wall = time.perf_counter() - t0
+    assert code == 0, err
+    printed = float(re.search(r", ([0-9.]+)s$", out.splitlines()[0]).group(1))
+    assert 1.5 <= printed <= wall + 0.05

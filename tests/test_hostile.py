@@ -414,8 +414,9 @@ def test_profile_toml_cannot_be_injected_through_a_column_name(tmp_path: Path) -
     code, out, err = _run(["profile", path, "--toml"])
     assert code == 0, err
     parsed = tomllib.loads(out)
-    assert list(parsed) == ["datasets"]
-    columns = parsed["datasets"]["columns"]
+    assert list(parsed) == ["datasets"] and len(parsed["datasets"]) == 1
+    assert set(parsed["datasets"][0]) == {"name", "path", "record_id", "columns"}
+    columns = parsed["datasets"][0]["columns"]
     assert columns["mail\\"] == "email" and columns['tel" = "x" [evil] a = "1'] == "phone"
 
 
