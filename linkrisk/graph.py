@@ -73,6 +73,30 @@ class Entity:
     def __repr__(self) -> str:
         return f"Entity(id={self.id}, records={len(self.records)}, links={len(self.links)})"
 
+    def _repr_html_(self) -> str:
+        """The entity in a notebook: its records with the kinds they hold, its identifier
+        values (as the entity was asked for: redacted unless ``show_values``) and its links
+        by rule."""
+        import html
+
+        def table(header, rows):
+            head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in header)
+            body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in r)
+                           + "</tr>" for r in rows)
+            return f"<table><tr>{head}</tr>{body}</table>"
+
+        recs = [(r["dataset"], r["record_id"], ", ".join(r["kinds"]))
+                for r in self.records.to_dict("records")]
+        vals = self.values.drop_duplicates("node")
+        values = [(v.kind, v.value, int((self.values.node == v.node).sum())) for v in vals.itertuples(index=False)]
+        rules = (self.links.groupby(["linker", "rule"]).size().reset_index(name="n") if len(self.links)
+                 else pd.DataFrame(columns=["linker", "rule", "n"]))
+        return (f"<p><b>entity {self.id}</b>: {len(self.records):,} records in "
+                f"{self.records['dataset'].nunique() if len(self.records) else 0} datasets, {len(self.links):,} links</p>"
+                + table(["dataset", "record id", "kinds it holds"], recs)
+                + (table(["identifier", "value", "records holding it"], values) if values else "")
+                + table(["linker", "rule", "links"], [(r.linker, r.rule, r.n) for r in rules.itertuples(index=False)]))
+
 
 def entity_stats(engine: "Engine", table: str) -> dict:
     """Entities, entities spanning two or more datasets, and the entity-size distribution,
@@ -215,14 +239,31 @@ class IdentityGraph:
                 "edges in memory and far more to draw). Such an entity is usually a wrong merge through a "
                 "shared placeholder value: lower [attacker] max_value_frequency, or read its records "
                 "with entity_table()")
+        return self.entities([entity_id], show_values=show_values)[0]
+
+    def entities(self, entity_ids: list[int], show_values: bool = False) -> list[Entity]:
+        """Several entities at once (a handful of queries for all of them, not per entity),
+        in the order asked; the report's entity explorer reads its entities this way.
+
+        Unlike :meth:`entity` there is no size check: keep the entities small (their
+        records are read into memory).
+        """
+        ids = [int(e) for e in entity_ids]
+        if not ids:
+            return []
+        if self._released:
+            return [self.entity(ids[0])]  # raises the explanation
         cat = self._study.catalogue
-        rid_list = [int(r[0]) for r in self._engine.rows(
-            f"SELECT _rid FROM {quote(self.labels_table)} WHERE e = ? ORDER BY _rid", [entity_id])]
-        records, values = [], []
+        emarks = ", ".join("?" for _ in ids)
+        owner = {int(r): int(e) for r, e in self._engine.rows(
+            f"SELECT _rid, e FROM {quote(self.labels_table)} WHERE e IN ({emarks}) ORDER BY _rid", ids)}
+        rid_list = list(owner)
+        records: dict[int, list] = {e: [] for e in ids}
+        values: dict[int, list] = {e: [] for e in ids}
         value_nodes: dict[tuple, str] = {}  # distinct values get distinct nodes, named without the value
-        per_kind: dict[str, int] = {}
+        per_kind: dict[tuple, int] = {}
         marks = ", ".join("?" for _ in rid_list)
-        for name in self._loaded.datasets:
+        for name in self._loaded.datasets if rid_list else []:
             cols = self._release.of_dataset(name)
             if not cols:
                 continue
@@ -231,6 +272,7 @@ class IdentityGraph:
             df = self._engine.df(f"SELECT _rid, _rec, {sel} FROM {quote(table)} WHERE _rid IN ({marks}) "
                                  "ORDER BY _rid", rid_list)
             for row in df.to_dict("records"):
+                e = owner[int(row["_rid"])]
                 kinds = []
                 for j, c in enumerate(cols):
                     if row[f"h{j}"] and c.readable:
@@ -239,18 +281,26 @@ class IdentityGraph:
                     if v is not None and not (isinstance(v, float) and np.isnan(v)) and \
                             cat[c.kind].role is Role.IDENTIFIER and c.domain is not None:
                         shown = v if (show_values and c.readable) else redact(v)
-                        key = (c.domain, v)
+                        key = (e, c.domain, v)
                         if key not in value_nodes:
-                            per_kind[c.kind] = per_kind.get(c.kind, 0) + 1
-                            value_nodes[key] = f"{c.kind}#{per_kind[c.kind]}"
-                        node = value_nodes[key]
-                        values.append({"_rid": row["_rid"], "kind": c.kind, "node": node, "value": shown})
-                records.append({"_rid": row["_rid"], "dataset": name, "record_id": row["_rec"],
-                                "kinds": tuple(dict.fromkeys(kinds))})
+                            per_kind[(e, c.kind)] = per_kind.get((e, c.kind), 0) + 1
+                            value_nodes[key] = f"{c.kind}#{per_kind[(e, c.kind)]}"
+                        values[e].append({"_rid": row["_rid"], "kind": c.kind, "node": value_nodes[key],
+                                          "value": shown})
+                records[e].append({"_rid": row["_rid"], "dataset": name, "record_id": row["_rec"],
+                                   "kinds": tuple(dict.fromkeys(kinds))})
         links = self._engine.df(f"SELECT a, b, linker, rule FROM {quote(self._edges)} "
-                                f"WHERE a IN ({marks}) ORDER BY a, b, linker, rule", rid_list)
-        return Entity(entity_id, pd.DataFrame(records), links,
-                      pd.DataFrame(values, columns=["_rid", "kind", "node", "value"]).drop_duplicates())
+                                f"WHERE a IN ({marks}) ORDER BY a, b, linker, rule", rid_list) if rid_list else \
+            pd.DataFrame(columns=["a", "b", "linker", "rule"])
+        link_owner = links["a"].map(lambda r: owner[int(r)]) if len(links) else pd.Series([], dtype=np.int64)
+        out = []
+        for e in ids:
+            recs = sorted(records[e], key=lambda r: r["_rid"])
+            out.append(Entity(e, pd.DataFrame(recs, columns=["_rid", "dataset", "record_id", "kinds"]),
+                              links[link_owner == e].reset_index(drop=True),
+                              pd.DataFrame(values[e], columns=["_rid", "kind", "node", "value"]).drop_duplicates()
+                              .reset_index(drop=True)))
+        return out
 
     def first_entity(self, min_size: int, max_size: int | None = None) -> int | None:
         """The smallest entity id with ``min_size`` to ``max_size`` records (None if none)."""

@@ -323,7 +323,7 @@ class Run:
                 stats = entity_stats(engine, scores)
             matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM {quote(links.pairs_table)} "
                                "GROUP BY ALL ORDER BY da, db")
-            suspicious = _suspicious(engine, study, release, scores)
+            suspicious, suspicious_ids = _suspicious(engine, study, release, scores)
             if n == 0:
                 self.baseline_scores = scores
             extra = {} if n == 0 else {"_groups": entity_sum_groups(engine, self.baseline_scores, scores)}
@@ -340,7 +340,7 @@ class Run:
             name=name, description=description, release=release, links=links,
             enrichment=enrichment, entities=stats["entities"],
             multi_dataset_entities=stats["multi_dataset_entities"], entity_sizes=stats["entity_sizes"],
-            suspicious_entities=suspicious, ground_truth=truth, matrix=matrix,
+            suspicious_entities=suspicious, suspicious_ids=suspicious_ids, ground_truth=truth, matrix=matrix,
             graph=IdentityGraph(name, engine, study, loaded, release, links.edges, labels, stats["entities"]),
             seconds=time.perf_counter() - started, extra=extra)
 
@@ -418,8 +418,12 @@ def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple |
     return engine.components_table(links.pairs_table, n_records, table)
 
 
-def _suspicious(engine: "Engine", study: "StudyConfig", release: "Release", scores: str) -> int:
-    """Entities holding two records of one dataset with different values of one identifier kind.
+SUSPICIOUS_IDS = 1_000  # ids of suspicious entities kept for the report's explorer (the count is exact)
+
+
+def _suspicious(engine: "Engine", study: "StudyConfig", release: "Release", scores: str) -> tuple[int, list[int]]:
+    """Entities holding two records of one dataset with different values of one identifier
+    kind: how many, and the first :data:`SUSPICIOUS_IDS` of their ids.
 
     Values are compared within a join domain: a hashed column and the plaintext the
     dictionary attacker recovered from it hold the same identifier in two spellings.
@@ -427,17 +431,20 @@ def _suspicious(engine: "Engine", study: "StudyConfig", release: "Release", scor
     cat = study.catalogue
     cols = [c for c in release.columns if c.domain is not None and cat[c.kind].role is Role.IDENTIFIER]
     if not cols:
-        return 0
+        return 0, []
     union = " UNION ALL ".join(
         f"SELECT _rid, _ds, ? AS k, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
         for c in cols)
     # only records of entities holding two or more records of their dataset can disagree
     multi = (f"SELECT s._rid, s.e FROM {quote(scores)} s JOIN (SELECT e, _ds FROM {quote(scores)} "
              "GROUP BY e, _ds HAVING count(*) >= 2) d ON d.e = s.e AND d._ds = s._ds")
-    n = engine.scalar(
-        f"SELECT count(*) FROM (SELECT DISTINCT l.e FROM ({union}) u JOIN ({multi}) l USING (_rid) "
-        "GROUP BY l.e, u._ds, u.k HAVING min(u.v) < max(u.v)) t", [c.domain for c in cols])
-    return int(n or 0)
+    ids = (f"SELECT DISTINCT l.e FROM ({union}) u JOIN ({multi}) l USING (_rid) "
+           "GROUP BY l.e, u._ds, u.k HAVING min(u.v) < max(u.v)")
+    params = [c.domain for c in cols]
+    n = int(engine.scalar(f"SELECT count(*) FROM ({ids}) t", params) or 0)
+    first = [int(r[0]) for r in engine.rows(f"SELECT e FROM ({ids}) t ORDER BY e LIMIT {SUSPICIOUS_IDS}",
+                                            params)] if n else []
+    return n, first
 
 
 __all__ = ["run_study", "normalised_table"]

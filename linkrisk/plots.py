@@ -43,6 +43,7 @@ def prevented_chart(result: "Result") -> "Figure":
     ax.set_yticks(y, names)
     ax.set_xlim(min(0, v.min() - 5), 105)
     ax.set_xlabel("enrichment prevented (% of baseline, 95% bootstrap interval)")
+    ax.set_title("Enrichment each scenario prevents", fontsize=10)
     ax.axvline(0, color="grey", lw=0.8)
     return fig
 
@@ -87,63 +88,98 @@ def enrichment_distribution(result: "Result") -> "Figure":
                 label=s.name, color="black" if s.name == "baseline" else None)
     ax.set_xlabel("gain per record x (sum of weights of the kinds linking adds)")
     ax.set_ylabel("% of records gaining at least x")
+    ax.set_title("How much each record gains, per scenario", fontsize=10)
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right", title="scenario", title_fontsize=7)
     return fig
 
 
 def kinds_gained(result: "Result", scenario: str = "baseline") -> "Figure":
-    """Share of each dataset's records that gain each kind by linking."""
+    """Share of each dataset's records that gain each kind by linking, as a heatmap (kinds
+    down, datasets across, the share written in each cell).
+
+    A heatmap, not bars: bars in one colour per dataset would reuse the colours the other
+    charts give scenarios and linkers, and need a legend that covers bars."""
     s = result.scenario(scenario)
     kg = s.enrichment.kinds_gained
     names = result.loaded.datasets
     kinds = sorted(kg["kind"].unique()) if len(kg) else []
-    fig = _figure(6.4, 0.8 + 0.35 * max(1, len(kinds)) * max(1, len(names)) / 2)
+    fig = _figure(1.8 + 1.15 * max(1, len(names)), 1.2 + 0.32 * max(1, len(kinds)))
     ax = fig.add_subplot()
+    ax.set_title(f"Kinds each dataset's records gain by linking ({scenario})", fontsize=10)
     if not kinds:
         ax.text(0.5, 0.5, "no record gains anything", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    h = 0.8 / len(names)
-    for j, name in enumerate(names):
-        sub = kg[kg["dataset"] == name].set_index("kind")["share"]
-        vals = [100 * sub.get(k, 0.0) for k in kinds]
-        ax.barh(np.arange(len(kinds)) + j * h, vals, height=h, label=name)
-    ax.set_yticks(np.arange(len(kinds)) + 0.4 - h / 2, kinds)
-    ax.invert_yaxis()
-    ax.set_xlabel("% of the dataset's records that gain the kind")
-    ax.legend(fontsize=7, loc="lower right")
+    m = np.full((len(kinds), len(names)), np.nan)
+    for r in kg.itertuples(index=False):
+        m[kinds.index(r.kind), names.index(r.dataset)] = 100 * r.share
+    shown = np.where(np.isnan(m) | (m == 0), np.nan, m)
+    im = ax.imshow(shown, cmap="Greens", vmin=0, vmax=100, aspect="auto")
+    for i in range(len(kinds)):
+        for j in range(len(names)):
+            if not np.isnan(shown[i, j]):
+                ax.text(j, i, f"{shown[i, j]:.0f}%", ha="center", va="center", fontsize=8,
+                        color="white" if shown[i, j] > 60 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_xticks(np.arange(len(names) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(kinds) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="#dddddd", lw=0.6)
+    ax.tick_params(which="minor", length=0)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="% of the dataset's records gaining the kind")
     return fig
 
 
+def record_labels(entity: "Entity") -> list[tuple[str, list[str]]]:
+    """(label, kinds held) of each record of an entity, in the order :func:`entity_graph`
+    numbers them: ``"1 surveillance"``, ``"2 telecom"`` ..."""
+    return [(f"{i} {r['dataset']}", list(r["kinds"]))
+            for i, r in enumerate(entity.records.to_dict("records"), start=1)]
+
+
 def entity_graph(entity: "Entity") -> "Figure":
-    """One entity drawn as a small graph: records (squares) and identifier values (dots)."""
+    """One entity drawn as a small graph: records as labelled boxes (a number, the dataset
+    and how many kinds the record holds; :func:`record_labels` lists the kinds), identifier
+    values as dots labelled beside them (kind and value, redacted unless asked for)."""
     import networkx as nx
 
     g = entity.to_networkx()
-    fig = _figure(6.4, 4.2)
-    ax = fig.add_subplot()
-    pos = nx.spring_layout(g, seed=0)
     records = [n for n, d in g.nodes(data=True) if d["type"] == "record"]
     values = [n for n, d in g.nodes(data=True) if d["type"] == "value"]
+    fig = _figure(7.2, 4.2 + 0.15 * max(0, len(records) - 4))
+    ax = fig.add_subplot()
+    pos = nx.kamada_kawai_layout(g) if 2 < len(g) <= MAX_DRAWN_RECORDS * 3 else nx.spring_layout(g, seed=0)
     links = [(u, v) for u, v, d in g.edges(data=True) if d["type"] == "link"]
     holds = [(u, v) for u, v, d in g.edges(data=True) if d["type"] == "holds"]
     nx.draw_networkx_edges(g, pos, edgelist=holds, ax=ax, style="dotted", edge_color="grey")
     for linker, colour in COLOURS.items():
         el = [(u, v) for u, v in links if g.edges[u, v]["linker"] == linker]
         if el:
-            nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, width=2, edge_color=colour, label=linker)
-    nx.draw_networkx_nodes(g, pos, nodelist=records, node_shape="s", node_color="#dddddd",
-                           edgecolors="black", node_size=1400, ax=ax)
+            nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, width=2.5, edge_color=colour, label=linker)
     nx.draw_networkx_nodes(g, pos, nodelist=values, node_color="#fff3b0", edgecolors="grey",
-                           node_size=250, ax=ax)
-    labels = {n: f"{g.nodes[n]['dataset']}\n{len(g.nodes[n]['kinds'])} kinds" for n in records}
-    labels.update({n: f"{g.nodes[n]['kind']}\n{g.nodes[n]['value']}" for n in values})
-    nx.draw_networkx_labels(g, pos, labels=labels, font_size=6, ax=ax)
-    ax.set_title(f"entity {entity.id}: {len(records)} records (values redacted)", fontsize=9)
+                           node_size=60, ax=ax)
+    number = {n: i for i, n in enumerate(records, start=1)}
+    for n in records:  # a box sized to its text: the label always fits
+        x, y = pos[n]
+        ax.text(x, y, f"{number[n]} {g.nodes[n]['dataset']}\n{len(g.nodes[n]['kinds'])} kinds", ha="center",
+                va="center", fontsize=8, zorder=3,
+                bbox={"boxstyle": "round,pad=0.35", "facecolor": "#eeeeee", "edgecolor": "black"})
+    for n in values:  # beside the dot, never over it
+        x, y = pos[n]
+        ax.annotate(f"{g.nodes[n]['kind']} {g.nodes[n]['value']}", (x, y), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=7, color="#444444", zorder=3)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    if xs:  # room for the boxes and the labels at the edges
+        ax.set_xlim(min(xs) - 0.25, max(xs) + 0.45)
+        ax.set_ylim(min(ys) - 0.2, max(ys) + 0.2)
+    ax.set_title(f"entity {entity.id}: {len(records)} records, {len(values)} identifier values "
+                 f"({'values redacted' if all('•' in str(g.nodes[n]['value']) for n in values) else 'values shown'})",
+                 fontsize=9)
     if links:
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="lower left", frameon=True)
     ax.set_axis_off()
     return fig
 

@@ -33,6 +33,37 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _num1(x) -> str:
+    """A total with one decimal only when it has one (weights of 0.5 make halves).
+
+    >>> _num1(98538.0), _num1(55282.5), _num1(None)
+    ('98,538', '55,282.5', 'n/a')
+    """
+    if x is None:
+        return "n/a"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def _sci(x) -> str:
+    """A large count in a form people read: 3.2 x 10^11 as ``3.2 × 10¹¹``.
+
+    >>> _sci(3.17e11), _sci(1000), _sci(2.2e10)
+    ('3.2 × 10¹¹', '1,000', '2.2 × 10¹⁰')
+    """
+    if x is None:
+        return "n/a"
+    x = float(x)
+    if abs(x) < 1e6:
+        return f"{x:,.0f}"
+    exp = int(math.floor(math.log10(abs(x))))
+    sup = str(exp).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{x / 10 ** exp:.1f} × 10{sup}"
+
+
+def _weight(w) -> str:
+    return f"{w:g}"
+
+
 def md(text: object) -> str:
     """Text for a Markdown report: HTML's ``& < >`` as entities and Markdown's punctuation
     backslash-escaped, so a study, scenario or column name cannot add markup (a
@@ -57,7 +88,8 @@ def to_markdown(result: "Result") -> str:
              f"Linking them ({md(', '.join(d['study']['attacker']['linkers']))}) builds "
              f"{base['multi_dataset_entities']:,} profiles spanning two or more datasets and adds "
              f"{base['enrichment']['mean_per_record']:.2f} weighted kinds per record "
-             f"(total enrichment {base['enrichment']['total']:,.1f}).", ""]
+             f"(total enrichment {_num1(base['enrichment']['total'])}). A weighted kind is one kind of information "
+             "a record did not hold on its own, counted by its weight (see the weights below).", ""]
     lines += [f"**Warning:** {w['message']}" for w in d.get("warnings", [])] + ([""] if d.get("warnings") else [])
     scheme = (d.get("assumptions") or {}).get("national_id_scheme")
     if scheme and scheme.get("source") == "inferred" and scheme.get("values"):
@@ -78,9 +110,13 @@ def to_markdown(result: "Result") -> str:
         prevented = "baseline" if p is None else (
             f"{_pct(p['value'])} ({_pct(p['ci_low'])} to {_pct(p['ci_high'])})")
         lines.append(f"| {md(s['name'])} | {s['links']:,} | {s['entities']:,} | {s['multi_dataset_entities']:,} | "
-                     f"{s['enrichment']['total']:,.1f} | {prevented} |")
+                     f"{_num1(s['enrichment']['total'])} | {prevented} |")
     if d.get("recommendation"):
         lines += ["", f"**Recommendation:** {md(d['recommendation']['text'])}"]
+        if d["recommendation"].get("target") is not None:
+            lines += ["", f"The target, {100 * d['recommendation']['target']:.0f}%, is the share of the as-leaked "
+                      "enrichment a scenario must prevent to be recommended (`[recommendation] target` in the study "
+                      "file); among those that reach it, the one changing the fewest columns is recommended."]
     wm = d.get("what_matters") or {}
     if wm.get("by_kind"):
         lines += ["", "## What matters most", "", "| keyed per holder | prevented (95% CI) | links left |",
@@ -115,8 +151,8 @@ def to_markdown(result: "Result") -> str:
         g = base["ground_truth"]
         lines += ["", "## Ground truth (baseline)", "",
                   f"Pair precision {_pct(g['pair_precision'])}, pair recall {_pct(g['pair_recall'])}, "
-                  f"pure entities {_pct(g['pure_entities'])}; true gain {g['true_gain']:,.1f}, "
-                  f"false gain {g['false_gain']:,.1f}."]
+                  f"pure entities {_pct(g['pure_entities'])}; true gain {_num1(g['true_gain'])}, "
+                  f"false gain {_num1(g['false_gain'])}."]
         if g.get("threshold_curve"):
             lines += ["", "Had the probabilistic links been cut at another match threshold:", "",
                       "| threshold | pair precision | pair recall | F1 |", "| ---: | ---: | ---: | ---: |"]
@@ -153,12 +189,15 @@ def to_html(result: "Result", show_values: bool = False) -> str:
     figs = {"prevented": plots.prevented_chart(result), "matrix": plots.link_matrix(result),
             "distribution": plots.enrichment_distribution(result), "kinds": plots.kinds_gained(result)}
     example = plots.example_entity(result.baseline)
+    example_records = []
     if example is not None:
-        figs["entity"] = plots.entity_graph(result.baseline.graph.entity(example))
-    if result.extra.get("_uniqueness_curves"):
+        entity = result.baseline.graph.entity(example)
+        figs["entity"] = plots.entity_graph(entity)
+        example_records = [{"label": label, "kinds": kinds} for label, kinds in plots.record_labels(entity)]
+    if result.uniqueness_curves:
         from linkrisk.uniqueness import curve_figure
 
-        figs["uniqueness"] = curve_figure(result.extra["_uniqueness_curves"])
+        figs["uniqueness"] = curve_figure(result.uniqueness_curves)
     if d.get("traces"):
         from linkrisk.trace_risk import unicity_figure
 
@@ -167,14 +206,27 @@ def to_html(result: "Result", show_values: bool = False) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkrisk", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters["num"] = lambda x: "n/a" if x is None else f"{x:,.0f}"
-    env.filters["num1"] = lambda x: "n/a" if x is None else f"{x:,.1f}"
+    env.filters["num1"] = _num1
     env.filters["pct"] = lambda x: _pct(x)
+    env.filters["pct0"] = lambda x: "n/a" if x is None else f"{100 * x:.0f}%"
+    env.filters["sci"] = _sci
+    env.filters["wt"] = _weight
     env.filters["duration"] = _duration
     base = d["scenarios"][0]
     reversed_ = [{"scenario": s["name"], **r} for s in d["scenarios"] for r in s["reversed_columns"]]
     hubs = [{"scenario": s["name"], **h} for s in d["scenarios"] for h in s["hubs"]]
     gained = sorted(base["gained_from"], key=lambda r: -r["share"])[:25]
+    from linkrisk.explorer import explorer_data, explorer_json
+
+    explorer = explorer_data(result, show_values=show_values)
+    # the unit of the headline, by example: the heaviest, a middle and the lightest weight
+    by_weight = sorted(d["weights"].items(), key=lambda kv: (-kv[1], kv[0]))
+    weight_examples = list(dict((w, (k, w)) for k, w in by_weight).values())
+    if len(weight_examples) > 3:
+        weight_examples = [weight_examples[0], weight_examples[len(weight_examples) // 2], weight_examples[-1]]
     return env.get_template("report.html.j2").render(
+        explorer=explorer, explorer_json=explorer_json(explorer), example_records=example_records,
+        weight_examples=weight_examples,
         study=d["study"], datasets=d["datasets"], weights=d["weights"], base=base,
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),

@@ -39,6 +39,7 @@ class ScenarioResult:
     matrix: pd.DataFrame
     ground_truth: dict | None = None
     prevented: dict | None = None
+    suspicious_ids: list[int] = field(default_factory=list)  # the first 1,000 suspicious entities' ids
     extra: dict = field(default_factory=dict)
     seconds: float | None = None  # wall time of release, link, graph and score
 
@@ -51,6 +52,26 @@ class ScenarioResult:
     def hubs(self) -> list[dict]:
         """Values held by too many records to be used as links (redacted)."""
         return self.links.hubs
+
+    def _repr_html_(self) -> str:
+        """A scenario in a notebook: its figures, what it prevents and what was reversed."""
+        p = self.prevented
+        rows = [("links (distinct record pairs)", f"{self.links.pairs:,}"), ("entities", f"{self.entities:,}"),
+                ("entities spanning two or more datasets", f"{self.multi_dataset_entities:,}"),
+                ("enrichment (weighted kinds gained)", _total(self.enrichment.total)),
+                ("per record", f"{self.enrichment.mean_per_record:.2f}")]
+        if p is not None:
+            rows.append(("enrichment prevented (95% interval)",
+                         f"{_pct(p.get('value'))} ({_pct(p.get('ci_low'))} to {_pct(p.get('ci_high'))})"))
+        if self.ground_truth:
+            rows.append(("pair precision / recall", f"{self.ground_truth['pair_precision']:.4f} / "
+                                                     f"{self.ground_truth['pair_recall']:.4f}"))
+        for r in self.release.reversed_columns:
+            rows.append((f"reversed: {r['column']}", f"{r['values_reversed']:,} of {r['values']:,} values"))
+        if self.links.hubs:
+            rows.append(("hub values not used to link", f"{len(self.links.hubs):,}"))
+        title = f"scenario <b>{_esc(self.name)}</b>" + (f": {_esc(self.description)}" if self.description else "")
+        return f"<p>{title}</p>" + _html_table(["", ""], rows)
 
     def to_dict(self, datasets: list[str]) -> dict[str, Any]:
         by_rule = [{"linker": r.linker, "rule": r.rule, "dataset_a": datasets[int(r.da)],
@@ -113,6 +134,72 @@ class Result:
         self.extra: dict[str, Any] = {}
 
     # access -------------------------------------------------------------------------
+    @property
+    def uniqueness(self) -> pd.DataFrame:
+        """Re-identification risk of single datasets and of the linked profiles: a row per
+        dataset and quasi-identifier set (k, sample uniques, prosecutor and marketer risk,
+        and population uniques where ``sampling_fraction`` is set); empty when the study
+        did not assess risk."""
+        return pd.DataFrame(self.extra.get("uniqueness") or [])
+
+    @property
+    def uniqueness_curves(self) -> dict[str, pd.DataFrame]:
+        """The greedy uniqueness curve of each dataset (and of the linked profiles): how
+        the share of unique records grows as quasi-identifiers are added; draw them with
+        :func:`linkrisk.uniqueness.curve_figure`."""
+        return dict(self.extra.get("_uniqueness_curves") or {})
+
+    @property
+    def journalist(self) -> pd.DataFrame:
+        """Journalist risk with another breach as the population: a row per ordered pair
+        of datasets sharing quasi-identifiers."""
+        return pd.DataFrame(self.extra.get("journalist") or [])
+
+    @property
+    def what_matters(self) -> dict | None:
+        """Prevented enrichment with one identifier kind keyed per holder, and with all."""
+        return self.extra.get("what_matters")
+
+    @property
+    def recommendation(self) -> dict | None:
+        """The scenario recommended against the study's target, with a plain ``text``."""
+        return self.extra.get("recommendation")
+
+    def column_values(self, dataset: str, kind: str, startswith: str | None = None,
+                      limit: int | None = None) -> list[str]:
+        """Distinct normalised values of one dataset's column of ``kind``, as leaked,
+        sorted (an attack demonstration needs a few real values to hash). These are raw
+        values: do not print them.
+
+        Parameters
+        ----------
+        dataset, kind : str
+        startswith : str, optional
+            Only values beginning with this text.
+        limit : int, optional
+        """
+        col = self.baseline.release.first(dataset, kind)
+        if col is None:
+            raise LinkriskError(f"dataset {dataset!r} has no column of kind {kind!r}")
+        from linkrisk.engine import quote
+
+        v = quote(col.value)
+        where = f"{v} IS NOT NULL" + (f" AND substr({v}, 1, {len(startswith)}) = ?" if startswith else "")
+        sql = (f"SELECT DISTINCT {v} FROM {quote(col.table)} WHERE {where} ORDER BY 1"
+               + (f" LIMIT {int(limit)}" if limit is not None else ""))
+        return [r[0] for r in self.engine.rows(sql, [startswith] if startswith else [])]
+
+    def class_sizes(self, dataset: str, kinds: list[str]) -> dict[int, int]:
+        """Frequencies of frequencies of one dataset on a set of quasi-identifiers: class
+        size -> number of classes of that size (the input of the population-uniqueness
+        estimators of :mod:`linkrisk.population`)."""
+        from linkrisk.uniqueness import class_size_counts
+
+        cols = [self.baseline.release.first(dataset, k) for k in kinds]
+        if any(c is None for c in cols) or len({c.table for c in cols}) != 1:
+            raise LinkriskError(f"dataset {dataset!r} does not hold every kind of {list(kinds)}")
+        return dict(class_size_counts(self.engine, cols[0].table, [c.value for c in cols]))
+
     @property
     def warnings(self) -> list[dict]:
         """Data-quality and giant-entity warnings of the run (also in the report's headline)."""
@@ -246,3 +333,51 @@ class Result:
     def __repr__(self) -> str:
         return (f"Result(study={self.study.name!r}, records={self.loaded.total}, "
                 f"scenarios={[s.name for s in self.scenarios]})")
+
+    def _repr_html_(self) -> str:
+        """The result in a notebook: the headline, a formatted row per scenario, warnings
+        and the recommendation (aggregates only, no value)."""
+        base = self.baseline
+        rows = []
+        for s in self.scenarios:
+            p = s.prevented
+            rows.append((s.name, f"{s.links.pairs:,}", f"{s.entities:,}", f"{s.multi_dataset_entities:,}",
+                         f"{s.enrichment.mean_per_record:.2f}",
+                         "baseline" if p is None else f"{_pct(p.get('value'))} ({_pct(p.get('ci_low'))} to "
+                                                      f"{_pct(p.get('ci_high'))})"))
+        head = (f"<p><b>{_esc(self.study.name)}</b>: {self.loaded.total:,} records in "
+                f"{len(self.loaded.datasets)} datasets. Linking them builds {base.multi_dataset_entities:,} "
+                f"profiles spanning two or more datasets; each record's subject gains "
+                f"{base.enrichment.mean_per_record:.2f} weighted kinds on average (a kind of information the "
+                "record did not hold, counted by its weight).</p>")
+        notes = "".join(f"<p><b>Warning:</b> {_esc(w['message'])}</p>" for w in self.warnings)
+        if self.recommendation:
+            notes += f"<p><b>Recommendation:</b> {_esc(self.recommendation['text'])}</p>"
+        return head + _html_table(["scenario", "links", "entities", "multi-dataset", "gain per record",
+                                   "prevented (95% interval)"], rows) + notes
+
+
+def _esc(text: object) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _total(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def _html_table(header: list[str], rows: list[tuple]) -> str:
+    """A small HTML table; every cell escaped, numbers right-aligned."""
+    def cell(v, tag):
+        text = _esc(v)
+        right = tag == "td" and text[:1].isdigit() or text[:1] == "-" and text[1:2].isdigit()
+        return f"<{tag} style='text-align:{'right' if right else 'left'}'>{text}</{tag}>"
+
+    head = "" if not any(header) else "<tr>" + "".join(cell(h, "th") for h in header) + "</tr>"
+    body = "".join("<tr>" + "".join(cell(v, "td") for v in r) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
