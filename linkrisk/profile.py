@@ -118,21 +118,22 @@ def _choose(shares: dict, hint: str | None) -> tuple[str | None, str, str | None
     weak_only = all(shares[k][2] for k in ok)
     if ok and not (weak_only and hint and hint not in ok):
         kind = max(ok, key=score)  # max keeps the first (most specific) check on a tie
-        share, what, _ = shares[kind]
+        share, what, weak = shares[kind]
         evidence = f"{share:.0%} {what}"
         if hint and hint != kind:
             evidence += f"; the name suggests {hint}"
         elif hint == kind:
             evidence += "; the name agrees"
-        warning = None if share >= WELL_READ else _few(kind, share, what)
+        # a weak check is no validator (a name in Latin letters is a name): no warning from it
+        warning = None if share >= WELL_READ or weak else _few(kind, share, what)
         return kind, evidence, warning
     if hint:
         evidence = f"column name matches {hint}"
         warning = None
         if hint in shares:  # the kind has a validator: say how few values it reads
-            share, what, _ = shares[hint]
+            share, what, weak = shares[hint]
             evidence += f"; {share:.0%} {what}"
-            if share < WELL_READ:
+            if share < WELL_READ and not weak:
                 warning = _few(hint, share, what)
         return hint, evidence, warning
     if "age" in shares and shares["age"][0] >= MIN_SHARE:

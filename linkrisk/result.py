@@ -53,6 +53,12 @@ class ScenarioResult:
         """Values held by too many records to be used as links (redacted)."""
         return self.links.hubs
 
+    def __repr__(self) -> str:
+        p = (self.prevented or {}).get("value")
+        return (f"ScenarioResult(name={self.name!r}, links={self.links.pairs}, entities={self.entities}, "
+                f"enrichment={self.enrichment.total:g}"
+                + (f", prevented={p:.4f}" if p is not None else "") + ")")
+
     def _repr_html_(self) -> str:
         """A scenario in a notebook: its figures, what it prevents and what was reversed."""
         p = self.prevented

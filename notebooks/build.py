@@ -58,7 +58,7 @@ study.validate()
 """),
     code("""
 result = study.run()
-result.summary().round(3)
+result
 """),
     md("""
 Read the first row: linking the four breaches merges thousands of records into
@@ -74,7 +74,8 @@ location trace 3, ...). The other rows are the scenarios:
 * **generalising** date of birth and postcode hardly matters while identifiers link.
 
 The interval is a 95% bootstrap interval over the baseline's entities, seeded from the
-study: run the notebook again and the numbers are the same.
+study: run the notebook again and the numbers are the same. `result.summary()` gives the
+same figures as a pandas DataFrame to compute with.
 """),
     code("""
 from linkrisk import plots
@@ -115,7 +116,8 @@ location traces, photos, employers and health data from the other breaches.
 """),
     code("""
 gf = base.enrichment.gained_from
-gf[gf.dataset == "telecom"].sort_values("share", ascending=False).head(8).round(3)
+top = gf[gf.dataset == "telecom"].sort_values("share", ascending=False).head(8)
+top.assign(share=top["share"].map("{:.1%}".format))
 """),
     code("""
 plots.kinds_gained(result)
@@ -125,22 +127,30 @@ plots.kinds_gained(result)
 
 The sample data comes with the truth (which records belong to one person), never shown
 to the linkers. Pair precision: of the record pairs the attacker puts together, the
-share that are one person. Pair recall: of the true pairs, the share found.
+share that are one person. Pair recall: of the true pairs, the share found. Each
+scenario's result shows them beside its other figures:
 """),
     code("""
-{k: round(v, 4) if isinstance(v, float) else v for k, v in base.ground_truth.items()}
+base
+"""),
+    code("""
+g = base.ground_truth
+print(f"{g['predicted_pairs']:,} pairs predicted, {g['correct_pairs']:,} of them right, of {g['true_pairs']:,} true pairs: "
+      f"precision {g['pair_precision']:.4f}, recall {g['pair_recall']:.4f}; "
+      f"{g['pure_entities']:.1%} of entities hold one person only.")
 """),
     md("""
 ## One person's linked records
 
-An entity is a connected component of the identity graph. Here is a small one, as a
-networkx graph: squares are records, dots are identifier values (redacted), coloured
-lines are links.
+An entity is a connected component of the identity graph. Here is a small one: its
+records with the kinds each holds, its identifier values (redacted) and its links; then
+drawn, boxes for records, dots for identifier values, coloured lines for links. The HTML
+report's *entity explorer* browses the largest and the suspicious ones.
 """),
     code("""
 graph = result.graph("baseline")
 entity = graph.entity(plots.example_entity(base))
-entity.records
+entity
 """),
     code("""
 plots.entity_graph(entity)
@@ -164,7 +174,7 @@ out = Path(tempfile.mkdtemp())
 for name in ("report.html", "report.md", "report.json"):
     path = result.write(out / name)
     print(path.name, f"{path.stat().st_size:,} bytes")
-print(result.extra["recommendation"]["text"])
+print(result.recommendation["text"])
 """),
     code("""
 result.close()
@@ -212,8 +222,7 @@ study.scenarios = [
 ]
 result = study.run()
 summary = result.summary()
-summary[["scenario", "links", "multi_dataset_entities", "enrichment_per_record",
-         "prevented", "prevented_ci_low", "prevented_ci_high"]].round(3)
+result
 """),
     code("""
 plots.prevented_chart(result)
@@ -251,22 +260,30 @@ candidates. linkrisk does not just estimate this: it runs the 1,000-candidate re
 the data and reports what it recovered.
 """),
     code("""
+def duration(seconds):
+    if seconds is None:
+        return "n/a"
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:,.1f} {unit}"
+    return f"{seconds:.2g} seconds"
+
 rows = []
 for s in result.scenarios[1:]:
     for r in s.release.reversed_columns:
         rows.append({"scenario": s.name, "column": r["column"], "method": r["method"],
-                     "reversed": f'{r["values_reversed"]:,} / {r["values"]:,}',
-                     "attacker time (s)": r["estimated_seconds"],
-                     "demo": r.get("demonstration")})
+                     "reversed within budget": f'{r["values_reversed"]:,} of {r["values"]:,}',
+                     "estimated attacker time": duration(r["estimated_seconds"])})
 pd.DataFrame(rows)
 """),
     code("""
 demo = result.scenario("SHA-256 of resident ID").release.reversed_columns[0]["demonstration"]
-print(f"Hashed {demo['hashes']:,} candidates for {demo['records']:,} resident IDs whose date of birth "
-      f"and county the attacker could read: {demo['recovered']:,} recovered in {demo['seconds']:.2f} s "
-      "on this laptop's CPU.")
-print("The rest were born in another county than the one they live in: 1,000 candidates "
-      "per county guessed, or the full enumeration, still recovers them.")
+print(f"Hashed {demo['hashes']:,} candidates for a sample of {demo['records']:,} resident IDs whose date of "
+      f"birth and county the attacker could read: {demo['recovered']:,} recovered in {demo['seconds']:.2f} s "
+      "on this machine's CPU.")
+print("The others' IDs were issued in another county than the one they live in now: the full "
+      "enumeration counted in the table above still recovers them. The table's 'reversed within "
+      "budget' is that estimate; this sample is the attack really run.")
 """),
     md("""
 ### Hashed phone numbers, by brute force, timed
@@ -280,11 +297,9 @@ the remaining six.
 import hashlib
 from linkrisk.attack import enumerate_phones, measure_hash_rate
 
-# The sample telecom registry's numbers that begin with 13812 (hashed, as released)
-col = result.baseline.release.first("telecom", "phone")   # where the normalised phones live
-phones = result.engine.rows(
-    f"SELECT DISTINCT {col.value} FROM {col.table} WHERE {col.value} LIKE '+8613812%' ORDER BY 1 LIMIT 5")
-hashes = [hashlib.sha256(p.encode()).hexdigest() for (p,) in phones]
+# The sample telecom registry's numbers that begin with 13812 (hashed, as released; never printed)
+phones = result.column_values("telecom", "phone", startswith="+8613812", limit=5)
+hashes = [hashlib.sha256(p.encode()).hexdigest() for p in phones]
 run = enumerate_phones(hashes, "13812", 6)
 rate = measure_hash_rate()
 print(f"{run['candidates']:,} candidates hashed in {run['seconds']:.2f} s: "
@@ -304,8 +319,9 @@ with no more than the normalised hash (the forms it tried are listed in the repo
 `reversed_columns`).
 """),
     code("""
-summary.set_index("scenario").loc[["baseline", "SHA-256 of phone", "SHA-256 of phone, raw text"],
-                                  ["links", "entities", "prevented"]]
+compare = summary.set_index("scenario").loc[["baseline", "SHA-256 of phone", "SHA-256 of phone, raw text"],
+                                            ["links", "entities", "prevented"]]
+compare.assign(prevented=compare["prevented"].map(lambda x: "baseline" if x != x else f"{x:.1%}"))
 """),
     md("""
 ## What quasi-identifiers still link
@@ -314,18 +330,20 @@ Even with every identifier keyed per holder, names with dates of birth or addres
 link records across breaches. This is what pseudonymising identifiers cannot prevent.
 """),
     code("""
-wm = result.extra["what_matters"]
-pd.DataFrame([{"keyed per holder": r["kind"] + " only", "prevented": r["value"], "links": r["links"]}
+wm = result.what_matters
+pd.DataFrame([{"keyed per holder": r["kind"] + " only", "prevented": f"{r['value']:.1%}",
+               "95% interval": f"{r['ci_low']:.1%} to {r['ci_high']:.1%}", "links left": f"{r['links']:,}"}
               for r in wm["by_kind"]]
-             + [{"keyed per holder": "every identifier", "prevented": wm["all_identifiers_keyed"]["value"],
-                 "links": wm["all_identifiers_keyed"]["links"]}]).round(3)
+             + [{"keyed per holder": "every identifier", "prevented": f"{every['value']:.1%}",
+                 "95% interval": f"{every['ci_low']:.1%} to {every['ci_high']:.1%}",
+                 "links left": f"{every['links']:,}"} for every in [wm["all_identifiers_keyed"]]])
 """),
     code("""
 every = wm["all_identifiers_keyed"]
 print(f"Residual enrichment with every identifier keyed per holder: {every['residual_share']:.1%} of the baseline.")
-print("Links that remain, by linker:", every["links_by_linker"])
+print("Links that remain: " + ", ".join(f"{n:,} by {linker}" for linker, n in every["links_by_linker"].items()))
 print()
-print(result.extra["recommendation"]["text"])
+print(result.recommendation["text"])
 """),
     code("""
 result.close()
@@ -373,10 +391,10 @@ rows = []
 for linker in (["probabilistic"], ["classic"]):
     with febrl(linker).run() as r:
         g = r.baseline.ground_truth
-        rows.append({"attacker": linker[0], "pair precision": g["pair_precision"],
-                     "pair recall": g["pair_recall"], "F1": f1(g),
-                     "seconds": r.baseline.links.probabilistic[linker[0]]["seconds"]})
-pd.DataFrame(rows).round(4)
+        rows.append({"attacker": linker[0], "pair precision": f"{g['pair_precision']:.4f}",
+                     "pair recall": f"{g['pair_recall']:.4f}", "F1": f"{f1(g):.4f}"})
+        print(f"{linker[0]}: linked in {r.baseline.links.probabilistic[linker[0]]['seconds']:.1f} s")
+pd.DataFrame(rows)
 """),
     md("""
 Splink's own documentation reports F1 of about 0.998 on FEBRL4; linkrisk's probabilistic
@@ -411,7 +429,9 @@ for name, linkers in [("exact", ["identifiers", "quasi_identifiers"]),
         if name.endswith("probabilistic"):
             by_rule = s.links.by_rule.groupby("linker")["pairs"].sum()
 residual = pd.DataFrame(rows)
-residual.round(3)
+residual.assign(**{"pair precision": residual["pair precision"].map("{:.3f}".format),
+                   "pair recall": residual["pair recall"].map("{:.3f}".format),
+                   "prevented": residual["prevented"].map("{:.1%}".format)}).round(2)
 """),
     md("""
 The probabilistic attacker recovers links that exact matching misses (names with typos or
@@ -433,9 +453,13 @@ ax.invert_yaxis()
 ax.set_xlabel("enrichment prevented by keying identifiers per holder (%)")
 fig
 """),
+    md("""
+Which linker produced the links of the keyed scenario, under the probabilistic attacker:
+the identifier links left are within one holder (one key serves all its records); the
+rest come from quasi-identifiers, exact or probabilistic.
+"""),
     code("""
-# which linker produced the links of the keyed scenario, under the probabilistic attacker
-by_rule
+by_rule.rename("linked record pairs").to_frame()
 """),
 ]
 
@@ -461,9 +485,10 @@ import linkrisk as lr
 
 study = lr.Study.from_toml("../sample_data/adult-study.toml")
 result = study.run()
-pd.DataFrame(result.extra["uniqueness"])[
-    ["quasi_identifiers", "records", "classes", "k", "uniques", "unique_share",
-     "prosecutor_risk", "marketer_risk"]].round(4)
+u = result.uniqueness
+u[["quasi_identifiers", "records", "classes", "k", "uniques"]].assign(
+    unique_share=u["unique_share"].map("{:.2%}".format), prosecutor_risk=u["prosecutor_risk"].map("{:.3f}".format),
+    marketer_risk=u["marketer_risk"].map("{:.3f}".format))
 """),
     md("""
 ## The uniqueness curve
@@ -475,11 +500,11 @@ record in eight is unique; with all eight, almost half.
     code("""
 from linkrisk.uniqueness import curve_figure
 
-curve = result.extra["_uniqueness_curves"]["adult"]
+curve = result.uniqueness_curves["adult"]
 curve_figure(curve)
 """),
     code("""
-curve[["step", "added", "unique_share", "k", "classes"]].round(4)
+curve[["step", "added", "k", "classes"]].assign(unique_share=curve["unique_share"].map("{:.2%}".format))
 """),
     md("""
 ## From the sample to the population
@@ -491,29 +516,35 @@ estimators take the sample's frequency-of-frequencies (how many classes of size 
 2012): Pitman when the sampling fraction is at most 10%, otherwise the smaller of Zayatz
 and SNB.
 """),
+    md("""
+Both columns below are shares of the records: *unique in the sample* as a percentage, and
+the estimated *population uniques* per million records, since they are tiny.
+"""),
     code("""
-pd.DataFrame(result.extra["uniqueness"])[
-    ["quasi_identifiers", "unique_share", "population_uniques", "estimator"]].dropna()
+est = u.dropna(subset=["population_uniques"])
+pd.DataFrame({"quasi_identifiers": est["quasi_identifiers"],
+              "unique in the sample": est["unique_share"].map("{:.2%}".format),
+              "population uniques per million": (1e6 * est["population_uniques"]).map("{:,.1f}".format),
+              "estimator": est["estimator"]})
 """),
     md("""
 How the estimate depends on the sampling fraction, for the eight quasi-identifiers: the
 same sample says much more about the population when it is a larger share of it.
 """),
     code("""
-from linkrisk.engine import quote
-from linkrisk.uniqueness import class_size_counts
 from linkrisk.population import dankar, pitman, zayatz, snb
 
-cols = [result.baseline.release.first("adult", k) for k in study.risk[-1].quasi_identifiers]
-freqs = class_size_counts(result.engine, cols[0].table, [c.value for c in cols])
+freqs = result.class_sizes("adult", study.risk[-1].quasi_identifiers)  # class size -> classes of that size
 n = sum(size * count for size, count in freqs.items())
 rows = []
 for pi in (0.000136, 0.01, 0.1, 0.3, 0.6):
     share, name = dankar(freqs, n, pi)
-    rows.append({"sampling fraction": pi, "sample uniques": freqs.get(1, 0) / n,
+    rows.append({"sampling fraction": f"{pi:g}", "sample uniques": freqs.get(1, 0) / n,
                  "Pitman": pitman(freqs, n, pi), "Zayatz": zayatz(freqs, n, pi), "SNB": snb(freqs, n, pi),
                  "chosen": name, "population uniques": share})
-pd.DataFrame(rows).round(5)
+table = pd.DataFrame(rows)
+shares = ["sample uniques", "Pitman", "Zayatz", "SNB", "population uniques"]
+table.assign(**{c: table[c].map(lambda x: "n/a" if x != x else f"{x:.3%}") for c in shares})
 """),
     md("""
 ## Linked profiles are more unique than any one breach
@@ -529,14 +560,16 @@ breaches = lr.Study.from_toml("../sample_data/study.toml")
 breaches.scenarios = []
 breaches.what_matters = False
 linked = breaches.run()
-pd.DataFrame(linked.extra["uniqueness"])[["dataset", "quasi_identifiers", "records", "unique_share"]].round(3)
+lu = linked.uniqueness
+lu[["dataset", "quasi_identifiers", "records"]].assign(unique_share=lu["unique_share"].map("{:.1%}".format))
 """),
     code("""
-curve_figure(linked.extra["_uniqueness_curves"])
+curve_figure(linked.uniqueness_curves)
 """),
     code("""
-pd.DataFrame(linked.extra["journalist"])[["dataset", "population", "quasi_identifiers", "records",
-                                          "share_exactly_one"]].round(3)
+j = linked.journalist
+j[["dataset", "population", "quasi_identifiers", "records"]].assign(
+    matches_exactly_one=j["share_exactly_one"].map("{:.1%}".format))
 """),
     code("""
 linked.close()
@@ -562,7 +595,7 @@ Nothing here prints a raw identifier: profiles show aggregates, reports redact v
 %matplotlib inline
 from pathlib import Path
 import linkrisk as lr
-from linkrisk.profile import profile_file, columns_toml
+from linkrisk.profile import profile_file, dataset_toml
 
 tables = {"telecom": Path("../sample_data/telecom.csv"),   # <- your files here
           "clinic": Path("../sample_data/clinic.csv")}
@@ -578,7 +611,7 @@ profiles["telecom"]
 profiles["clinic"]
 """),
     code("""
-print(columns_toml(profiles["clinic"]))
+print(dataset_toml(profiles["clinic"], tables["clinic"]))
 """),
     md("""
 ## 2. The study
@@ -591,7 +624,7 @@ datasets = []
 for name, path in tables.items():
     p = profiles[name]
     columns = {r.column: r.suggested_kind for r in p.itertuples() if r.suggested_kind}
-    record_id = "record_id" if "record_id" in p.column.values else None
+    record_id = p.attrs["record_id"]   # the column the profiler took for the record id (check it)
     datasets.append(lr.Dataset(name, path, columns, record_id=record_id))
 
 study = lr.Study(
@@ -617,7 +650,7 @@ problems or "no problems"
 """),
     code("""
 result = study.run()
-result.summary().round(3)
+result
 """),
     code("""
 from linkrisk import plots
@@ -643,8 +676,9 @@ def build(name: str, cells: list) -> float:
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
     seconds = time.perf_counter() - t0
-    for cell in nb.cells:  # stable files: no execution timestamps
+    for i, cell in enumerate(nb.cells):  # stable files: no execution timestamps, ids by position
         cell.get("metadata", {}).pop("execution", None)
+        cell["id"] = f"cell-{i:02d}"
     nbformat.write(nb, HERE / name)
     return seconds
 
@@ -707,7 +741,7 @@ few draws.
     code("""
 keys = point_keys(sightings, Resolution(250, 60))
 risk = per_record_risk(sightings.owner, keys, sightings.n_records, p=4, draws=20, seed=0)
-pd.Series(risk).describe().round(3)
+pd.Series(risk).describe().round(3).rename("share of draws singling the person out").to_frame()
 """),
     md("""
 ## The trajectory attack against points observed
@@ -746,8 +780,7 @@ only the last six hours, 500 m of noise, or no tracks at all.
     code("""
 study = lr.Study.from_toml("../sample_data/traces/study.toml")
 result = study.run()
-result.summary()[["scenario", "links", "multi_dataset_entities", "enrichment_per_record",
-                  "prevented", "prevented_ci_low", "prevented_ci_high"]].round(3)
+result
 """),
     code("""
 t = pd.DataFrame(result.to_dict()["traces"]["links"])
