@@ -173,7 +173,9 @@ def _duration(seconds) -> str:
     for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
         if s >= size:
             return f"{s / size:,.1f} {unit}"
-    return f"{s:.2g} s" if s < 1 else f"{s:.1f} s"
+    if s < 0.001:
+        return "under 1 ms"
+    return f"{1000 * s:.0f} ms" if s < 1 else f"{s:.1f} s"
 
 
 def to_html(result: "Result", show_values: bool = False) -> str:

@@ -266,7 +266,9 @@ def duration(seconds):
     for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds >= size:
             return f"{seconds / size:,.1f} {unit}"
-    return f"{seconds:.2g} seconds"
+    if seconds < 0.001:
+        return "under a millisecond"
+    return f"{1000 * seconds:.0f} ms" if seconds < 1 else f"{seconds:.1f} seconds"
 
 rows = []
 for s in result.scenarios[1:]:
@@ -605,10 +607,15 @@ tables = {"telecom": Path("../sample_data/telecom.csv"),   # <- your files here
 """),
     code("""
 profiles = {name: profile_file(path) for name, path in tables.items()}
-profiles["telecom"]
+
+def shown(p):   # shares as percentages, no empty warnings
+    return p.assign(filled=p["filled"].map("{:.1%}".format), distinct=p["distinct"].map("{:.1%}".format),
+                    warning=p["warning"].fillna(""))
+
+shown(profiles["telecom"])
 """),
     code("""
-profiles["clinic"]
+shown(profiles["clinic"])
 """),
     code("""
 print(dataset_toml(profiles["clinic"], tables["clinic"]))

@@ -103,3 +103,19 @@ def test_committed_outputs_match_a_fresh_run(path: Path) -> None:
                          + "\n".join(list(diff)[:40]))
     assert not diffs, (f"{path.name}: the committed outputs are not what the notebook produces now; "
                        "rebuild with `python notebooks/build.py` and commit.\n\n" + "\n\n".join(diffs))
+
+
+def test_the_comparison_sees_a_changed_figure_and_masks_a_timing() -> None:
+    # a stream output as notebook 02 prints it: the count recovered is a figure, the seconds
+    # and the CPU's hash rate are not
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+        "1,000,000 candidates hashed in 0.31 s: 2 of the 2 hashed numbers recovered.\n"
+        "This CPU: 2,314,843 hashes/s, so all 10^10 mobile numbers would take 1.2 hours here\n"))]
+    slower = copy.deepcopy(cell)
+    slower.outputs[0].text = slower.outputs[0].text.replace("0.31 s", "1.08 s").replace("2,314,843", "711,498") \
+        .replace("1.2 hours", "3.9 hours")
+    assert comparable(slower) == comparable(cell)
+    wrong = copy.deepcopy(cell)
+    wrong.outputs[0].text = wrong.outputs[0].text.replace("2 of the 2", "1 of the 2")
+    assert comparable(wrong) != comparable(cell)

@@ -198,5 +198,9 @@
   });
   susp.addEventListener("change", render);
   render();
-  if (list.length) { show(list[0].id); }
+  // a link to one entity: report.html#entity-123 selects it
+  var m = /^#entity-([0-9]+)$/.exec(window.location.hash);
+  if (m) { search.value = m[1]; render(); }
+  if (m && list.some(function (x) { return x.id === Number(m[1]); })) { show(Number(m[1])); }
+  else if (list.length) { show(list[0].id); }
 })();
