@@ -516,7 +516,10 @@ one in 7,400 US adults of 1994 (sampling fraction 0.000136). The population-uniq
 estimators take the sample's frequency-of-frequencies (how many classes of size 1, 2,
 ...) and the sampling fraction. linkrisk chooses between them as ARX does (Dankar et al.
 2012): Pitman when the sampling fraction is at most 10%, otherwise the smaller of Zayatz
-and SNB.
+and SNB. Unlike ARX, its Pitman figure averages the two-parameter fit with the Ewens
+fit (alpha = 0) by Schwarz weights: from a small sample alpha is poorly determined, and
+the fit alone strayed from the truth by up to 5.6 times on simulated Ewens populations
+(docs/method.md). The `Pitman` column below is the two-parameter fit alone.
 """),
     md("""
 Both columns below are shares of the records: *unique in the sample* as a percentage, and
