@@ -176,6 +176,43 @@ def _county_prefixes() -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def encoding_attackable(study: "StudyConfig", tech, ctx) -> bool:
+    """Whether the attacks on encodings apply: Bloom filters, and deterministic pseudonyms
+    (frequency alignment; low-cardinality columns only, checked on the data)."""
+    if not study.attacker.encoding_attacks:
+        return False
+    if tech.name == "bloom_filter":
+        return True
+    return tech.name in ("keyed_hash", "tokenise", "deterministic_encryption") or (
+        tech.name == "salted_hash" and not ctx.policy.per_record_salt)
+
+
+def _attack_encodings(engine: "Engine", study: "StudyConfig", release: "Release", encoded: list,
+                      state: dict) -> int:
+    """Run the attacks on encodings once per column (they do not depend on the graph);
+    re-identified records become readable as reversed ones do. Returns records re-identified."""
+    from linkrisk.encoding_attack import attack_column
+    from linkrisk.pseudonymise import clk_params
+
+    total = 0
+    for c, tech, ctx in encoded:
+        key = f"{c.dataset}.{c.ref.column}"
+        if key in state:
+            continue
+        st = state[key] = {"table": f"_revd_{c.ref.slot}", "n": 0, "report": None, "demo": None}
+        engine.execute(f"CREATE OR REPLACE TABLE {st['table']} (_rid BIGINT)")
+        params = clk_params(ctx.policy) if tech.name == "bloom_filter" else None
+        entry = attack_column(engine, study, release, c, tech.name, params, f"norm{c.ref.dataset_index}",
+                              st["table"])
+        if entry is None:
+            continue
+        st["report"], st["n"] = entry, entry["values_reversed"]
+        total += st["n"]
+        if st["n"]:
+            _apply(engine, c, st["table"])
+    return total
+
+
 def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release",
             labels: str, state: dict) -> int:
     """One round of reversal over every attackable column; returns records newly reversed.
@@ -184,7 +221,7 @@ def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "
     rounds.
     """
     a = study.attacker
-    attackable = []
+    attackable, encoded = [], []
     for c in release.columns:
         entry = release.policies.get(c.ref)
         if entry is None or c.value_column is not None:
@@ -193,12 +230,14 @@ def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "
         mode = attack_mode(study, c, tech, ctx)
         if mode:
             attackable.append((c, tech, ctx, mode))
+        elif encoding_attackable(study, tech, ctx):
+            encoded.append((c, tech, ctx))
+    new_total = _attack_encodings(engine, study, release, encoded, state)
     if not attackable:
-        return 0
+        return new_total
     need_knowledge = any(mode == "per_record" or (c.kind == "national_id" and mode == "dictionary")
                          for c, _, _, mode in attackable)
     knowledge = Knowledge(engine, study, release, labels)  # built only if a step reads it
-    new_total = 0
     for c, tech, ctx, mode in attackable:
         key = f"{c.dataset}.{c.ref.column}"
         ric = c.kind == "national_id" and study.normalisation.national_id_scheme == "cn_ric"

@@ -225,10 +225,19 @@ def link_traces(engine: "Engine", study: "StudyConfig", release: "Release", edge
     return run(engine, study, release, edges, show_values=show_values, reuse=reuse)
 
 
+def link_encodings(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
+                   show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
+    """Link records whose Bloom-filter encodings are similar (:mod:`linkrisk.encoding_link`)."""
+    from linkrisk.encoding_link import link_encodings as run
+
+    return run(engine, study, release, edges, show_values=show_values, reuse=reuse)
+
+
 LINKERS: dict[str, Callable] = {
     "identifiers": link_identifiers,
     "quasi_identifiers": link_quasi_identifiers,
     "traces": link_traces,
+    "encodings": link_encodings,
 }
 
 
@@ -256,6 +265,13 @@ def run_linkers(engine: "Engine", study: "StudyConfig", release: "Release", tag:
             from linkrisk.classic import link_classic
 
             extra["classic"] = link_classic(engine, study, release, edges, progress=progress)
+    if "encodings" not in study.attacker.linkers and any(
+            c.technique == "bloom_filter" and c.domain is not None for c in release.columns):
+        # encodings are released to be linked by similarity: the attacker links them as a
+        # linkage unit would, whether or not the study lists the linker (err toward the attacker)
+        hubs += link_encodings(engine, study, release, edges, show_values=show_values, reuse=reuse)
+        extra["encodings"] = {"added": True, "why": "bloom_filter columns are linked by Dice similarity "
+                                                    "even though [attacker] linkers does not list 'encodings'"}
     # a pair counts once per rule: an unkeyed hash that was reversed links the same two
     # records twice, in the hashed domain and in the recovered-plaintext one (issue 26)
     by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM (SELECT DISTINCT linker, rule, "

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from linkrisk.encodings import CLKParams, encode, to_hex
 from linkrisk.engine import quote
 from linkrisk.normalise import normalised_table
 from linkrisk.release import Release, ReleasedColumn, plain_domain
@@ -97,6 +98,7 @@ class Context:
     ref: "ColumnRef"
     keys: KeyRing
     policy: "Policy"
+    aux: str | None = None  # an engine table a technique prepared (bloom_filter: the encodings)
 
     @property
     def scope(self) -> str:
@@ -324,12 +326,66 @@ class TraceTechnique(Transform):
         return True, f"{self.name} ({ctx.policy.level} {self.unit}): the altered trace stays readable"
 
 
+def clk_params(policy: "Policy") -> CLKParams:
+    """The Bloom-filter parameters of a ``bloom_filter`` policy."""
+    return CLKParams(q=int(policy.q), k=int(policy.hash_functions), l=int(policy.bits),
+                     balance=bool(policy.balance), xor_fold=bool(policy.xor_fold),
+                     flip=float(policy.flip), salted=policy.salt is not None)
+
+
+class BloomFilter(Transform):
+    """Bloom-filter encoding (a CLK) of each value, keyed per key scope, with optional
+    hardening (docs/encodings.md). The encodings are computed with numpy
+    (:func:`linkrisk.encodings.encode`) from the values fetched from the engine, and
+    released as hex text. They link by Dice similarity (the ``encodings`` linker), not
+    as exact keys; they are not readable unless an attack on encodings re-identifies
+    them (:mod:`linkrisk.encoding_attack`)."""
+
+    name = "bloom_filter"
+    secret = "bloom"
+
+    def prepare(self, engine: "Engine", ctx: Context, source: str, x: str, refs: list, tag: str) -> list[str]:
+        """Encode the column into the table ``ctx.aux`` ``(_rid, clk)``; returns the tables made."""
+        import pandas as pd
+
+        pol = ctx.policy
+        params = clk_params(pol)
+        salt_ref = None
+        if pol.salt is not None:
+            salt_ref = next((r for r in refs if r.column == pol.salt), None) or \
+                next((r for r in refs if r.kind == pol.salt), None)
+        salt_sql = f", n.{salt_ref.value} AS s" if salt_ref is not None else ", CAST(NULL AS VARCHAR) AS s"
+        frame = engine.df(f"SELECT n._rid, {x} AS v{salt_sql} FROM {quote(source)} n WHERE {x} IS NOT NULL")
+        values = frame["v"].astype(object).tolist()
+        salts = frame["s"].astype(object).where(frame["s"].notna(), "").tolist() if params.salted else None
+        packed = encode(values, ctx.keys.key(ctx.scope, self.secret), params, salts)
+        table = f"_clk_{tag}_{ctx.ref.slot}"
+        engine.register_frame(table + "_df", pd.DataFrame({"_rid": frame["_rid"].to_numpy(),
+                                                           "clk": to_hex(packed)}))
+        engine.create(table, f"SELECT * FROM {quote(table + '_df')}")
+        engine.drop(table + "_df")
+        ctx.aux = table
+        return [table]
+
+    def sql(self, x, ctx):
+        return f"(SELECT c.clk FROM {quote(ctx.aux)} c WHERE c._rid = n._rid)", []
+
+    def domain(self, ctx):
+        return f"{ctx.ref.kind}|clk:{ctx.scope}:{clk_params(ctx.policy).label()}|{ctx.form}"
+
+    def exact_key(self, ctx):
+        return False  # links by similarity (the encodings linker)
+
+    def readable(self, ctx):
+        return False, "bloom_filter: an encoding, readable only where an attack on encodings re-identifies it"
+
+
 TECHNIQUES: dict[str, Transform] = {t.name: t for t in (
     Keep(), Drop(), Mask(), Generalise(), Hash(), SaltedHash(), KeyedHash(),
     DeterministicEncryption(), Tokenise(), Randomise(),
     TraceTechnique("coarsen_space", "m"), TraceTechnique("coarsen_time", "min"),
     TraceTechnique("drop_points", "of points dropped"), TraceTechnique("truncate_window", "h kept"),
-    TraceTechnique("spatial_noise", "m"))}
+    TraceTechnique("spatial_noise", "m"), BloomFilter())}
 
 
 def policy_for(scenario: "Scenario", ref: "ColumnRef") -> "Policy | None":
@@ -365,6 +421,9 @@ def apply_policy(study: "StudyConfig", loaded: "Loaded", engine: "Engine", scena
         selects, params = [], []
         for ref, pol, tech, ctx in applied:
             x = f"n.{ref.value}" if pol.normalise or tech.name == "keep" else f"n.r{ref.slot}"
+            prepare = getattr(tech, "prepare", None)
+            if prepare is not None:  # a technique computed outside SQL (bloom_filter)
+                release.tables += prepare(engine, ctx, normalised_table(i), x, refs, tag)
             expr, p = tech.sql(x, ctx)
             selects.append(f"{expr} AS {ref.value}" if expr == f"n.{ref.value}" else
                            f"CASE WHEN n.{ref.value} IS NULL THEN NULL ELSE {expr} END AS {ref.value}")

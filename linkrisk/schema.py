@@ -242,7 +242,8 @@ DUCKDB = [
     Field("temp_directory", Text(max_len=4096, what="a folder path")),
 ]
 ATTACKER = [
-    Field("linkers", ListOf(OneOf(("identifiers", "quasi_identifiers", "probabilistic", "classic", "traces"),
+    Field("linkers", ListOf(OneOf(("identifiers", "quasi_identifiers", "probabilistic", "classic", "traces",
+                                   "encodings"),
                                   "linker"))),
     Field("quasi_identifier_sets", ListOf(ListOf(Text(max_len=64)))),
     Field("max_class_size", Whole(1, 10 ** 9)),
@@ -259,6 +260,9 @@ ATTACKER = [
     Field("trace_threshold", Number(0, 1e9)),
     Field("trace_min_points", Whole(1, 10 ** 6)),
     Field("trace_max_cell_frequency", Whole(2, 10 ** 12)),
+    # the encodings linker and the attacks on encodings (docs/encodings.md)
+    Field("encoding_threshold", Number(0, 1, low_open=True)),
+    Field("encoding_attacks", ListOf(OneOf(("frequency", "pattern_mining", "graph_matching"), "attack"))),
 ]
 NORMALISE = [
     Field("phone_region", Text(max_len=3)),
@@ -284,7 +288,8 @@ SCENARIO = [
 POLICY = [
     Field("technique", OneOf(("keep", "drop", "mask", "generalise", "hash", "salted_hash", "keyed_hash",
                               "deterministic_encryption", "tokenise", "randomise", "coarsen_space",
-                              "coarsen_time", "drop_points", "truncate_window", "spatial_noise"), "technique")),
+                              "coarsen_time", "drop_points", "truncate_window", "spatial_noise", "bloom_filter"),
+                             "technique")),
     Field("key_scope", Text(max_len=64, optional=True)),
     Field("level", Either([Text(max_len=20), Number(0, 1e9)], "a word (year, month, decade) or a finite "
                           "number from 0 to 1,000,000,000", optional=True)),
@@ -292,6 +297,13 @@ POLICY = [
     Field("keep_last", Whole(0, 1000)),
     Field("normalise", Flag()),
     Field("per_record_salt", Flag()),
+    Field("q", Whole(1, 10)),
+    Field("hash_functions", Whole(1, 1000)),
+    Field("bits", Whole(64, 1 << 20)),
+    Field("balance", Flag()),
+    Field("xor_fold", Flag()),
+    Field("salt", Text(max_len=1000, optional=True)),
+    Field("flip", Number(0, 1)),
 ]
 KIND = [
     Field("role", OneOf(("identifier", "quasi", "attribute"), "role")),

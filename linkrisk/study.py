@@ -42,6 +42,8 @@ class Technique(str, Enum):
     DROP_POINTS = "drop_points"
     TRUNCATE_WINDOW = "truncate_window"
     SPATIAL_NOISE = "spatial_noise"
+    # Bloom-filter encodings (CLKs) with hardening options (linkrisk.encodings, docs/encodings.md)
+    BLOOM_FILTER = "bloom_filter"
 
 
 class Linker(str, Enum):
@@ -52,10 +54,11 @@ class Linker(str, Enum):
     PROBABILISTIC = "probabilistic"
     CLASSIC = "classic"
     TRACES = "traces"
+    ENCODINGS = "encodings"
 
 
 SCOPED_TECHNIQUES = {Technique.SALTED_HASH, Technique.KEYED_HASH,
-                     Technique.DETERMINISTIC_ENCRYPTION, Technique.TOKENISE}
+                     Technique.DETERMINISTIC_ENCRYPTION, Technique.TOKENISE, Technique.BLOOM_FILTER}
 BUILTIN_SCOPES = ("global", "dataset")
 NATIONAL_ID_SCHEMES = ("cn_ric", "generic")
 FORMATS = ("csv", "parquet")
@@ -83,6 +86,17 @@ class Policy:
         Normalise the value before transforming it (default True).
     per_record_salt : bool
         For ``salted_hash``: a fresh salt per record, stored beside the hash.
+    q, hash_functions, bits : int
+        For ``bloom_filter``: q-gram length, hash functions per q-gram (k) and filter
+        length (l, a multiple of 64); defaults 2, 20, 1024 (docs/encodings.md).
+    balance, xor_fold : bool
+        For ``bloom_filter``: balanced filters; XOR-folding.
+    salt : str, optional
+        For ``bloom_filter``: a column (name or kind) of the same dataset whose value
+        salts every q-gram of the record (e.g. the date of birth).
+    flip : float
+        For ``bloom_filter``: probability that each bit is replaced by a random bit
+        (permanent randomised response). Default 0.
     """
 
     technique: Technique | str
@@ -92,6 +106,13 @@ class Policy:
     keep_last: int = 0
     normalise: bool = True
     per_record_salt: bool = False
+    q: int = 2
+    hash_functions: int = 20
+    bits: int = 1024
+    balance: bool = False
+    xor_fold: bool = False
+    salt: str | None = None
+    flip: float = 0.0
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any] | str) -> "Policy":
@@ -184,6 +205,9 @@ class Attacker:
     trace_threshold: float = 12.0
     trace_min_points: int = 2
     trace_max_cell_frequency: int = 1000
+    # the encodings linker and the attacks on encodings (docs/encodings.md)
+    encoding_threshold: float = 0.8
+    encoding_attacks: Sequence[str] = ("frequency", "pattern_mining", "graph_matching")
 
 
 @dataclass

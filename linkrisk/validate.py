@@ -206,6 +206,7 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
                 p.append(Problem(f"{where}: [[risk]] {r.dataset}", f"dataset has no column of kind {k!r}"))
 
     p += trace_problems(study, where)
+    p += encoding_problems(study, where)
     return p
 
 
@@ -259,7 +260,38 @@ def trace_problems(study: "StudyConfig", where: str) -> list:
     return p
 
 
-__all__ = ["config_problems", "trace_problems"]
+def encoding_problems(study: "StudyConfig", where: str) -> list:
+    """Problems of Bloom-filter policies and the encodings linker (docs/encodings.md).
+
+    Types and ranges of the settings are checked by linkrisk.schema; here: the filter
+    length is a multiple of 64, a salt names a column of every dataset the policy
+    applies to, and the study does not run on Spark.
+    """
+    p = []
+    uses = "encodings" in (study.attacker.linkers or ())
+    for s in study.scenarios:
+        for target, pol in s.policy.items():
+            if getattr(pol.technique, "value", pol.technique) != "bloom_filter":
+                continue
+            uses = True
+            tl = f"{where}: scenario {s.name!r} policy {target!r}"
+            if isinstance(pol.bits, int) and not isinstance(pol.bits, bool) and pol.bits % 64:
+                p.append(Problem(tl, f"bloom_filter needs `bits` a multiple of 64 (filters are stored as "
+                                     f"64-bit words); got {pol.bits}: use {max(64, pol.bits // 64 * 64)}"))
+            if pol.salt is not None and isinstance(pol.salt, str):
+                for d in study.datasets:
+                    cols = [c for c, k in d.columns.items() if f"{d.name}.{c}" == target or k == target]
+                    if cols and pol.salt not in d.columns and pol.salt not in d.columns.values():
+                        p.append(Problem(tl, f"salt {pol.salt!r} is neither a column nor a kind of dataset "
+                                             f"{d.name!r}; name a column of every dataset the policy applies to"))
+    if uses and study.engine == "spark":
+        p.append(Problem(f"{where}: engine", "a study with bloom_filter techniques or the encodings linker runs "
+                         "on DuckDB only: the encodings, their linker and the attacks on them are numpy on the "
+                         "driver (docs/spark.md); remove engine = \"spark\" or the bloom_filter policies"))
+    return p
+
+
+__all__ = ["config_problems", "trace_problems", "encoding_problems"]
 
 
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
