@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 GRAPH_SAMPLE = 3000  # distinct encodings and plaintext values the graph attack aligns at most
 PATTERN_QGRAMS = 60  # frequent q-grams the pattern miner tries to place
-PATTERN_SAMPLE = 20_000  # filters the positions are mined from
+PATTERN_SAMPLE = 5_000  # filters the positions are mined from
 FREQUENCY_MAX_DISTINCT = 1000  # tokenised columns with more distinct values are not frequency-attacked
 
 
@@ -114,15 +114,17 @@ def qgram_dice_matrix(a: Sequence[str], b: Sequence[str], q: int = 2) -> np.ndar
 def pattern_mining(filters: np.ndarray, reference: Sequence[str], q: int, k: int,
                    max_qgrams: int = PATTERN_QGRAMS, sample: int = PATTERN_SAMPLE,
                    seed: int = 0, tolerance: float = 0.1,
-                   max_wrong: int = 2) -> tuple[np.ndarray, dict]:
+                   max_wrong: int = 2, starts: int = 3) -> tuple[np.ndarray, dict]:
     """Re-identify Bloom filters by mining q-gram bit positions from co-occurrence.
 
     For the most frequent q-grams of the reference (share p of records holding it), in
-    order: the most frequent bit column no placed q-gram has claimed starts a set;
-    the column set together with it in the most filters is added while at least
+    order: each of the ``starts`` most frequent bit columns no placed q-gram has
+    claimed starts a set; the column set together with the set in the most filters is
+    added while at least
     ``(1 - tolerance) p`` of the filters hold every column of the set, up to k columns
-    (the parameters are public); columns claimed by a placed q-gram are skipped, and a
-    set of fewer than k / 4 columns is dropped. A filter *lacks* an identified
+    (the parameters are public); columns claimed by a placed q-gram are skipped, a set
+    of fewer than k / 4 columns is dropped, and of the sets grown from the starts the
+    one held by the most filters is the q-gram's. A filter *lacks* an identified
     q-gram when one of its positions is 0 (certain without bit flipping) and *holds* it
     when all are 1. A filter's guess is the reference value that disagrees with it on
     the fewest identified q-grams (held by one and not the other), when that value is
@@ -153,11 +155,11 @@ def pattern_mining(filters: np.ndarray, reference: Sequence[str], q: int, k: int
     Examples
     --------
     >>> from linkrisk.encodings import encode, CLKParams
-    >>> names = ["ann"] * 40 + ["bob"] * 30 + ["joe"] * 20 + ["anna"] * 10
+    >>> names = ["ab"] * 50 + ["cd"] * 30 + ["ef"] * 15 + ["gh"] * 5
     >>> f = encode(names, b"k", CLKParams(k=5, l=256))
     >>> g, info = pattern_mining(f, names, q=2, k=5)
-    >>> float(np.mean(g == np.array(names, dtype=object))) > 0.5
-    True
+    >>> float(np.mean(g == np.array(names, dtype=object)))
+    1.0
     """
     t0 = time.perf_counter()
     ref = pd.Series(list(reference), dtype=object).dropna()
@@ -179,29 +181,30 @@ def pattern_mining(filters: np.ndarray, reference: Sequence[str], q: int, k: int
     n = max(len(b), 1)
     free = np.ones(b.shape[1], dtype=bool)  # columns no placed q-gram has claimed
     placed: dict[str, np.ndarray] = {}
-    freq_all = b.mean(axis=0)
+    bf = b.astype(np.float32)
+    freq_all = bf.sum(axis=0)
     for g in ranked:
         target = share[g] / total * n * (1 - tolerance)  # filters that must hold every column
-        cand = np.flatnonzero(free & (freq_all * n >= target))
-        if not len(cand):
+        cand = np.flatnonzero(free & (freq_all >= target))
+        best_cols, best_support = None, -1.0
+        for start in cand[np.argsort(-freq_all[cand], kind="stable")][:starts]:
+            cols = [int(start)]
+            support = bf[:, start].copy()
+            while len(cols) < k:
+                joint = np.einsum("i,ij->j", support, bf)  # not BLAS: its threads thrash on a busy machine
+                joint[cols] = -1
+                joint[~free] = -1  # a column another q-gram claimed may be shared: not used
+                j = int(np.argmax(joint))
+                if joint[j] < target:
+                    break
+                cols.append(j)
+                support *= bf[:, j]
+            if len(cols) >= max(2, k // 4) and support.sum() > best_support:
+                best_cols, best_support = cols, float(support.sum())
+        if best_cols is None:  # far fewer than k columns from every start: not placed
             continue
-        start = int(cand[np.argmax(freq_all[cand])])
-        cols = [start]
-        support = b[:, start].copy()
-        while len(cols) < k:
-            joint = (b & support[:, None]).sum(axis=0)
-            joint[cols] = -1
-            joint[~free] = -1  # a column another q-gram claimed may be shared: not used
-            j = int(np.argmax(joint))
-            if joint[j] < target:
-                break
-            cols.append(j)
-            support &= b[:, j]
-        if len(cols) < max(2, k // 4):  # far fewer than k columns: not a q-gram's set
-            free[start] = False
-            continue
-        placed[g] = np.asarray(cols)
-        free[cols] = False
+        placed[g] = np.asarray(best_cols)
+        free[best_cols] = False
     guesses = np.full(len(filters), None, dtype=object)
     if placed:
         grams = list(placed)
@@ -232,11 +235,28 @@ def _features(sim: np.ndarray, extra: list[np.ndarray]) -> np.ndarray:
     return (f - f.mean(axis=0)) / np.where(sd > 0, sd, 1)
 
 
+def _calibrate(se: np.ndarray, sp: np.ndarray) -> np.ndarray:
+    """Map the encoded similarities onto the plaintext similarities' distribution
+    (quantile matching of the off-diagonal values): hardening that changes similarities
+    monotonically (balancing, folding) then changes nothing the features see."""
+    n = len(se)
+    off = ~np.eye(n, dtype=bool)
+    ranks = np.argsort(np.argsort(se[off], kind="stable"), kind="stable")
+    target = np.sort(sp[~np.eye(len(sp), dtype=bool)])
+    if not len(target):
+        return se
+    out = se.copy()
+    out[off] = target[np.minimum((ranks * len(target)) // max(len(ranks), 1), len(target) - 1)]
+    return out
+
+
 def graph_matching(filters: np.ndarray, filter_counts: np.ndarray, values: Sequence[str],
                    value_counts: np.ndarray, params: "CLKParams", rounds: int = 3) -> tuple[np.ndarray, dict]:
     """Align distinct encodings with distinct plaintext values through their similarity graphs.
 
-    1. Similarity graphs: Dice among the encodings, q-gram Dice among the values.
+    1. Similarity graphs: Dice among the encodings, q-gram Dice among the values; the
+       encodings' similarities are mapped onto the distribution of the values'
+       (quantile matching), which undoes any monotone distortion by hardening.
     2. Node features: degree at similarity thresholds 0.3 ... 0.9, the five highest
        similarities, the estimated number of q-grams (from the bit count, as
        ``-(l/k) ln(1 - X/l)``, Swamidass & Baldi 2007), and how many records hold it.
@@ -289,6 +309,7 @@ def graph_matching(filters: np.ndarray, filter_counts: np.ndarray, values: Seque
     values = list(values)
     se = dice_matrix(filters, filters)
     sp = qgram_dice_matrix(values, values, params.q)
+    se = _calibrate(se, sp)
     bitcount = np.bitwise_count(filters).sum(axis=1).astype(np.float64)
     lbits = filters.shape[1] * 8
     est = -(lbits / params.k) * np.log(np.clip(1 - bitcount / lbits, 1e-9, None))
@@ -335,7 +356,8 @@ def attack_column(engine: "Engine", study: "StudyConfig", release: "Release", c:
     dict or None
         The ``reversed_columns`` entry; None when the column is not attackable here (a
         tokenised column with more than FREQUENCY_MAX_DISTINCT distinct values, or no
-        attack applies).
+        attack applies) and for a deterministic pseudonym of which nothing fell (a
+        Bloom-filter column always has an entry).
     """
     from linkrisk.encodings import from_hex
     from linkrisk.engine import quote
@@ -359,6 +381,8 @@ def attack_column(engine: "Engine", study: "StudyConfig", release: "Release", c:
              "hash_rate": study.attacker.hash_rate, "estimated_seconds": None, "within_budget": True,
              "dictionary_seconds": 0.0, "attacks": {}}
     if not refs:
+        if not bloom:
+            return None
         entry["method"] = "not re-identified: no plaintext of this kind in another loaded dataset to align with"
         return entry
     reference = engine.df(" UNION ALL ".join(f"SELECT {d.value} AS p FROM {quote(d.table)} "
@@ -394,6 +418,8 @@ def attack_column(engine: "Engine", study: "StudyConfig", release: "Release", c:
                   "method": ("attacks on encodings: " + ", ".join(
                       f"{a} {entry['attacks'][a]['share_reidentified']:.1%}" for a in attacks)
                       + " re-identified (measured against the true values)")})
+    if not bloom and n == 0:
+        return None  # a deterministic pseudonym the frequency attack did not read: as before
     if n:
         engine.register_frame("_enc_hits", pd.DataFrame({"_rid": rel["_rid"].to_numpy()[right]}))
         engine.execute(f"INSERT INTO {quote(reversed_table)} SELECT _rid FROM _enc_hits")

@@ -446,7 +446,7 @@ class StudyConfig:
             problems.append(Problem(f"{where}: scenarios", "must be an array of tables ([[scenarios]])"))
             raw_scenarios = []
         policy_fields = ("technique", "key_scope", "level", "keep_first", "keep_last", "normalise",
-                         "per_record_salt")
+                         "per_record_salt", "q", "hash_functions", "bits", "balance", "xor_fold", "salt", "flip")
         for i, s in enumerate(raw_scenarios, 1):
             label = f"{where}: scenarios #{i}"
             if not isinstance(s, dict):

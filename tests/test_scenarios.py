@@ -282,7 +282,7 @@ def test_every_technique_keeps_the_contract(name):
     params = {"keep": {}, "drop": {}, "mask": {"keep_first": 3}, "generalise": {"level": 3},
               "hash": {}, "salted_hash": {"key_scope": "dataset"}, "keyed_hash": {"key_scope": "dataset"},
               "deterministic_encryption": {"key_scope": "global"}, "tokenise": {"key_scope": "global"},
-              "randomise": {}}[name]
+              "randomise": {}, "bloom_filter": {"key_scope": "global"}}[name]
     study = tiny_study([lr.Scenario("s", {"phone": {"technique": name, **params}})])
     with study.run() as res:
         s = res.scenario("s")
@@ -295,7 +295,7 @@ def test_every_technique_keeps_the_contract(name):
         text = json.dumps(res.to_dict(), ensure_ascii=False) + repr(res) + repr(s)
         ring = KeyRing(study.seed)
         for scope in ("global", "dataset:B", "dataset:C"):
-            for purpose in ("hmac", "salt", "encryption", "vault", "randomise", "record-salt"):
+            for purpose in ("hmac", "salt", "encryption", "vault", "randomise", "record-salt", "bloom"):
                 key = ring.key(scope, purpose)
                 assert key.hex() not in text and key.hex()[:32] not in text
         # the key ring's repr hides its master secret (it would otherwise print the seed-derived key)
