@@ -78,6 +78,27 @@ def md(text: object) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", s)
 
 
+def _frontier_lines(d: dict) -> list[str]:
+    """The privacy-utility frontier (docs/encodings.md), for studies with Bloom-filter
+    scenarios and a truth file."""
+    from linkrisk.frontier import frontier_rows
+
+    bloom = any(str(c.get("technique")).startswith("bloom_filter") for s in d["scenarios"] for c in (s.get("columns") or {}).values())
+    if not bloom or not d["scenarios"][0].get("ground_truth"):
+        return []
+    lines = ["", "## Privacy-utility frontier", "",
+             "Enrichment prevented (the attacker) against pair F1 of the linkage the release still supports "
+             "(utility kept); on the frontier: no other scenario does at least as well on both.", "",
+             "| scenario | techniques | prevented (95% CI) | pair F1 | most of a column read by attacks | frontier |",
+             "| --- | --- | --- | ---: | ---: | --- |"]
+    for r in frontier_rows(d):
+        f1 = "n/a" if r["pair_f1"] is None else f"{r['pair_f1']:.3f}"
+        lines.append(f"| {md(r['scenario'])} | {md(r['techniques'])} | {_pct(r['prevented'])} "
+                     f"({_pct(r['ci_low'])} to {_pct(r['ci_high'])}) | {f1} | "
+                     f"{_pct(r['max_share_read_by_attacks'])} | {'yes' if r['on_frontier'] else ''} |")
+    return lines
+
+
 def to_markdown(result: "Result") -> str:
     """A Markdown report: headline, scenarios, datasets, hubs. Every name in it is escaped
     (:func:`md`)."""
@@ -135,6 +156,7 @@ def to_markdown(result: "Result") -> str:
             for r in s["reversed_columns"]:
                 lines.append(f"| {md(s['name'])} | {md(r['column'])} | {md(r['method'])} | {r['values_reversed']:,} / "
                              f"{r['values']:,} | {_duration(r['estimated_seconds'])} |")
+    lines += _frontier_lines(d)
     if d.get("uniqueness"):
         lines += ["", "## Re-identification risk", "",
                   "| dataset | quasi-identifiers | records | k | sample uniques | prosecutor | marketer |",

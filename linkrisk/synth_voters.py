@@ -181,8 +181,13 @@ description = "bit flipping with f = 0.05"
 
 def write_encodings_sample(folder, people: int = 1000, seed: int = 0) -> list:
     """Write the encodings sample: ``register.csv`` and ``hospital.csv`` (``people`` each,
-    80% of them shared), ``public.csv`` (the register's people's names, the attacker's
-    plaintext, full overlap), ``truth.csv`` and ``study.toml``. Same seed, same bytes.
+    80% of them shared), ``public.csv`` (the register's people's names, shuffled: the
+    attacker's plaintext, full overlap with the register), ``truth.csv`` and
+    ``study.toml``. Same seed, same bytes.
+
+    In ``truth.csv`` the public list's records are persons of their own (``public-i``):
+    the ground truth scores the legitimate register-hospital linkage, which is the
+    utility side of the privacy-utility frontier.
 
     Examples
     --------
@@ -203,13 +208,15 @@ def write_encodings_sample(folder, people: int = 1000, seed: int = 0) -> list:
     hospital = pd.DataFrame({"record_id": [f"H{i:05d}" for i in range(len(b))], "full_name": b["full_name"],
                              "date_of_birth": b["date_of_birth"],
                              "diagnosis": np.array(["J45", "E11", "I10", "F32", "K21"])[rng.integers(0, 5, len(b))]})
-    perm = rng.permutation(len(a))
+    perm = rng.permutation(len(a))  # noqa: the shuffle hides the list's order
     public = pd.DataFrame({"record_id": [f"P{i:05d}" for i in range(len(a))],
                            "full_name": a["full_name"].to_numpy()[perm]})
     truth = pd.concat([pd.DataFrame({"dataset": "register", "record_id": register["record_id"], "person_id": a["person_id"]}),
                        pd.DataFrame({"dataset": "hospital", "record_id": hospital["record_id"], "person_id": b["person_id"]}),
+                       # the public list is the attacker's, not part of the legitimate linkage: its
+                       # records are persons of their own, so pair F1 measures register-hospital
                        pd.DataFrame({"dataset": "public", "record_id": public["record_id"],
-                                     "person_id": a["person_id"].to_numpy()[perm]})])
+                                     "person_id": [f"public-{i}" for i in range(len(public))]})])
     out = []
     for name, df in (("register", register), ("hospital", hospital), ("public", public), ("truth", truth)):
         path = folder / f"{name}.csv"
