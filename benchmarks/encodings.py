@@ -96,7 +96,7 @@ def main() -> None:
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GB")
     df = pd.DataFrame(rows)
     cols = [c for c in ("overlap", "hardening", "graph_matching", "pattern_mining", "frequency") if c in df]
-    print(df[cols].to_markdown(index=False, floatfmt=".3f"))
+    print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=1)
