@@ -316,3 +316,23 @@ def test_the_report_has_the_frontier(encodings_sample, tmp_path):
     text = encodings_sample.write(tmp_path / "r.md").read_text(encoding="utf-8")
     assert "## Privacy-utility frontier" in text
     assert "| hmac-per-holder | keyed\\_hash | 100.0% (100.0% to 100.0%) | 0.000 |" in text
+
+
+def test_cli_refuses_a_spark_study_with_bloom_filters_exit_2(tmp_path):
+    # the encodings sample with engine = "spark": validation fails before anything runs
+    import contextlib
+    import io
+    import shutil
+
+    from helpers import SAMPLE_DATA
+    from linkrisk.cli import main
+
+    for f in (SAMPLE_DATA / "encodings").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    toml = tmp_path / "study.toml"
+    toml.write_text('engine = "spark"\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(["validate", str(toml)])
+    assert code == 2
+    assert "DuckDB only" in err.getvalue() and "bloom_filter" in err.getvalue()
