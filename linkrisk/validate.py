@@ -260,11 +260,15 @@ def trace_problems(study: "StudyConfig", where: str) -> list:
     return p
 
 
+BLOOM_DEFAULTS = {"q": 2, "hash_functions": 20, "bits": 1024, "balance": False, "xor_fold": False, "salt": None,
+                  "flip": 0.0}
+
+
 def encoding_problems(study: "StudyConfig", where: str) -> list:
     """Problems of Bloom-filter policies and the encodings linker (docs/encodings.md).
 
-    Types and ranges of the settings are checked by linkrisk.schema; here: the filter
-    length is a multiple of 64, a salt names a column of every dataset the policy
+    Types and ranges of the settings are checked by linkrisk.schema; here: Bloom-filter
+    settings only with ``bloom_filter``, the filter length is a multiple of 64, a salt names a column of every dataset the policy
     applies to, and the study does not run on Spark.
     """
     p = []
@@ -272,6 +276,11 @@ def encoding_problems(study: "StudyConfig", where: str) -> list:
     for s in study.scenarios:
         for target, pol in s.policy.items():
             if getattr(pol.technique, "value", pol.technique) != "bloom_filter":
+                given = [f for f, default in BLOOM_DEFAULTS.items() if getattr(pol, f, default) != default]
+                if given:
+                    p.append(Problem(f"{where}: scenario {s.name!r} policy {target!r}",
+                                     f"{', '.join(given)} applies to technique 'bloom_filter' only; remove it or "
+                                     "use technique = \"bloom_filter\""))
                 continue
             uses = True
             tl = f"{where}: scenario {s.name!r} policy {target!r}"

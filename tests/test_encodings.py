@@ -270,6 +270,10 @@ def test_bad_bloom_settings_are_named():
     assert any("salt 'nowhere'" in p for p in problems)
     study = _two_holders("global", flip=2.0)
     assert any("flip" in str(p) for p in study.validate())
+    # a Bloom-filter setting on another technique is a mistake, named
+    study = _two_holders("global")
+    study.scenarios = [lr.Scenario("h", {"full_name": lr.Policy("keyed_hash", balance=True)})]
+    assert any("balance applies to technique 'bloom_filter' only" in str(p) for p in study.validate())
 
 
 def test_spark_refuses_bloom_filters():
