@@ -233,6 +233,18 @@ def link_encodings(engine: "Engine", study: "StudyConfig", release: "Release", e
     return run(engine, study, release, edges, show_values=show_values, reuse=reuse)
 
 
+def link_faces(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
+               reuse: "Links | None" = None) -> tuple[list[dict], dict]:
+    """Link records whose face templates match (:mod:`linkrisk.face_link`); returns the
+    hubs and what the search did. Templates a scenario releases as leaked give the
+    baseline's edges, which are copied."""
+    from linkrisk.face_link import FACE_KIND, link_faces as run
+
+    if reuse is not None and _as_leaked(release, [FACE_KIND]) and "faces" in reuse.probabilistic:
+        return _reuse(engine, reuse, edges, "faces", FACE_KIND), reuse.probabilistic["faces"]
+    return run(engine, study, release, edges)
+
+
 LINKERS: dict[str, Callable] = {
     "identifiers": link_identifiers,
     "quasi_identifiers": link_quasi_identifiers,
@@ -265,6 +277,9 @@ def run_linkers(engine: "Engine", study: "StudyConfig", release: "Release", tag:
             from linkrisk.classic import link_classic
 
             extra["classic"] = link_classic(engine, study, release, edges, progress=progress)
+        elif name == "faces":
+            face_hubs, extra["faces"] = link_faces(engine, study, release, edges, reuse=reuse)
+            hubs += face_hubs
     if "encodings" not in study.attacker.linkers and any(
             c.technique == "bloom_filter" and c.domain is not None for c in release.columns):
         # encodings are released to be linked by similarity: the attacker links them as a

@@ -190,6 +190,17 @@ def _run(study: "StudyConfig", engine: "Engine", progress, show_values: bool, so
         _say(progress, "trajectories: unicity")
         with timer.stage("traces"):
             result.extra["traces"] = assess_traces(engine, study, releases[0][2], results)
+    from linkrisk.face_link import has_faces
+
+    if has_faces(study) and "faces" in study.attacker.linkers and results:
+        from linkrisk.face_risk import assess_faces
+
+        _say(progress, "face templates: searches and what faces keep linkable")
+        with timer.stage("faces"):
+            result.extra["faces"] = assess_faces(engine, study, loaded, results, ctx.persons, ctx)
+        result.extra["warnings"] += [{"dataset": None, "column": None, "kind": "face_template",
+                                      "problem": "face_ann_recall", "scenario": "baseline", "share": None,
+                                      "message": w} for w in result.extra["faces"]["warnings"]]
     from linkrisk.recommend import recommend
 
     result.extra["recommendation"] = recommend(result)

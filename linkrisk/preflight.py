@@ -35,6 +35,9 @@ def validate_study(study: "StudyConfig", files: bool = True, warnings: list | No
             from linkrisk.trace_link import file_problems
 
             load_problems += file_problems(study, engine)
+            from linkrisk.face_link import file_problems as face_file_problems
+
+            load_problems += face_file_problems(study, engine)
             if warnings is not None and not problems and not load_problems:
                 from linkrisk.pipeline import normalise_study
                 from linkrisk.quality import quality_warnings

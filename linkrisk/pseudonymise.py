@@ -380,12 +380,46 @@ class BloomFilter(Transform):
         return False, "bloom_filter: an encoding, readable only where an attack on encodings re-identifies it"
 
 
+class FaceTechnique(Transform):
+    """A face-template technique: ``degrade_template`` (more capture noise, ``level`` its
+    length) or ``protect_template`` (a keyed random rotation per key scope). The released
+    table keeps the text; the faces linker applies the technique to the vectors it reads
+    (:func:`linkrisk.face_link.transform_templates`)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.secret = "face-projection" if name == "protect_template" else None
+
+    def sql(self, x, ctx):
+        return x, []
+
+    def _key_held(self, ctx) -> bool:
+        held = set(ctx.study.attacker.compromised_keys)
+        return ctx.scope in held or (ctx.scope.startswith("group:") and ctx.scope[6:] in held)
+
+    def domain(self, ctx):
+        if self.name == "protect_template" and not self._key_held(ctx):  # only templates under one key compare
+            return f"{ctx.ref.kind}|protect:{ctx.scope}"
+        return plain_domain(ctx.ref.kind)  # a noisier (or un-rotated) template compares with any other
+
+    def exact_key(self, ctx):
+        return False
+
+    def readable(self, ctx):
+        if self.name == "protect_template":
+            if self._key_held(ctx):
+                return True, "protect_template: the key is compromised, the rotation is undone (its transpose)"
+            return False, "protect_template: a keyed projection, not a face template without the key"
+        return True, f"degrade_template (noise {ctx.policy.level}): the noisier template stays a face template"
+
+
 TECHNIQUES: dict[str, Transform] = {t.name: t for t in (
     Keep(), Drop(), Mask(), Generalise(), Hash(), SaltedHash(), KeyedHash(),
     DeterministicEncryption(), Tokenise(), Randomise(),
     TraceTechnique("coarsen_space", "m"), TraceTechnique("coarsen_time", "min"),
     TraceTechnique("drop_points", "of points dropped"), TraceTechnique("truncate_window", "h kept"),
-    TraceTechnique("spatial_noise", "m"), BloomFilter())}
+    TraceTechnique("spatial_noise", "m"), BloomFilter(), FaceTechnique("degrade_template"),
+    FaceTechnique("protect_template"))}
 
 
 def policy_for(scenario: "Scenario", ref: "ColumnRef") -> "Policy | None":

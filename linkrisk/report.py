@@ -226,6 +226,10 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         from linkrisk.trace_risk import unicity_figure
 
         figs["traces"] = unicity_figure(d["traces"])
+    if d.get("faces"):
+        from linkrisk.face_risk import share_figure
+
+        figs["faces"] = share_figure(d["faces"])
     figures = {k: base64.b64encode(plots.figure_png(f)).decode("ascii") for k, f in figs.items()}
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkrisk", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
@@ -255,7 +259,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
         recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
-        journalist=d.get("journalist"), traces=d.get("traces"), warnings=d.get("warnings", []),
+        journalist=d.get("journalist"), traces=d.get("traces"), faces=d.get("faces"), warnings=d.get("warnings", []),
         scheme=(d.get("assumptions") or {}).get("national_id_scheme"),
         version=__version__, show_values=show_values)
 

@@ -243,7 +243,7 @@ DUCKDB = [
 ]
 ATTACKER = [
     Field("linkers", ListOf(OneOf(("identifiers", "quasi_identifiers", "probabilistic", "classic", "traces",
-                                   "encodings"),
+                                   "encodings", "faces"),
                                   "linker"))),
     Field("quasi_identifier_sets", ListOf(ListOf(Text(max_len=64)))),
     Field("max_class_size", Whole(1, 10 ** 9)),
@@ -263,6 +263,13 @@ ATTACKER = [
     # the encodings linker and the attacks on encodings (docs/encodings.md)
     Field("encoding_threshold", Number(0, 1, low_open=True)),
     Field("encoding_attacks", ListOf(OneOf(("frequency", "pattern_mining", "graph_matching"), "attack"))),
+    # the faces linker (linkrisk.face_link, docs/faces.md)
+    Field("face_fmr", Number(0, 0.5, low_open=True)),
+    Field("face_threshold", Number(-1, 1, optional=True)),  # unset: from face_fmr
+    Field("face_search", OneOf(("auto", "exact", "hnsw"), "face search")),
+    Field("face_ef_search", Whole(1, 1_000_000)),
+    Field("face_max_candidates", Whole(1, 100_000)),
+    Field("face_exact_comparisons", Number(0, 1e18)),
 ]
 NORMALISE = [
     Field("phone_region", Text(max_len=3)),
@@ -288,8 +295,8 @@ SCENARIO = [
 POLICY = [
     Field("technique", OneOf(("keep", "drop", "mask", "generalise", "hash", "salted_hash", "keyed_hash",
                               "deterministic_encryption", "tokenise", "randomise", "coarsen_space",
-                              "coarsen_time", "drop_points", "truncate_window", "spatial_noise", "bloom_filter"),
-                             "technique")),
+                              "coarsen_time", "drop_points", "truncate_window", "spatial_noise", "bloom_filter",
+                              "degrade_template", "protect_template"), "technique")),
     Field("key_scope", Text(max_len=64, optional=True)),
     Field("level", Either([Text(max_len=20), Number(0, 1e9)], "a word (year, month, decade) or a finite "
                           "number from 0 to 1,000,000,000", optional=True)),

@@ -44,6 +44,10 @@ class Technique(str, Enum):
     SPATIAL_NOISE = "spatial_noise"
     # Bloom-filter encodings (CLKs) with hardening options (linkrisk.encodings, docs/encodings.md)
     BLOOM_FILTER = "bloom_filter"
+    # face_template columns only (linkrisk.face_link): level is the added noise; key_scope
+    # the holder of the projection key
+    DEGRADE_TEMPLATE = "degrade_template"
+    PROTECT_TEMPLATE = "protect_template"
 
 
 class Linker(str, Enum):
@@ -55,10 +59,12 @@ class Linker(str, Enum):
     CLASSIC = "classic"
     TRACES = "traces"
     ENCODINGS = "encodings"
+    FACES = "faces"
 
 
 SCOPED_TECHNIQUES = {Technique.SALTED_HASH, Technique.KEYED_HASH,
-                     Technique.DETERMINISTIC_ENCRYPTION, Technique.TOKENISE, Technique.BLOOM_FILTER}
+                     Technique.DETERMINISTIC_ENCRYPTION, Technique.TOKENISE, Technique.BLOOM_FILTER,
+                     Technique.PROTECT_TEMPLATE}
 BUILTIN_SCOPES = ("global", "dataset")
 NATIONAL_ID_SCHEMES = ("cn_ric", "generic")
 FORMATS = ("csv", "parquet")
@@ -208,6 +214,13 @@ class Attacker:
     # the encodings linker and the attacks on encodings (docs/encodings.md)
     encoding_threshold: float = 0.8
     encoding_attacks: Sequence[str] = ("frequency", "pattern_mining", "graph_matching")
+    # the faces linker (linkrisk.face_link, docs/faces.md)
+    face_fmr: float = 1e-6
+    face_threshold: float | None = None
+    face_search: str = "auto"
+    face_ef_search: int = 256
+    face_max_candidates: int = 10
+    face_exact_comparisons: float = 2e10
 
 
 @dataclass

@@ -37,6 +37,7 @@ import pandas as pd
 
 from linkrisk import synth_lists as lists
 from linkrisk.errors import LinkriskError
+from linkrisk.synth_faces import FACE_DATASETS, face_column, identities as face_identities
 
 __all__ = ["generate", "make_breaches"]
 
@@ -88,7 +89,7 @@ SEX_FORMS = (("M", "F"), ("male", "female"), ("男", "女"))
 FIRST_BIRTH_DATE, LAST_BIRTH_DATE = np.datetime64("1940-01-01"), np.datetime64("2005-12-31")
 
 _STREAMS = ("birth", "resident_id", "names", "residence", "phone", "email", "profile",
-            "inclusion", "surveillance", "telecom", "ecommerce", "clinic")
+            "inclusion", "surveillance", "telecom", "ecommerce", "clinic", "faces")
 _TYPO, _MISSING, _PHONE_FORMAT = 1, 2, 3  # how a duplicate record differs from its original
 
 
@@ -484,13 +485,19 @@ _PLACEHOLDERS = {"ecommerce": [("phone", PLACEHOLDER_PHONE_RATE, PLACEHOLDER_PHO
 
 
 def _dataset(name: str, rng: np.random.Generator, pop: _Population,
-             members: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build, blank, poison and shuffle one dataset; return it with its truth rows."""
+             members: np.ndarray, faces: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build, blank, poison and shuffle one dataset; return it with its truth rows.
+
+    ``faces``, (generator, identity vectors), adds a simulated face-template column
+    (linkrisk.synth_faces) drawn from its own generator, so that the other columns are
+    the same with or without it."""
     rec = _records(rng, members, has_phone=name != "surveillance")
     columns = _BUILDERS[name](rng, pop, rec)
     _blank(rng, columns, rec)
     for column, rate, value in _PLACEHOLDERS.get(name, []):
         _placeholder(rng, columns[column], rate, value)
+    if faces is not None and name in FACE_DATASETS:
+        columns[FACE_DATASETS[name]] = face_column(faces[0], faces[1], rec.person)
     n = rec.person.size
     shuffle = rng.permutation(n)
     width = max(6, len(str(n)))
@@ -551,12 +558,14 @@ def _make_breaches(people: int, seed: int, report: Callable[[str], None]
     pop = _population(people, streams)
     report(f"drew {people:,} people")
     rng, footprint = streams["inclusion"], streams["inclusion"].standard_normal(people)
+    face_rngs = dict(zip(DATASET_SHARES, streams["faces"].spawn(len(DATASET_SHARES))))
+    ident = face_identities(streams["faces"], people)
     datasets, truths = {}, {}
     for name, share in DATASET_SHARES.items():
         load = FOOTPRINT_LOADINGS[name]
         latent = load * footprint + np.sqrt(1 - load**2) * rng.standard_normal(people)
         members = latent < NormalDist().inv_cdf(share)
-        datasets[name], truths[name] = _dataset(name, streams[name], pop, members)
+        datasets[name], truths[name] = _dataset(name, streams[name], pop, members, (face_rngs[name], ident))
         report(f"leaked {name}: {len(datasets[name]):,} records")
     truth = pd.concat([truths[name] for name in sorted(truths)], ignore_index=True)
     return datasets, truth
@@ -575,10 +584,10 @@ def _study_toml(seed: int, fmt: str, people: int) -> str:
         '# Synthetic breaches written by linkrisk.synth; no real person is in these files.',
         f"name = {_quote(f'four-breach sample, {people:,} people, seed {seed}')}", f"seed = {seed}", 'weights = "default"', "",
         "[normalise]", 'phone_region = "CN"', "transliterate_names = true", 'national_id_scheme = "cn_ric"', "",
-        "[attacker]", 'linkers = ["identifiers", "quasi_identifiers"]',
+        "[attacker]", 'linkers = ["identifiers", "quasi_identifiers", "faces"]',
         'quasi_identifier_sets = [["full_name", "date_of_birth"], ["full_name", "address"]]',
         "max_class_size = 1", "max_value_frequency = 50", "hash_rate = 2.2e10",
-        "budget_seconds = 86400", "",
+        "budget_seconds = 86400", "face_fmr = 1e-6", "",
     ]
     for name, (description, columns) in lists.STUDY_DATASETS.items():
         lines += ["[[datasets]]", f"name = {_quote(name)}", f"path = {_quote(f'{name}.{fmt}')}",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import NORMALISERS, Role
 from linkrisk.errors import Problem
+from linkrisk.face import FACE_KIND, FACE_TECHNIQUES
 from linkrisk.trajectory import TRACE_TECHNIQUES, TRAJECTORY_KIND
 from linkrisk.study import (BUILTIN_SCOPES, DELIMITERS, DUCKDB_KEYS, FORMATS, NATIONAL_ID_SCHEMES,
                             SCOPED_TECHNIQUES, Linker, Technique)
@@ -207,6 +208,7 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
 
     p += trace_problems(study, where)
     p += encoding_problems(study, where)
+    p += face_problems(study, where)
     return p
 
 
@@ -301,6 +303,39 @@ def encoding_problems(study: "StudyConfig", where: str) -> list:
 
 
 __all__ = ["config_problems", "trace_problems", "encoding_problems"]
+
+
+def face_problems(study: "StudyConfig", where: str) -> list:
+    """Problems of a study's face-template settings, scenarios and engine (docs/faces.md)."""
+    p = []
+    a = study.attacker
+    n_cols = sum(k == FACE_KIND for d in study.datasets for k in d.columns.values())
+    # types and ranges of the face_* settings: linkrisk.schema (ATTACKER)
+    if "faces" in a.linkers and n_cols == 0:
+        p.append(Problem(f"{where}: [attacker] linkers", "the faces linker needs a column of kind "
+                         "'face_template' in at least two datasets; none is mapped"))
+    if study.engine == "spark" and (n_cols or "faces" in a.linkers):
+        p.append(Problem(f"{where}: engine", "a study with face templates runs on DuckDB only: the faces "
+                         "linker is not implemented on Spark (docs/spark.md); remove engine = \"spark\" or "
+                         "the face_template columns"))
+    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
+    for s in study.scenarios:
+        for target, pol in s.policy.items():
+            tech = getattr(pol.technique, "value", pol.technique)
+            if tech not in FACE_TECHNIQUES:
+                continue
+            tl = f"{where}: scenario {s.name!r} policy {target!r}"
+            if kinds.get(target, target) != FACE_KIND:
+                p.append(Problem(tl, f"{tech} applies to face_template columns only"))
+            lv = pol.level
+            if tech == "degrade_template" and (not isinstance(lv, Number) or isinstance(lv, bool)
+                                               or not 0 <= lv <= 100):
+                p.append(Problem(tl, "degrade_template needs a numeric `level`, the length of the added "
+                                     f"noise relative to a unit template (0 to 100), got {lv!r}"))
+    return p
+
+
+__all__ = ["config_problems", "trace_problems", "face_problems"]
 
 
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
