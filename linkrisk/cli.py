@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.add_argument("--traces", action="store_true",
                    help="also write 24-hour tracks (camera sightings, transit taps) and their study to OUT/traces")
+    s.add_argument("--faces", action="store_true",
+                   help="also simulated face templates in surveillance and telecom, the faces linker and face "
+                        "scenarios (docs/faces.md); the committed sample has them")
 
     pr = add("profile", help="suggest a kind for each column of a table")
     pr.add_argument("file", type=Path)
@@ -244,7 +247,7 @@ def _cmd_synth(args, console: Console) -> int:
 
     t0 = time.perf_counter()
     path = synth.generate(args.people, seed=args.seed, out=args.out, fmt=args.format,
-                          progress=console.progress)
+                          progress=console.progress, faces=args.faces)
     console.info(f"wrote {args.people:,} people's breaches to {args.out} in {time.perf_counter() - t0:.1f}s; "
                  f"study: {path}")
     if args.traces:

@@ -37,7 +37,7 @@ import pandas as pd
 
 from linkrisk import synth_lists as lists
 from linkrisk.errors import LinkriskError
-from linkrisk.synth_faces import FACE_DATASETS, face_column, identities as face_identities
+from linkrisk.synth_faces import FACE_DATASETS, FACE_SCENARIOS, face_column, identities as face_identities
 
 __all__ = ["generate", "make_breaches"]
 
@@ -515,7 +515,7 @@ def _validate(people: object, seed: object) -> None:
         raise LinkriskError(f"seed must be a whole number of at least 0; got {seed!r}.")
 
 
-def make_breaches(people: int, seed: int = 0) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def make_breaches(people: int, seed: int = 0, faces: bool = False) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Draw a synthetic population and leak it as four overlapping datasets.
 
     Parameters
@@ -524,6 +524,10 @@ def make_breaches(people: int, seed: int = 0) -> tuple[dict[str, pd.DataFrame], 
         Size of the population (at least 1). About 2.2 records are drawn per person.
     seed : int, default 0
         Seed of every random choice; the same seed gives the same tables.
+    faces : bool, default False
+        Also a simulated face-template column ``face`` in ``surveillance`` and
+        ``telecom`` (:mod:`linkrisk.synth_faces`, docs/faces.md). The other columns are
+        the same with or without it.
 
     Returns
     -------
@@ -549,23 +553,25 @@ def make_breaches(people: int, seed: int = 0) -> tuple[dict[str, pd.DataFrame], 
     True
     """
     _validate(people, seed)
-    return _make_breaches(int(people), int(seed), lambda message: None)
+    return _make_breaches(int(people), int(seed), lambda message: None, faces)
 
 
-def _make_breaches(people: int, seed: int, report: Callable[[str], None]
+def _make_breaches(people: int, seed: int, report: Callable[[str], None], faces: bool = False
                    ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     streams = dict(zip(_STREAMS, np.random.default_rng(seed).spawn(len(_STREAMS))))
     pop = _population(people, streams)
     report(f"drew {people:,} people")
     rng, footprint = streams["inclusion"], streams["inclusion"].standard_normal(people)
-    face_rngs = dict(zip(DATASET_SHARES, streams["faces"].spawn(len(DATASET_SHARES))))
-    ident = face_identities(streams["faces"], people)
+    if faces:
+        face_rngs = dict(zip(DATASET_SHARES, streams["faces"].spawn(len(DATASET_SHARES))))
+        ident = face_identities(streams["faces"], people)
     datasets, truths = {}, {}
     for name, share in DATASET_SHARES.items():
         load = FOOTPRINT_LOADINGS[name]
         latent = load * footprint + np.sqrt(1 - load**2) * rng.standard_normal(people)
         members = latent < NormalDist().inv_cdf(share)
-        datasets[name], truths[name] = _dataset(name, streams[name], pop, members, (face_rngs[name], ident))
+        datasets[name], truths[name] = _dataset(name, streams[name], pop, members,
+                                                (face_rngs[name], ident) if faces else None)
         report(f"leaked {name}: {len(datasets[name]):,} records")
     truth = pd.concat([truths[name] for name in sorted(truths)], ignore_index=True)
     return datasets, truth
@@ -577,25 +583,29 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def _study_toml(seed: int, fmt: str, people: int) -> str:
+def _study_toml(seed: int, fmt: str, people: int, faces: bool = False) -> str:
     # the name says which sample this is: two studies written with other sizes or seeds
     # are told apart in their reports
     lines = [
         '# Synthetic breaches written by linkrisk.synth; no real person is in these files.',
         f"name = {_quote(f'four-breach sample, {people:,} people, seed {seed}')}", f"seed = {seed}", 'weights = "default"', "",
         "[normalise]", 'phone_region = "CN"', "transliterate_names = true", 'national_id_scheme = "cn_ric"', "",
-        "[attacker]", 'linkers = ["identifiers", "quasi_identifiers", "faces"]',
+        "[attacker]", ('linkers = ["identifiers", "quasi_identifiers", "faces"]' if faces
+                      else 'linkers = ["identifiers", "quasi_identifiers"]'),
         'quasi_identifier_sets = [["full_name", "date_of_birth"], ["full_name", "address"]]',
         "max_class_size = 1", "max_value_frequency = 50", "hash_rate = 2.2e10",
-        "budget_seconds = 86400", "face_fmr = 1e-6", "",
+        "budget_seconds = 86400", *(["face_fmr = 1e-6"] if faces else []), "",
     ]
     for name, (description, columns) in lists.STUDY_DATASETS.items():
         lines += ["[[datasets]]", f"name = {_quote(name)}", f"path = {_quote(f'{name}.{fmt}')}",
                   'record_id = "record_id"', f"description = {_quote(description)}",
                   "[datasets.columns]"]
-        lines += [f"{column} = {_quote(kind)}" for column, kind in columns.items()] + [""]
+        lines += [f"{column} = {_quote(kind)}" for column, kind in columns.items()]
+        if faces and name in FACE_DATASETS:
+            lines.append(f'{FACE_DATASETS[name]} = "face_template"')
+        lines.append("")
     lines += ["[truth]", 'path = "truth.csv"', "", ""]
-    return "\n".join(lines) + lists.STUDY_SCENARIOS
+    return "\n".join(lines) + lists.STUDY_SCENARIOS + (FACE_SCENARIOS if faces else "")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -615,7 +625,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def generate(people: int, seed: int = 0, out: str | Path = "sample_data",
              fmt: Literal["csv", "parquet"] = "csv",
-             progress: Callable[[str], None] | None = None) -> Path:
+             progress: Callable[[str], None] | None = None, faces: bool = False) -> Path:
     """Write the synthetic breaches, their truth table and a study file to a folder.
 
     Writes ``surveillance``, ``telecom``, ``ecommerce`` and ``clinic`` (``.csv`` or
@@ -636,6 +646,10 @@ def generate(people: int, seed: int = 0, out: str | Path = "sample_data",
         Parquet holds string columns, zstd-compressed.
     progress : callable, optional
         Called with a short message as each stage finishes.
+    faces : bool, default False
+        Also simulated face templates in ``surveillance`` and ``telecom``, the
+        ``faces`` linker and three face scenarios in the study (docs/faces.md); the
+        committed sample is written with them.
 
     Returns
     -------
@@ -665,7 +679,7 @@ def generate(people: int, seed: int = 0, out: str | Path = "sample_data",
     if fmt not in ("csv", "parquet"):
         raise LinkriskError(f"fmt must be 'csv' or 'parquet'; got {fmt!r}.")
     report = progress or (lambda message: None)
-    datasets, truth = _make_breaches(int(people), int(seed), report)
+    datasets, truth = _make_breaches(int(people), int(seed), report, bool(faces))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     write = _write_csv if fmt == "csv" else _write_parquet
@@ -674,6 +688,6 @@ def generate(people: int, seed: int = 0, out: str | Path = "sample_data",
         report(f"wrote {name}.{fmt}")
     _write_csv(truth, folder / "truth.csv")
     study = folder / "study.toml"
-    study.write_text(_study_toml(int(seed), fmt, int(people)), encoding="utf-8", newline="\n")
+    study.write_text(_study_toml(int(seed), fmt, int(people), bool(faces)), encoding="utf-8", newline="\n")
     report(f"wrote truth.csv and {study.name}")
     return study

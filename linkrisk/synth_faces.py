@@ -25,6 +25,34 @@ FACE_DIM = 32
 FACE_FMR = 1e-6  # the false-match rate the sample's attacker sets its threshold for
 FACE_FNMR = 0.002  # NIST FRVT 1:N: leading algorithms miss about 0.2% of mated searches
 FACE_DATASETS = {"surveillance": "face", "telecom": "face"}  # dataset -> template column
+FACE_SCENARIOS = """
+[[scenarios]]
+name = "drop-face-templates"
+description = "identifiers keyed per holder, and no face template released"
+[scenarios.policy]
+national_id = { technique = "keyed_hash", key_scope = "dataset" }
+phone = { technique = "keyed_hash", key_scope = "dataset" }
+email = { technique = "keyed_hash", key_scope = "dataset" }
+face_template = { technique = "drop" }
+
+[[scenarios]]
+name = "low-quality-templates"
+description = "identifiers keyed per holder, templates released with noise of length 0.5 added (a capture holds about 0.42)"
+[scenarios.policy]
+national_id = { technique = "keyed_hash", key_scope = "dataset" }
+phone = { technique = "keyed_hash", key_scope = "dataset" }
+email = { technique = "keyed_hash", key_scope = "dataset" }
+face_template = { technique = "degrade_template", level = 0.5 }
+
+[[scenarios]]
+name = "protected-templates-per-holder"
+description = "identifiers keyed per holder, templates under a keyed random rotation per holder"
+[scenarios.policy]
+national_id = { technique = "keyed_hash", key_scope = "dataset" }
+phone = { technique = "keyed_hash", key_scope = "dataset" }
+email = { technique = "keyed_hash", key_scope = "dataset" }
+face_template = { technique = "protect_template", key_scope = "dataset" }
+"""
 FACE_MISSING_RATE = 0.04  # as linkrisk.synth.MISSING_RATE
 
 
@@ -57,4 +85,4 @@ def face_column(rng: np.random.Generator, ident: np.ndarray, person: np.ndarray,
     return out
 
 
-__all__ = ["FACE_DIM", "FACE_FMR", "FACE_FNMR", "FACE_DATASETS", "capture_noise", "identities", "face_column"]
+__all__ = ["FACE_DIM", "FACE_FMR", "FACE_FNMR", "FACE_DATASETS", "FACE_SCENARIOS", "capture_noise", "identities", "face_column"]

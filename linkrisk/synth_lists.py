@@ -185,11 +185,10 @@ STUDY_DATASETS = {
     "surveillance": ("facial-recognition tracking database", {
         "resident_id": "national_id", "name": "full_name", "sex": "sex",
         "nationality": "nationality", "birth_date": "date_of_birth", "address": "address",
-        "employer": "employer", "photo": "photo", "sightings": "location_trace",
-        "face": "face_template"}),
+        "employer": "employer", "photo": "photo", "sightings": "location_trace"}),
     "telecom": ("telecom subscriber registry", {
         "phone": "phone", "resident_id": "national_id", "name": "full_name",
-        "address": "address", "face": "face_template"}),
+        "address": "address"}),
     "ecommerce": ("e-commerce customer table", {
         "email": "email", "phone": "phone", "name": "full_name",
         "shipping_address": "address", "postcode": "postcode",
@@ -228,31 +227,4 @@ description = "date of birth to year, postcode to its first 3 digits"
 [scenarios.policy]
 date_of_birth = { technique = "generalise", level = "year" }
 postcode = { technique = "generalise", level = 3 }
-
-[[scenarios]]
-name = "drop-face-templates"
-description = "identifiers keyed per holder, and no face template released"
-[scenarios.policy]
-national_id = { technique = "keyed_hash", key_scope = "dataset" }
-phone = { technique = "keyed_hash", key_scope = "dataset" }
-email = { technique = "keyed_hash", key_scope = "dataset" }
-face_template = { technique = "drop" }
-
-[[scenarios]]
-name = "low-quality-templates"
-description = "identifiers keyed per holder, templates released with noise of length 0.5 added (a capture holds about 0.42)"
-[scenarios.policy]
-national_id = { technique = "keyed_hash", key_scope = "dataset" }
-phone = { technique = "keyed_hash", key_scope = "dataset" }
-email = { technique = "keyed_hash", key_scope = "dataset" }
-face_template = { technique = "degrade_template", level = 0.5 }
-
-[[scenarios]]
-name = "protected-templates-per-holder"
-description = "identifiers keyed per holder, templates under a keyed random rotation per holder"
-[scenarios.policy]
-national_id = { technique = "keyed_hash", key_scope = "dataset" }
-phone = { technique = "keyed_hash", key_scope = "dataset" }
-email = { technique = "keyed_hash", key_scope = "dataset" }
-face_template = { technique = "protect_template", key_scope = "dataset" }
 """

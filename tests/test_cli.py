@@ -26,7 +26,8 @@ from linkrisk.cli import COMMANDS, main
 
 SAMPLE_STUDY = SAMPLE_DATA / "study.toml"
 SCENARIOS = ["baseline", "keyed-hash-per-holder", "keyed-hash-shared-key", "sha256-resident-id",
-             "generalise-dob-postcode"]
+             "generalise-dob-postcode", "drop-face-templates", "low-quality-templates",
+             "protected-templates-per-holder"]  # the last three since the sample has face templates (issue 22)
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -63,7 +64,7 @@ def sample_run(tmp_path_factory) -> dict:
 def test_validate_accepts_the_sample_study() -> None:
     code, out, err = _run(["validate", SAMPLE_STUDY])
     assert code == 0, err
-    assert "valid (4 datasets, 4 scenarios)" in err
+    assert "valid (4 datasets, 7 scenarios)" in err
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
@@ -198,8 +199,9 @@ def test_synth_with_one_seed_writes_byte_identical_files(tmp_path: Path) -> None
 
 
 def test_sample_data_is_what_the_generator_writes(tmp_path: Path) -> None:
-    # sample_data/ holds other files too (the Adult table, a README); these six are generated.
-    synth.generate(5000, seed=0, out=tmp_path)
+    # sample_data/ holds other files too (the Adult table, a README); these six are generated,
+    # with simulated face templates (issue 22)
+    synth.generate(5000, seed=0, out=tmp_path, faces=True)
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == ["clinic.csv", "ecommerce.csv", "study.toml", "surveillance.csv", "telecom.csv",
                        "truth.csv"]

@@ -22,7 +22,10 @@ def result():
 
 def test_baseline_precision(result):
     g = result.baseline.ground_truth
-    assert g["pair_precision"] >= 0.99
+    # 1.0 before the sample held face templates (issue 22); the faces linker at FMR 1e-6
+    # makes FMR x 4,141 x 2,932 = 12.1 stranger pairs in expectation (13 in the sample),
+    # each merging two entities: 0.9892
+    assert g["pair_precision"] >= 0.985
 
 
 def test_recovers_true_pairs_that_share_an_identifier(result):

@@ -14,6 +14,7 @@ from stdnum.cn import ric
 import linkrisk as lr
 from linkrisk.pseudonymise import TECHNIQUES, KeyRing
 from linkrisk.trace_link import TRACE_TECHNIQUES
+from linkrisk.face_link import FACE_TECHNIQUES
 from test_linkage_handmade import entity_sets, tiny_study
 
 ID_POLICY = ("national_id", "phone")
@@ -276,7 +277,8 @@ def test_normalise_before_hashing_matters():
         assert res.scenario("raw").links.pairs == 0
 
 
-@pytest.mark.parametrize("name", sorted(set(TECHNIQUES) - set(TRACE_TECHNIQUES)))  # traces: test_traces.py
+@pytest.mark.parametrize("name", sorted(set(TECHNIQUES) - set(TRACE_TECHNIQUES) - set(FACE_TECHNIQUES)))
+# traces: test_traces.py; face templates: test_faces.py
 def test_every_technique_keeps_the_contract(name):
     """Each technique runs in the engine, declares a domain and readability, hides its keys."""
     params = {"keep": {}, "drop": {}, "mask": {"keep_first": 3}, "generalise": {"level": 3},

@@ -1,0 +1,292 @@
+"""Face templates (issue 22): reading and checking templates, the threshold from a target
+false-match rate, the simulator's calibration, exact against approximate search, the faces
+linker on hand-made templates (hub guard, scenarios), Spark refusal and the sample study."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import linkrisk as lr
+from helpers import SAMPLE_DATA
+from linkrisk.cli import main
+from linkrisk.face import (calibrate_noise, draw_identities, encode_templates, fpir, genuine_scores, impostor_fmr,
+                           impostor_tail, parse_templates, simulate_captures, threshold_for_fmr)
+from linkrisk.face_link import FaceAttack, exact_pairs, hnsw_index, hnsw_pairs, hub_filter, rotation, search
+
+
+def _cli(argv) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, err.getvalue()
+
+
+# reading and checking -------------------------------------------------------------------
+def test_both_text_forms_read_alike_and_are_normalised():
+    v = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, -2.0]])
+    b64 = encode_templates(v)
+    # 3 float32 = 12 bytes = 16 base64 characters, no padding
+    assert [len(x) for x in b64] == [16, 16]
+    listed = ["[3, 4, 0]", "[ 0.0, 0.0 , -2 ]"]
+    m1, ok1, p1 = parse_templates(b64)
+    m2, ok2, p2 = parse_templates(listed)
+    assert p1 == p2 == [] and ok1.all() and ok2.all()
+    # (3, 4, 0) / 5 = (0.6, 0.8, 0); (0, 0, -2) / 2 = (0, 0, -1)
+    np.testing.assert_allclose(m1, [[0.6, 0.8, 0], [0, 0, -1]], atol=1e-7)
+    np.testing.assert_allclose(m1, m2, atol=1e-7)
+    m, ok, p = parse_templates([None, "", "  "])
+    assert p == [] and not ok.any() and m.shape == (3, 0)
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("[0.25, 0.5]", "has 2 components, the others 3"),            # wrong dimension
+    (encode_templates(np.ones((1, 4)))[0], "has 4 components, the others 3"),
+    ("[0.25, nan, 0.5]", "not a finite number"),                  # NaN
+    ("[0.25, inf, 0.5]", "not a finite number"),
+    ("[0, 0, 0]", "length zero"),
+    ("[0.25, 0.5, 0.75", "neither valid base64"),                 # unclosed list
+    ("[0.25, abc, 0.75]", "neither valid base64"),
+    ("not*base64!", "neither valid base64"),
+    ("AAAA", "neither valid base64"),                             # 3 bytes: not whole float32s
+])
+def test_bad_templates_are_named_by_row_without_their_value(value, fragment):
+    good = "[0.1, 0.2, 0.3]"
+    m, ok, problems = parse_templates([good, good, value, good], "dataset 'd' column 'face'")
+    assert len(problems) == 1, problems
+    message = str(problems[0])
+    assert fragment in message and "row 3" in message and "column 'face'" in message
+    assert value not in message and "0.25" not in message and "abc" not in message
+    assert ok.tolist() == [True, True, False, True] and m.shape == (4, 3)
+
+
+def _face_study(folder: Path, b_faces: list[str], a_faces: list[str] | None = None, engine: str = "duckdb",
+                extra: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    a_faces = a_faces or ["[1, 0, 0, 0]", "[0, 0, 1, 0]"]
+    b_rows = "".join(f'b{i + 1},"{f}",{["flu", "cold", "none", "none"][i % 4]}\n' for i, f in enumerate(b_faces))
+    (folder / "a.csv").write_text("id,face,nid\n" + "".join(f'a{i + 1},"{f}",ID{i + 1}\n' for i, f in enumerate(a_faces)),
+                                  "utf-8")
+    (folder / "b.csv").write_text("id,face,diagnosis\n" + b_rows, "utf-8")
+    study = folder / "study.toml"
+    study.write_text(f'engine = "{engine}"\n[attacker]\nlinkers = ["faces"]\nface_threshold = 0.7\n{extra}'
+                     '[[datasets]]\nname = "a"\npath = "a.csv"\nrecord_id = "id"\n[datasets.columns]\n'
+                     'face = "face_template"\nnid = "national_id"\n'
+                     '[[datasets]]\nname = "b"\npath = "b.csv"\nrecord_id = "id"\n[datasets.columns]\n'
+                     'face = "face_template"\ndiagnosis = "health"\n', "utf-8")
+    return study
+
+
+def test_bad_template_input_is_a_clear_error_exit_2(tmp_path):
+    study = _face_study(tmp_path, ["[0.8, 0.6, 0, 0]", "[0.31, nan, 0, 0]", "[0.5, 0.5]"])
+    code, err = _cli(["validate", study])
+    assert code == 2, err
+    assert "b.csv) column 'face'" in err and "row 2" in err and "not a finite number" in err
+    assert "row 3" in err and "has 2 components, the others 4" in err
+    assert "0.31" not in err and "Traceback" not in err
+    code, err = _cli(["run", study])
+    assert code == 2 and "row 2" in err and "Traceback" not in err and "0.31" not in err
+
+
+def test_templates_of_two_models_are_refused(tmp_path):
+    study = _face_study(tmp_path, ["[0.8, 0.6, 0]"])  # b: 3 components, a: 4
+    code, err = _cli(["validate", study])
+    assert code == 2 and "different dimensions" in err and "a.face: 4" in err and "b.face: 3" in err
+
+
+def test_a_spark_study_with_face_templates_is_refused(tmp_path):
+    study = lr.Study.from_toml(_face_study(tmp_path, ["[0.8, 0.6, 0, 0]"], engine="spark"))
+    problems = [str(p) for p in study.validate(files=False)]
+    assert any("DuckDB only" in p and "docs/spark.md" in p and "face" in p for p in problems), problems
+
+
+def test_face_settings_and_techniques_are_validated(tmp_path):
+    study = lr.Study.from_toml(_face_study(tmp_path, ["[0.8, 0.6, 0, 0]"]))
+    study.attacker.face_search = "lsh"
+    study.attacker.face_fmr = 0
+    study.scenarios = [lr.Scenario("s", {"face_template": {"technique": "degrade_template"}}),
+                       lr.Scenario("t", {"national_id": {"technique": "protect_template", "key_scope": "global"}})]
+    problems = [str(p) for p in study.validate(files=False)]
+    assert any("face_search" in p and "allowed: auto, exact, hnsw" in p for p in problems), problems
+    assert any("face_fmr" in p for p in problems)
+    assert any("'s'" in p and "degrade_template needs a numeric `level`" in p for p in problems)
+    assert any("'t'" in p and "applies to face_template columns only" in p for p in problems)
+
+
+# the threshold from a false-match rate ----------------------------------------------------
+def test_threshold_from_fmr_by_hand():
+    # d = 3: the cosine of two uniform unit vectors is uniform on [-1, 1] (Archimedes' hat-box
+    # theorem), so P(s >= t) = (1 - t) / 2 and FMR 0.01 gives t = 1 - 2 * 0.01 = 0.98
+    assert threshold_for_fmr(0.01, 3) == pytest.approx(0.98, abs=1e-12)
+    assert float(impostor_tail(0.5, 3)) == pytest.approx(0.25, abs=1e-12)
+    # FPIR = 1 - (1 - FMR)^N: N = 1 gives the FMR, and 2.5 million at 1e-6 about 1 - e^-2.5
+    assert fpir(1e-6, 1) == pytest.approx(1e-6, rel=1e-9)
+    assert fpir(1e-6, 2_500_000) == pytest.approx(1 - np.exp(-2.5), rel=1e-5)
+
+
+def test_threshold_holds_its_false_match_rate_by_monte_carlo():
+    # 16 blocks of 1024 x 1024 = 16.8 million impostor pairs at FMR 1e-4: about 1,678
+    # expected false matches, a Poisson standard error of 2.4%; 10% is four of them
+    d = 32
+    t = threshold_for_fmr(1e-4, d)
+    hits, n = impostor_fmr(np.random.default_rng(5), d, t, 16 * 1024 * 1024, chunk=1024)
+    assert n == 16 * 1024 * 1024
+    assert hits / n == pytest.approx(1e-4, rel=0.10)
+
+
+def test_simulator_calibration_holds_on_fresh_draws():
+    # noise calibrated on one set of draws (seed 0) misses FNMR of genuine pairs of fresh
+    # identities and captures (another seed): 200,000 pairs at 0.01 is 2,000 misses, a
+    # standard error of 2.2%; 10% is four and a half
+    d, fmr, fnmr = 32, 1e-4, 0.01
+    sigma = calibrate_noise(fmr, fnmr, d, seed=0, n=100_000)
+    t = threshold_for_fmr(fmr, d)
+    scores = genuine_scores(np.random.default_rng(11), d, sigma, 200_000)
+    assert (scores < t).mean() == pytest.approx(fnmr, rel=0.10)
+    # a group with 1.5 times the noise is missed more often (the per-group multiplier)
+    worse = genuine_scores(np.random.default_rng(12), d, sigma, 50_000, multiplier=1.5)
+    assert (worse < t).mean() > 3 * fnmr
+
+
+# exact and approximate search --------------------------------------------------------------
+def test_exact_search_by_hand():
+    q = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+    g = np.array([[0.8, 0.6, 0], [0, 0.6, 0.8], [-1, 0, 0]], np.float32)
+    # q0.g0 = 0.8, q1.g0 = 0.6, q1.g1 = 0.6, q0.g2 = -1: at 0.6 three pairs, at 0.7 one
+    qi, gi, s = exact_pairs(q, g, 0.6, block=1, gallery_block=2)
+    assert sorted(zip(qi.tolist(), gi.tolist())) == [(0, 0), (1, 0), (1, 1)]
+    qi, gi, s = exact_pairs(q, g, 0.7)
+    assert (qi.tolist(), gi.tolist()) == ([0], [0]) and s[0] == pytest.approx(0.8)
+
+
+def test_exact_and_approximate_search_agree_on_small_data():
+    rng = np.random.default_rng(3)
+    d, fmr = 32, 1e-5
+    t = threshold_for_fmr(fmr, d)
+    sigma = calibrate_noise(fmr, 0.01, d, n=50_000)
+    ident = draw_identities(rng, 3000, d)
+    gallery = simulate_captures(rng, ident, sigma)
+    queries = simulate_captures(rng, ident[:2000], sigma)  # 2,000 mated searches
+    eq, eg, _ = exact_pairs(queries, gallery, t)
+    exact = set(zip(eq.tolist(), eg.tolist()))
+    assert len(exact) > 1900  # about 99% of 2,000 mated pairs, and few strangers (6e6 x 1e-5 = 60)
+    index = hnsw_index(gallery)
+    aq, ag, _ = hnsw_pairs(index, queries, t, k=11, ef_search=256)
+    approx = set(zip(aq.tolist(), ag.tolist()))
+    assert approx <= exact  # the index never invents a pair
+    assert len(approx & exact) / len(exact) >= 0.99
+    pairs, info = search(queries, gallery, FaceAttack(search="hnsw"), t, seed=0)
+    assert info["method"] == "hnsw" and info["recall_queries"] == 1000 and info["ann_recall"] >= 0.99
+    pairs, info = search(queries, gallery, FaceAttack(search="auto", exact_comparisons=1e7), t)
+    assert info["method"] == "exact" and set(zip(pairs["q"], pairs["g"])) == exact
+
+
+def test_hub_filter_and_rotation():
+    p = pd.DataFrame({"q": [0, 1, 2, 2], "g": [7, 7, 7, 8], "sim": [0.9] * 4})
+    kept, hubs = hub_filter(p, 2)  # gallery 7 matches three queries: a hub; its pairs go
+    assert kept[["q", "g"]].values.tolist() == [[2, 8]] and hubs == 1
+    r1, r2 = rotation(b"a" * 32, 8), rotation(b"b" * 32, 8)
+    x = draw_identities(np.random.default_rng(0), 2, 8)
+    # one key keeps every cosine (an orthogonal matrix); the transpose undoes it
+    assert float((x[0] @ r1.T) @ (x[1] @ r1.T)) == pytest.approx(float(x[0] @ x[1]), abs=1e-6)
+    np.testing.assert_allclose(x @ r1.T @ r1, x, atol=1e-6)
+    assert not np.allclose(r1, r2)
+
+
+# the linker in a run ----------------------------------------------------------------------
+def test_faces_link_records_in_a_run_by_hand(tmp_path):
+    # a1 = (1,0,0,0), a2 = (0,0,1,0); b1 = (0.8,0.6,0,0): cos(a1,b1) = 0.8 >= 0.7, a link;
+    # b2 = (0,1,0,0): 0 with both; b3 = (0,0,0.6,0.8): cos(a2,b3) = 0.6 < 0.7, no link.
+    # a1 + b1 is one entity: a1 gains health (3), b1 gains national_id (3): enrichment 6
+    study = _face_study(tmp_path, ["[0.8, 0.6, 0, 0]", "[0, 1, 0, 0]", "[0, 0, 0.6, 0.8]"])
+    with lr.Study.from_toml(study).run() as res:
+        base = res.baseline
+        assert base.links.pairs == 1
+        edges = res.engine.df(f"SELECT linker, rule, p FROM {base.links.edges}")
+        assert edges.values.tolist() == [["faces", "face_template", pytest.approx(0.8, abs=1e-6)]]
+        assert base.enrichment.total == 6
+        d = res.to_dict()
+        s = d["faces"]["searches"][0]
+        # a holds 2 templates, b 3: b is searched in a; threshold set, so no FMR figures
+        assert (s["queries_dataset"], s["gallery_dataset"], s["comparisons"], s["pairs"]) == ("b", "a", 6, 1)
+        assert s["method"] == "exact" and s["fmr"] is None
+        json.dumps(d)
+
+
+def test_a_template_matching_too_many_is_a_hub(tmp_path):
+    # three records of b hold a1's template (a default avatar): with face_max_candidates = 2,
+    # a1 matches three, so it links nothing and is listed, its value never shown
+    study = _face_study(tmp_path, ["[1, 0, 0, 0]"] * 3 + ["[0, 0, 0.8, 0.6]"],
+                        extra="face_max_candidates = 2\n")
+    with lr.Study.from_toml(study).run() as res:
+        base = res.baseline
+        # a2 = (0,0,1,0) and b4 = (0,0,0.8,0.6): cosine 0.8, the one link left
+        assert base.links.pairs == 1
+        hubs = [h for h in base.hubs if h["linker"] == "faces"]
+        assert len(hubs) == 1 and hubs[0]["records"] == 1 and hubs[0]["value"] == "[face template]"
+
+
+@pytest.mark.parametrize("policy, compromised, links", [
+    ({"technique": "drop"}, [], 0),
+    ({"technique": "protect_template", "key_scope": "dataset"}, [], 0),  # a key per holder
+    ({"technique": "protect_template", "key_scope": "global"}, [], 1),   # one key: cosines kept
+    ({"technique": "protect_template", "key_scope": "dataset"}, ["dataset:a"], 0),  # one key of two
+    ({"technique": "protect_template", "key_scope": "dataset"}, ["dataset:a", "dataset:b"], 1),
+    ({"technique": "degrade_template", "level": 0.0}, [], 1),
+    ({"technique": "degrade_template", "level": 50.0}, [], 0),  # noise 50 times a template
+])
+def test_face_scenarios(tmp_path, policy, compromised, links):
+    study = lr.Study.from_toml(_face_study(tmp_path, ["[0.8, 0.6, 0, 0]", "[0, 1, 0, 0]"]))
+    study.attacker.compromised_keys = compromised
+    study.scenarios = [lr.Scenario("s", {"face_template": policy})]
+    with study.run() as res:
+        assert res.baseline.links.pairs == 1
+        s = res.scenario("s")
+        assert s.links.pairs == links
+        cols = [c for c in s.release.columns if c.kind == "face_template"]
+        assert all(c.technique == policy["technique"] for c in cols)
+        for c in cols:
+            if c.domain is not None:  # a protected template is readable with its holder's key only
+                assert c.readable == (policy["technique"] == "degrade_template"
+                                      or f"dataset:{c.dataset}" in compromised), c.dataset
+
+
+# the sample ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample():
+    res = lr.Study.from_toml(SAMPLE_DATA / "study.toml").run()
+    yield res
+    res.close()
+
+
+def test_sample_study_face_links(sample):
+    faces = sample.to_dict()["faces"]
+    (s,) = faces["searches"]
+    assert (s["queries_dataset"], s["gallery_dataset"], s["dimension"], s["method"]) == (
+        "surveillance", "telecom", 32, "exact")
+    # 4,141 x 2,932 comparisons at FMR 1e-6: 12.1 strangers expected; Poisson 99.9% bounds 2 to 26
+    assert s["expected_false_pairs"] == pytest.approx(12.14, abs=0.01)
+    assert 2 <= s["false_pairs"] <= 26
+    # FNMR 0.002 simulated: of about 2,400 mated searches a handful miss (Poisson mean 4.8)
+    assert s["mated_searches"] > 2000 and s["fnir_measured"] < 0.01
+    by = {r["scenario"]: r for r in faces["scenarios"]}
+    # keying identifiers per holder leaves every face link; faces alone keep part of the enrichment
+    assert by["keyed-hash-per-holder"]["face_links"] == by["baseline"]["face_links"] > 2000
+    assert by["keyed-hash-per-holder"]["share_kept_by_faces"] > 0.03
+    assert by["drop-face-templates"]["face_links"] == by["protected-templates-per-holder"]["face_links"] == 0
+    assert 0 < by["low-quality-templates"]["face_links"] < by["baseline"]["face_links"]
+    assert (sample.scenario("drop-face-templates").prevented["value"]
+            > sample.scenario("keyed-hash-per-holder").prevented["value"])
+
+
+
+def test_sample_report_shows_the_face_section(sample, tmp_path):
+    sample.write(tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text("utf-8")
+    assert 'id="faces"' in html and "kept only by faces" in html and "FPIR analytic" in html
