@@ -149,6 +149,11 @@ def to_markdown(result: "Result") -> str:
         e = wm["all_identifiers_keyed"]
         lines += ["", f"With every identifier keyed per holder, {_pct(e['residual_share'])} of the enrichment "
                       "remains (what pseudonymising identifiers cannot prevent)."]
+    if d.get("faces"):
+        lines += ["", "## Face templates", "", md(d["faces"]["note"]), "",
+                  "| scenario | face links | pairs by faces only | kept only by faces |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {md(r['scenario'])} | {r['face_links']:,} | {r['pairs_by_faces_only'] or 0:,} | "
+                  f"{_pct(r['share_kept_by_faces'])} |" for r in d["faces"]["scenarios"]]
     if any(s["reversed_columns"] for s in d["scenarios"]):
         lines += ["", "## Reversed columns", "", "| scenario | column | how | reversed | est. attacker time |",
                   "| --- | --- | --- | ---: | ---: |"]
