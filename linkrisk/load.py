@@ -90,6 +90,8 @@ def _header_problems(engine: "Engine", table: str, ds: "Dataset", cols: list[str
     for c in sorted({str(c) for c in dup} & {str(w) for w in wanted}):
         out.append(Problem(f"{label} column {name(c)}", "appears more than once in the header; rename the "
                            "copies so that the mapping names one column"))
+    # a face template may be a list of numbers: its text is the bracketed form linkrisk.face reads
+    nested = [c for c in nested if ds.columns.get(c) != "face_template"]
     for c in nested:
         out.append(Problem(f"{label} column {name(c)}", "holds nested values (lists, structs or maps); linkrisk "
                            "compares text, and the text of a list (such as an empty one) would link strangers. "

@@ -290,3 +290,32 @@ def test_sample_report_shows_the_face_section(sample, tmp_path):
     sample.write(tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text("utf-8")
     assert 'id="faces"' in html and "kept only by faces" in html and "FPIR analytic" in html
+
+
+def test_a_parquet_list_column_and_a_frame_of_arrays_are_templates_too(tmp_path):
+    # a1 = (1,0,0,0) and b1 = (0.8,0.6,0,0): cosine 0.8 >= 0.7, the one link; b2 has none.
+    # Other nested columns are still refused (test_load); a list of numbers is a template.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f32 = pa.list_(pa.float32())
+    pq.write_table(pa.table({"id": ["a1", "a2"], "face": pa.array([[1, 0, 0, 0], [0, 0, 1, 0]], type=f32)}),
+                   tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": ["b1", "b2"], "face": pa.array([[0.8, 0.6, 0, 0], None], type=f32)}),
+                   tmp_path / "b.parquet")
+    (tmp_path / "study.toml").write_text(
+        '[attacker]\nlinkers = ["faces"]\nface_threshold = 0.7\n'
+        '[[datasets]]\nname = "a"\npath = "a.parquet"\nrecord_id = "id"\n[datasets.columns]\nface = "face_template"\n'
+        '[[datasets]]\nname = "b"\npath = "b.parquet"\nrecord_id = "id"\n[datasets.columns]\nface = "face_template"\n',
+        "utf-8")
+    study = lr.Study.from_toml(tmp_path / "study.toml")
+    assert study.validate() == []
+    with study.run() as res:
+        assert res.baseline.links.pairs == 1
+    a = pd.DataFrame({"id": ["a1", "a2"], "face": [np.array([1.0, 0, 0, 0]), np.array([0, 0, 1.0, 0])]})
+    b = pd.DataFrame({"id": ["b1", "b2"], "face": [[0.8, 0.6, 0, 0], None]})
+    study = lr.Study([lr.Dataset("a", a, {"face": "face_template"}, record_id="id"),
+                      lr.Dataset("b", b, {"face": "face_template"}, record_id="id")],
+                     attacker=lr.Attacker(linkers=["faces"], face_threshold=0.7))
+    with study.run() as res:
+        assert res.baseline.links.pairs == 1
