@@ -488,7 +488,7 @@ def _dataset(name: str, rng: np.random.Generator, pop: _Population,
              members: np.ndarray, faces: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build, blank, poison and shuffle one dataset; return it with its truth rows.
 
-    ``faces``, (generator, identity vectors), adds a simulated face-template column
+    ``faces``, (generator, identity vectors, noise multiplier by sex), adds a simulated face-template column
     (linkrisk.synth_faces) drawn from its own generator, so that the other columns are
     the same with or without it."""
     rec = _records(rng, members, has_phone=name != "surveillance")
@@ -497,7 +497,9 @@ def _dataset(name: str, rng: np.random.Generator, pop: _Population,
     for column, rate, value in _PLACEHOLDERS.get(name, []):
         _placeholder(rng, columns[column], rate, value)
     if faces is not None and name in FACE_DATASETS:
-        columns[FACE_DATASETS[name]] = face_column(faces[0], faces[1], rec.person)
+        by_sex = faces[2] or {}
+        multiplier = np.where(pop.male[rec.person], float(by_sex.get("male", 1.0)), float(by_sex.get("female", 1.0)))
+        columns[FACE_DATASETS[name]] = face_column(faces[0], faces[1], rec.person, multiplier)
     n = rec.person.size
     shuffle = rng.permutation(n)
     width = max(6, len(str(n)))
@@ -515,7 +517,8 @@ def _validate(people: object, seed: object) -> None:
         raise LinkriskError(f"seed must be a whole number of at least 0; got {seed!r}.")
 
 
-def make_breaches(people: int, seed: int = 0, faces: bool = False) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def make_breaches(people: int, seed: int = 0, faces: bool = False,
+                  face_noise_by_sex: dict[str, float] | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Draw a synthetic population and leak it as four overlapping datasets.
 
     Parameters
@@ -528,6 +531,10 @@ def make_breaches(people: int, seed: int = 0, faces: bool = False) -> tuple[dict
         Also a simulated face-template column ``face`` in ``surveillance`` and
         ``telecom`` (:mod:`linkrisk.synth_faces`, docs/faces.md). The other columns are
         the same with or without it.
+    face_noise_by_sex : dict, optional
+        A multiplier of the capture noise per group, ``{"female": 1.5}`` say (keys
+        ``female``, ``male``; 1 where not given): a demographic differential of the
+        simulated recogniser (NIST IR 8280 measured such differentials). Default: none.
 
     Returns
     -------
@@ -553,11 +560,17 @@ def make_breaches(people: int, seed: int = 0, faces: bool = False) -> tuple[dict
     True
     """
     _validate(people, seed)
-    return _make_breaches(int(people), int(seed), lambda message: None, faces)
+    bad = [k for k in (face_noise_by_sex or {}) if k not in ("female", "male")]
+    bad += [k for k, v in (face_noise_by_sex or {}).items()
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 100]
+    if bad:
+        raise LinkriskError("face_noise_by_sex takes keys 'female' and 'male' with numbers above 0 and at most "
+                            f"100; check {', '.join(map(repr, bad))}.")
+    return _make_breaches(int(people), int(seed), lambda message: None, faces, face_noise_by_sex)
 
 
-def _make_breaches(people: int, seed: int, report: Callable[[str], None], faces: bool = False
-                   ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def _make_breaches(people: int, seed: int, report: Callable[[str], None], faces: bool = False,
+                   face_noise_by_sex: dict[str, float] | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     streams = dict(zip(_STREAMS, np.random.default_rng(seed).spawn(len(_STREAMS))))
     pop = _population(people, streams)
     report(f"drew {people:,} people")
@@ -571,7 +584,7 @@ def _make_breaches(people: int, seed: int, report: Callable[[str], None], faces:
         latent = load * footprint + np.sqrt(1 - load**2) * rng.standard_normal(people)
         members = latent < NormalDist().inv_cdf(share)
         datasets[name], truths[name] = _dataset(name, streams[name], pop, members,
-                                                (face_rngs[name], ident) if faces else None)
+                                                (face_rngs[name], ident, face_noise_by_sex) if faces else None)
         report(f"leaked {name}: {len(datasets[name]):,} records")
     truth = pd.concat([truths[name] for name in sorted(truths)], ignore_index=True)
     return datasets, truth

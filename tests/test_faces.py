@@ -319,3 +319,44 @@ def test_a_parquet_list_column_and_a_frame_of_arrays_are_templates_too(tmp_path)
                      attacker=lr.Attacker(linkers=["faces"], face_threshold=0.7))
     with study.run() as res:
         assert res.baseline.links.pairs == 1
+
+
+def _genuine_cosines(datasets, truth):
+    """Cosine of the surveillance and telecom templates of each person in both (first records)."""
+    out = {}
+    for name in ("surveillance", "telecom"):
+        d = datasets[name].merge(truth[truth.dataset == name], on="record_id")
+        d = d[d["face"].notna()].drop_duplicates("person_id")
+        m, ok, _ = parse_templates(d["face"].tolist())
+        sex = d["sex"].to_numpy()[ok] if "sex" in d else None
+        out[name] = pd.DataFrame({"person_id": d["person_id"].to_numpy()[ok], "sex": sex}).assign(v=list(m[ok]))
+    j = out["surveillance"].merge(out["telecom"][["person_id", "v"]], on="person_id")  # sex: surveillance's
+    return j.assign(cos=[float(a @ b) for a, b in zip(j["v_x"], j["v_y"])])
+
+
+def test_synth_face_templates_are_seeded_and_a_group_multiplier_makes_them_noisier():
+    from linkrisk import synth
+
+    plain, truth = synth.make_breaches(2000, seed=4)
+    with_faces, truth2 = synth.make_breaches(2000, seed=4, faces=True)
+    again, _ = synth.make_breaches(2000, seed=4, faces=True)
+    assert "face" not in plain["surveillance"] and truth.equals(truth2)
+    # the other columns are the same with or without faces; the same seed, the same templates
+    assert with_faces["surveillance"].drop(columns="face").equals(plain["surveillance"])
+    assert with_faces["telecom"]["face"].equals(again["telecom"]["face"])
+    base = _genuine_cosines(with_faces, truth)
+    # calibrated for FNMR 0.002 at threshold 0.7231 (FMR 1e-6, d = 32): of the 930 persons
+    # with a template in both, at most a few below it
+    assert len(base) > 900 and (base["cos"] < threshold_for_fmr(1e-6, 32)).mean() < 0.01
+    noisy, _ = synth.make_breaches(2000, seed=4, faces=True, face_noise_by_sex={"female": 2.0})
+    worse = _genuine_cosines(noisy, truth)
+    # twice the noise for women: mean genuine cosine about 1 / (1 + 4 x 0.42^2) = 0.59 instead
+    # of 1 / (1 + 0.42^2) = 0.85; men's templates are the very same (records whose sex is
+    # blank are left out)
+    for frame in (base, worse):
+        assert (frame["sex"] == "女").sum() > 300 and (frame["sex"] == "男").sum() > 300
+    assert worse.loc[worse["sex"] == "女", "cos"].mean() < base.loc[base["sex"] == "女", "cos"].mean() - 0.2
+    assert worse.loc[worse["sex"] == "男", "cos"].mean() == pytest.approx(
+        base.loc[base["sex"] == "男", "cos"].mean(), abs=1e-6)
+    with pytest.raises(lr.LinkriskError, match="face_noise_by_sex"):
+        synth.make_breaches(10, faces=True, face_noise_by_sex={"other": 2.0})
