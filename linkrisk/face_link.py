@@ -218,8 +218,8 @@ def released_templates(engine: "Engine", study: "Study", release: "Release") -> 
     for c in release.columns:
         if c.kind != FACE_KIND or c.domain is None:
             continue
-        got = engine.arrays(f"SELECT _rid, {quote(c.value)} AS v FROM {quote(c.table)} "
-                            f"WHERE {quote(c.value)} IS NOT NULL ORDER BY _rid")
+        # every record, in the order of the file, so that a problem names the file's row
+        got = engine.arrays(f"SELECT _rid, {quote(c.value)} AS v FROM {quote(c.table)} ORDER BY _rid")
         where = f"dataset {c.dataset!r} column {c.ref.column!r}"
         m, ok, problems = parse_templates(list(got["v"]), where)
         if problems:

@@ -360,3 +360,11 @@ def test_synth_face_templates_are_seeded_and_a_group_multiplier_makes_them_noisi
         base.loc[base["sex"] == "男", "cos"].mean(), abs=1e-6)
     with pytest.raises(lr.LinkriskError, match="face_noise_by_sex"):
         synth.make_breaches(10, faces=True, face_noise_by_sex={"other": 2.0})
+
+
+def test_a_bad_template_after_empty_cells_is_named_by_its_file_row(tmp_path):
+    # rows 1 and 2 hold no template, row 3 a NaN: the run names row 3 of the file
+    study = _face_study(tmp_path, ["", "", "[0.31, nan, 0, 0]"])
+    with pytest.raises(lr.StudyError, match="row 3: a component is not a finite number") as got:
+        lr.Study.from_toml(study).run()
+    assert "0.31" not in str(got.value)
