@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -329,6 +330,49 @@ def impostor_fmr(rng: np.random.Generator, dimension: int, threshold: float, com
     return hits, done
 
 
+# --- The synthetic sample's templates (linkrisk.synth --faces) ----------------------------
+# Each person gets an identity vector, each record holding a face one capture of it.
+# The sample uses d = 32 to keep the committed CSVs small (a template is 172 base64
+# characters; at d = 128 it would be 684). At one (FMR, FNMR) operating point the links
+# found depend on those two rates, not on d; the benchmark runs both (docs/faces.md).
+
+FACE_DIM = 32
+FACE_FMR = 1e-6  # the false-match rate the sample's attacker sets its threshold for
+FACE_FNMR = 0.002  # NIST FRVT 1:N: leading algorithms miss about 0.2% of mated searches
+FACE_DATASETS = {"surveillance": "face", "telecom": "face"}  # dataset -> template column
+FACE_MISSING_RATE = 0.04  # as linkrisk.synth.MISSING_RATE
+
+
+@lru_cache(maxsize=16)
+def capture_noise(dimension: int = FACE_DIM, fmr: float = FACE_FMR, fnmr: float = FACE_FNMR) -> float:
+    """The calibrated capture noise (fixed Monte Carlo seed 0: a model constant, not data)."""
+    return calibrate_noise(fmr, fnmr, dimension, seed=0, n=100_000)
+
+
+def identities(rng: np.random.Generator, people: int, dimension: int = FACE_DIM) -> np.ndarray:
+    """One identity vector per person, uniform on the unit sphere."""
+    return draw_identities(rng, people, dimension)
+
+
+def face_column(rng: np.random.Generator, ident: np.ndarray, person: np.ndarray,
+                multiplier: np.ndarray | float = 1.0, missing_rate: float = FACE_MISSING_RATE) -> np.ndarray:
+    """A template column (base64 text, None where missing) for records of the given persons.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> col = face_column(rng, identities(rng, 3), np.array([0, 0, 2]), missing_rate=0.0)
+    >>> len(col), len(col[0])
+    (3, 172)
+    """
+    d = ident.shape[1]
+    caps = simulate_captures(rng, ident[person], capture_noise(d), multiplier)
+    out = np.array(encode_templates(caps), dtype=object)
+    out[rng.random(len(person)) < missing_rate] = None
+    return out
+
+
 __all__ = ["FACE_KIND", "FACE_TECHNIQUES", "TEXT_FORM", "encode_templates", "parse_templates", "impostor_tail", "threshold_for_fmr", "fpir",
            "unit_rows", "draw_identities", "simulate_captures", "genuine_scores", "calibrate_noise",
-           "impostor_fmr"]
+           "impostor_fmr", "FACE_DIM", "FACE_FMR", "FACE_FNMR", "FACE_DATASETS", "capture_noise", "identities",
+           "face_column"]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from linkrisk import synth_lists as lists
 from linkrisk.errors import LinkriskError
-from linkrisk.synth_faces import FACE_DATASETS, FACE_SCENARIOS, face_column, identities as face_identities
+from linkrisk.face import FACE_DATASETS, face_column, identities as face_identities
 
 __all__ = ["generate", "make_breaches"]
 
@@ -489,7 +489,7 @@ def _dataset(name: str, rng: np.random.Generator, pop: _Population,
     """Build, blank, poison and shuffle one dataset; return it with its truth rows.
 
     ``faces``, (generator, identity vectors, noise multiplier by sex), adds a simulated face-template column
-    (linkrisk.synth_faces) drawn from its own generator, so that the other columns are
+    (linkrisk.face, its simulation section) drawn from its own generator, so that the other columns are
     the same with or without it."""
     rec = _records(rng, members, has_phone=name != "surveillance")
     columns = _BUILDERS[name](rng, pop, rec)
@@ -529,7 +529,7 @@ def make_breaches(people: int, seed: int = 0, faces: bool = False,
         Seed of every random choice; the same seed gives the same tables.
     faces : bool, default False
         Also a simulated face-template column ``face`` in ``surveillance`` and
-        ``telecom`` (:mod:`linkrisk.synth_faces`, docs/faces.md). The other columns are
+        ``telecom`` (:mod:`linkrisk.face`, docs/faces.md). The other columns are
         the same with or without it.
     face_noise_by_sex : dict, optional
         A multiplier of the capture noise per group, ``{"female": 1.5}`` say (keys
@@ -618,7 +618,7 @@ def _study_toml(seed: int, fmt: str, people: int, faces: bool = False) -> str:
             lines.append(f'{FACE_DATASETS[name]} = "face_template"')
         lines.append("")
     lines += ["[truth]", 'path = "truth.csv"', "", ""]
-    return "\n".join(lines) + lists.STUDY_SCENARIOS + (FACE_SCENARIOS if faces else "")
+    return "\n".join(lines) + lists.STUDY_SCENARIOS + (lists.FACE_SCENARIOS if faces else "")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -228,3 +228,33 @@ description = "date of birth to year, postcode to its first 3 digits"
 date_of_birth = { technique = "generalise", level = "year" }
 postcode = { technique = "generalise", level = 3 }
 """
+
+# the face scenarios of a sample written with face templates (linkrisk.synth --faces; docs/faces.md)
+FACE_SCENARIOS = """
+[[scenarios]]
+name = "drop-face-templates"
+description = "identifiers keyed per holder, and no face template released"
+[scenarios.policy]
+national_id = { technique = "keyed_hash", key_scope = "dataset" }
+phone = { technique = "keyed_hash", key_scope = "dataset" }
+email = { technique = "keyed_hash", key_scope = "dataset" }
+face_template = { technique = "drop" }
+
+[[scenarios]]
+name = "low-quality-templates"
+description = "identifiers keyed per holder, templates released with noise of length 0.5 added (a capture holds about 0.42)"
+[scenarios.policy]
+national_id = { technique = "keyed_hash", key_scope = "dataset" }
+phone = { technique = "keyed_hash", key_scope = "dataset" }
+email = { technique = "keyed_hash", key_scope = "dataset" }
+face_template = { technique = "degrade_template", level = 0.5 }
+
+[[scenarios]]
+name = "protected-templates-per-holder"
+description = "identifiers keyed per holder, templates under a keyed random rotation per holder"
+[scenarios.policy]
+national_id = { technique = "keyed_hash", key_scope = "dataset" }
+phone = { technique = "keyed_hash", key_scope = "dataset" }
+email = { technique = "keyed_hash", key_scope = "dataset" }
+face_template = { technique = "protect_template", key_scope = "dataset" }
+"""
