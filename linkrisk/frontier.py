@@ -90,18 +90,30 @@ def frontier_figure(rows: list[dict[str, Any]]) -> "Figure":
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
     pts = [r for r in rows if r["prevented"] is not None and r["pair_f1"] is not None]
-    for r in pts:
+    placed: list[tuple[float, float, int]] = []  # label anchors so far: x, y, labels stacked there
+    for r in sorted(pts, key=lambda r: (r["prevented"], -r["pair_f1"])):
         lo = r["prevented"] - (r["ci_low"] if r["ci_low"] is not None else r["prevented"])
         hi = (r["ci_high"] if r["ci_high"] is not None else r["prevented"]) - r["prevented"]
         ax.errorbar(r["prevented"], r["pair_f1"], xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o",
                     color="C3" if r["on_frontier"] else "C0", capsize=3)
-        ax.annotate(r["scenario"], (r["prevented"], r["pair_f1"]), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8)
+        # scenarios that land close together get their labels stacked, not drawn over each other
+        near = next((i for i, (x, y, _) in enumerate(placed)
+                     if abs(x - r["prevented"]) < 0.12 and abs(y - r["pair_f1"]) < 0.06), None)
+        if near is None:
+            placed.append((r["prevented"], r["pair_f1"], 1))
+            x, y, k = r["prevented"], r["pair_f1"], 0
+        else:
+            x, y, k = placed[near]
+            placed[near] = (x, y, k + 1)
+        ax.annotate(r["scenario"], (x, y), textcoords="offset points", xytext=(6, -4 - 10 * k),
+                    fontsize=7, va="top", bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                                                "alpha": 0.85})
     front = sorted((r for r in pts if r["on_frontier"]), key=lambda r: r["prevented"])
     if len(front) > 1:
         ax.plot([r["prevented"] for r in front], [r["pair_f1"] for r in front], color="C3", lw=1, ls="--",
                 label="frontier")
         ax.legend(loc="lower left")
+    ax.set_title("Privacy-utility frontier")
     ax.set_xlabel("enrichment prevented (attacker)")
     ax.set_ylabel("pair F1 of the linkage (utility kept)")
     ax.set_ylim(-0.05, 1.05)

@@ -78,20 +78,29 @@ def md(text: object) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", s)
 
 
-def _frontier_lines(d: dict) -> list[str]:
-    """The privacy-utility frontier (docs/encodings.md), for studies with Bloom-filter
-    scenarios and a truth file."""
+def _frontier(d: dict) -> list[dict]:
+    """The privacy-utility frontier's rows (docs/encodings.md) for a study with Bloom-filter
+    scenarios and a truth file; none otherwise."""
     from linkrisk.frontier import frontier_rows
 
-    bloom = any(str(c.get("technique")).startswith("bloom_filter") for s in d["scenarios"] for c in (s.get("columns") or {}).values())
+    bloom = any(str(c.get("technique")).startswith("bloom_filter") for s in d["scenarios"]
+                for c in (s.get("columns") or {}).values())
     if not bloom or not d["scenarios"][0].get("ground_truth"):
+        return []
+    return frontier_rows(d)
+
+
+def _frontier_lines(d: dict) -> list[str]:
+    """The privacy-utility frontier as Markdown."""
+    rows = _frontier(d)
+    if not rows:
         return []
     lines = ["", "## Privacy-utility frontier", "",
              "Enrichment prevented (the attacker) against pair F1 of the linkage the release still supports "
              "(utility kept); on the frontier: no other scenario does at least as well on both.", "",
              "| scenario | techniques | prevented (95% CI) | pair F1 | most of a column read by attacks | frontier |",
              "| --- | --- | --- | ---: | ---: | --- |"]
-    for r in frontier_rows(d):
+    for r in rows:
         f1 = "n/a" if r["pair_f1"] is None else f"{r['pair_f1']:.3f}"
         lines.append(f"| {md(r['scenario'])} | {md(r['techniques'])} | {_pct(r['prevented'])} "
                      f"({_pct(r['ci_low'])} to {_pct(r['ci_high'])}) | {f1} | "
@@ -235,6 +244,11 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         from linkrisk.face_risk import share_figure
 
         figs["faces"] = share_figure(d["faces"])
+    frontier = _frontier(d)
+    if frontier:
+        from linkrisk.frontier import frontier_figure
+
+        figs["frontier"] = frontier_figure(frontier)
     figures = {k: base64.b64encode(plots.figure_png(f)).decode("ascii") for k, f in figs.items()}
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkrisk", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
@@ -264,7 +278,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
         scenarios=d["scenarios"][1:], all_scenarios=d["scenarios"], figures=figures,
         reversed=reversed_, hubs=hubs, gained_from=gained, uniqueness=d.get("uniqueness"),
         recommendation=d.get("recommendation"), what_matters=d.get("what_matters"),
-        journalist=d.get("journalist"), traces=d.get("traces"), faces=d.get("faces"), warnings=d.get("warnings", []),
+        journalist=d.get("journalist"), traces=d.get("traces"), faces=d.get("faces"), frontier=frontier, warnings=d.get("warnings", []),
         scheme=(d.get("assumptions") or {}).get("national_id_scheme"),
         version=__version__, show_values=show_values)
 

@@ -320,6 +320,12 @@ def test_the_report_has_the_frontier(encodings_sample, tmp_path):
     text = encodings_sample.write(tmp_path / "r.md").read_text(encoding="utf-8")
     assert "## Privacy-utility frontier" in text
     assert "| hmac-per-holder | keyed\\_hash | 100.0% (100.0% to 100.0%) | 0.000 |" in text
+    html = encodings_sample.write(tmp_path / "r.html").read_text(encoding="utf-8")
+    section = html[html.index('<h2 id="frontier">'):]
+    section = section[:section.index("</table>")]
+    assert 'alt="privacy-utility frontier"' in section  # the chart
+    assert ("<tr><td>hmac-per-holder</td><td>keyed_hash</td><td class=\"n\">100.0%</td>"
+            "<td class=\"n\">100.0% to 100.0%</td><td class=\"n\">0.000</td>") in section
 
 
 def test_cli_refuses_a_spark_study_with_bloom_filters_exit_2(tmp_path):
