@@ -94,7 +94,7 @@ def assess_faces(engine: "Engine", study: "Study", loaded, scenarios, persons: s
                 for s in searches if s.get("ann_recall") is not None and s["ann_recall"] < 0.99]
     return {"searches": searches, "scenarios": rows, "warnings": warnings,
             "note": "Face links survive identifier pseudonymisation: a scenario that keys or drops only "
-                    "identifiers leaves every face link, and share_kept_by_faces is the part of the "
+                    "identifiers leaves every face link. The last column is the part of the "
                     "as-leaked enrichment that survives only because faces still link."}
 
 
@@ -125,6 +125,7 @@ def share_figure(faces: dict):
     ax.barh(y, kept, left=other, label="kept only by face links")
     ax.set_yticks(y, [r["scenario"] for r in rows])
     ax.invert_yaxis()
+    ax.set_title("Enrichment each scenario leaves, and the part only face links keep")
     ax.set_xlabel("enrichment (sum of weights gained)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
