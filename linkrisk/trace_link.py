@@ -48,9 +48,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class TraceAttack:
-    """The trajectory linker's settings (the study's ``[attacker] trace_*`` keys)."""
+    """The trajectory linker's settings (the study's ``[attacker] trace_*`` keys).
 
-    resolution: Resolution = Resolution(250, 30)
+    The defaults are the study's defaults (``StudyConfig().attacker``): 250 m cells and
+    60-minute bins, one cell and one bin of tolerance.
+    """
+
+    resolution: Resolution = Resolution(250, 60)
     time_tolerance: int = 1
     space_tolerance: int = 1
     threshold: float = 12.0
@@ -114,14 +118,17 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
 
     Examples
     --------
-    Two sightings of a (08:10 and 12:10 in cell 0) and one tap of b at 08:40 one cell
-    east, 30-minute bins: with tolerance 1 the tap matches the first sighting, with
-    weight ln(2/1): a holds 2 traces and 1 of them holds that (cell, bin).
+    Two sightings of a (08:10 and 12:10 in cell 0) and one tap of b at 09:05 one cell
+    east (0.0024 degrees of longitude is 267 m: x = 1), 60-minute bins: the tap is in
+    bin 9, the first sighting in bin 8, the second in bin 12. With one bin and one cell
+    of tolerance the tap matches the first sighting only, with weight ln(2/1) = 0.693:
+    a holds 2 traces and 1 of them holds that (cell, bin). With no time tolerance bin 9
+    holds nothing of a's.
 
     >>> from linkrisk.trajectory import parse_traces
     >>> a, _ = parse_traces(["2019-01-01T08:10@0.0001,0.0001;2019-01-01T12:10@0.0001,0.0001",
     ...                     "2019-01-01T20:00@10,10"])
-    >>> b, _ = parse_traces(["2019-01-01T08:40@0.0001,0.0024"])
+    >>> b, _ = parse_traces(["2019-01-01T09:05@0.0001,0.0024"])
     >>> trace_scores(a, b).round(3).values.tolist()
     [[0.0, 0.0, 0.693, 1.0]]
     >>> trace_scores(a, b, TraceAttack(time_tolerance=0)).shape[0]

@@ -182,6 +182,18 @@ def test_linker_tolerance(tap, time_tol, space_tol, points):
     assert got["score"].sum() == pytest.approx(points * np.log(2))
 
 
+def test_linker_defaults_are_the_study_defaults():
+    # a TraceAttack() in a notebook must score as a study run with default settings does:
+    # 250 m cells, 60-minute bins (it had 30-minute bins before, the study 60)
+    from linkrisk.study import Attacker
+
+    class _Study:
+        attacker = Attacker()
+
+    assert TraceAttack() == TraceAttack.of(_Study())
+    assert TraceAttack().resolution == Resolution(250, 60)
+
+
 def test_best_links_threshold_min_points_ties_and_mutual():
     s = pd.DataFrame({"a": [0, 0, 1, 2, 2, 3, 4], "b": [0, 1, 1, 2, 3, 4, 4],
                       "score": [20.0, 5.0, 15.0, 13.0, 13.0, 30.0, 25.0], "points": [3, 1, 2, 2, 2, 1, 3]})
