@@ -37,7 +37,7 @@ class Entity:
 
     id: int
     records: pd.DataFrame  # _rid, dataset, record_id, and one column per kind (redacted)
-    links: pd.DataFrame  # a, b, linker, rule
+    links: pd.DataFrame  # a, b, linker, rule, score (edges' p: see linkrisk.link; None for exact rules)
     values: pd.DataFrame  # _rid, kind, value (identifier values, redacted unless asked)
 
     def to_networkx(self) -> "nx.Graph":
@@ -46,7 +46,9 @@ class Entity:
         Record nodes are named ``dataset:record_id`` (attribute ``type="record"``);
         identifier-value nodes ``kind#n`` (``type="value"``; attribute ``value`` holds the
         value, redacted unless the entity was asked for with ``show_values=True``). Record-record edges
-        carry ``linker`` and ``rule``; record-value edges ``type="holds"``.
+        carry ``linker``, ``rule`` and ``score`` (the match probability of a probabilistic
+        link, the co-occurrence score of a trace link, None for an exact rule);
+        record-value edges ``type="holds"``.
         """
         import networkx as nx
 
@@ -63,7 +65,7 @@ class Entity:
                 g.edges[u, v]["rules"].append(f"{r.linker}:{r.rule}")
             else:
                 g.add_edge(u, v, type="link", linker=r.linker, rule=r.rule,
-                           rules=[f"{r.linker}:{r.rule}"])
+                           score=None if pd.isna(r.score) else float(r.score), rules=[f"{r.linker}:{r.rule}"])
         for r in self.values.to_dict("records"):
             node = r["node"]
             g.add_node(node, type="value", kind=r["kind"], value=r["value"])
@@ -289,9 +291,9 @@ class IdentityGraph:
                                           "value": shown})
                 records[e].append({"_rid": row["_rid"], "dataset": name, "record_id": row["_rec"],
                                    "kinds": tuple(dict.fromkeys(kinds))})
-        links = self._engine.df(f"SELECT a, b, linker, rule FROM {quote(self._edges)} "
+        links = self._engine.df(f"SELECT a, b, linker, rule, p AS score FROM {quote(self._edges)} "
                                 f"WHERE a IN ({marks}) ORDER BY a, b, linker, rule", rid_list) if rid_list else \
-            pd.DataFrame(columns=["a", "b", "linker", "rule"])
+            pd.DataFrame(columns=["a", "b", "linker", "rule", "score"])
         link_owner = links["a"].map(lambda r: owner[int(r)]) if len(links) else pd.Series([], dtype=np.int64)
         out = []
         for e in ids:

@@ -3,7 +3,9 @@
 Every linker writes rows ``(a, b, linker, rule, da, db, p)`` into one edge table of the
 engine, with ``a < b`` record ids, the linker's name, the rule that fired (an identifier
 kind, or a quasi-identifier set such as ``full_name+date_of_birth``), the two datasets
-and, for probabilistic linkers, the match probability (NULL for exact rules). Values held by too many records (placeholders such as ``13800000000``) are
+and the linker's score: the match probability for probabilistic linkers, the
+co-occurrence score (a sum of rarity weights, not a probability) for the traces linker,
+NULL for exact rules. Values held by too many records (placeholders such as ``13800000000``) are
 not used to link; they are reported as hubs, redacted.
 """
 

@@ -257,7 +257,7 @@ class Result:
             datasets.append({
                 "name": d.name, "description": d.description, "records": self.loaded.rows[d.name],
                 "columns": [{"column": r.column, "kind": r.kind, "null_share": r.null / r.rows,
-                             "invalid_share": r.invalid / r.rows, "masked_share": r.masked / r.rows}
+                             "invalid_share": None if pd.isna(r.invalid) else r.invalid / r.rows, "masked_share": None if pd.isna(r.masked) else r.masked / r.rows}
                             for r in q.itertuples(index=False)]})
         return {
             "linkrisk_version": __version__,

@@ -36,6 +36,7 @@ import pandas as pd
 from linkrisk.engine import quote
 from linkrisk.engine.base import ROW
 from linkrisk.errors import StudyError
+from linkrisk.redact import redact
 from linkrisk.trajectory import (METRES_PER_DEGREE, NO_CELL, TRACE_TECHNIQUES, TRAJECTORY_KIND,  # noqa: F401
                                  Resolution, Traces, grid, mix, parse_traces, time_bins)
 
@@ -69,39 +70,77 @@ class TraceAttack:
                    int(a.trace_max_cell_frequency))
 
 
-def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (owner, y, x, t) of a trace set at a resolution."""
+def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (owner, y, x, t) of a trace set at a resolution, sorted by owner, and each
+    one's (cell, bin) key."""
     y, x = grid(tr, r.cell_metres)
     t = time_bins(tr, r.bin_minutes)
     if not len(y):
-        return (np.zeros(0, np.int64),) * 4
-    frame = np.unique(np.column_stack([tr.owner, y, x, t]), axis=0)
-    return frame[:, 0], frame[:, 1], frame[:, 2], frame[:, 3]
+        return (np.zeros(0, np.int64),) * 5
+    key = mix(y, x, t)
+    order = np.lexsort((key, tr.owner))
+    owner, key = tr.owner[order], key[order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (owner[1:] != owner[:-1]) | (key[1:] != key[:-1])
+    order = order[keep]
+    return owner[keep], y[order], x[order], t[order], key[keep]
 
 
-def _pair_scores(qi, pos, df, first, aown, weight, bo, attack, prune) -> pd.DataFrame:
-    """Scores of the pairs of some whole traces of b (their matched points qi at keys pos)."""
+def _bits(n: int) -> int:
+    return max(int(n - 1).bit_length(), 1)
+
+
+def _pair_scores(qi, pos, df, first, aown, rank, rank_weight, bo, attack, prune, n_a):
+    """Scores of the pairs of some whole traces of b (their matched points qi at keys pos),
+    all in sorted int64 codes (no pandas grouping): a point of b counts once per
+    candidate, with its rarest match (the smallest df, the first in code order)."""
     cnt = df[pos]
+    total = int(cnt.sum())
+    if not total:
+        return None
+    q0 = int(qi.min())
+    ql = qi - q0
+    ba, bd = _bits(n_a), _bits(len(rank_weight))
+    if _bits(int(ql.max()) + 1) + ba + bd > 62:
+        raise ValueError("trace_scores: chunk too large for int64 pair codes; lower chunk")
     rep = np.repeat(np.arange(len(qi)), cnt)
-    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    pairs = pd.DataFrame({"q": qi[rep], "a": aown[first[pos][rep] + offs], "w": weight[pos][rep]})
-    if pairs.empty:
-        return pd.DataFrame({"a": [], "b": [], "score": [], "points": []})
-    # a point of b counts once per candidate, with its rarest match
-    best = pairs.groupby(["q", "a"], sort=False)["w"].max().reset_index()
-    del pairs
-    best["b"] = bo[best["q"].to_numpy()]
-    sc = best.groupby(["a", "b"], sort=False).agg(score=("w", "sum"), points=("w", "size")).reset_index()
-    if prune:
-        top = sc.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
-        ok = (sc["score"] >= attack.threshold) & (sc["points"] >= attack.min_points)
-        top_ok = (top["score"] >= attack.threshold) & (top["points"] >= attack.min_points)
-        sc = pd.concat([sc[ok], top[~top_ok]])
-    return sc
+    offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    code = (ql[rep] << (ba + bd)) | (aown[first[pos][rep] + offs] << bd) | rank[pos][rep]
+    del rep, offs
+    code.sort()
+    qa = code >> bd
+    head = np.ones(len(code), dtype=bool)
+    head[1:] = qa[1:] != qa[:-1]
+    code, qa = code[head], qa[head]
+    w = rank_weight[code & ((1 << bd) - 1)]
+    a = qa & ((1 << ba) - 1)
+    b = bo[(qa >> ba) + q0]
+    del code, qa, head
+    pair = (b << ba) | a
+    order = np.argsort(pair)
+    pair = pair[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    # rounded: equal sums of the same weights in another order must tie exactly
+    score = np.round(np.add.reduceat(w[order], starts), 9)
+    points = np.diff(np.r_[starts, len(pair)])
+    pair = pair[starts]
+    pa, pb = pair & ((1 << ba) - 1), pair >> ba
+    if prune:  # keep what best_links can accept, and each b's best pair (for top-1 figures)
+        ok = (score >= attack.threshold) & (points >= attack.min_points)
+        bstart = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
+        top = np.maximum.reduceat(score, bstart)
+        is_top = score == np.repeat(top, np.diff(np.r_[bstart, len(pb)]))
+        first_top = np.zeros(len(pb), dtype=bool)
+        tops = np.flatnonzero(is_top)
+        first_top[tops[np.r_[True, pb[tops][1:] != pb[tops][:-1]]]] = True
+        keep = ok | first_top
+        pa, pb, score, points = pa[keep], pb[keep], score[keep], points[keep]
+    return pa, pb, score, points
 
 
 def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
-                 chunk: int = 2_000_000, prune: bool = False, max_pairs: int = 5_000_000) -> pd.DataFrame:
+                 chunk: int = 2_000_000, prune: bool = False, max_pairs: int = 20_000_000,
+                 hubs: list | None = None) -> pd.DataFrame:
     """Co-occurrence scores of every pair of traces that share at least one point.
 
     ``b`` is expanded by the tolerances and looked up in an index of ``a``; weights are
@@ -109,6 +148,14 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
     :func:`best_links` can accept (score and points at the thresholds) and each trace of
     ``b``'s best pair are kept: the links and top-1 figures are the same, the memory
     far smaller.
+
+    The work is set-based in numpy: the index of ``a`` is sorted (cell, bin) keys with
+    posting lists of traces; each chunk of whole traces of ``b`` (at most ``max_pairs``
+    candidate rows) is packed into int64 codes (b point, a trace, rarity rank), sorted
+    once to keep each point's rarest match per candidate, and once more by (b, a) to sum
+    the weights. (cell, bin) keys held by more than ``max_cell_frequency`` traces of
+    ``a`` are not used; with a list ``hubs`` they are appended to it as
+    ``(y, x, t, traces)`` tuples.
 
     Returns
     -------
@@ -135,18 +182,24 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
     0
     """
     r = attack.resolution
-    ao, ay, ax, at = _binned(a, r)
-    bo, by, bx, bt = _binned(b, r)
+    ao, ay, ax, at, akey = _binned(a, r)
+    bo, by, bx, bt, _ = _binned(b, r)
     out = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
                         "score": np.zeros(0), "points": np.zeros(0, np.int64)})
     if not len(ao) or not len(bo):
         return out
-    akey = mix(ay, ax, at)
     order = np.argsort(akey, kind="stable")
     akey, aown = akey[order], ao[order]
     uk, first, df = np.unique(akey, return_index=True, return_counts=True)
-    n_a = max(int(len(np.unique(ao))), 1)
-    weight = np.log(n_a / df)
+    if hubs is not None:
+        over = np.flatnonzero(df > attack.max_cell_frequency)
+        at_ = order[first[over]]
+        hubs.extend(zip(ay[at_].tolist(), ax[at_].tolist(), at[at_].tolist(), df[over].tolist()))
+    del order
+    n_a = int(a.n_records) if a.n_records else int(ao.max()) + 1
+    n_idx = max(int(len(np.unique(ao))), 1)
+    dfs, rank = np.unique(df, return_inverse=True)  # rarity rank: 0 is the rarest
+    rank_weight = np.log(n_idx / dfs.astype(float))
     s, tt = attack.space_tolerance, attack.time_tolerance
     offsets = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
     tok = bx == NO_CELL
@@ -185,13 +238,16 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
                 e = int(np.searchsorted(owners, owners[max(e - 1, s0)], side="left"))
                 if e <= s0:
                     e = int(np.searchsorted(owners, owners[s0], side="right"))
-            pieces.append(_pair_scores(qi[s0:e], pos[s0:e], df, first, aown, weight, bo, attack, prune))
+            got = _pair_scores(qi[s0:e], pos[s0:e], df, first, aown, rank, rank_weight, bo, attack, prune, n_a)
+            if got is not None:
+                pieces.append(got)
             s0 = e
     if not pieces:
         return out
-    scores = pd.concat([p for p in pieces if len(p)] or [out], ignore_index=True)
-    scores = scores.astype({"a": np.int64, "b": np.int64, "points": np.int64})
-    return scores.sort_values(["a", "b"]).reset_index(drop=True)[["a", "b", "score", "points"]]
+    pa, pb, score, points = (np.concatenate(x) for x in zip(*pieces))
+    order = np.lexsort((pb, pa))
+    return pd.DataFrame({"a": pa[order].astype(np.int64), "b": pb[order].astype(np.int64),
+                         "score": score[order], "points": points[order].astype(np.int64)})
 
 
 def best_links(scores: pd.DataFrame, attack: TraceAttack = TraceAttack()) -> pd.DataFrame:
@@ -265,12 +321,41 @@ def released_traces(engine: "Engine", study: "StudyConfig", release: "Release") 
     return out
 
 
+MAX_TRACE_HUBS = 20  # busiest (cell, bin) keys listed per pair of datasets
+
+
+def _key_hub_value(y: int, x: int, t: int, r: Resolution, show_values: bool) -> str:
+    """Where and when a hub key is: the cell's centre and the bin's start (redacted unless asked)."""
+    start = pd.Timestamp(int(t) * int(round(r.bin_minutes * 60)), unit="s").strftime("%Y-%m-%dT%H:%M")
+    if x == NO_CELL:
+        text = f"a cell token from {start}"
+    else:
+        h = r.cell_metres / METRES_PER_DEGREE
+        lat = (y + 0.5) * h
+        lon = (x + 0.5) * h / np.cos(np.radians(lat))
+        text = f"{lat:.5f},{lon:.5f} from {start}"
+    return text if show_values else redact(text)
+
+
 def link_traces(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                 show_values: bool = False, reuse=None) -> list[dict]:
     """The ``traces`` linker of the pipeline: edges between records of two datasets whose
-    trajectories co-occur (rule ``trajectory <cell> m / <bin> min``). Returns no hubs."""
+    trajectories co-occur (rule ``trajectory <cell> m / <bin> min``).
+
+    Each edge's ``p`` holds its co-occurrence score (a sum of ln(N/df) weights, not a
+    probability). Returns the hubs: (cell, bin) keys held by more than
+    ``trace_max_cell_frequency`` traces of the indexed dataset (not used to link; the
+    ``MAX_TRACE_HUBS`` busiest per pair of datasets are listed, reason
+    ``max_cell_frequency``), and records that reach the threshold against more than
+    ``max_value_frequency`` records of the other dataset (reason ``ambiguous_record``;
+    their link stands only where it is the unique mutual best, as for every record).
+    """
     attack = TraceAttack.of(study)
     cols = released_traces(engine, study, release)
+    index = {d.name: i for i, d in enumerate(study.datasets)}
+    table = {index[c.dataset]: c.table for c in release.columns if c.kind == TRAJECTORY_KIND}
+    hubs: list[dict] = []
+    limit = int(study.attacker.max_value_frequency)
     for i in range(len(cols)):
         for j in range(i + 1, len(cols)):
             di, ridi, tri, fi, _ = cols[i]
@@ -281,21 +366,37 @@ def link_traces(engine: "Engine", study: "StudyConfig", release: "Release", edge
                            max(attack.resolution.bin_minutes, fi.bin_minutes, fj.bin_minutes))
             att = TraceAttack(r, attack.time_tolerance, attack.space_tolerance, attack.threshold,
                               attack.min_points, attack.max_cell_frequency)
-            links = best_links(trace_scores(tri, trj, att, prune=True), att)
+            rule = f"trajectory {r.label}"
+            key_hubs: list = []
+            scores = trace_scores(tri, trj, att, prune=True, hubs=key_hubs)
+            for y, x, t, n in sorted(key_hubs, key=lambda h: (-h[3], h[2], h[0], h[1]))[:MAX_TRACE_HUBS]:
+                hubs.append({"linker": "traces", "rule": rule, "domain": None, "records": int(n), "datasets": 1,
+                             "value": _key_hub_value(y, x, t, r, show_values), "reason": "max_cell_frequency",
+                             "limit": int(att.max_cell_frequency)})
+            ok = scores[(scores["score"] >= att.threshold) & (scores["points"] >= att.min_points)]
+            for side, rid, d in (("a", ridi, di), ("b", ridj, dj)):
+                n_ok = ok[side].value_counts()
+                for pos, n in sorted(n_ok[n_ok > limit].items(), key=lambda kv: (-kv[1], kv[0])):
+                    rec = engine.scalar(f"SELECT _rec FROM {quote(table[d])} WHERE _rid = ?", [int(rid[pos])])
+                    shown = f"{study.datasets[d].name} record {rec}" if show_values else \
+                        f"{study.datasets[d].name} record {redact(rec)}"
+                    hubs.append({"linker": "traces", "rule": rule, "domain": None, "records": int(n),
+                                 "datasets": 2, "value": shown, "reason": "ambiguous_record", "limit": limit})
+            links = best_links(scores, att)
             if links.empty:
                 continue
             ra, rb = ridi[links["a"].to_numpy()], ridj[links["b"].to_numpy()]
             lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
             frame = pd.DataFrame({"a": lo, "b": hi, "da": np.where(ra < rb, di, dj).astype(np.int32),
                                   "db": np.where(ra < rb, dj, di).astype(np.int32),
-                                  "p": np.full(len(lo), np.nan)})
+                                  "p": links["score"].to_numpy(dtype=float)})
             engine.register_frame("_trace_links", frame)
             try:
-                engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'traces', ?, da, db, NULL "
-                               "FROM _trace_links", [f"trajectory {r.label}"])
+                engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'traces', ?, da, db, p "
+                               "FROM _trace_links", [rule])
             finally:
                 engine.drop("_trace_links")
-    return []
+    return hubs
 
 
 def file_problems(study: "StudyConfig", engine: "Engine") -> list:

@@ -250,6 +250,44 @@ def test_trace_sample_study_figures(trace_result):
         assert 0 < links[f"hmac-ids+{name}"] < links["hmac-ids"], name
 
 
+def test_trace_edges_carry_their_score_and_trace_hubs_are_listed(tmp_path):
+    """a1 … a4 are all in one cell in the 08:00 bin (4 traces > trace_max_cell_frequency
+    3: a hub key, not used); b1 also meets a1 at 12:00, a key only a1 holds among a's 7
+    traces: score ln(7 / 1) = 1.9459. b2 meets a5, a6, a7 at 15:00 (df 3, each ln(7/3)):
+    3 candidates above the threshold 0 > max_value_frequency 2, an ambiguous record, and
+    a tie, so no link."""
+    at8, at12, at15 = "2019-02-13T08:{:02d}@22.5,114.0", "2019-02-13T12:{:02d}@22.6,114.1", \
+        "2019-02-13T15:{:02d}@23.0,114.5"
+    a = [at8.format(15) + ";" + at12.format(10)] + [at8.format(30)] * 3 + [at15.format(10)] * 3
+    (tmp_path / "a.csv").write_text("id,track\n" + "".join(f'{i + 1},"{t}"\n' for i, t in enumerate(a)), "utf-8")
+    (tmp_path / "b.csv").write_text(f'id,taps\n1,"{at8.format(20)};{at12.format(20)}"\n2,"{at15.format(0)}"\n',
+                                    "utf-8")
+    path = tmp_path / "study.toml"
+    path.write_text('[attacker]\nlinkers = ["traces"]\nmax_value_frequency = 2\ntrace_threshold = 0\n'
+                    'trace_min_points = 1\ntrace_time_tolerance = 0\ntrace_space_tolerance = 0\n'
+                    'trace_max_cell_frequency = 3\n'
+                    '[[datasets]]\nname = "a"\npath = "a.csv"\nrecord_id = "id"\n[datasets.columns]\n'
+                    'track = "trajectory"\n[[datasets]]\nname = "b"\npath = "b.csv"\nrecord_id = "id"\n'
+                    '[datasets.columns]\ntaps = "trajectory"\n', "utf-8")
+    with lr.Study.from_toml(path).run() as res:
+        base = res.baseline
+        assert base.links.pairs == 1
+        ent = base.graph.entity(base.graph.entity_of("b", "1"))
+        assert ent.links["linker"].tolist() == ["traces"]
+        assert ent.links["score"].iloc[0] == pytest.approx(np.log(7), abs=1e-6)
+        g = ent.to_networkx()
+        assert [d["score"] for _, _, d in g.edges(data=True) if d["type"] == "link"] == [pytest.approx(np.log(7))]
+        hubs = [h for h in base.hubs if h["linker"] == "traces"]
+        assert [(h["reason"], h["records"], h["limit"]) for h in hubs] == \
+            [("max_cell_frequency", 4, 3), ("ambiguous_record", 3, 2)]
+        # redacted: neither the hub's place nor the record id is shown
+        assert "22.5" not in hubs[0]["value"] and hubs[1]["value"].startswith("b record ")
+        assert hubs[1]["value"] != "b record 2"
+        # and the HTML report lists them in its hubs table, as it lists identifier hubs
+        html = res.write(tmp_path / "r.html").read_text("utf-8")
+        assert html.count("<td>baseline</td><td>traces</td><td>trajectory 250 m / 60 min</td>") == 2
+
+
 def test_pruned_scores_give_the_same_links_and_top1():
     _, _, tr = make_traces(800, seed=2)
     att = TraceAttack(Resolution(250, 60))
