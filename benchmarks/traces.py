@@ -20,6 +20,7 @@ report of the issue; they are measured, not asserted (no timed tests).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -36,6 +37,11 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages, printed beside each time (2 shared cores)."""
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--people", type=int, default=2_500_000)
@@ -48,26 +54,26 @@ def main() -> None:
     _, truth, tr = make_traces(a.people, a.seed, text=False)
     sur, tra = tr["surveillance"], tr["transit"]
     print(f"generate: {a.people:,} people, {len(sur):,} sightings, {len(tra):,} taps of {tra.n_records:,} cards "
-          f"in {time.perf_counter() - t0:.1f} s; peak {peak_gb():.2f} GB", flush=True)
+          f"in {time.perf_counter() - t0:.1f} s; peak {peak_gb():.2f} GB; {load()}", flush=True)
     r = Resolution(250, 60)
     t0 = time.perf_counter()
     keys = point_keys(sur, r)
     index = TraceIndex.build(sur.owner, keys, sur.n_records)
     t_index = time.perf_counter() - t0
-    print(f"index at {r.label}: {t_index:.1f} s; peak {peak_gb():.2f} GB", flush=True)
+    print(f"index at {r.label}: {t_index:.1f} s; peak {peak_gb():.2f} GB; {load()}", flush=True)
     t0 = time.perf_counter()
     eps = unicity(sur.owner, keys, sur.n_records, range(1, 9), sample=a.sample, seed=a.seed, index=index)
     t_eps = time.perf_counter() - t0
     eps["half_width"] = (eps["ci_high"] - eps["ci_low"]) / 2
     print(eps.to_string(index=False))
     print(f"eps_1..eps_8 on {a.sample:,} sampled: {t_eps:.1f} s (+ index {t_index:.1f} s = "
-          f"{t_eps + t_index:.1f} s); peak {peak_gb():.2f} GB", flush=True)
+          f"{t_eps + t_index:.1f} s); peak {peak_gb():.2f} GB; {load()}", flush=True)
     if not a.no_exact:
         t0 = time.perf_counter()
         ex = unicity(sur.owner, keys, sur.n_records, [4], seed=a.seed, index=index)
         print(ex.to_string(index=False))
         print(f"exact eps_4 over {sur.n_records:,}: {time.perf_counter() - t0:.1f} s (+ index); "
-              f"peak {peak_gb():.2f} GB", flush=True)
+              f"peak {peak_gb():.2f} GB; {load()}", flush=True)
     if a.link:
         keep_p = np.arange(min(a.link, a.people))
         s_mask = np.isin(sur.owner, keep_p)
@@ -94,7 +100,7 @@ def main() -> None:
         hit[top["b"].to_numpy()] = true_person[top["b"].to_numpy()] == top["a"].to_numpy()
         linked_ok = (true_person[links["b"].to_numpy()] == links["a"].to_numpy())
         print(f"linkage: {len(keep_p):,} sighting traces x {len(cards):,} tap traces in {dt:.1f} s; "
-              f"peak {peak_gb():.2f} GB")
+              f"peak {peak_gb():.2f} GB; {load()}")
         print(f"  links accepted {len(links):,}, correct {int(linked_ok.sum()):,} "
               f"(precision {linked_ok.mean() if len(links) else float('nan'):.3f}, "
               f"recall {linked_ok.sum() / len(cards):.3f})")

@@ -9,6 +9,7 @@ at a time. Inputs are only read, never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from linkrisk.engine import quote
 from linkrisk.errors import InputError, Problem
-from linkrisk.messages import bounded, header, header_is_data, headers, name
+from linkrisk.messages import bounded, header, header_is_data, headers, name, plain
 from linkrisk.tables import ROW, TRUTH_TABLE, ColumnRef, raw_table  # noqa: F401 (re-exported)
 from linkrisk.study import DELIMITERS, detect_delimiter
 
@@ -119,6 +120,80 @@ def _csv_duplicates(ds: "Dataset") -> list[str]:
     return dup
 
 
+def attach_long_traces(engine: "Engine", table: str, ds: "Dataset", cols: list[str], label: str,
+                       problems: list[Problem]) -> list[str] | None:
+    """Read a dataset's long table of points (``ds.traces``) and add it to the loaded
+    table as one trajectory column in the text form, one entry per record.
+
+    Every point is checked as :func:`linkrisk.trajectory.read_long_table` checks it:
+    problems name the long table, its 1-based data rows and columns, never a value. A
+    point whose record id is not a record of the dataset is a problem too. Returns the
+    table's columns, or None after a problem.
+    """
+    from linkrisk.study import TRACES_COLUMN, Dataset
+    from linkrisk.trajectory import read_long_table
+
+    t = ds.traces
+    column = t.get("column", TRACES_COLUMN)
+    src = t.get("path")
+    if not isinstance(src, str) or not all(isinstance(t.get(k), str) for k in ("record_id", "time")):
+        return None  # reported by config validation
+    where = f"{label} traces ({plain(src, 300)})"
+    if column in cols:
+        problems.append(Problem(where, f"becomes the column {name(column)}, but the dataset's file already has "
+                                "one of that name; set `column` in traces to a name of its own"))
+        return None
+    long = Dataset(ds.name, Path(src), delimiter=t.get("delimiter"), format=t.get("format"), encoding=ds.encoding)
+    scratch = table + "_long"
+    lcols = load_source(engine, scratch, long, where, problems)
+    if lcols is None:
+        return None
+    try:
+        place = [t["cell"]] if isinstance(t.get("cell"), str) else [t.get("lat"), t.get("lon")]
+        need = [t["record_id"], t["time"]] + place
+        missing = [c for c in need if isinstance(c, str) and c not in lcols]
+        if missing or not all(isinstance(c, str) for c in need):
+            if missing:
+                problems.append(Problem(where, f"has no column {bounded(map(name, missing))}; its columns are "
+                                        f"{headers(lcols, 30)}"))
+            return None
+        frame = engine.df(f"SELECT {', '.join(quote(c) for c in need)} FROM {quote(scratch)} ORDER BY {quote(ROW)}")
+    finally:
+        engine.drop(scratch)
+    ids = engine.df(f"SELECT {quote(ROW)} AS r, "
+                    + (f"{quote(ds.record_id)}" if ds.record_id else f"CAST({quote(ROW)} AS VARCHAR)")
+                    + f" AS id FROM {quote(table)} ORDER BY {quote(ROW)}")
+    id_text = ids["id"].astype(object)
+    if id_text.isna().any() or (id_text.astype(str).str.strip() == "").any() or id_text.duplicated().any():
+        problems.append(Problem(where, f"cannot be matched to the records: the dataset's record ids "
+                                f"({name(ds.record_id or ROW)}) are missing or not unique in some rows; "
+                                "give every record a unique id first"))
+        return None
+    frame = frame.astype(object).where(frame.notna(), None)
+    tr, _, found = read_long_table(frame, t["record_id"], t["time"], t.get("lat") if len(place) == 2 else None,
+                                   t.get("lon") if len(place) == 2 else None,
+                                   t["cell"] if len(place) == 1 else None, records=id_text.tolist(), where=where)
+    if not found and len(tr) != len(frame):
+        found = [Problem(where, "a field holds ';', which separates points in the text form; one row is one "
+                                "point: remove the ';'")]
+    if found:
+        problems += found
+        return None
+    # one point per row (a row with ';' in a field would have been a problem above): the
+    # points of each record in time order, as written
+    text = frame[t["time"]].astype(str).str.strip() + "@" + (
+        "c:" + frame[t["cell"]].astype(str).str.strip() if len(place) == 1 else
+        frame[t["lat"]].astype(str).str.strip() + "," + frame[t["lon"]].astype(str).str.strip())
+    order = np.lexsort((tr.t, tr.owner))
+    joined = pd.Series(text.to_numpy(dtype=object)[order]).groupby(tr.owner[order]).agg(";".join)
+    traces = np.full(len(ids), None, dtype=object)
+    traces[joined.index.to_numpy()] = joined.to_numpy()
+    base = engine.df(f"SELECT * EXCLUDE ({quote(ROW)}) FROM {quote(table)} ORDER BY {quote(ROW)}")
+    base = base.astype(object).where(base.notna(), None)
+    base[column] = traces
+    return engine.load_frame(table, base)
+
+
 def load_study(study: "StudyConfig", engine: "Engine") -> tuple[Loaded, list[Problem]]:
     """Load every dataset of ``study`` into ``engine`` and check it.
 
@@ -141,6 +216,10 @@ def load_study(study: "StudyConfig", engine: "Engine") -> tuple[Loaded, list[Pro
         if bad:
             problems += bad
             continue
+        if isinstance(ds.traces, dict):
+            cols = attach_long_traces(engine, raw_table(i), ds, cols, label, problems)
+            if cols is None:
+                continue
         if ds.path is not None and ds.file_format == "csv":
             loaded.delimiters[ds.name] = ds.delimiter or detect_delimiter(ds.path)
         n = engine.count(raw_table(i))

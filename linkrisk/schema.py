@@ -288,6 +288,18 @@ DATASET = [
     Field("description", Text(max_len=10_000)),
     Field("sampling_fraction", Number(0, 1, low_open=True, optional=True)),
 ]
+# a dataset's long table of points (``traces = { ... }``): column names and the file
+TRACES = [
+    Field("path", Text(max_len=4096)),
+    Field("record_id", Text(max_len=1000)),
+    Field("time", Text(max_len=1000)),
+    Field("lat", Text(max_len=1000, optional=True)),
+    Field("lon", Text(max_len=1000, optional=True)),
+    Field("cell", Text(max_len=1000, optional=True)),
+    Field("column", Text(max_len=1000)),
+    Field("delimiter", Text(max_len=1, optional=True)),
+    Field("format", OneOf(("csv", "parquet"), "format", optional=True)),
+]
 SCENARIO = [
     Field("name", SCENARIO_NAME),
     Field("description", Text(max_len=10_000)),
@@ -340,6 +352,8 @@ def schema_problems(study: Any) -> list[Problem]:
     out += _fields(NORMALISE, study.normalisation, where + "[normalise] ")
     for i, d in enumerate(study.datasets, 1):
         out += _fields(DATASET, d, f"{where}datasets #{i} ")
+        if isinstance(getattr(d, "traces", None), dict):
+            out += _fields(TRACES, d.traces, f"{where}datasets #{i} traces ")
     for i, s in enumerate(study.scenarios, 1):
         out += _fields(SCENARIO, s, f"{where}scenarios #{i} ")
         # named as linkrisk.validate names them, so that one bad setting gives one problem
@@ -357,5 +371,5 @@ def schema_problems(study: Any) -> list[Problem]:
 
 
 __all__ = ["Field", "Rule", "Whole", "Number", "Flag", "Text", "OneOf", "ListOf", "TableOf", "Either",
-           "schema_problems", "SAFE_NAME", "STUDY", "DUCKDB", "ATTACKER", "NORMALISE", "DATASET",
+           "schema_problems", "SAFE_NAME", "STUDY", "DUCKDB", "ATTACKER", "NORMALISE", "DATASET", "TRACES",
            "SCENARIO", "POLICY", "KIND", "RISK"]

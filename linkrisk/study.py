@@ -69,6 +69,9 @@ BUILTIN_SCOPES = ("global", "dataset")
 NATIONAL_ID_SCHEMES = ("cn_ric", "generic")
 FORMATS = ("csv", "parquet")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# a dataset's long table of points (Dataset.traces; docs/traces.md)
+TRACES_KEYS = ("path", "record_id", "time", "lat", "lon", "cell", "column", "delimiter", "format")
+TRACES_COLUMN = "traces"  # the trajectory column a long table becomes, unless `column` names another
 
 
 @dataclass
@@ -161,6 +164,12 @@ class Dataset:
         Taken from the file suffix when not given.
     sampling_fraction : float, optional
         The share of the population the dataset holds (for uniqueness estimates).
+    traces : dict, optional
+        A long table of points to read as this dataset's trajectories, one row per
+        point: ``path``, ``record_id``, ``time`` and ``lat`` and ``lon`` or ``cell``
+        (column names), optionally ``column`` (the trajectory column it becomes,
+        default ``"traces"``), ``delimiter`` and ``format``. The points of each record
+        become one ``trajectory`` column of the dataset (docs/traces.md).
     """
 
     name: str
@@ -172,6 +181,14 @@ class Dataset:
     encoding: str = "utf-8"
     description: str = ""
     sampling_fraction: float | None = None
+    traces: dict | None = None
+
+    def __post_init__(self) -> None:
+        # a long table of points becomes a trajectory column, mapped like any other
+        if isinstance(self.traces, dict) and isinstance(self.columns, dict):
+            column = self.traces.get("column", TRACES_COLUMN)
+            if isinstance(column, str) and column not in self.columns:
+                self.columns = {**self.columns, column: "trajectory"}
 
     @property
     def path(self) -> Path | None:
@@ -410,7 +427,7 @@ class StudyConfig:
             problems.append(Problem(f"{where}: datasets", "must be an array of tables ([[datasets]])"))
             raw_sets = []
         allowed_ds = {"name", "path", "record_id", "columns", "delimiter", "format",
-                      "encoding", "description", "sampling_fraction"}
+                      "encoding", "description", "sampling_fraction", "traces"}
         for i, d in enumerate(raw_sets, 1):
             label = f"{where}: datasets #{i}"
             if not isinstance(d, dict):
@@ -426,13 +443,28 @@ class StudyConfig:
                 problems.append(Problem(f"{label} path", "must be the path of a file (text)"))
                 continue
             p = Path(d["path"])
+            traces = d.get("traces")
+            if traces is not None and not isinstance(traces, dict):
+                problems.append(Problem(f"{label} traces", "must be a table: traces = { path = \"...\", "
+                                        "record_id = \"...\", time = \"...\", lat = \"...\", lon = \"...\" } "
+                                        "(or cell = \"...\" instead of lat and lon)"))
+                traces = None
+            if traces is not None:
+                traces = dict(traces)
+                for key in traces:
+                    if key not in TRACES_KEYS:
+                        problems.append(Problem(f"{label} traces: {plain(key)}", "unknown setting; allowed: "
+                                                + ", ".join(TRACES_KEYS)))
+                tp = traces.get("path")
+                if isinstance(tp, str) and tp.strip() and not Path(tp).is_absolute():
+                    traces["path"] = str(base / tp)
             # stored as given: the schema (linkrisk/schema.py) reports a value of the wrong type
             datasets.append(Dataset(
                 name=d.get("name", f"dataset{i}"), source=p if p.is_absolute() else base / p,
                 columns=d.get("columns", {}), record_id=d.get("record_id"),
                 delimiter=d.get("delimiter"), format=d.get("format"),
                 encoding=d.get("encoding", "utf-8"), description=d.get("description", ""),
-                sampling_fraction=d.get("sampling_fraction")))
+                sampling_fraction=d.get("sampling_fraction"), traces=traces))
 
         kinds = get_table("kinds")
         attacker = Attacker(**{k: v for k, v in get_table("attacker").items()

@@ -12,7 +12,7 @@ from linkrisk.errors import Problem
 from linkrisk.face import FACE_KIND, FACE_TECHNIQUES
 from linkrisk.trajectory import TRACE_TECHNIQUES, TRAJECTORY_KIND
 from linkrisk.study import (BUILTIN_SCOPES, DELIMITERS, DUCKDB_KEYS, FORMATS, NATIONAL_ID_SCHEMES,
-                            SCOPED_TECHNIQUES, Linker, Technique)
+                            SCOPED_TECHNIQUES, TRACES_COLUMN, Linker, Technique)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.study import StudyConfig
@@ -242,6 +242,24 @@ def trace_problems(study: "StudyConfig", where: str) -> list:
         p.append(Problem(f"{where}: engine", "a study with trajectories runs on DuckDB only: the traces "
                          "linker and unicity are not implemented on Spark (docs/spark.md); "
                          "remove engine = \"spark\" or the trajectory columns"))
+    for i, d in enumerate(study.datasets, 1):
+        t = getattr(d, "traces", None)
+        if not isinstance(t, dict):
+            continue
+        tl = f"{where}: datasets #{i} traces"
+        missing = [k for k in ("path", "record_id", "time") if k not in t]
+        if missing:
+            p.append(Problem(tl, f"needs {', '.join(f'`{k}`' for k in missing)}: the long table's file, its "
+                                 "record id column and its time column (docs/traces.md)"))
+        if "cell" in t and ("lat" in t or "lon" in t):
+            p.append(Problem(tl, "give `lat` and `lon`, or `cell`, not both"))
+        elif "cell" not in t and not ("lat" in t and "lon" in t):
+            p.append(Problem(tl, "needs `lat` and `lon` (columns of decimal degrees) or `cell` (a column of "
+                                 "cell ids)"))
+        column = t.get("column", TRACES_COLUMN)
+        if isinstance(column, str) and isinstance(d.columns, dict) and d.columns.get(column) != TRAJECTORY_KIND:
+            p.append(Problem(tl, f"becomes the column {column!r}, which `columns` maps to another kind; "
+                                 "set `column` to a name of its own"))
     kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
     limits = {"coarsen_space": (1, None, "metres"), "coarsen_time": (1, None, "minutes"),
               "drop_points": (0, 1, "a share of points between 0 and 1"),

@@ -332,3 +332,60 @@ def test_every_trace_technique_keeps_the_contract(name, level, tmp_path):
         assert len(cols) == 2 and all(c.technique == name and c.readable and c.domain for c in cols)
         assert res.scenario("baseline").links.pairs == 1
         assert res.scenario("s").links.pairs <= 1
+
+
+# a long table named in the study file (one row per point) --------------------------------
+def _long_study(folder: Path, taps: str, traces: str, a_track: str = "2019-02-13T08:15@22.5,114.0;"
+                "2019-02-13T12:10@22.6,114.1") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.csv").write_text(f'id,track\n1,"{a_track}"\n2,"2019-02-13T09:00@23.0,114.5"\n', "utf-8")
+    (folder / "b.csv").write_text("card,kind\nx1,adult\ny2,child\n", "utf-8")
+    (folder / "taps.csv").write_text(taps, "utf-8")
+    study = folder / "study.toml"
+    study.write_text('[attacker]\nlinkers = ["traces"]\ntrace_threshold = 0\ntrace_min_points = 1\n'
+                     '[[datasets]]\nname = "a"\npath = "a.csv"\nrecord_id = "id"\n[datasets.columns]\n'
+                     'track = "trajectory"\n[[datasets]]\nname = "b"\npath = "b.csv"\nrecord_id = "card"\n'
+                     f'traces = {{ {traces} }}\n', "utf-8")
+    return study
+
+
+def test_a_study_file_can_name_a_long_table_of_points(tmp_path):
+    """Card x1's two taps, given out of time order, meet record 1 of a at 08:00 and 12:00
+    (each (cell, bin) held by 1 of a's 2 traces: ln 2 each): one link, score 2 ln 2.
+    The long table becomes the column ``traces`` of b, mapped as a trajectory."""
+    taps = "card,when,lat,lon\nx1,2019-02-13T12:20,22.6,114.1\nx1,2019-02-13T08:20,22.5,114.0\n"
+    study = lr.Study.from_toml(_long_study(tmp_path / "ll", taps, 'path = "taps.csv", record_id = "card", '
+                                           'time = "when", lat = "lat", lon = "lon"'))
+    assert study.datasets[1].columns == {"traces": "trajectory"}
+    with study.run() as res:
+        ent = res.baseline.graph.entity(res.baseline.graph.entity_of("b", "x1"))
+        assert res.baseline.links.pairs == 1 and sorted(ent.records["record_id"]) == ["1", "x1"]
+        assert ent.links["score"].iloc[0] == pytest.approx(2 * np.log(2), abs=1e-6)
+    # cell ids (a base station, a stop) instead of coordinates, into a column named "taps"
+    cells = "card,when,stop\nx1,2019-02-13T12:20,S-7\nx1,2019-02-13T08:20,S-3\n"
+    study = lr.Study.from_toml(_long_study(tmp_path / "cell", cells, 'path = "taps.csv", record_id = "card", '
+                                           'time = "when", cell = "stop", column = "taps"',
+                                           a_track="2019-02-13T08:15@c:S-3;2019-02-13T12:10@c:S-7"))
+    assert study.datasets[1].columns == {"taps": "trajectory"}
+    with study.run() as res:
+        assert res.baseline.links.pairs == 1
+
+
+def test_bad_long_table_is_a_clear_error_naming_rows(tmp_path):
+    taps = ("card,when,lat,lon\nx1,2019-02-13T12:20,22.6,114.1\nnobody-42,2019-02-13T08:20,22.5,114.0\n"
+            "x1,teatime,22.5,114.0\n")
+    code, err = _cli(["validate", _long_study(tmp_path / "rows", taps, 'path = "taps.csv", record_id = "card", '
+                                              'time = "when", lat = "lat", lon = "lon"')])
+    # row 2 names no record of b, row 3 has no readable time: both named, no value quoted
+    assert code == 2 and "taps.csv): row 2: the record id is empty or not a record" in err
+    assert "taps.csv): row 3: a point's time is not an ISO 8601" in err
+    assert "nobody-42" not in err and "teatime" not in err
+    code, err = _cli(["run", _long_study(tmp_path / "col", taps, 'path = "taps.csv", record_id = "card", '
+                                         'time = "when", lat = "lat", lon = "longitude"')])
+    assert code == 2 and "has no column 'longitude'" in err and "Traceback" not in err
+    code, err = _cli(["validate", _long_study(tmp_path / "cfg", taps, 'path = "taps.csv", record_id = "card", '
+                                              'time = "when", lat = "lat", colour = "red"')])
+    assert code == 2 and "traces: colour: unknown setting" in err and "needs `lat` and `lon`" in err
+    code, err = _cli(["validate", _long_study(tmp_path / "file", taps, 'path = "none.csv", record_id = "card", '
+                                              'time = "when", lat = "lat", lon = "lon"')])
+    assert code == 2 and "none.csv does not exist" in err
