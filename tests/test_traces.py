@@ -389,3 +389,22 @@ def test_bad_long_table_is_a_clear_error_naming_rows(tmp_path):
     code, err = _cli(["validate", _long_study(tmp_path / "file", taps, 'path = "none.csv", record_id = "card", '
                                               'time = "when", lat = "lat", lon = "lon"')])
     assert code == 2 and "none.csv does not exist" in err
+
+
+def test_worst_case_risk_by_hand_and_against_brute_force():
+    from linkrisk.unicity import worst_case_risk
+
+    # a = {1, 2, 3}, b = {1, 2}, c = {2, 3}, d = {4}: with p = 1, a's rarest point is 1 or
+    # 3 (2 holders each): 1/2; b's point 1 (a, b): 1/2; c's 3 (a, c): 1/2; d's 4: 1.
+    # With p = 2: a's {1, 3} is held by a alone: 1; b = {1, 2} by a and b: 1/2; c's
+    # {2, 3} by a and c: 1/2; d has one point: 1.
+    owner = np.array([0, 0, 0, 1, 1, 2, 2, 3]); keys = np.array([1, 2, 3, 1, 2, 2, 3, 4])
+    assert worst_case_risk(owner, keys, 4, p=1).tolist() == [0.5, 0.5, 0.5, 1.0]
+    assert worst_case_risk(owner, keys, 4, p=2).tolist() == [1.0, 0.5, 0.5, 1.0]
+    rng = np.random.default_rng(3)
+    owner = rng.integers(0, 70, 500); keys = rng.integers(0, 40, 500)
+    sets = [set(keys[owner == i].tolist()) for i in range(70)]
+    for p in (1, 2, 3):
+        want = [max((1 / sum(set(c) <= t for t in sets) for c in itertools.combinations(sorted(s), min(p, len(s)))),
+                    default=0.0) for s in sets]
+        assert worst_case_risk(owner, keys, 70, p=p).tolist() == pytest.approx(want)
