@@ -38,7 +38,7 @@ from linkrisk.engine.base import ROW
 from linkrisk.errors import StudyError
 from linkrisk.redact import redact
 from linkrisk.trajectory import (METRES_PER_DEGREE, NO_CELL, TRACE_TECHNIQUES, TRAJECTORY_KIND,  # noqa: F401
-                                 Resolution, Traces, grid, mix, parse_traces, time_bins)
+                                 Resolution, Traces, grid, lookup, mix, parse_traces, time_bins)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -222,7 +222,7 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
             keys.append(mix(by[use] + dy, bx[use] + dx, bt[use] + dt))
             qi.append(use)
         qi, keys = np.concatenate(qi), np.concatenate(keys)
-        pos = np.searchsorted(uk, keys)
+        pos = lookup(uk, keys)
         pos = np.minimum(pos, len(uk) - 1)
         hit = (uk[pos] == keys) & (df[pos] <= attack.max_cell_frequency)
         qi, pos = qi[hit], pos[hit]

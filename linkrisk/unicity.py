@@ -40,7 +40,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.trajectory import Resolution, Traces, point_keys
+from linkrisk.trajectory import Resolution, Traces, lookup, point_keys
 
 
 def wilson(k: np.ndarray | int, n: np.ndarray | int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +91,7 @@ class TraceIndex:
         keys = np.asarray(keys, dtype=np.int64)
         uniq = np.unique(keys)
         k = max(len(uniq), 1)
-        kid = np.searchsorted(uniq, keys).astype(np.int64)
+        kid = lookup(uniq, keys).astype(np.int64)
         codes = np.unique(np.asarray(owner, dtype=np.int64) * k + kid)
         person, point = np.divmod(codes, k)
         ptr = np.searchsorted(person, np.arange(n + 1))
@@ -159,7 +159,7 @@ def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
             if not check.any():
                 continue
             code = cand[check] * index.k + pc[check]
-            pos = np.minimum(np.searchsorted(index.codes, code), len(index.codes) - 1)
+            pos = np.minimum(lookup(index.codes, code), len(index.codes) - 1)
             ok = np.ones(len(cand), dtype=bool)
             ok[np.flatnonzero(check)[index.codes[pos] != code]] = False
             cand, which = cand[ok], which[ok]

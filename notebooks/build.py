@@ -754,6 +754,18 @@ risk = per_record_risk(sightings.owner, keys, sightings.n_records, p=4, draws=20
 pd.Series(risk).describe().round(3).rename("share of draws singling the person out").to_frame()
 """),
     md("""
+The stronger attacker knows the *worst* two points of a trace, not two at random: each
+person's risk is then the largest 1 / (people holding both) over every pair of their
+points (`worst_case_risk`, what scikit-mobility's `LocationTimeAttack` computes).
+"""),
+    code("""
+from linkrisk.unicity import worst_case_risk
+worst = worst_case_risk(sightings.owner, keys, sightings.n_records, p=2)
+pd.Series({"share with risk 1 (singled out by their worst 2 points)": (worst == 1).mean(),
+           "share singled out by 2 random points (eps_2)": unicity(sightings.owner, keys, sightings.n_records,
+                                                                    [2], seed=0)["epsilon"].iloc[0]}).round(3)
+"""),
+    md("""
 ## The trajectory attack against points observed
 
 The attacker indexes the sightings by (cell, hour) and looks up each card's taps with a
