@@ -85,13 +85,21 @@ class TraceIndex:
     def build(cls, owner: np.ndarray, keys: np.ndarray, n: int) -> "TraceIndex":
         """Index points ``keys`` (any int64) owned by persons ``owner`` (0 … n − 1).
 
-        Sorts only (no stable argsort): point ids by ``searchsorted`` in the sorted
-        distinct keys, both directions as sorted packed codes.
+        Sorts only (no stable argsort): dense point ids from one argsort of the keys,
+        both directions as sorted packed codes.
         """
         keys = np.asarray(keys, dtype=np.int64)
-        uniq = np.unique(keys)
-        k = max(len(uniq), 1)
-        kid = lookup(uniq, keys).astype(np.int64)
+        # dense point ids from one argsort: a new id wherever the sorted key changes
+        order = np.argsort(keys)
+        sk = keys[order]
+        new = np.empty(len(sk), dtype=bool)
+        new[:1] = True
+        new[1:] = sk[1:] != sk[:-1]
+        del sk
+        kid = np.empty(len(keys), dtype=np.int64)
+        kid[order] = np.cumsum(new) - 1
+        k = max(int(new.sum()), 1)
+        del order, new
         codes = np.unique(np.asarray(owner, dtype=np.int64) * k + kid)
         person, point = np.divmod(codes, k)
         ptr = np.searchsorted(person, np.arange(n + 1))
