@@ -242,7 +242,10 @@ def normalise_study(engine: "Engine", study: "StudyConfig", loaded, drop_raw: bo
                                          ds.record_id, loaded.offsets[name], raw_slots, skip, dates))
         if drop_raw:
             engine.drop(raw_table(i))
-    quality = pd.concat(quality, ignore_index=True)
+    # all-NA columns (a kind no row of a dataset holds) would decide the column types from
+    # pandas 3 on (a FutureWarning now): leave them out and restore the columns after
+    columns = list(dict.fromkeys(c for q in quality for c in q.columns))
+    quality = pd.concat([q.dropna(axis=1, how="all") for q in quality], ignore_index=True).reindex(columns=columns)
     labels = {c.slot: c.label for c in loaded.columns}
     return study, quality, {"national_id_scheme": scheme,
                             "dates": {labels[slot]: d for slot, d in sorted(dates.items())}}
