@@ -229,6 +229,21 @@ def _normaliser_of(study: "StudyConfig", target: str) -> str | None:
     return cat[kind].normaliser if kind in cat else None
 
 
+def _policies_of(study: "StudyConfig", where: str, techniques, kind: str, label: str, problems: list):
+    """Each scenario policy that uses one of ``techniques``, as (where, technique, policy);
+    a policy whose target is not a column of ``kind`` is reported in ``problems``."""
+    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
+    for s in study.scenarios:
+        for target, pol in s.policy.items():
+            tech = getattr(pol.technique, "value", pol.technique)
+            if tech not in techniques:
+                continue
+            tl = f"{where}: scenario {s.name!r} policy {target!r}"
+            if kinds.get(target, target) != kind:
+                problems.append(Problem(tl, f"{tech} applies to {label} columns only"))
+            yield tl, tech, pol
+
+
 def trace_problems(study: "StudyConfig", where: str) -> list:
     """Problems of a study's trace settings, scenarios and engine (called by validation)."""
     p = []
@@ -260,23 +275,15 @@ def trace_problems(study: "StudyConfig", where: str) -> list:
         if isinstance(column, str) and isinstance(d.columns, dict) and d.columns.get(column) != TRAJECTORY_KIND:
             p.append(Problem(tl, f"becomes the column {column!r}, which `columns` maps to another kind; "
                                  "set `column` to a name of its own"))
-    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
     limits = {"coarsen_space": (1, None, "metres"), "coarsen_time": (1, None, "minutes"),
               "drop_points": (0, 1, "a share of points between 0 and 1"),
               "truncate_window": (0, None, "hours kept"), "spatial_noise": (0, None, "metres")}
-    for s in study.scenarios:
-        for target, pol in s.policy.items():
-            tech = getattr(pol.technique, "value", pol.technique)
-            if tech not in TRACE_TECHNIQUES:
-                continue
-            tl = f"{where}: scenario {s.name!r} policy {target!r}"
-            if kinds.get(target, target) != TRAJECTORY_KIND:
-                p.append(Problem(tl, f"{tech} applies to trajectory columns only"))
-            low, high, unit = limits[tech]
-            lv = pol.level
-            if not isinstance(lv, Number) or isinstance(lv, bool) or lv < low or (high is not None and lv > high):
-                p.append(Problem(tl, f"{tech} needs a numeric `level` ({unit}"
-                                     f"{'' if high is not None else f', at least {low}'}), got {lv!r}"))
+    for tl, tech, pol in _policies_of(study, where, TRACE_TECHNIQUES, TRAJECTORY_KIND, "trajectory", p):
+        low, high, unit = limits[tech]
+        lv = pol.level
+        if not isinstance(lv, Number) or isinstance(lv, bool) or lv < low or (high is not None and lv > high):
+            p.append(Problem(tl, f"{tech} needs a numeric `level` ({unit}"
+                                 f"{'' if high is not None else f', at least {low}'}), got {lv!r}"))
     return p
 
 
@@ -336,20 +343,12 @@ def face_problems(study: "StudyConfig", where: str) -> list:
         p.append(Problem(f"{where}: engine", "a study with face templates runs on DuckDB only: the faces "
                          "linker is not implemented on Spark (docs/spark.md); remove engine = \"spark\" or "
                          "the face_template columns"))
-    kinds = {f"{d.name}.{c}": k for d in study.datasets for c, k in d.columns.items()}
-    for s in study.scenarios:
-        for target, pol in s.policy.items():
-            tech = getattr(pol.technique, "value", pol.technique)
-            if tech not in FACE_TECHNIQUES:
-                continue
-            tl = f"{where}: scenario {s.name!r} policy {target!r}"
-            if kinds.get(target, target) != FACE_KIND:
-                p.append(Problem(tl, f"{tech} applies to face_template columns only"))
-            lv = pol.level
-            if tech == "degrade_template" and (not isinstance(lv, Number) or isinstance(lv, bool)
-                                               or not 0 <= lv <= 100):
-                p.append(Problem(tl, "degrade_template needs a numeric `level`, the length of the added "
-                                     f"noise relative to a unit template (0 to 100), got {lv!r}"))
+    for tl, tech, pol in _policies_of(study, where, FACE_TECHNIQUES, FACE_KIND, "face_template", p):
+        lv = pol.level
+        if tech == "degrade_template" and (not isinstance(lv, Number) or isinstance(lv, bool)
+                                           or not 0 <= lv <= 100):
+            p.append(Problem(tl, "degrade_template needs a numeric `level`, the length of the added "
+                                 f"noise relative to a unit template (0 to 100), got {lv!r}"))
     return p
 
 
