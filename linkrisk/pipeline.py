@@ -103,7 +103,7 @@ def run_study(study: "StudyConfig", progress: Progress | None = None, engine: "E
         raise StudyError(problems, source)
     own_engine = engine is None
     engine = engine or make_engine(study.engine, **study.engine_options())
-    holder = getattr(engine, "linkrisk_study", None)
+    holder = engine.linkrisk_study
     if holder is not None:
         # the stages name their tables by convention (linkrisk/tables.py): a second study
         # would overwrite the first result's tables and its graphs and exports would

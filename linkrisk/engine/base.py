@@ -152,6 +152,8 @@ class Engine(ABC):
     """
 
     name: str = "engine"
+    # the study whose tables the engine holds (set by the runner; an engine runs one study)
+    linkrisk_study: str | None = None
 
     @abstractmethod
     def load_csv(self, table: str, path: Path, delimiter: str, encoding: str = "utf-8") -> list[str]:
