@@ -33,6 +33,7 @@ from linkrisk.normalise import ric_check, ric_candidate_space, ric_divisions, ri
 from linkrisk.release import ReleasedColumn, plain_domain
 
 if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.dialect import Dialect
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.release import Release
@@ -248,7 +249,7 @@ def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "
         norm = f"norm{c.ref.dataset_index}"
         # what the attacker can enumerate: for resident IDs every well-formed ID, whatever
         # python-stdnum says of its division code's period (its validity stays a statistic)
-        invalid = (f"NOT coalesce({ric_well_formed(f'n.{c.ref.value}')}, false)" if ric
+        invalid = (f"NOT coalesce({ric_well_formed(f'n.{c.ref.value}', engine.dialect)}, false)" if ric
                    else f"n.i{c.ref.slot}")
         candidates = (f"SELECT r._rid, r.{c.value} AS h, n.{c.ref.value} AS p, {invalid} AS invalid "
                       f"FROM {quote(c.table)} r JOIN {norm} n USING (_rid) "
@@ -261,8 +262,8 @@ def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "
                 # seen in the loaded data; a record falls if its own form is among them
                 engine.create("_cand0", candidates)
                 expr_union = " UNION ALL ".join(
-                    f"SELECT _rid, h, {tech.sql(render_form(f, 'p'), ctx)[0]} AS x FROM _cand0" for f in forms)
-                params = [v for f in forms for v in tech.sql(render_form(f, "p"), ctx)[1]]
+                    f"SELECT _rid, h, {tech.sql(render_form(f, 'p', engine.dialect), ctx)[0]} AS x FROM _cand0" for f in forms)
+                params = [v for f in forms for v in tech.sql(render_form(f, "p", engine.dialect), ctx)[1]]
                 candidates = (f"SELECT * FROM _cand0 WHERE _rid IN (SELECT _rid FROM ({expr_union}) t "
                               "WHERE x = h)")
                 engine.create("_cand", candidates, params)
@@ -405,11 +406,12 @@ def show_form(form: str) -> str:
     return form.replace(_DIGIT, "D").replace(_UPPER, "A").replace(_LOWER, "a")
 
 
-def render_form(form: str, value: str) -> str:
+def render_form(form: str, value: str, d: "Dialect") -> str:
     """SQL writing the normalised value ``value`` (an SQL expression) in ``form``:
     its last letters and digits fill the slots, literal characters stay. NULL when the
-    value has fewer letters and digits than the form has slots."""
-    a = f"regexp_replace({value}, '[^0-9A-Za-z]', '', 'g')"
+    value has fewer letters and digits than the form has slots. ``d`` is the engine's
+    dialect."""
+    a = d.regexp_replace_all(value, "[^0-9A-Za-z]", "")
     k = sum(ch in (_DIGIT, _UPPER, _LOWER) for ch in form)
     parts, i = [], 0
     for ch in form:

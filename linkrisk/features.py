@@ -198,7 +198,7 @@ def build_input(engine: "Engine", study: "StudyConfig", feats: list[Feature], ta
                 texts = _coalesce([v for c, v in vals if _gives_text(f, c)], "VARCHAR")
                 exprs.append(f"{texts} AS {f.t}")
                 if f.family == "date":
-                    exprs.append(f"CAST(try_strptime({texts}, '%Y-%m-%d') AS DATE) AS {f.dt}")
+                    exprs.append(f"CAST({engine.dialect.parse_time(texts, '%Y-%m-%d')} AS DATE) AS {f.dt}")
             if f.key:
                 keys = []
                 for c, v in vals:
@@ -310,7 +310,7 @@ def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: s
     exprs = []
     for j, (_, parts) in enumerate(rules):
         nonnull = " AND ".join(f"({p}) IS NOT NULL" for p in parts)
-        exprs.append(f"CASE WHEN {nonnull} THEN hash({', '.join(parts)}) END AS {prefix}{j}")
+        exprs.append(f"CASE WHEN {nonnull} THEN {engine.dialect.hash64(*parts)} END AS {prefix}{j}")
     engine.create(table, f"SELECT *, {', '.join(exprs)} FROM {table}")
     counts = []
     for j in range(len(rules)):

@@ -25,6 +25,7 @@ from linkrisk.redact import redact
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
+    from linkrisk.dialect import Dialect
     from linkrisk.engine import Engine
     from linkrisk.load import Loaded
     from linkrisk.release import Release
@@ -120,13 +121,14 @@ MAX_ENTITY_RECORDS = 2_000  # records of one entity view (IdentityGraph.entity)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise_sql(column: str) -> str:
+def neutralise_sql(column: str, d: "Dialect") -> str:
     """SQL for ``column`` with a ``'`` put before a value a spreadsheet would run as a
-    formula (it starts with one of :data:`FORMULA_PREFIXES` and is not a number)."""
-    first = ", ".join(["'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)"])
+    formula (it starts with one of :data:`FORMULA_PREFIXES` and is not a number), in the
+    dialect ``d`` (``engine.dialect``)."""
+    first = ", ".join(["'='", "'+'", "'-'", "'@'", d.char(9), d.char(13)])
     c = quote(column)
     return (f"CASE WHEN substr({c}, 1, 1) IN ({first}) AND TRY_CAST({c} AS DOUBLE) IS NULL "
-            f"THEN concat(chr(39), {c}) ELSE {c} END")
+            f"THEN concat({d.char(39)}, {c}) ELSE {c} END")
 
 
 class IdentityGraph:
@@ -191,7 +193,7 @@ class IdentityGraph:
             params.append(name)
         if not parts:
             parts, params = ["SELECT '' AS dataset, '' AS record_id, 0 AS entity_id, 0 AS _rid WHERE false"], []
-        rid = neutralise_sql("record_id") if neutralise else "record_id"
+        rid = neutralise_sql("record_id", self._engine.dialect) if neutralise else "record_id"
         return (f"SELECT dataset, {rid} AS record_id, entity_id FROM ({' UNION ALL '.join(parts)}) t ORDER BY _rid",
                 params)
 

@@ -87,7 +87,7 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
         # dataset there is nothing to remove, and the DISTINCT, a quarter of the cost, goes)
         distinct = "DISTINCT " if len({c.dataset for c in cols}) < len(cols) else ""
         engine.create("_idv", f"SELECT _rid, _ds, h, ph, count(*) OVER (PARTITION BY h) AS n "
-                              f"FROM (SELECT {distinct}_rid, _ds, md5_number(v) AS h, "
+                              f"FROM (SELECT {distinct}_rid, _ds, {engine.dialect.hash_key('v')} AS h, "
                               f"regexp_matches(v, '{PLACEHOLDER_PATTERN}') AS ph FROM ({union}))")
         counts = engine.rows("SELECT n, count(*) FROM (SELECT h, max(n) AS n FROM _idv GROUP BY h) t GROUP BY n")
         relative = relative_hub_limit(dict((int(n), int(k)) for n, k in counts))
@@ -97,7 +97,8 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
         hub_rows = engine.rows("SELECT h, max(n), count(DISTINCT _ds), bool_or(ph) FROM _idv "
                                "WHERE n > ? OR (ph AND n >= ?) GROUP BY h", [rel, PLACEHOLDER_MIN])
         if hub_rows:
-            text = dict(engine.rows(f"SELECT DISTINCT md5_number(v), v FROM ({union}) WHERE md5_number(v) IN "
+            h = engine.dialect.hash_key("v")
+            text = dict(engine.rows(f"SELECT DISTINCT {h}, v FROM ({union}) WHERE {h} IN "
                                     "(SELECT h FROM _idv WHERE n > ? OR (ph AND n >= ?))", [rel, PLACEHOLDER_MIN]))
             for h, n, nds, ph in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 v = text[h]
@@ -188,18 +189,19 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
                 pieces += ["?", c.value]
                 params.append(c.domain)
             where = " AND ".join(f"{c.value} IS NOT NULL" for c in cols)
-            parts.append(f"SELECT _rid, _ds, concat_ws(chr(31), {', '.join(pieces)}) AS t "
+            parts.append(f"SELECT _rid, _ds, concat_ws({engine.dialect.char(31)}, {', '.join(pieces)}) AS t "
                          f"FROM {quote(table)} WHERE {where}")
         if len(parts) < 2:
             continue
         source = " UNION ALL ".join(parts)
         # combinations are grouped and joined as 128-bit MD5 numbers; hub text is fetched back
-        engine.create("_qv", f"SELECT _rid, _ds, md5_number(t) AS k FROM ({source})", params)
+        engine.create("_qv", f"SELECT _rid, _ds, {engine.dialect.hash_key('t')} AS k FROM ({source})", params)
         engine.create("_qc", "SELECT k, _ds, count(*) AS n FROM _qv GROUP BY k, _ds")
         engine.create("_qt", "SELECT k, sum(n) AS n, count(*) AS nds FROM _qc GROUP BY k")
         hub_rows = engine.rows("SELECT k, n, nds FROM _qt WHERE n > ?", [a.max_value_frequency])
         if hub_rows:
-            text = dict(engine.rows(f"SELECT DISTINCT md5_number(t), t FROM ({source}) WHERE md5_number(t) IN "
+            h = engine.dialect.hash_key("t")
+            text = dict(engine.rows(f"SELECT DISTINCT {h}, t FROM ({source}) WHERE {h} IN "
                                     "(SELECT k FROM _qt WHERE n > ?)", params + [a.max_value_frequency]))
             for k, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 values = text[k].split(chr(31))[1::2]

@@ -253,7 +253,7 @@ def load_study(study: "StudyConfig", engine: "Engine") -> tuple[Loaded, list[Pro
         # in bytes first (a length in bytes is stored, one in characters must be counted,
         # and no value has more characters than bytes).
         mapped = list(ds.columns)
-        aggs = [f"trim(min({quote(c)})) <> '' OR trim(max({quote(c)})) <> '', max(strlen({quote(c)}))"
+        aggs = [f"trim(min({quote(c)})) <> '' OR trim(max({quote(c)})) <> '', max({engine.dialect.byte_length(quote(c))})"
                 for c in mapped]
         if ds.record_id:
             rid = quote(ds.record_id)

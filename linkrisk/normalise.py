@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from linkrisk.dialect import Dialect
 from linkrisk.engine import quote
 from linkrisk.tables import ROW, ColumnRef, normalised_table  # noqa: F401 (re-exported)
 
@@ -47,27 +48,34 @@ MASK_CHARS = "*#•"
 # White space trimmed from every value: ASCII white space, no-break space (U+00A0, common
 # in spreadsheet exports), ideographic space (U+3000, common in Chinese text), BOM.
 _SPACES = "\t\n\r\v\f\u00a0\u3000\ufeff"
-TRIMMED = "' ' || " + " || ".join(f"chr({ord(c)})" for c in _SPACES)
-_SPACE_CLASS = f"'[' || {TRIMMED} || ']'"
-_EDGE_SPACE = f"'^' || {_SPACE_CLASS} || '|' || {_SPACE_CLASS} || '$'"  # white space at either end
 
 
-def _clean(x: str) -> str:
+def _trimmed(d: Dialect) -> str:
+    """SQL text of the characters trimmed from every value (a space and _SPACES)."""
+    return "' ' || " + " || ".join(d.char(ord(c)) for c in _SPACES)
+
+
+def _clean(x: str, d: Dialect) -> str:
     """Trimmed text, NULL when empty.
 
     ``trim`` with a set of characters is several times slower than a regular expression
     that finds none to trim, and almost no value has any: it runs only where one does.
     """
     x = f"CAST({x} AS VARCHAR)"
-    return f"NULLIF(CASE WHEN regexp_matches({x}, {_EDGE_SPACE}) THEN trim({x}, {TRIMMED}) ELSE {x} END, '')"
+    trimmed = _trimmed(d)
+    space_class = f"'[' || {trimmed} || ']'"
+    edge_space = f"'^' || {space_class} || '|' || {space_class} || '$'"  # white space at either end
+    return f"NULLIF(CASE WHEN regexp_matches({x}, {edge_space}) THEN trim({x}, {trimmed}) ELSE {x} END, '')"
 
 
 _WS_CLASS = "[\\s\\p{Z}]"  # white space, Unicode spaces too
+_SPACE = "\\s"  # one white-space character (a regular expression)
+_CODE_SEPARATORS = "[\\s\\-]"  # what a code (an ID, a postcode) may be written with
 
 
-def _ws(x: str) -> str:
+def _ws(x: str, d: Dialect) -> str:
     """Runs of white space (Unicode spaces too) to one space, trimmed."""
-    return f"trim(regexp_replace({x}, '{_WS_CLASS}+', ' ', 'g'))"
+    return f"trim({d.regexp_replace_all(x, _WS_CLASS + '+', ' ')})"
 
 
 def _if_matches(test: str, pattern: str, then: str, otherwise: str) -> str:
@@ -101,25 +109,26 @@ class Rule:
         return self.valid.replace("{q}", f"({self.post})") if self.post else self.valid
 
 
-def rule_for(normaliser: str, scheme: str = "generic", date_order: str = "day_first",
+def rule_for(normaliser: str, d: Dialect, scheme: str = "generic", date_order: str = "day_first",
              date_format: str | None = None) -> Rule:
-    """The SQL rule of a normaliser (see ``linkrisk.catalogue.NORMALISERS``).
+    """The SQL rule of a normaliser (see ``linkrisk.catalogue.NORMALISERS``), in the
+    dialect ``d`` (the engine's: ``engine.dialect``).
 
     ``date_order`` (``day_first`` or ``month_first``) is how dates written year last are
     read; ``date_format``, a strptime format, is tried before every other form.
     """
     if normaliser == "national_id":
-        return _cn_ric_rule() if scheme == "cn_ric" else _code_rule()
+        return _cn_ric_rule(d) if scheme == "cn_ric" else _code_rule(d)
     if normaliser == "code":
-        return _code_rule()
+        return _code_rule(d)
     if normaliser == "email":
         v = "lower({x})"
         return Rule(v, f"regexp_matches({v}, '{EMAIL_PATTERN}')")
     if normaliser == "name":
-        v = _ws("regexp_replace(lower({x}), '[.,;:·•_]', ' ', 'g')")
+        v = _ws(d.regexp_replace_all("lower({x})", "[.,;:·•_]", " "), d)
         return Rule(_if_matches("{x}", "[.,;:·•_\\s\\p{Z}]", f"NULLIF({v}, '')", "NULLIF(lower({x}), '')"), "true")
     if normaliser == "date":
-        return _date_rule(date_order, date_format)
+        return _date_rule(d, date_order, date_format)
     if normaliser == "sex":
         male = ", ".join(f"'{s}'" for s in SEX_MALE)
         female = ", ".join(f"'{s}'" for s in SEX_FEMALE)
@@ -127,24 +136,24 @@ def rule_for(normaliser: str, scheme: str = "generic", date_order: str = "day_fi
              "THEN 'F' ELSE upper({x}) END")
         return Rule(v, f"lower({{x}}) IN ({male}, {female})")
     if normaliser == "postcode":
-        return Rule("upper(regexp_replace({x}, '\\s', '', 'g'))", "true")
+        return Rule(f"upper({d.regexp_replace_all('{x}', _SPACE, '')})", "true")
     if normaliser == "address":
         punctuation = "[,.;#·，。]"
-        v = _if_matches("{x}", punctuation, f"regexp_replace(lower({{x}}), '{punctuation}', ' ', 'g')", "lower({x})")
+        v = _if_matches("{x}", punctuation, d.regexp_replace_all("lower({x})", punctuation, " "), "lower({x})")
         abbreviated = "{p}"
         for long, short in ADDRESS_ABBREVIATIONS:
-            abbreviated = f"regexp_replace({abbreviated}, '\\b{long}\\b', '{short}', 'g')"
+            abbreviated = d.regexp_replace_all(abbreviated, f"\\b{long}\\b", short)
         # the abbreviations are English words: skip the regular expressions elsewhere
         latin = "regexp_matches({p}, '[a-z]')"
         words = f"CASE WHEN {latin} THEN {abbreviated} ELSE {{p}} END"  # adds no white space
-        return Rule(f"NULLIF({_if_matches('{p}', _WS_CLASS, _ws(words), words)}, '')", "true", pre=v)
+        return Rule(f"NULLIF({_if_matches('{p}', _WS_CLASS, _ws(words, d), words)}, '')", "true", pre=v)
     if normaliser == "integer":
         # TRY_CAST both ways: a number beyond the 64-bit range (or inf, nan) is invalid,
         # kept as written, instead of failing the run
         n = "TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT)"
         return Rule(f"coalesce(CAST({n} AS VARCHAR), {{x}})", f"{n} IS NOT NULL")
     if normaliser == "text":
-        return Rule(_if_matches("{x}", _WS_CLASS, f"NULLIF({_ws('lower({x})')}, '')", "lower({x})"), "true")
+        return Rule(_if_matches("{x}", _WS_CLASS, f"NULLIF({_ws('lower({x})', d)}, '')", "lower({x})"), "true")
     if normaliser == "none":
         return Rule("{x}", "true")
     if normaliser == "phone":
@@ -153,25 +162,24 @@ def rule_for(normaliser: str, scheme: str = "generic", date_order: str = "day_fi
     raise ValueError(f"unknown normaliser {normaliser!r}")
 
 
-def _date_rule(order: str = "day_first", fmt: str | None = None) -> Rule:
+def _date_rule(d: Dialect, order: str = "day_first", fmt: str | None = None) -> Rule:
     """Dates to ISO ``YYYY-MM-DD``: the year-first forms of DATE_FORMATS, then a date
     written year last (``15/07/1990``, ``7-15-90``) read in ``order``, with a two-digit
     year pivoted at DATE_PIVOT. ``fmt`` (a per-column override) is tried first."""
-    fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
     g = [f"regexp_extract({{x}}, '{DATE_YEAR_LAST}', {i})" for i in (1, 2, 3)]
     day, month = (g[0], g[1]) if order != "month_first" else (g[1], g[0])
     year = (f"CASE WHEN length({g[2]}) = 4 THEN {g[2]} WHEN CAST({g[2]} AS INTEGER) <= {DATE_PIVOT} "
             f"THEN '20' || {g[2]} ELSE '19' || {g[2]} END")
-    year_last = f"try_strptime({year} || '-' || {month} || '-' || {day}, '%Y-%m-%d')"
+    year_last = d.parse_time(f"{year} || '-' || {month} || '-' || {day}", "%Y-%m-%d")
     # the year-last reading runs only on values of that shape (a regular expression that
     # finds nothing is cheap; three extractions are not)
     # (a year-first format would read 05/06/05 as the year 5)
     parsed = (f"CASE WHEN regexp_matches({{x}}, '{DATE_YEAR_LAST}') THEN {year_last} "
-              f"ELSE try_strptime({{x}}, [{fmts}]) END")
+              f"ELSE {d.parse_time('{x}', *DATE_FORMATS)} END")
     if fmt:
-        parsed = f"coalesce(try_strptime({{x}}, '{fmt}'), {parsed})"
+        parsed = f"coalesce({d.parse_time('{x}', fmt)}, {parsed})"
     # valid: the value became an ISO date (one that did not parse is kept as written)
-    return Rule("coalesce(strftime({p}, '%Y-%m-%d'), {x})", "try_strptime({v}, '%Y-%m-%d') IS NOT NULL",
+    return Rule("coalesce(strftime({p}, '%Y-%m-%d'), {x})", f"{d.parse_time('{v}', '%Y-%m-%d')} IS NOT NULL",
                 pre=parsed)
 
 
@@ -200,7 +208,7 @@ def date_readings(engine: "Engine", columns: list["ColumnRef"], raw_table, forma
     for i, cols in by_table.items():
         aggs = []
         for c in cols:
-            x = _clean(quote(c.column))
+            x = _clean(quote(c.column), engine.dialect)
             shaped = f"regexp_matches({x}, '{DATE_YEAR_LAST}')"
             first, second = (f"TRY_CAST(regexp_extract({x}, '{DATE_YEAR_LAST}', {k}) AS INTEGER)" for k in (1, 2))
             aggs += [f"count(*) FILTER (WHERE {shaped})",
@@ -224,8 +232,8 @@ def date_readings(engine: "Engine", columns: list["ColumnRef"], raw_table, forma
     return out
 
 
-def _code_rule() -> Rule:
-    return Rule("NULLIF(upper(regexp_replace({x}, '[\\s\\-]', '', 'g')), '')", "true",
+def _code_rule(d: Dialect) -> Rule:
+    return Rule(f"NULLIF(upper({d.regexp_replace_all('{x}', _CODE_SEPARATORS, '')}), '')", "true",
                 masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')")
 
 
@@ -240,10 +248,10 @@ def _ric_check_of(n: str) -> str:
     are not all digits): integer arithmetic costs a third of 17 substrings. Give a
     column, not an expression: an engine may compute an expression once per use."""
     total = " + ".join(f"({n} // {10 ** (16 - i)}) % 10 * {w}" for i, w in enumerate(RIC_WEIGHTS))
-    return f"('10X98765432')[(({total}) % 11) + 1]"
+    return f"substr('10X98765432', (({total}) % 11) + 1, 1)"
 
 
-def _cn_ric_rule() -> Rule:
+def _cn_ric_rule(d: Dialect) -> Rule:
     """Chinese resident ID (GB 11643-1999), as python-stdnum's ``cn.ric`` validates it.
 
     A 15-digit legacy number (pre-1999: no century, no check character) becomes its
@@ -258,10 +266,10 @@ def _cn_ric_rule() -> Rule:
              f"ELSE {s} END, '')")
     valid = ("(regexp_matches({v}, '^[0-9]{17}[0-9X]$') "
              "AND right({v}, 1) = " + _ric_check_of("{q}") + " "
-             "AND try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
+             f"AND {d.parse_time('substr({v}, 7, 8)', '%Y%m%d')} IS NOT NULL "
              "AND substr({v}, 1, 10) IN (SELECT k FROM _ric_years))")
     return Rule(value=value, valid=valid, masked=f"regexp_matches({{x}}, '[{re.escape(MASK_CHARS)}]')",
-                pre="upper(regexp_replace({x}, '[\\s\\-]', '', 'g'))",
+                pre=f"upper({d.regexp_replace_all('{x}', _CODE_SEPARATORS, '')})",
                 post="TRY_CAST(substr({v}, 1, 17) AS BIGINT)")
 
 
@@ -309,7 +317,7 @@ def load_ric_years(engine: "Engine") -> None:
     engine.drop("_ric_divisions_df")
 
 
-def ric_well_formed(v: str) -> str:
+def ric_well_formed(v: str, d: Dialect) -> str:
     """SQL: ``v`` (a normalised 18-character resident ID) is well formed: 17 digits and
     the right check character, a real date of birth, and a division code that was ever
     assigned (``_ric_codes``), whatever the year of birth.
@@ -320,7 +328,7 @@ def ric_well_formed(v: str) -> str:
     """
     return (f"(regexp_matches({v}, '^[0-9]{{17}}[0-9X]$') "
             f"AND right({v}, 1) = {ric_check(f'substr({v}, 1, 17)')} "
-            f"AND try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
+            f"AND {d.parse_time(f'substr({v}, 7, 8)', '%Y%m%d')} IS NOT NULL "
             f"AND substr({v}, 1, 6) IN (SELECT code FROM _ric_codes))")
 
 
@@ -361,12 +369,13 @@ def infer_national_id_scheme(engine: "Engine", study, columns: list["ColumnRef"]
     if not cols:
         return {"scheme": "generic", "source": "inferred", "why": "no national-ID column"}
     load_ric_years(engine)
-    r = _cn_ric_rule()
+    d = engine.dialect
+    r = _cn_ric_rule(d)
     value = r.value.replace("{p}", "p")
     union = " UNION ALL ".join(
-        f"SELECT {r.pre.replace('{x}', 'x')} AS p FROM (SELECT {_clean(quote(c.column))} AS x "
+        f"SELECT {r.pre.replace('{x}', 'x')} AS p FROM (SELECT {_clean(quote(c.column), d)} AS x "
         f"FROM {quote(raw_table(c.dataset_index))}) t WHERE x IS NOT NULL" for c in cols)
-    n, ok = engine.rows(f"SELECT count(*), count(*) FILTER (WHERE {ric_well_formed('v')}) "
+    n, ok = engine.rows(f"SELECT count(*), count(*) FILTER (WHERE {ric_well_formed('v', d)}) "
                         f"FROM (SELECT {value} AS v FROM ({union}) u) w")[0]
     n, ok = int(n or 0), int(ok or 0)
     scheme = "cn_ric" if n and ok >= n / 2 else "generic"
@@ -378,9 +387,9 @@ def infer_national_id_scheme(engine: "Engine", study, columns: list["ColumnRef"]
 
 
 # phones ------------------------------------------------------------------------------
-def phone_clean_sql(x: str) -> str:
+def phone_clean_sql(x: str, d: Dialect) -> str:
     """Strip separators; ``00`` international prefix to ``+``."""
-    s = f"regexp_replace({x}, '[\\s\\-\\(\\)\\./]', '', 'g')"
+    s = d.regexp_replace_all(x, "[\\s\\-\\(\\)\\./]", "")
     return f"regexp_replace({s}, '^00', '+')"  # each regular expression evaluated once
 
 
@@ -470,6 +479,7 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
     """Build the Python-made mapping tables (phones, pinyin, division codes) once,
     for the columns that are normalised (not in ``skip``)."""
     cat = study.catalogue
+    d = engine.dialect
     columns = [c for c in columns if c.slot not in skip]
     settings = study.normalisation
     if settings.national_id_scheme == "cn_ric" and any(
@@ -481,7 +491,7 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
     # only numbers the SQL fast path cannot format go to phonenumbers: filter, then distinct
     # a value already in a fast form needs no cleaning to be left out (most are)
     union = " UNION ".join(
-        f"SELECT DISTINCT k FROM (SELECT {phone_clean_sql(_clean(quote(c.column)))} AS k "
+        f"SELECT DISTINCT k FROM (SELECT {phone_clean_sql(_clean(quote(c.column), d), d)} AS k "
         f"FROM {quote(raw_table(c.dataset_index))} "
         f"WHERE NOT ({_phone_fast_sql(f'CAST({quote(c.column)} AS VARCHAR)', settings.phone_region)})) "
         f"WHERE k IS NOT NULL AND NOT ({fast})"
@@ -500,9 +510,9 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
     if settings.transliterate_names:
         name_cols = [c for c in columns if cat[c.kind].normaliser == "name"]
         union = " UNION ".join(
-            f"SELECT DISTINCT {_clean(quote(c.column))} AS k FROM {quote(raw_table(c.dataset_index))}"
+            f"SELECT DISTINCT {_clean(quote(c.column), d)} AS k FROM {quote(raw_table(c.dataset_index))}"
             for c in name_cols)
-    engine.create("_han", f"SELECT k FROM ({union}) WHERE regexp_matches(k, '\\p{{Han}}')" if union
+    engine.create("_han", f"SELECT k FROM ({union}) WHERE regexp_matches(k, '{d.han}')" if union
                   else "SELECT CAST(NULL AS VARCHAR) AS k WHERE false")
     pinyin_sql(engine, "_han", "_pinyin_map")
     engine.drop("_han")
@@ -516,12 +526,13 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
     :func:`pinyin_mapping`, which a test checks this against.
     """
     compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
+    d = engine.dialect
     # a name of Han characters only (white space aside) is read family name first; any
     # other name part by part, separators becoming spaces
-    engine.create("_pnames", rf"""
-        SELECT k, kc, regexp_full_match(kc, '\p{{Han}}+') AS all_han,
+    engine.create("_pnames", f"""
+        SELECT k, kc, {d.regexp_full_match('kc', d.han + '+')} AS all_han,
                CASE WHEN length(kc) > 2 AND left(kc, 2) IN ({compounds}) THEN 2 ELSE 1 END AS nf
-        FROM (SELECT DISTINCT k, regexp_replace(k, '\s+', '', 'g') AS kc FROM {quote(source)} WHERE k IS NOT NULL)""")
+        FROM (SELECT DISTINCT k, {d.regexp_replace_all('k', _SPACE + '+', '')} AS kc FROM {quote(source)} WHERE k IS NOT NULL)""")
     engine.create("_pchars", """
         SELECT k, i, substr(s, i, 1) AS ch, all_han, nf FROM (
             SELECT k, CASE WHEN all_han THEN kc ELSE k END AS s, all_han, nf,
@@ -534,7 +545,7 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
     engine.create("_pyc", "SELECT CAST(ch AS VARCHAR) AS ch, CAST(py AS VARCHAR) AS py, "
                           "CAST(sur AS VARCHAR) AS sur FROM _pyc_df")
     engine.drop("_pyc_df")
-    engine.create(target, r"""
+    engine.create(target, f"""
         WITH c AS (SELECT p.k, p.i, p.all_han, p.nf, y.py, y.sur FROM _pchars p JOIN _pyc y USING (ch)),
         han_names AS (
             SELECT k, CASE WHEN any_value(nf) = 1
@@ -543,7 +554,7 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
                       coalesce(string_agg(py, '' ORDER BY i) FILTER (WHERE i > nf), '') AS given
             FROM c WHERE all_han GROUP BY k),
         other AS (
-            SELECT k, trim(regexp_replace(string_agg(py, '' ORDER BY i), '\s+', ' ', 'g')) AS latin
+            SELECT k, trim({d.regexp_replace_all("string_agg(py, '' ORDER BY i)", _SPACE + '+', ' ')}) AS latin
             FROM c WHERE NOT all_han GROUP BY k)
         SELECT k, family || CASE WHEN given <> '' THEN ' ' || given ELSE '' END AS latin FROM han_names
         UNION ALL SELECT k, latin FROM other""")
@@ -572,6 +583,7 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
         Column quality: ``dataset, column, kind, rows, null, invalid, masked``.
     """
     cat = study.catalogue
+    d = engine.dialect
     region = study.normalisation.phone_region
     scheme = study.normalisation.national_id_scheme
     # five layers: cleaned input x (trimmed once), intermediates over x, normalised
@@ -580,12 +592,12 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
     mask_re = f"'[{re.escape(MASK_CHARS)}]'"
     for c in cols:
         x, v, s = f"x{c.slot}", f"v{c.slot}", c.slot
-        cleaned.append(f"{_clean('r.' + quote(c.column))} AS {x}")
+        cleaned.append(f"{_clean('r.' + quote(c.column), d)} AS {x}")
         norm = "none" if c.slot in skip else cat[c.kind].normaliser
         masked = "false"
         if norm == "phone":
             masked = f"coalesce(regexp_matches({x}, {mask_re}), false)"
-            first.append(f"{phone_clean_sql(x)} AS k{s}")
+            first.append(f"{phone_clean_sql(x, d)} AS k{s}")
             joins.append(f"LEFT JOIN _phone_map p{s} ON p{s}.k = l1.k{s}")
             fast = _phone_fast_sql(f"k{s}", region)
             # NULLIF: a value of separators only ("-", "()") leaves no digits, and an empty
@@ -595,7 +607,7 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
             valid = f"({fast}) OR coalesce(p{s}.ok, false)"
         else:
             reading = (dates or {}).get(c.slot, {})
-            r = rule_for(norm, scheme, reading.get("order", "day_first"),
+            r = rule_for(norm, d, scheme, reading.get("order", "day_first"),
                          study.normalisation.date_formats.get(c.label))
             value, valid = r.value.replace("{x}", x), r.valid.replace("{x}", x).replace("{v}", v)
             if r.pre:

@@ -15,7 +15,7 @@ What is compared
     linkage domains are never compared: such a pair counts as "no information" (Splink's
     null level), not as a disagreement; an identifier keyed per holder thus compares
     only within its holder. Full, given and family names make one comparison (the name
-    model: :func:`linkrisk.features.features`, levels in ``PERSON_NAME_LEVELS``).
+    model: :func:`linkrisk.features.features`, levels in :func:`person_name_levels`).
     Identifiers compare as ``domain|value`` (exact, so only within a domain), plus one
     and two typos on plaintext values. Readable quasi-identifiers compare by their
     normaliser: names by exact match (with term-frequency adjustment), same tokens in
@@ -62,6 +62,7 @@ from linkrisk.errors import MissingDependencyError
 from linkrisk.features import INPUT, Feature, build_input, candidate_rules, features, key_columns, within_budget
 
 if TYPE_CHECKING:  # pragma: no cover
+    from linkrisk.dialect import Dialect
     from linkrisk.engine import Engine
     from linkrisk.release import Release
     from linkrisk.study import StudyConfig
@@ -80,7 +81,10 @@ def scored_table(edges: str) -> str:
     """The table of scored pairs ``(a, b, p)`` kept beside ``edges`` for the F1 curve."""
     return f"{edges}_scored"
 
-def _comparison(f: Feature, dialect=lambda sql: sql):
+def _comparison(f: Feature, d: "Dialect", dialect=lambda sql: sql):
+    """Splink's comparison of the feature ``f``; its levels' SQL uses the dialect ``d``
+    for the functions engines name differently, and goes through ``dialect`` (the
+    engine's ``dialect_expr``) for the rest."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -108,49 +112,57 @@ def _comparison(f: Feature, dialect=lambda sql: sql):
         key = cll.CustomLevel(f"{f.k}_l = {f.k}_r", "exact (same domain)")
         levels.append(key if f.family == "identifier" else key.configure(tf_adjustment_column=f.k))
     if f.text:
-        levels += _text_levels(f, lv)
+        levels += _text_levels(f, lv, d)
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(levels, output_column_name=f.col, comparison_description=f.kind)
 
 
 # Cheap typo tests (DuckDB's damerau_levenshtein is about 4x slower than levenshtein, which
 # is itself 3x slower than hamming or Jaro-Winkler, and u is estimated on millions of pairs).
-ONE_TYPO = ("((length({x}) = length({y}) AND (hamming({x}, {y}) <= 1 OR (hamming({x}, {y}) = 2 AND "
+def one_typo(d: "Dialect") -> str:
+    """One character changed, added or dropped, or two swapped (``{x}``, ``{y}``)."""
+    ham = d.hamming("{x}", "{y}")
+    return (f"((length({{x}}) = length({{y}}) AND ({ham} <= 1 OR ({ham} = 2 AND "
             "list_sort(string_split({x}, '')) = list_sort(string_split({y}, ''))))) OR "
             "(abs(length({x}) - length({y})) = 1 AND levenshtein({x}, {y}) <= 1))")
-TWO_TYPOS = ("((length({x}) = length({y}) AND hamming({x}, {y}) <= 2) OR "
-             "(abs(length({x}) - length({y})) BETWEEN 1 AND 2 AND levenshtein({x}, {y}) <= 2))")
+
+
+def two_typos(d: "Dialect") -> str:
+    """Two characters changed (Levenshtein at most 2 when lengths differ)."""
+    return (f"((length({{x}}) = length({{y}}) AND {d.hamming('{x}', '{y}')} <= 2) OR "
+            "(abs(length({x}) - length({y})) BETWEEN 1 AND 2 AND levenshtein({x}, {y}) <= 2))")
 ONE_TYPO_LABEL = "one character changed, added or dropped, or two swapped"
 TWO_TYPOS_LABEL = "two characters changed (Levenshtein <= 2 when lengths differ)"
 
 
-def _text_levels(f: Feature, lv) -> list:
+def _text_levels(f: Feature, lv, d: "Dialect") -> list:
     """Levels on readable text; ``{x}``/``{y}`` are the left/right value, ``{a}``/``{b}``
     the left/right parsed date."""
     fam = f.family
+    one, two, jw = one_typo(d), two_typos(d), d.jaro_winkler("{x}", "{y}")
     if fam == "identifier":
-        return [lv(ONE_TYPO, ONE_TYPO_LABEL + " (plaintext)"), lv(TWO_TYPOS, TWO_TYPOS_LABEL + " (plaintext)")]
+        return [lv(one, ONE_TYPO_LABEL + " (plaintext)"), lv(two, TWO_TYPOS_LABEL + " (plaintext)")]
     exact = lv("{x} = {y}", "exact", tf=True)
     if fam == "person_name":
-        return _person_name_levels(f, lv)
+        return _person_name_levels(f, lv, d)
     if fam == "name":
         tokens = "list_sort(string_split({v}, ' '))"
         return [exact,
                 lv(f"({tokens.format(v='{x}')} = {tokens.format(v='{y}')} OR "
                    "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same tokens, any order"),
-                lv("jaro_winkler_similarity({x}, {y}) >= 0.92", "Jaro-Winkler >= 0.92"),
-                lv("jaro_winkler_similarity({x}, {y}) >= 0.88", "Jaro-Winkler >= 0.88"),
-                lv("jaro_winkler_similarity({x}, {y}) >= 0.7", "Jaro-Winkler >= 0.7")]
+                lv(f"{jw} >= 0.92", "Jaro-Winkler >= 0.92"),
+                lv(f"{jw} >= 0.88", "Jaro-Winkler >= 0.88"),
+                lv(f"{jw} >= 0.7", "Jaro-Winkler >= 0.7")]
     if fam == "date":
         days = "abs(date_diff('day', {b}, {a}))"
         return [exact,
-                lv(f"{{a}} IS NOT NULL AND {{b}} IS NOT NULL AND {ONE_TYPO}", "one digit changed or two swapped"),
+                lv(f"{{a}} IS NOT NULL AND {{b}} IS NOT NULL AND {one}", "one digit changed or two swapped"),
                 lv(f"{days} <= 31", "within 31 days"),
                 lv(f"{days} <= 366", "within a year"),
                 lv("regexp_matches({x}, '^[0-9]{4}') AND left({x}, 4) = left({y}, 4)", "same year"),
                 lv(f"{days} <= 3653", "within ten years")]
     if fam == "address":
-        similar = "jaro_winkler_similarity({x}, {y}) >= 0.9"
+        similar = f"{jw} >= 0.9"
         return [exact, lv(f"{similar} AND levenshtein({{x}}, {{y}}) <= 1", "Levenshtein <= 1"),
                 lv(f"{similar} AND levenshtein({{x}}, {{y}}) <= 3", "Levenshtein <= 3 (Jaro-Winkler >= 0.9)"),
                 lv(similar, "Jaro-Winkler >= 0.9")]
@@ -161,38 +173,41 @@ def _text_levels(f: Feature, lv) -> list:
         half = "substr({v}, 1, CAST(floor(length({v}) / 2) AS INTEGER))"
         district = (f"length({{x}}) = length({{y}}) AND length({{x}}) >= 4 AND "
                     f"{half.format(v='{x}')} = {half.format(v='{y}')}")
-        return [exact, lv(ONE_TYPO, ONE_TYPO_LABEL), lv(TWO_TYPOS, TWO_TYPOS_LABEL),
+        return [exact, lv(one, ONE_TYPO_LABEL), lv(two, TWO_TYPOS_LABEL),
                 lv(district, "same first half of the code (district)")]
     return [exact]
 
 
-_JW = "jaro_winkler_similarity({p}, {q}) >= 0.92"
-PERSON_NAME_LEVELS = (  # (condition, label, term-frequency column: t, g or fn)
-    ("{x} = {y}", "exact", "t"),
-    ("(list_sort(string_split({x}, ' ')) = list_sort(string_split({y}, ' ')) OR "
-     "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same words, any order", None),
-    (f"(({_JW.format(p='{gx}', q='{gy}')} AND {_JW.format(p='{fx}', q='{fy}')}) OR "
-     f"({_JW.format(p='{gx}', q='{fy}')} AND {_JW.format(p='{fx}', q='{gy}')}))",
-     "given and family name both Jaro-Winkler >= 0.92 (either order)", None),
-    ("jaro_winkler_similarity({x}, {y}) >= 0.92", "full name Jaro-Winkler >= 0.92", None),
-    ("{fx} = {fy}", "same family name", "fn"),
-    ("{gx} = {gy}", "same given name", "g"),
-    ("{fx} = {gy} OR {gx} = {fy}", "a name part agrees in the other position", None),
-    ("jaro_winkler_similarity({x}, {y}) >= 0.8", "full name Jaro-Winkler >= 0.8", None),
-)
-"""The levels of the one name comparison (the name model of :func:`linkrisk.features.features`).
+def person_name_levels(d: "Dialect") -> tuple[tuple[str, str, str | None], ...]:
+    """The levels of the one name comparison (the name model of :func:`linkrisk.features.features`),
+    as ``(condition, label, term-frequency column: t, g or fn)``, in the dialect ``d``.
 
 Those of Splink's ``ForenameSurnameComparison`` (exact, swapped, both parts similar,
 family name alone, given name alone), read both ways round because a full name's first
 word is the family name in Chinese order and the given name in English order.
 ``{x}``/``{y}`` are the left/right full name, ``{gx}``/``{fx}`` the left given and
 family name. The first level a pair satisfies is its level; none: "else".
-"""
+    """
+    def jw(p: str, q: str) -> str:
+        return f"{d.jaro_winkler(p, q)} >= 0.92"
+
+    return (
+        ("{x} = {y}", "exact", "t"),
+        ("(list_sort(string_split({x}, ' ')) = list_sort(string_split({y}, ' ')) OR "
+         "replace({x}, ' ', '') = replace({y}, ' ', ''))", "same words, any order", None),
+        (f"(({jw('{gx}', '{gy}')} AND {jw('{fx}', '{fy}')}) OR ({jw('{gx}', '{fy}')} AND {jw('{fx}', '{gy}')}))",
+         "given and family name both Jaro-Winkler >= 0.92 (either order)", None),
+        (jw("{x}", "{y}"), "full name Jaro-Winkler >= 0.92", None),
+        ("{fx} = {fy}", "same family name", "fn"),
+        ("{gx} = {gy}", "same given name", "g"),
+        ("{fx} = {gy} OR {gx} = {fy}", "a name part agrees in the other position", None),
+        (f"{d.jaro_winkler('{x}', '{y}')} >= 0.8", "full name Jaro-Winkler >= 0.8", None),
+    )
 
 
-def _person_name_levels(f: Feature, lv) -> list:
+def _person_name_levels(f: Feature, lv, d: "Dialect") -> list:
     tf = {"t": f.t, "g": f.g, "fn": f.fn}
-    return [lv(cond, label, tf=tf[col] if col else False) for cond, label, col in PERSON_NAME_LEVELS]
+    return [lv(cond, label, tf=tf[col] if col else False) for cond, label, col in person_name_levels(d)]
 
 
 # blocking -------------------------------------------------------------------------------
@@ -362,7 +377,7 @@ def link_probabilistic(engine: "Engine", study: "StudyConfig", release: "Release
 
     settings = SettingsCreator(
         link_type="dedupe_only", unique_id_column_name="_rid",
-        comparisons=[_comparison(f, engine.dialect_expr) for f in feats],
+        comparisons=[_comparison(f, engine.dialect, engine.dialect_expr) for f in feats],
         blocking_rules_to_generate_predictions=kept,
         probability_two_random_records_match=prior, additional_columns_to_retain=["_ds"],
         retain_matching_columns=False, retain_intermediate_calculation_columns=False,
@@ -481,4 +496,4 @@ def _m_u(model: dict, kinds: dict[str, str]) -> dict:
     return out
 
 
-__all__ = ["link_probabilistic", "em_prior", "PERSON_NAME_LEVELS", "features", "build_input", "candidate_rules", "key_columns", "within_budget"]
+__all__ = ["link_probabilistic", "em_prior", "person_name_levels", "features", "build_input", "candidate_rules", "key_columns", "within_budget"]

@@ -210,20 +210,21 @@ def profile_file(path: str | Path, delimiter: str | None = None, encoding: str =
         withhold = header_is_data(cols)
         out = []
         record_id = None
-        ric = rule_for("national_id", "cn_ric")
-        date = rule_for("date")
+        d = engine.dialect
+        ric = rule_for("national_id", d, "cn_ric")
+        date = rule_for("date", d)
         male = ", ".join(f"'{s}'" for s in SEX_MALE + SEX_FEMALE)
         # most specific first: on equal scores the earlier check wins
         checks = [
             ("national_id", "valid cn_ric (GB 11643-1999)", ric.inline_valid(), False),
             ("email", "look like e-mail addresses", f"regexp_matches(lower({{x}}), '{EMAIL_PATTERN}')", False),
-            ("phone", "are Chinese mobile numbers", f"regexp_matches({phone_clean_sql('{x}')}, '{CN_MOBILE}')",
+            ("phone", "are Chinese mobile numbers", f"regexp_matches({phone_clean_sql('{x}', d)}, '{CN_MOBILE}')",
              False),
             ("date_of_birth", "parse as dates", date.valid, False),
             ("sex", "are sex codes (M/F, male/female, 男/女)", f"lower({{x}}) IN ({male})", False),
             ("phone", "look like phone numbers", "regexp_matches({x}, '^\\+?[0-9][0-9 \\-().]{6,18}[0-9]$')",
              True),
-            ("full_name", "are Han personal names", "regexp_matches({x}, '^\\p{Han}{2,4}$')", True),
+            ("full_name", "are Han personal names", f"regexp_matches({{x}}, '^{d.han}{{2,4}}$')", True),
             ("age", "are whole numbers 0-120", "TRY_CAST({x} AS INTEGER) BETWEEN 0 AND 120", True),
         ]
         for col in cols:

@@ -73,7 +73,7 @@ def _profiles_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", ba
             parts.append(f"SELECT _rid, {', '.join(f'{value(k)} AS k{j}' for j, k in enumerate(kinds))} "
                          f"FROM {quote(table)}")
     # the smallest value as text (binary order, the same in every engine), then coded
-    aggs = ", ".join(f"md5_number(min(u.k{j})) AS {quote(k)}" for j, k in enumerate(kinds))
+    aggs = ", ".join(f"{engine.dialect.hash_key(f'min(u.k{j})')} AS {quote(k)}" for j, k in enumerate(kinds))
     engine.create("_profiles", f"SELECT l.e, {aggs} FROM ({' UNION ALL '.join(parts)}) u "
                                f"JOIN {lab} l USING (_rid) GROUP BY l.e")
     return "_profiles"
@@ -89,7 +89,7 @@ def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", l
         cols = [(k, c) for k, c in cols if c is not None]
         if not cols:
             continue
-        sel = ", ".join(f"md5_number({c.value}) AS {quote(k)}" for k, c in cols)
+        sel = ", ".join(f"{engine.dialect.hash_key(c.value)} AS {quote(k)}" for k, c in cols)
         engine.create(f"_risk{i}", f"SELECT {sel} FROM {quote(cols[0][1].table)}")
         tables[name] = f"_risk{i}"
     return tables

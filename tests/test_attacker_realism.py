@@ -16,7 +16,8 @@ import pytest
 
 import linkrisk as lr
 from linkrisk.features import Feature, name_columns
-from linkrisk.probabilistic import PERSON_NAME_LEVELS, em_prior
+from linkrisk.dialect import Dialect
+from linkrisk.probabilistic import em_prior, person_name_levels
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "attacker.py"
 
@@ -65,7 +66,7 @@ def _level(left: tuple, right: tuple) -> str:
     con = duckdb.connect()
     con.execute("CREATE TABLE p AS SELECT ?::VARCHAR x, ?::VARCHAR gx, ?::VARCHAR fx, "
                 "?::VARCHAR y, ?::VARCHAR gy, ?::VARCHAR fy", [*left, *right])
-    for cond, label, _ in PERSON_NAME_LEVELS:
+    for cond, label, _ in person_name_levels(Dialect()):
         sql = cond
         for token in ("{gx}", "{gy}", "{fx}", "{fy}", "{x}", "{y}"):
             sql = sql.replace(token, token[1:-1])
@@ -249,7 +250,7 @@ def _postcode_level(x: str, y: str) -> str:
 
     from linkrisk.probabilistic import _text_levels
 
-    levels = _text_levels(SimpleNamespace(family="postcode"), lambda cond, label, tf=False: (cond, label))
+    levels = _text_levels(SimpleNamespace(family="postcode"), lambda cond, label, tf=False: (cond, label), Dialect())
     con = duckdb.connect()
     for cond, label in levels:
         if con.execute("SELECT " + cond.replace("{x}", "$x").replace("{y}", "$y"), {"x": x, "y": y}).fetchone()[0]:

@@ -447,11 +447,11 @@ def test_formula_neutralisation_and_out_of_range_integers_on_every_engine(any_en
 
     values = ["=1+1", "+cmd|x", "@SUM(A1)", "-12", "\tx", "plain", "99999999999999999999999", "42"]
     any_engine.register_frame("v", pd.DataFrame({"i": range(len(values)), "x": values}))
-    any_engine.write_csv(f"SELECT {neutralise_sql('x')} AS x FROM v ORDER BY i", tmp_path / "n.csv")
+    any_engine.write_csv(f"SELECT {neutralise_sql('x', any_engine.dialect)} AS x FROM v ORDER BY i", tmp_path / "n.csv")
     got = pd.read_csv(tmp_path / "n.csv", dtype=str, keep_default_na=False)["x"].tolist()
     # a leading ' before =, +, @ and a tab; -12 and the numbers are plain numbers
     assert got == ["'=1+1", "'+cmd|x", "'@SUM(A1)", "-12", "'\tx", "plain", "99999999999999999999999", "42"]
-    rule = rule_for("integer")
+    rule = rule_for("integer", any_engine.dialect)
     x = quote("x")
     rows = any_engine.rows(f"SELECT {rule.value.replace('{x}', x)}, {rule.valid.replace('{x}', x)} "
                            "FROM v ORDER BY i")

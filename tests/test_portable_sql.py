@@ -1,14 +1,26 @@
 """Every statement a run sends to the engine is portable: Spark can run it.
 
-The stages write DuckDB's SQL; the Spark engine translates each statement
-(``linkrisk/engine/spark_sql.py``: sqlglot plus a small table of rewrites, the dialect).
+The stages write portable SQL and take the few functions engines name differently from
+their engine's dialect (``linkrisk/dialect.py``: one small table per engine); the Spark
+engine carries the common syntax over with sqlglot (``linkrisk/engine/spark_sql.py``).
 A DuckDB-only construct added to a stage used to be found only by the slow Spark tests.
 This test finds it in seconds and without Java: it records every statement of a DuckDB
-run that exercises every linker that runs on Spark and every technique, translates each,
-and fails on a statement the translation rejects or on a function Spark does not have.
+run that exercises every linker that runs on Spark and every technique, and fails
+
+- on a function of the dialect table written by a stage itself instead of through
+  ``engine.dialect`` (it would be DuckDB's spelling on Spark too), and
+- on a statement that, with Spark's dialect answers in place of DuckDB's, the
+  translation rejects, or that calls a function Spark does not have.
+
+The run uses a marking dialect: DuckDB's answers, each wrapped in two SQL comments, the
+first holding Spark's answer to the same question (``/*<spark>*/duckdb/*>*/``). DuckDB
+runs the statements unchanged (comments are ignored); the test reads Spark's statement
+by putting the first comment's text in place of each marked span.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import sqlglot
@@ -16,6 +28,7 @@ from sqlglot import exp
 
 import linkrisk as lr
 from linkrisk import synth
+from linkrisk.dialect import Dialect, SparkDialect
 from linkrisk.engine.duckdb import DuckDBEngine
 from linkrisk.engine.spark_sql import to_spark
 
@@ -23,13 +36,76 @@ spark_functions = pytest.importorskip("pyspark.sql.functions")
 
 # Spark SQL functions that pyspark.sql.functions does not name (table-valued or syntax)
 SPARK_EXTRA = {"range"}
+OPEN, CLOSE = "/*<", "/*>*/"
+HAN = r"(?:\p{Han})"  # the marking dialect's Han class: a bare \p{Han} did not come from it
+
+
+def _spans(sql: str):
+    """(start, end, spark text) of each outermost marked span of ``sql``."""
+    i, out = 0, []
+    while (start := sql.find(OPEN, i)) >= 0:
+        head_end = sql.index(">*/", start)
+        depth, j = 1, head_end + 3
+        while depth:
+            nxt_open, nxt_close = sql.find(OPEN, j), sql.find(CLOSE, j)
+            if nxt_open != -1 and nxt_open < nxt_close:
+                depth, j = depth + 1, sql.index(">*/", nxt_open) + 3
+            else:
+                depth, j = depth - 1, nxt_close + len(CLOSE)
+        out.append((start, j, sql[start + len(OPEN):head_end]))
+        i = j
+    return out
+
+
+def _replace_spans(sql: str, by) -> str:
+    parts, last = [], 0
+    for start, end, spark in _spans(sql):
+        parts += [sql[last:start], by(spark)]
+        last = end
+    return "".join(parts) + sql[last:]
+
+
+def as_spark(sql: str) -> str:
+    """The statement with Spark's dialect answers in place of DuckDB's."""
+    return _replace_spans(sql, lambda spark: spark).replace(HAN, r"(?:\p{IsHan})")
+
+
+def direct_uses(sql: str) -> list[str]:
+    """Functions of the dialect table that ``sql`` calls outside the dialect's answers."""
+    rest = _replace_spans(sql, lambda spark: "")
+    found = [f"{f}()" for f in Dialect.FUNCTIONS if re.search(rf"\b{f}\s*\(", rest, re.I)]
+    if re.search(r"'g'\s*\)", rest):
+        found.append("regexp_replace(..., 'g')")
+    if r"\p{Han}" in rest.replace(HAN, ""):
+        found.append(r"\p{Han}")
+    return found
+
+
+class MarkingDialect(Dialect):
+    """DuckDB's answers, each marked with Spark's (see the module's docstring)."""
+
+    han = HAN
+
+
+def _marked(name):
+    def method(self, *args):
+        duck = getattr(Dialect, name)(self, *args)
+        spark = getattr(SparkDialect, name)(SparkDialect(), *(as_spark(a) if isinstance(a, str) else a for a in args))
+        assert "*/" not in spark
+        return f"{OPEN}{spark}>*/{duck}{CLOSE}"
+    return method
+
+
+for _name in Dialect.METHODS:
+    setattr(MarkingDialect, _name, _marked(_name))
 
 
 class RecordingEngine(DuckDBEngine):
-    """The DuckDB engine, keeping the text of every statement it runs."""
+    """The DuckDB engine with the marking dialect, keeping the text of every statement it runs."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
+        self.dialect = MarkingDialect()
         self.statements: list[str] = []
 
     def execute(self, sql, params=None):
@@ -54,8 +130,8 @@ class RecordingEngine(DuckDBEngine):
 
 
 def unportable(sql: str) -> list[str]:
-    """Why ``sql`` would fail on Spark: the translation's error, or the functions of its
-    Spark text that Spark does not have. Empty when it is portable."""
+    """Why ``sql`` (Spark's statement) would fail on Spark: the translation's error, or
+    the functions of its Spark text that Spark does not have. Empty when it is portable."""
     try:
         statement, _ = to_spark(sql)
     except Exception as exc:  # the translator refuses what it cannot carry over
@@ -69,11 +145,28 @@ def unportable(sql: str) -> list[str]:
 
 
 def test_the_check_finds_a_duckdb_only_function():
-    # strip_accents is DuckDB's; Spark has no such function. md5_number is DuckDB's too,
-    # but the dialect table rewrites it (to md5), so it is portable.
+    # strip_accents is DuckDB's; Spark has no such function. md5 is both engines'.
     assert unportable("SELECT strip_accents(v) FROM t") == ["no Spark function strip_accents()"]
-    assert unportable("SELECT md5_number(v) AS h FROM t") == []
+    assert unportable("SELECT md5(v) AS h FROM t") == []
     assert unportable("SELECT upper(v) FROM t WHERE x = ?") == []
+    # md5_number is DuckDB's alone: the translation no longer rewrites it, the dialect answers
+    assert unportable("SELECT md5_number(v) AS h FROM t") == ["no Spark function md5_number()"]
+
+
+def test_the_check_finds_a_dialect_function_written_directly():
+    d = MarkingDialect()
+    through = f"SELECT {d.hash_key('v')}, {d.regexp_replace_all(d.char(31), 'a', 'b')} FROM t"
+    assert direct_uses(through) == []
+    # Spark's statement: md5 for md5_number, no 'g' flag, the character itself for chr(31)
+    assert as_spark(through) == "SELECT md5(v), regexp_replace('\x1f', 'a', 'b') FROM t"
+    assert direct_uses("SELECT md5_number(v), hash(a, b), regexp_replace(v, 'a', 'b', 'g') FROM t") == [
+        "md5_number()", "hash()", "regexp_replace(..., 'g')"]
+    assert direct_uses(r"SELECT regexp_matches(v, '\p{Han}') FROM t") == [r"\p{Han}"]
+    assert direct_uses(f"SELECT regexp_matches(v, '{d.han}+') FROM t") == []
+    # the marks nest: an answer inside an answer's arguments
+    nested = d.regexp_full_match(d.parse_time("x", "%Y%m%d"), "[0-9]+")
+    assert direct_uses(nested) == []
+    assert as_spark(nested) == "regexp_matches(try_to_timestamp(x, 'yyyyMMdd'), '^(?:[0-9]+)$')"
 
 
 def test_every_statement_of_a_run_is_portable(tmp_path):
@@ -104,9 +197,13 @@ def test_every_statement_of_a_run_is_portable(tmp_path):
             result.export_entities(tmp_path / f"entities-{len(linkers)}")
         statements += engine.statements
     assert len(statements) > 300  # the run did run: load, normalise, every scenario
-    problems = {}
+    # the dialect was asked: hashing, dates, regular expressions, characters
+    assert sum(OPEN in s for s in statements) > 50
+    direct, problems = {}, {}
     for sql in statements:
-        why = unportable(sql)
-        if why:
+        if why := direct_uses(sql):
+            direct.setdefault("; ".join(why), sql[:200])
+        if why := unportable(as_spark(sql)):
             problems.setdefault("; ".join(why), sql[:200])
+    assert direct == {}
     assert problems == {}

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from linkrisk.dialect import Dialect
 from linkrisk.tables import ROW  # noqa: F401 (the engines name the row column)
 
 NESTED_TYPES = ("[]", "STRUCT", "MAP", "UNION", "ARRAY", "LIST")  # type names of nested columns
@@ -152,6 +153,8 @@ class Engine(ABC):
     """
 
     name: str = "engine"
+    #: the SQL functions this engine names its own way (:mod:`linkrisk.dialect`)
+    dialect: Dialect = Dialect()
     # the study whose tables the engine holds (set by the runner; an engine runs one study)
     linkrisk_study: str | None = None
 
@@ -245,7 +248,8 @@ class Engine(ABC):
         self.execute(f"UPDATE {quote(table)} SET {sets} WHERE {quote(key)} IN ({values_sql})", params)
 
     def dialect_expr(self, sql: str) -> str:
-        """An SQL expression written in linkrisk's dialect (DuckDB's), in this engine's."""
+        """A portable SQL expression (a Splink comparison level, say) in this engine's
+        syntax; its engine-specific functions come from :attr:`dialect`."""
         return sql
 
     def splink_api(self):

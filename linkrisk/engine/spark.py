@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine.base import ROW, Engine, first_line as _first_line, ragged_message
+from linkrisk.dialect import SparkDialect
 from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
 from linkrisk.errors import InputError, LinkriskError, MissingDependencyError
 
@@ -120,6 +121,7 @@ class SparkEngine(Engine):
     """
 
     name = "spark"
+    dialect = SparkDialect()
 
     def __init__(self, master: str | None = None, config: dict[str, Any] | None = None,
                  session=None, checkpoint_dir: str | None = None, csv_multiline: bool = True):

@@ -1,26 +1,20 @@
 """The stages' SQL, as Spark SQL.
 
-The stages write one dialect (DuckDB's, the embedded default). For Spark, each
-statement is parsed with sqlglot (a dependency of Splink, so always installed), the few
-functions Spark lacks or names differently are rewritten, and the tree is printed as
-Spark SQL. Statements that create, fill, rename or drop tables are recognised here and
+The stages write portable SQL and take the few functions engines name differently from
+their engine's dialect (:mod:`linkrisk.dialect`; ``SparkDialect`` for this engine). What
+is left is syntax: each statement is parsed with sqlglot (a dependency of Splink, so
+always installed) as DuckDB's SQL and printed as Spark's (``regexp_matches`` becomes
+``RLIKE``, ``list_sort`` ``array_sort``, ``strftime`` ``date_format`` with Java's
+letters). Statements that create, fill, rename or drop tables are recognised here and
 carried out by the engine on temporary views. This module imports no Spark, so the
 translation can be tested without a Java runtime.
 
-Rewrites (DuckDB -> Spark), each with a reason:
+Two rewrites remain, both syntax sqlglot does not carry over, neither a function:
 
 - ``?`` positional parameters -> ``:p0, :p1, ...`` named ones: sqlglot may copy an
   argument when it rewrites a call (``range(?)``), which would shift positional ones.
-- ``md5_number(x)`` -> ``md5(x)``: Spark has no 128-bit integers; the hex digest is the
-  same key (same grouping, same joins), only spelled as text. ``UHUGEINT`` -> ``STRING``.
-- ``UBIGINT`` -> ``BIGINT`` (the kind bit masks; at most 63 kinds fit).
-- ``regexp_full_match(x, p)`` -> ``x RLIKE '^(?:p)$'``; ``\\p{Han}`` -> ``\\p{IsHan}``
-  (Java's name for the script); ``'g'`` flags dropped (Spark always replaces all).
-- ``try_strptime(x, [f, ...])`` -> ``coalesce(try_to_timestamp(x, f'), ...)`` with the
-  formats in Java's letters; ``ord`` -> ``ascii``; ``strlen`` -> ``octet_length``; ``chr(n)`` of a constant -> the
-  character itself (Spark's ``chr`` works modulo 256).
-- ``'text'[i]`` -> ``substr('text', i, 1)``; ``range(a, b) t(c)`` as a table ->
-  Spark's own ``range``.
+- ``range(a, b) t(c)`` as a table -> Spark's own ``range`` table function (sqlglot
+  prints an ``EXPLODE`` that Spark refuses in ``FROM``).
 """
 
 from __future__ import annotations
@@ -32,40 +26,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from linkrisk.dialect import java_date_format  # noqa: F401 (its old home)
 from linkrisk.errors import LinkriskError
-
-# strftime directive -> Java DateTimeFormatter letters
-_DIRECTIVES = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss",
-               "%y": "yy", "%b": "MMM", "%B": "MMMM", "%j": "DDD"}
-
-
-def java_date_format(fmt: str) -> str:
-    """A strptime format in Java's letters (DuckDB reads one- or two-digit months and days
-    where a separator follows; so does Java's ``M``/``d``).
-
-    >>> java_date_format('%Y-%m-%d')
-    'yyyy-M-d'
-    >>> java_date_format('%Y%m%d')
-    'yyyyMMdd'
-    >>> java_date_format('%Y-%m-%dT%H:%M:%S')
-    "yyyy-M-d'T'HH:mm:ss"
-    """
-    out, i = [], 0
-    while i < len(fmt):
-        if fmt[i] == "%" and fmt[i:i + 2] in _DIRECTIVES:
-            d = fmt[i:i + 2]
-            letters = _DIRECTIVES[d]
-            # unpadded only between separators: "%Y%m%d" needs fixed widths to split
-            separated = fmt[i + 2:i + 3] != "%" and (i == 0 or fmt[i - 2:i] not in _DIRECTIVES)
-            if d in ("%m", "%d") and separated:
-                letters = letters[0]
-            out.append(letters)
-            i += 2
-        else:
-            ch = fmt[i]
-            out.append(f"'{ch}'" if ch.isascii() and ch.isalpha() else ("''" if ch == "'" else ch))
-            i += 1
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -99,55 +61,7 @@ def _named_placeholders(sql: str) -> tuple[str, int]:
     return "".join(out), n
 
 
-def _lit(node: exp.Expression) -> str | None:
-    return node.this if isinstance(node, exp.Literal) and node.is_string else None
-
-
 def _rewrite(node: exp.Expression) -> exp.Expression:
-    if isinstance(node, exp.Anonymous):
-        fn = node.name.lower()
-        args = node.expressions
-        if fn == "md5_number":
-            return exp.MD5(this=args[0])
-        if fn == "try_strptime":
-            fmts = args[1].expressions if isinstance(args[1], exp.Array) else [args[1]]
-            tries = [exp.Anonymous(this="try_to_timestamp", expressions=[
-                args[0].copy(), exp.Literal.string(java_date_format(_lit(f) or ""))]) for f in fmts]
-            return tries[0] if len(tries) == 1 else exp.Coalesce(this=tries[0], expressions=tries[1:])
-        if fn == "ord":
-            return exp.Anonymous(this="ascii", expressions=args)
-        if fn == "strlen":  # length in bytes
-            return exp.Anonymous(this="octet_length", expressions=args)
-        if fn == "hash":  # DuckDB's 64-bit hash; Spark's hash() has 32 bits
-            return exp.Anonymous(this="xxhash64", expressions=args)
-        if fn == "hamming" and len(args) == 2:
-            x, y = (a.sql(dialect="spark") for a in args)
-            return sqlglot.parse_one(
-                f"size(filter(sequence(1, length({x})), i -> substr({x}, i, 1) <> substr({y}, i, 1)))",
-                read="spark")
-    if isinstance(node, exp.RegexpFullMatch):
-        pattern = _lit(node.expression)
-        if pattern is None:
-            raise LinkriskError("regexp_full_match needs a constant pattern on Spark")
-        return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{pattern})$"))
-    if isinstance(node, exp.JarowinklerSimilarity):  # the UDF in Splink's jar
-        return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
-    if isinstance(node, exp.Unicode):  # sqlglot's name for ord()
-        return exp.Anonymous(this="ascii", expressions=[node.this])
-    if isinstance(node, exp.Chr) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Literal):
-        return exp.Literal.string(chr(int(node.expressions[0].this)))
-    if isinstance(node, exp.RegexpReplace):
-        node.set("modifiers", None)
-    if isinstance(node, exp.Literal) and node.is_string and "\\p{Han}" in node.this:
-        return exp.Literal.string(node.this.replace("\\p{Han}", "\\p{IsHan}"))
-    if isinstance(node, exp.DataType):
-        if node.this in (exp.DataType.Type.UINT128, exp.DataType.Type.INT128):
-            return exp.DataType.build("STRING")
-        if node.this is exp.DataType.Type.UBIGINT:
-            return exp.DataType.build("BIGINT")
-    if isinstance(node, exp.Bracket) and isinstance(node.this, (exp.Literal, exp.Paren)) \
-            and (_lit(node.this) or _lit(node.this.unnest())) is not None and len(node.expressions) == 1:
-        return exp.Substring(this=node.this.unnest(), start=node.expressions[0], length=exp.Literal.number(1))
     if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
         gs = node.this
         start, end = gs.args.get("start"), gs.args.get("end")
@@ -177,8 +91,8 @@ def _translate(text: str) -> exp.Expression:
 def expression_to_spark(sql: str) -> str:
     """One SQL expression (a Splink comparison level, say) in Spark's dialect.
 
-    >>> expression_to_spark("jaro_winkler_similarity(a_l, a_r) >= 0.9")
-    'JARO_WINKLER(a_l, a_r) >= 0.9'
+    >>> expression_to_spark("regexp_matches(a_l, '^[0-9]') AND list_sort(x_l) = list_sort(x_r)")
+    "a_l RLIKE '^[0-9]' AND ARRAY_SORT(x_l) = ARRAY_SORT(x_r)"
     """
     return _translate(f"SELECT {sql}").expressions[0].sql(dialect="spark")
 
@@ -190,9 +104,9 @@ def to_spark(sql: str) -> tuple[Statement, int]:
     Returns the statement and the number of ``?`` parameters it takes (named
     ``p0 .. p<n-1>`` in the Spark text).
 
-    >>> s, n = to_spark('CREATE OR REPLACE TABLE "t" AS SELECT md5_number(v) AS h FROM x WHERE y = ?')
+    >>> s, n = to_spark('CREATE OR REPLACE TABLE "t" AS SELECT md5(v) AS h FROM x WHERE regexp_matches(y, ?)')
     >>> s.kind, s.name, s.sql, n
-    ('create_table', 't', 'SELECT MD5(v) AS h FROM x WHERE y = :p0', 1)
+    ('create_table', 't', 'SELECT MD5(v) AS h FROM x WHERE y RLIKE :p0', 1)
     """
     text, n = _named_placeholders(sql)
     tree = _translate(text)
