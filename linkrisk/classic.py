@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.study import StudyConfig
 
 MAX_RECORDS = 200_000  # more than this and the in-memory toolkit is the wrong tool
-TABLE = "_cl_input"
 PAIRS_PER_RECORD = 10  # blocked candidate pairs per record (comparisons run in Python)
 NAME_WINDOW = 5  # sorted-neighbourhood window on the main name
 STRING_THRESHOLD = 0.85  # similarity at which two strings agree
@@ -117,15 +116,14 @@ def link_classic(engine: "Engine", study: "StudyConfig", release: "Release", edg
                       seconds=round(time.perf_counter() - t0, 3))
         return report
     say("pulling the released columns into memory")
-    records, hubs = build_input(engine, study, feats, TABLE)
-    rules, _ = candidate_rules(feats)
-    counts = key_columns(engine, rules, "_b", study.attacker.max_value_frequency, TABLE)
+    with engine.workspace("classic") as ws:  # the input table, in memory once read
+        table = ws.table("_cl_input")
+        records, hubs = build_input(engine, study, feats, table)
+        rules, _ = candidate_rules(feats)
+        counts = key_columns(engine, rules, "_b", study.attacker.max_value_frequency, table)
+        df = engine.df(f"SELECT * FROM {table} ORDER BY _rid").set_index("_rid")
     keep, report["blocking_rules"], _ = within_budget(rules, counts, PAIRS_PER_RECORD * records)
     blocks = [f"_b{j}" for j in keep]
-    try:
-        df = engine.df(f"SELECT * FROM {TABLE} ORDER BY _rid").set_index("_rid")
-    finally:
-        engine.drop(TABLE)
     report.update(records=records, hubs=hubs)
 
     say("indexing (Block, SortedNeighbourhood)")
@@ -142,12 +140,10 @@ def link_classic(engine: "Engine", study: "StudyConfig", release: "Release", edg
                               "p": np.round(prob[hit], 10)})
         links["da"] = ds.loc[links["a"]].to_numpy(np.int32)
         links["db"] = ds.loc[links["b"]].to_numpy(np.int32)
-        engine.register_frame("_cl_links", links)
-        try:
-            engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'classic', ?, da, db, p FROM _cl_links",
+        with engine.workspace("classic") as ws:
+            found = ws.register_frame("_cl_links", links)
+            engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'classic', ?, da, db, p FROM {found}",
                            [f"ecm p>={threshold:g}"])
-        finally:
-            engine.drop("_cl_links")
         report["links"] = int(len(links))
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report

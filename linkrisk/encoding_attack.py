@@ -421,9 +421,9 @@ def attack_column(engine: "Engine", study: "StudyConfig", release: "Release", c:
     if not bloom and n == 0:
         return None  # a deterministic pseudonym the frequency attack did not read: as before
     if n:
-        engine.register_frame("_enc_hits", pd.DataFrame({"_rid": rel["_rid"].to_numpy()[right]}))
-        engine.execute(f"INSERT INTO {quote(reversed_table)} SELECT _rid FROM _enc_hits")
-        engine.drop("_enc_hits")
+        with engine.workspace("encattack") as ws:
+            hits = ws.register_frame("_enc_hits", pd.DataFrame({"_rid": rel["_rid"].to_numpy()[right]}))
+            engine.execute(f"INSERT INTO {quote(reversed_table)} SELECT _rid FROM {hits}")
     return entry
 
 

@@ -175,9 +175,9 @@ def link_encodings(engine: "Engine", study: "StudyConfig", release: "Release", e
                 "db": np.where(a_first, dsb[j], dsa[i]).astype(np.int32), "p": s}))
     if frames:
         df = pd.concat(frames, ignore_index=True)
-        engine.register_frame("_enc_edges", df)
-        engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, linker, rule, da, db, p FROM _enc_edges")
-        engine.drop("_enc_edges")
+        with engine.workspace("enclink") as ws:
+            found = ws.register_frame("_enc_edges", df)
+            engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, linker, rule, da, db, p FROM {found}")
     return []
 
 

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.release import Release, ReleasedColumn
     from linkrisk.study import StudyConfig
 
-INPUT = "_pl_input"
 FAMILIES = {"name": "name", "date": "date", "address": "address", "postcode": "postcode"}
 KIND_ORDER = ("national_id", "passport_number", "phone", "email", "full_name", "family_name",
               "given_name", "date_of_birth", "sex", "address", "postcode", "city")
@@ -168,7 +167,7 @@ def name_columns(f: Feature, ds: str, value) -> list[str]:
             f"{_coalesce([e for e in (family, last) if e], 'VARCHAR')} AS {f.fn}"]
 
 
-def build_input(engine: "Engine", study: "StudyConfig", feats: list[Feature], table: str = INPUT) -> tuple[int, dict]:
+def build_input(engine: "Engine", study: "StudyConfig", feats: list[Feature], table: str) -> tuple[int, dict]:
     """Create ``table``: ``_rid, _ds`` and each feature's columns; return its rows and hubs.
 
     An identifier value held by more than ``max_value_frequency`` records (a placeholder
@@ -218,17 +217,18 @@ def build_input(engine: "Engine", study: "StudyConfig", feats: list[Feature], ta
     engine.create(table, " UNION ALL ".join(selects), params)
     hubs = {}
     limit = study.attacker.max_value_frequency
-    for f in feats:
-        if f.family != "identifier":
-            continue
-        engine.create("_pl_hub", f"SELECT {f.k} AS v, count(*) AS n FROM {table} WHERE {f.k} IS NOT NULL "
-                                 f"GROUP BY 1 HAVING count(*) > ?", [limit])
-        values, records = engine.rows("SELECT count(*), coalesce(sum(n), 0) FROM _pl_hub")[0]
-        if values:
-            blanked = [c for c in (f.k, f.t if f.text else None, f.d if f.domains else None) if c]
-            engine.blank(table, blanked, f.k, "SELECT v FROM _pl_hub")
-            hubs[f.kind] = {"values": int(values), "records": int(records)}
-    engine.drop("_pl_hub")
+    with engine.workspace("hubs") as ws:
+        hub = ws.table("_pl_hub")
+        for f in feats:
+            if f.family != "identifier":
+                continue
+            engine.create(hub, f"SELECT {f.k} AS v, count(*) AS n FROM {table} WHERE {f.k} IS NOT NULL "
+                               f"GROUP BY 1 HAVING count(*) > ?", [limit])
+            values, records = engine.rows(f"SELECT count(*), coalesce(sum(n), 0) FROM {hub}")[0]
+            if values:
+                blanked = [c for c in (f.k, f.t if f.text else None, f.d if f.domains else None) if c]
+                engine.blank(table, blanked, f.k, f"SELECT v FROM {hub}")
+                hubs[f.kind] = {"values": int(values), "records": int(records)}
     return engine.count(table), hubs
 
 
@@ -301,7 +301,7 @@ def candidate_rules(feats: list[Feature]) -> tuple[list, list]:
     return rules, prior
 
 
-def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: str = INPUT) -> list[int]:
+def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: str) -> list[int]:
     """Add a hashed key column ``<prefix><j>`` per rule to ``table``; return each rule's pairs.
 
     A key shared by more than ``limit`` records is blanked (it would make ``limit``
@@ -313,14 +313,15 @@ def key_columns(engine: "Engine", rules: list, prefix: str, limit: int, table: s
         exprs.append(f"CASE WHEN {nonnull} THEN {engine.dialect.hash64(*parts)} END AS {prefix}{j}")
     engine.create(table, f"SELECT *, {', '.join(exprs)} FROM {table}")
     counts = []
-    for j in range(len(rules)):
-        col = f"{prefix}{j}"
-        engine.create("_pl_n", f"SELECT {col} AS v, count(*) AS n FROM {table} WHERE {col} IS NOT NULL GROUP BY 1")
-        pairs = engine.scalar("SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM _pl_n WHERE n <= ?", [limit])
-        if engine.scalar("SELECT count(*) FROM _pl_n WHERE n > ?", [limit]):
-            engine.blank(table, [col], col, "SELECT v FROM _pl_n WHERE n > ?", [limit])
-        counts.append(int(pairs))
-    engine.drop("_pl_n")
+    with engine.workspace("keys") as ws:
+        sizes = ws.table("_pl_n")
+        for j in range(len(rules)):
+            col = f"{prefix}{j}"
+            engine.create(sizes, f"SELECT {col} AS v, count(*) AS n FROM {table} WHERE {col} IS NOT NULL GROUP BY 1")
+            pairs = engine.scalar(f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM {sizes} WHERE n <= ?", [limit])
+            if engine.scalar(f"SELECT count(*) FROM {sizes} WHERE n > ?", [limit]):
+                engine.blank(table, [col], col, f"SELECT v FROM {sizes} WHERE n > ?", [limit])
+            counts.append(int(pairs))
     return counts
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
+from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.redact import redact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,14 +64,16 @@ def _identifier_domains(study: "StudyConfig", release: "Release") -> dict[str, l
     return dict(domains)
 
 
+@scratch("idlink")
 def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
-                     show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
+                     show_values: bool = False, reuse: "Links | None" = None, *, ws: Workspace) -> list[dict]:
     """Link any two records whose values of one identifier domain are equal.
 
     Returns the hubs: values held by more than ``max_value_frequency`` records. With
     ``reuse`` (the baseline's links), kinds the release left as leaked are copied.
     """
     limit = study.attacker.max_value_frequency
+    idv = ws.table("_idv")
     hubs = []
     for domain, cols in sorted(_identifier_domains(study, release).items()):
         kind = cols[0].kind
@@ -86,20 +89,20 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
         # value (records of different datasets never share an id, so with one column per
         # dataset there is nothing to remove, and the DISTINCT, a quarter of the cost, goes)
         distinct = "DISTINCT " if len({c.dataset for c in cols}) < len(cols) else ""
-        engine.create("_idv", f"SELECT _rid, _ds, h, ph, count(*) OVER (PARTITION BY h) AS n "
+        engine.create(idv, f"SELECT _rid, _ds, h, ph, count(*) OVER (PARTITION BY h) AS n "
                               f"FROM (SELECT {distinct}_rid, _ds, {engine.dialect.hash_key('v')} AS h, "
                               f"regexp_matches(v, '{PLACEHOLDER_PATTERN}') AS ph FROM ({union}))")
-        counts = engine.rows("SELECT n, count(*) FROM (SELECT h, max(n) AS n FROM _idv GROUP BY h) t GROUP BY n")
+        counts = engine.rows(f"SELECT n, count(*) FROM (SELECT h, max(n) AS n FROM {idv} GROUP BY h) t GROUP BY n")
         relative = relative_hub_limit(dict((int(n), int(k)) for n, k in counts))
         rel = min(limit, relative)
         # a hub: held by more records than the study's limit, than is plausible next to the
         # other values of its domain, or a known placeholder form held by three or more
-        hub_rows = engine.rows("SELECT h, max(n), count(DISTINCT _ds), bool_or(ph) FROM _idv "
+        hub_rows = engine.rows(f"SELECT h, max(n), count(DISTINCT _ds), bool_or(ph) FROM {idv} "
                                "WHERE n > ? OR (ph AND n >= ?) GROUP BY h", [rel, PLACEHOLDER_MIN])
         if hub_rows:
             h = engine.dialect.hash_key("v")
             text = dict(engine.rows(f"SELECT DISTINCT {h}, v FROM ({union}) WHERE {h} IN "
-                                    "(SELECT h FROM _idv WHERE n > ? OR (ph AND n >= ?))", [rel, PLACEHOLDER_MIN]))
+                                    f"(SELECT h FROM {idv} WHERE n > ? OR (ph AND n >= ?))", [rel, PLACEHOLDER_MIN]))
             for h, n, nds, ph in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 v = text[h]
                 reason = ("max_value_frequency" if n > limit else "placeholder" if ph
@@ -109,10 +112,9 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
                              "limit": int(rel)})
         engine.execute(
             f"INSERT INTO {quote(edges)} SELECT l._rid, r._rid, 'identifiers', ?, l._ds, r._ds, NULL "
-            "FROM (SELECT * FROM _idv WHERE n > 1 AND n <= ? AND NOT (ph AND n >= ?)) l "
-            "JOIN (SELECT * FROM _idv WHERE n > 1 AND n <= ? AND NOT (ph AND n >= ?)) r "
+            f"FROM (SELECT * FROM {idv} WHERE n > 1 AND n <= ? AND NOT (ph AND n >= ?)) l "
+            f"JOIN (SELECT * FROM {idv} WHERE n > 1 AND n <= ? AND NOT (ph AND n >= ?)) r "
             "ON l.h = r.h AND l._rid < r._rid", [kind, rel, PLACEHOLDER_MIN, rel, PLACEHOLDER_MIN])
-    engine.drop("_idv")
     return hubs
 
 
@@ -159,8 +161,9 @@ def relative_hub_limit(counts: dict[int, int]) -> int:
     return max(RELATIVE_FLOOR, RELATIVE_FACTOR * p99)
 
 
+@scratch("qilink")
 def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
-                           show_values: bool = False, reuse: "Links | None" = None) -> list[dict]:
+                           show_values: bool = False, reuse: "Links | None" = None, *, ws: Workspace) -> list[dict]:
     """Link records of different datasets that agree exactly on a quasi-identifier set.
 
     For each configured set of kinds, records of two *different* datasets are linked when
@@ -169,6 +172,7 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
     held by more than ``max_value_frequency`` records in all is a hub.
     """
     a = study.attacker
+    qv, qc, qt, qok = (ws.table(t) for t in ("_qv", "_qc", "_qt", "_qok"))
     hubs = []
     datasets = sorted({c.dataset for c in release.columns})
     for qset in a.quasi_identifier_sets:
@@ -195,29 +199,28 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
             continue
         source = " UNION ALL ".join(parts)
         # combinations are grouped and joined as 128-bit MD5 numbers; hub text is fetched back
-        engine.create("_qv", f"SELECT _rid, _ds, {engine.dialect.hash_key('t')} AS k FROM ({source})", params)
-        engine.create("_qc", "SELECT k, _ds, count(*) AS n FROM _qv GROUP BY k, _ds")
-        engine.create("_qt", "SELECT k, sum(n) AS n, count(*) AS nds FROM _qc GROUP BY k")
-        hub_rows = engine.rows("SELECT k, n, nds FROM _qt WHERE n > ?", [a.max_value_frequency])
+        engine.create(qv, f"SELECT _rid, _ds, {engine.dialect.hash_key('t')} AS k FROM ({source})", params)
+        engine.create(qc, f"SELECT k, _ds, count(*) AS n FROM {qv} GROUP BY k, _ds")
+        engine.create(qt, f"SELECT k, sum(n) AS n, count(*) AS nds FROM {qc} GROUP BY k")
+        hub_rows = engine.rows(f"SELECT k, n, nds FROM {qt} WHERE n > ?", [a.max_value_frequency])
         if hub_rows:
             h = engine.dialect.hash_key("t")
             text = dict(engine.rows(f"SELECT DISTINCT {h}, t FROM ({source}) WHERE {h} IN "
-                                    "(SELECT k FROM _qt WHERE n > ?)", params + [a.max_value_frequency]))
+                                    f"(SELECT k FROM {qt} WHERE n > ?)", params + [a.max_value_frequency]))
             for k, n, nds in sorted(hub_rows, key=lambda r: (-r[1], text[r[0]])):
                 values = text[k].split(chr(31))[1::2]
                 shown = " + ".join(values if show_values else (redact(v) for v in values))
                 hubs.append({"linker": "quasi_identifiers", "rule": rule, "domain": None,
                              "records": int(n), "datasets": int(nds), "value": shown})
-        engine.create("_qok", "SELECT v._rid, v._ds, v.k FROM _qv v JOIN _qc c ON c.k = v.k AND c._ds = v._ds "
-                      "JOIN _qt t ON t.k = v.k WHERE c.n <= ? AND t.n <= ? AND t.nds > 1",
+        engine.create(qok, f"SELECT v._rid, v._ds, v.k FROM {qv} v JOIN {qc} c ON c.k = v.k AND c._ds = v._ds "
+                      f"JOIN {qt} t ON t.k = v.k WHERE c.n <= ? AND t.n <= ? AND t.nds > 1",
                       [a.max_class_size, a.max_value_frequency])
         engine.execute(
             f"INSERT INTO {quote(edges)} SELECT least(l._rid, r._rid), greatest(l._rid, r._rid), "
             "'quasi_identifiers', ?, "
             "CASE WHEN l._rid < r._rid THEN l._ds ELSE r._ds END, "
             "CASE WHEN l._rid < r._rid THEN r._ds ELSE l._ds END, NULL "
-            "FROM _qok l JOIN _qok r ON l.k = r.k AND l._ds < r._ds", [rule])
-    engine.drop("_qv", "_qc", "_qt", "_qok")
+            f"FROM {qok} l JOIN {qok} r ON l.k = r.k AND l._ds < r._ds", [rule])
     return hubs
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from linkrisk.dialect import Dialect
 from linkrisk.engine import quote
+from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.tables import ROW, ColumnRef, normalised_table  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -310,11 +311,11 @@ def ric_divisions() -> pd.DataFrame:
 def load_ric_years(engine: "Engine") -> None:
     """Table ``_ric_years(k)``: division code + year, for every year the code was valid;
     and ``_ric_codes(code)``: every division code ever assigned."""
-    engine.register_frame("_ric_divisions_df", ric_divisions())
-    engine.create("_ric_years", "SELECT DISTINCT code || CAST(y AS VARCHAR) AS k FROM _ric_divisions_df, "
-                                "range(1880, 2101) t(y) WHERE y BETWEEN first_year AND last_year")
-    engine.create("_ric_codes", "SELECT DISTINCT code FROM _ric_divisions_df")
-    engine.drop("_ric_divisions_df")
+    with engine.workspace("ric") as ws:
+        divisions = ws.register_frame("_ric_divisions_df", ric_divisions())
+        engine.create("_ric_years", f"SELECT DISTINCT code || CAST(y AS VARCHAR) AS k FROM {divisions}, "
+                                    "range(1880, 2101) t(y) WHERE y BETWEEN first_year AND last_year")
+        engine.create("_ric_codes", f"SELECT DISTINCT code FROM {divisions}")
 
 
 def ric_well_formed(v: str, d: Dialect) -> str:
@@ -499,12 +500,12 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
     values: list[str] = []
     if union:
         values = [r[0] for r in engine.rows(f"SELECT k FROM ({union}) ORDER BY k")]
-    engine.register_frame("_phone_map_df", phone_mapping(values, settings.phone_region)
-                          if values else pd.DataFrame({"k": pd.Series([], dtype=str),
-                                                       "e164": pd.Series([], dtype=str),
-                                                       "ok": pd.Series([], dtype=bool)}))
-    engine.create("_phone_map", "SELECT * FROM _phone_map_df")
-    engine.drop("_phone_map_df")
+    with engine.workspace("phones") as ws:
+        mapped = ws.register_frame("_phone_map_df", phone_mapping(values, settings.phone_region)
+                                   if values else pd.DataFrame({"k": pd.Series([], dtype=str),
+                                                                "e164": pd.Series([], dtype=str),
+                                                                "ok": pd.Series([], dtype=bool)}))
+        engine.create("_phone_map", f"SELECT * FROM {mapped}")
 
     union = ""
     if settings.transliterate_names:
@@ -512,13 +513,14 @@ def build_mappings(engine: "Engine", study, columns: list[ColumnRef], raw_table,
         union = " UNION ".join(
             f"SELECT DISTINCT {_clean(quote(c.column), d)} AS k FROM {quote(raw_table(c.dataset_index))}"
             for c in name_cols)
-    engine.create("_han", f"SELECT k FROM ({union}) WHERE regexp_matches(k, '{d.han}')" if union
-                  else "SELECT CAST(NULL AS VARCHAR) AS k WHERE false")
-    pinyin_sql(engine, "_han", "_pinyin_map")
-    engine.drop("_han")
+    with engine.workspace("han") as ws:
+        han = ws.create("_han", f"SELECT k FROM ({union}) WHERE regexp_matches(k, '{d.han}')" if union
+                        else "SELECT CAST(NULL AS VARCHAR) AS k WHERE false")
+        pinyin_sql(engine, han, "_pinyin_map")
 
 
-def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
+@scratch("pinyin")
+def pinyin_sql(engine: "Engine", source: str, target: str, *, ws: Workspace) -> None:
     """Create ``target(k, latin)``: :func:`pinyin_mapping` of every ``k`` of ``source``, in SQL.
 
     Only the distinct characters leave the engine (for ``pypinyin``); names are put
@@ -527,26 +529,26 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
     """
     compounds = ", ".join(f"'{c}'" for c in COMPOUND_SURNAMES)
     d = engine.dialect
+    names, chars_table, readings = ws.table("_pnames"), ws.table("_pchars"), ws.table("_pyc")
     # a name of Han characters only (white space aside) is read family name first; any
     # other name part by part, separators becoming spaces
-    engine.create("_pnames", f"""
+    engine.create(names, f"""
         SELECT k, kc, {d.regexp_full_match('kc', d.han + '+')} AS all_han,
                CASE WHEN length(kc) > 2 AND left(kc, 2) IN ({compounds}) THEN 2 ELSE 1 END AS nf
         FROM (SELECT DISTINCT k, {d.regexp_replace_all('k', _SPACE + '+', '')} AS kc FROM {quote(source)} WHERE k IS NOT NULL)""")
-    engine.create("_pchars", """
+    engine.create(chars_table, f"""
         SELECT k, i, substr(s, i, 1) AS ch, all_han, nf FROM (
             SELECT k, CASE WHEN all_han THEN kc ELSE k END AS s, all_han, nf,
-                   unnest(range(1, length(CASE WHEN all_han THEN kc ELSE k END) + 1)) AS i FROM _pnames)""")
-    chars = [r[0] for r in engine.rows("SELECT DISTINCT ch FROM _pchars")]
+                   unnest(range(1, length(CASE WHEN all_han THEN kc ELSE k END) + 1)) AS i FROM {names})""")
+    chars = [r[0] for r in engine.rows(f"SELECT DISTINCT ch FROM {chars_table}")]
     sep = re.compile(NAME_SEPARATORS)
-    engine.register_frame("_pyc_df", pd.DataFrame({
+    frame = ws.register_frame("_pyc_df", pd.DataFrame({
         "ch": chars, "py": [" " if sep.fullmatch(ch) else _char_pinyin(ch) for ch in chars],
         "sur": [SURNAME_READINGS.get(ch) for ch in chars]}))
-    engine.create("_pyc", "SELECT CAST(ch AS VARCHAR) AS ch, CAST(py AS VARCHAR) AS py, "
-                          "CAST(sur AS VARCHAR) AS sur FROM _pyc_df")
-    engine.drop("_pyc_df")
+    engine.create(readings, "SELECT CAST(ch AS VARCHAR) AS ch, CAST(py AS VARCHAR) AS py, "
+                            f"CAST(sur AS VARCHAR) AS sur FROM {frame}")
     engine.create(target, f"""
-        WITH c AS (SELECT p.k, p.i, p.all_han, p.nf, y.py, y.sur FROM _pchars p JOIN _pyc y USING (ch)),
+        WITH c AS (SELECT p.k, p.i, p.all_han, p.nf, y.py, y.sur FROM {chars_table} p JOIN {readings} y USING (ch)),
         han_names AS (
             SELECT k, CASE WHEN any_value(nf) = 1
                            THEN coalesce(max(sur) FILTER (WHERE i = 1), max(py) FILTER (WHERE i = 1))
@@ -558,7 +560,6 @@ def pinyin_sql(engine: "Engine", source: str, target: str) -> None:
             FROM c WHERE NOT all_han GROUP BY k)
         SELECT k, family || CASE WHEN given <> '' THEN ' ' || given ELSE '' END AS latin FROM han_names
         UNION ALL SELECT k, latin FROM other""")
-    engine.drop("_pnames", "_pchars", "_pyc")
 
 
 def _phone_fast_sql(k: str, region: str) -> str:

@@ -59,7 +59,8 @@ from typing import TYPE_CHECKING, Callable
 
 from linkrisk.engine import quote
 from linkrisk.errors import MissingDependencyError
-from linkrisk.features import INPUT, Feature, build_input, candidate_rules, features, key_columns, within_budget
+from linkrisk.engine.workspace import Workspace, scratch
+from linkrisk.features import Feature, build_input, candidate_rules, features, key_columns, within_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.dialect import Dialect
@@ -211,10 +212,11 @@ def _person_name_levels(f: Feature, lv, d: "Dialect") -> list:
 
 
 # blocking -------------------------------------------------------------------------------
-def _prior(engine: "Engine", prior_counts: list[int], n_records: int) -> tuple[float, int]:
-    """Probability that two random records match, from the strict rules' distinct pairs."""
+def _prior(engine: "Engine", prior_counts: list[int], n_records: int, table: str) -> tuple[float, int]:
+    """Probability that two random records match, from the strict rules' distinct pairs
+    (their keys ``_p<j>`` in the input ``table``)."""
     total = n_records * (n_records - 1) / 2
-    parts = [f"SELECT l._rid AS a, r._rid AS b FROM {INPUT} l JOIN {INPUT} r ON l._p{j} = r._p{j} "
+    parts = [f"SELECT l._rid AS a, r._rid AS b FROM {table} l JOIN {table} r ON l._p{j} = r._p{j} "
              "AND l._rid < r._rid" for j, n in enumerate(prior_counts) if n]
     found = int(engine.scalar(f"SELECT count(*) FROM (SELECT DISTINCT a, b FROM ({' UNION ALL '.join(parts)}))")) \
         if parts else 0
@@ -279,13 +281,13 @@ def em_prior(histogram: list[tuple[float, int]], total_pairs: float, start: floa
     return lam, max_iterations
 
 
-def _em_rules(engine: "Engine", feats: list[Feature]) -> list[tuple[str, str, set, int]]:
+def _em_rules(engine: "Engine", feats: list[Feature], table: str) -> list[tuple[str, str, set, int]]:
     """Training rules (exact agreement on one kind) until every comparison is trained once."""
     pref = {"date": 0, "name": 1, "person_name": 1, "postcode": 2, "address": 3, "identifier": 4}
     cands = []
     for f in sorted(feats, key=lambda f: (pref.get(f.family, 5), feats.index(f))):
         col = f.t if f.text else f.k
-        n = engine.scalar(f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {INPUT} "
+        n = engine.scalar(f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {table} "
                           f"WHERE {col} IS NOT NULL GROUP BY {col})")
         if n >= MIN_EM_PAIRS:
             cands.append((f.kind, f"l.{col} = r.{col}", {f.kind}, int(n)))
@@ -303,8 +305,9 @@ def _em_rules(engine: "Engine", feats: list[Feature]) -> list[tuple[str, str, se
 
 
 # the linker -----------------------------------------------------------------------------
+@scratch("splink")
 def link_probabilistic(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
-                       progress: Callable[[str], None] | None = None) -> dict:
+                       progress: Callable[[str], None] | None = None, *, ws: Workspace) -> dict:
     """Link records with a Splink model trained on the released data; insert the links.
 
     Parameters
@@ -360,18 +363,9 @@ def link_probabilistic(engine: "Engine", study: "StudyConfig", release: "Release
                       seconds=round(time.perf_counter() - t0, 3))
         return report
     say("gathering the released columns")
-    n, hubs = build_input(engine, study, feats)
-    limit = study.attacker.max_value_frequency
-    rules, prior_rules = candidate_rules(feats)
-    counts = key_columns(engine, rules, "_b", limit)
-    prior_counts = key_columns(engine, prior_rules, "_p", limit)
-    keep, report["blocking_rules"], used = within_budget(rules, counts, max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD * n))
-    kept = [f"l._b{j} = r._b{j}" for j in keep]
-    prior, found = _prior(engine, prior_counts, n)
-    report.update(records=n, hubs=hubs, prior=prior, prior_pairs=found, prior_recall=PRIOR_RECALL,
-                  comparisons=[{"kind": f.kind, "levels": f.family} for f in feats])
+    table = ws.table("_pl_input")  # the records, one row each, with their comparison columns
+    n, kept, used = _blocking(engine, study, feats, table, report)
     if not kept or n < 2:
-        engine.drop(INPUT)
         report.update(seconds=round(time.perf_counter() - t0, 3))
         return report
 
@@ -379,57 +373,89 @@ def link_probabilistic(engine: "Engine", study: "StudyConfig", release: "Release
         link_type="dedupe_only", unique_id_column_name="_rid",
         comparisons=[_comparison(f, engine.dialect, engine.dialect_expr) for f in feats],
         blocking_rules_to_generate_predictions=kept,
-        probability_two_random_records_match=prior, additional_columns_to_retain=["_ds"],
+        probability_two_random_records_match=report["prior"], additional_columns_to_retain=["_ds"],
         retain_matching_columns=False, retain_intermediate_calculation_columns=False,
         max_iterations=EM_ITERATIONS[0])
     db_api = engine.splink_api()
     with _quiet_splink():
         try:
-            linker = Linker(db_api.register(engine.splink_table(INPUT)), settings, log_level=None)
-            u_pairs = float(min(U_PAIRS[1], max(U_PAIRS[0], 2 * n)))
-            say(f"training u by random sampling ({u_pairs:,.0f} pairs)")
-            linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=int(study.seed), num_chunks=1)
-            em = _em_rules(engine, feats)
-            report["training_rules"] = []
-            for i, (name, sql, _, pairs) in enumerate(em, 1):
-                say(f"EM on blocking rule {i}/{len(em)} ({name})")
-                linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(engine.splink_table(INPUT)), model,
-                                                                              log_level=None),
-                                                 sql, EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None)
-                if iterations:
-                    report["training_rules"].append({"rule": name, "max_iterations": iterations})
+            linker = Linker(db_api.register(engine.splink_table(table)), settings, log_level=None)
+            linker = _train(engine, study, feats, table, linker, db_api, n, report, say)
             say(f"predicting ({used:,} candidate pairs at most)")
-            blocked = linker.inference.compute_blocked_pairs_for_predict()
-            report["pairs_scored"] = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
-            predictions = linker.inference.predict(warning_mode="never")
-            # the Bayes factor of each pair (log2): its match weight less the prior's log odds
-            scored = f"(SELECT *, match_weight - ? AS _lbf FROM {predictions.physical_name})"
-            start = [math.log2(prior / (1 - prior))]
-            hist = engine.rows(f"SELECT round(_lbf, 2), count(*) FROM {scored} GROUP BY 1", start)
-            prior, iterations = em_prior(hist, n * (n - 1) / 2, prior)
-            report.update(prior=prior, prior_start=report["prior"], prior_em_iterations=iterations)
-            # p = 1 / (1 + 2^-(lbf + log2 odds)), at the prior learnt
-            p_sql = "round(1 / (1 + pow(2, -(_lbf + ?))), 10)"
-            odds = math.log2(prior / (1 - prior))
-            engine.execute(
-                f"INSERT INTO {quote(edges)} SELECT least(_rid_l, _rid_r), greatest(_rid_l, _rid_r), "
-                "'probabilistic', ?, CASE WHEN _rid_l < _rid_r THEN _ds_l ELSE _ds_r END, "
-                f"CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, {p_sql} "
-                f"FROM {scored} WHERE {p_sql} >= ?",
-                [f"splink p>={threshold:g}", odds] + start + [odds, threshold])
-            report["links"] = int(engine.scalar(f"SELECT count(*) FROM {scored} WHERE {p_sql} >= ?",
-                                                start + [odds, threshold]))
-            if study.truth is not None:  # for the F1 curve by threshold (linkrisk.truth.threshold_curve)
-                floor = min(threshold, CURVE_FLOOR)
-                engine.create(scored_table(edges), f"SELECT least(_rid_l, _rid_r) AS a, greatest(_rid_l, _rid_r) AS b, "
-                                                   f"{p_sql} AS p FROM {scored} WHERE {p_sql} >= ?",
-                              [odds] + start + [odds, floor])
+            _predict(engine, study, edges, linker, n, report)
             report["m_u"] = _m_u(linker.misc.save_model_to_json(), {f.col: f.kind for f in feats})
         finally:
             db_api.delete_tables_created_by_splink_from_db()
-            engine.drop(INPUT)
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _blocking(engine: "Engine", study: "StudyConfig", feats: list[Feature], table: str,
+              report: dict) -> tuple[int, list[str], int]:
+    """Build the input ``table``, its blocking keys and the prior; return the records,
+    the blocking rules kept within the pair budget, and their candidate pairs."""
+    n, hubs = build_input(engine, study, feats, table)
+    limit = study.attacker.max_value_frequency
+    rules, prior_rules = candidate_rules(feats)
+    counts = key_columns(engine, rules, "_b", limit, table)
+    prior_counts = key_columns(engine, prior_rules, "_p", limit, table)
+    keep, report["blocking_rules"], used = within_budget(rules, counts, max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD * n))
+    prior, found = _prior(engine, prior_counts, n, table)
+    report.update(records=n, hubs=hubs, prior=prior, prior_pairs=found, prior_recall=PRIOR_RECALL,
+                  comparisons=[{"kind": f.kind, "levels": f.family} for f in feats])
+    return n, [f"l._b{j} = r._b{j}" for j in keep], used
+
+
+def _train(engine: "Engine", study: "StudyConfig", feats: list[Feature], table: str, linker, db_api, n: int,
+           report: dict, say):
+    """u by random sampling, then m by EM, one session per training rule; returns the linker."""
+    from splink import Linker
+
+    u_pairs = float(min(U_PAIRS[1], max(U_PAIRS[0], 2 * n)))
+    say(f"training u by random sampling ({u_pairs:,.0f} pairs)")
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=int(study.seed), num_chunks=1)
+    em = _em_rules(engine, feats, table)
+    report["training_rules"] = []
+    for i, (name, sql, _, pairs) in enumerate(em, 1):
+        say(f"EM on blocking rule {i}/{len(em)} ({name})")
+        linker, iterations = _em_session(linker, lambda model: Linker(db_api.register(engine.splink_table(table)), model,
+                                                                      log_level=None),
+                                         sql, EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None)
+        if iterations:
+            report["training_rules"].append({"rule": name, "max_iterations": iterations})
+    return linker
+
+
+def _predict(engine: "Engine", study: "StudyConfig", edges: str, linker, n: int, report: dict) -> None:
+    """Score the blocked pairs, learn the prior by EM over their Bayes factors, and insert
+    the pairs at or above the threshold into ``edges`` (and, with a truth file, keep the
+    pairs from CURVE_FLOOR up for the F1 curve)."""
+    threshold, prior = float(study.attacker.match_threshold), report["prior"]
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    report["pairs_scored"] = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
+    predictions = linker.inference.predict(warning_mode="never")
+    # the Bayes factor of each pair (log2): its match weight less the prior's log odds
+    scored = f"(SELECT *, match_weight - ? AS _lbf FROM {predictions.physical_name})"
+    start = [math.log2(prior / (1 - prior))]
+    hist = engine.rows(f"SELECT round(_lbf, 2), count(*) FROM {scored} GROUP BY 1", start)
+    prior, iterations = em_prior(hist, n * (n - 1) / 2, prior)
+    report.update(prior=prior, prior_start=report["prior"], prior_em_iterations=iterations)
+    # p = 1 / (1 + 2^-(lbf + log2 odds)), at the prior learnt
+    p_sql = "round(1 / (1 + pow(2, -(_lbf + ?))), 10)"
+    odds = math.log2(prior / (1 - prior))
+    engine.execute(
+        f"INSERT INTO {quote(edges)} SELECT least(_rid_l, _rid_r), greatest(_rid_l, _rid_r), "
+        "'probabilistic', ?, CASE WHEN _rid_l < _rid_r THEN _ds_l ELSE _ds_r END, "
+        f"CASE WHEN _rid_l < _rid_r THEN _ds_r ELSE _ds_l END, {p_sql} "
+        f"FROM {scored} WHERE {p_sql} >= ?",
+        [f"splink p>={threshold:g}", odds] + start + [odds, threshold])
+    report["links"] = int(engine.scalar(f"SELECT count(*) FROM {scored} WHERE {p_sql} >= ?",
+                                        start + [odds, threshold]))
+    if study.truth is not None:  # for the F1 curve by threshold (linkrisk.truth.threshold_curve)
+        floor = min(threshold, CURVE_FLOOR)
+        engine.create(scored_table(edges), f"SELECT least(_rid_l, _rid_r) AS a, greatest(_rid_l, _rid_r) AS b, "
+                                           f"{p_sql} AS p FROM {scored} WHERE {p_sql} >= ?",
+                      [odds] + start + [odds, floor])
 
 
 def _em_session(linker, rebuild, rule: str, max_pairs: float | None):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
+from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.population import dankar_estimate
 from linkrisk.uniqueness import (stats_from_histogram, class_size_counts, equivalence_classes,
                                  journalist_matches, uniqueness_curve)
@@ -51,8 +52,8 @@ def default_questions(study: "StudyConfig", loaded: "Loaded") -> list[tuple[str,
 
 
 def _profiles_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "ScenarioResult",
-                    kinds: list[str]) -> str:
-    """Table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded).
+                    kinds: list[str], ws: "Workspace") -> str:
+    """The workspace's table ``_profiles``: one row per baseline entity, the smallest value of each kind (coded).
 
     One pass: each dataset's records with one column per kind (the smallest of the
     dataset's columns of that kind), joined once to the entities and grouped by entity.
@@ -74,12 +75,12 @@ def _profiles_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", ba
                          f"FROM {quote(table)}")
     # the smallest value as text (binary order, the same in every engine), then coded
     aggs = ", ".join(f"{engine.dialect.hash_key(f'min(u.k{j})')} AS {quote(k)}" for j, k in enumerate(kinds))
-    engine.create("_profiles", f"SELECT l.e, {aggs} FROM ({' UNION ALL '.join(parts)}) u "
-                               f"JOIN {lab} l USING (_rid) GROUP BY l.e")
-    return "_profiles"
+    return ws.create("_profiles", f"SELECT l.e, {aggs} FROM ({' UNION ALL '.join(parts)}) u "
+                                  f"JOIN {lab} l USING (_rid) GROUP BY l.e")
 
 
-def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", loaded: "Loaded") -> dict[str, str]:
+def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", loaded: "Loaded",
+           ws: "Workspace") -> dict[str, str]:
     """Per dataset, a table ``_risk<i>`` holding a 128-bit MD5 number of each
     quasi-identifier column (named by its kind): grouping on integers is several times
     faster than on text. (DuckDB's 64-bit ``hash()`` collided on real-looking data.)"""
@@ -90,8 +91,7 @@ def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", l
         if not cols:
             continue
         sel = ", ".join(f"{engine.dialect.hash_key(c.value)} AS {quote(k)}" for k, c in cols)
-        engine.create(f"_risk{i}", f"SELECT {sel} FROM {quote(cols[0][1].table)}")
-        tables[name] = f"_risk{i}"
+        tables[name] = ws.create(f"_risk{i}", f"SELECT {sel} FROM {quote(cols[0][1].table)}")
     return tables
 
 
@@ -101,7 +101,9 @@ def _columns(coded: dict[str, str], dataset: str, kinds: list[str]):
     return coded[dataset], list(kinds)
 
 
-def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "ScenarioResult") -> dict:
+@scratch("risk")
+def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "ScenarioResult", *,
+           ws: "Workspace") -> dict:
     """Uniqueness entries, journalist matches and uniqueness curves for a study.
 
     Returns
@@ -113,7 +115,7 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
     questions = ([(r.dataset, list(r.quasi_identifiers),
                    r.sampling_fraction if r.sampling_fraction is not None else study.dataset(r.dataset).sampling_fraction)
                   for r in study.risk] if study.risk else default_questions(study, loaded))
-    coded = _coded(engine, study, baseline, loaded)
+    coded = _coded(engine, study, baseline, loaded, ws)
     entries = []
     for dataset, kinds, fraction in questions:
         if dataset not in loaded.rows:
@@ -145,7 +147,7 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
         if table is not None:
             curves[name] = uniqueness_curve(engine, table, cols, labels=kinds)
     if all_kinds and baseline.links.pairs:  # without links a profile is just a record
-        prof = _profiles_table(engine, study, loaded, baseline, all_kinds)
+        prof = _profiles_table(engine, study, loaded, baseline, all_kinds, ws)
         cols = [quote(k)[1:-1] for k in all_kinds]
         stats = equivalence_classes(engine, prof, cols)
         entries.append({"dataset": PROFILES, "quasi_identifiers": all_kinds, **_stats(stats)})
@@ -165,7 +167,6 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
                 continue
             m = journalist_matches(engine, ta, ca, tb, cb)
             journalist.append({"dataset": a, "population": b, "quasi_identifiers": shared, **m})
-    engine.drop("_profiles", *coded.values())
     return {"uniqueness": entries, "journalist": journalist, "curves": curves}
 
 

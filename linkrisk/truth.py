@@ -172,20 +172,19 @@ def threshold_curve(engine: "Engine", edges: str, scored: str, persons: str, n_r
     Christen (2012), "Data Matching", section 7.3.
     """
     out = []
-    try:
+    with engine.workspace("curve") as ws:
+        pairs, labels = ws.table("_curve_pairs"), ws.table("_curve_labels")
         for t in thresholds:
-            engine.create("_curve_pairs", f"SELECT a, b FROM {quote(edges)} WHERE linker <> 'probabilistic' "
-                                          f"UNION ALL SELECT a, b FROM {quote(scored)} WHERE p >= ?", [t])
-            engine.components_table("_curve_pairs", n_records, "_curve_labels")
+            engine.create(pairs, f"SELECT a, b FROM {quote(edges)} WHERE linker <> 'probabilistic' "
+                                 f"UNION ALL SELECT a, b FROM {quote(scored)} WHERE p >= ?", [t])
+            engine.components_table(pairs, n_records, labels)
             predicted = engine.scalar("SELECT CAST(coalesce(sum(c * (c - 1)), 0) AS BIGINT) FROM "
-                                      "(SELECT e, count(*) AS c FROM _curve_labels GROUP BY e) t") // 2
+                                      f"(SELECT e, count(*) AS c FROM {labels} GROUP BY e) t") // 2
             correct = engine.scalar(f"SELECT CAST(coalesce(sum(c * (c - 1)), 0) AS BIGINT) FROM "
-                                    f"(SELECT l.e, p.p, count(*) AS c FROM _curve_labels l JOIN {quote(persons)} p "
+                                    f"(SELECT l.e, p.p, count(*) AS c FROM {labels} l JOIN {quote(persons)} p "
                                     "USING (_rid) GROUP BY l.e, p.p) t") // 2
             p = correct / predicted if predicted else None
             r = correct / true_pairs if true_pairs else None
             f1 = 2 * p * r / (p + r) if p is not None and r is not None and p + r > 0 else None
             out.append({"threshold": t, "pair_precision": p, "pair_recall": r, "f1": f1})
-    finally:
-        engine.drop("_curve_pairs", "_curve_labels")
     return out

@@ -169,21 +169,23 @@ def test_the_check_finds_a_dialect_function_written_directly():
     assert as_spark(nested) == "regexp_matches(try_to_timestamp(x, 'yyyyMMdd'), '^(?:[0-9]+)$')"
 
 
-def test_every_statement_of_a_run_is_portable(tmp_path):
+@pytest.fixture(scope="module")
+def statements(tmp_path_factory):
+    """Every statement of two DuckDB runs (marking dialect): every technique under the
+    exact linkers (with what-matters and risk), and every linker that runs on Spark on
+    the baseline (the traces linker is refused there: docs/spark.md)."""
     from linkrisk.face import FACE_TECHNIQUES
     from linkrisk.pseudonymise import TECHNIQUES
     from linkrisk.trajectory import TRACE_TECHNIQUES
 
+    tmp_path = tmp_path_factory.mktemp("portable")
     synth.generate(150, seed=2, out=tmp_path)
     params = {"mask": {"keep_first": 3}, "generalise": {"level": 3}, "salted_hash": {"key_scope": "dataset"},
               "keyed_hash": {"key_scope": "dataset"}, "deterministic_encryption": {"key_scope": "global"},
               "tokenise": {"key_scope": "global"}}
     # trace and face-template techniques are refused on Spark with their columns (docs/spark.md)
     spark_techniques = sorted(set(TECHNIQUES) - set(TRACE_TECHNIQUES) - set(FACE_TECHNIQUES))
-    statements = []
-    # two runs: every technique under the exact linkers (with what-matters and risk), and
-    # every linker that runs on Spark on the baseline (the traces linker is refused there:
-    # docs/spark.md)
+    out = []
     for linkers, techniques in ((["identifiers", "quasi_identifiers"], spark_techniques),
                                 (["identifiers", "quasi_identifiers", "probabilistic", "classic"], [])):
         study = lr.Study.from_toml(tmp_path / "study.toml")
@@ -195,7 +197,11 @@ def test_every_statement_of_a_run_is_portable(tmp_path):
         engine = RecordingEngine()  # a result closes its engine
         with study.run(engine=engine) as result:
             result.export_entities(tmp_path / f"entities-{len(linkers)}")
-        statements += engine.statements
+        out += engine.statements
+    return out
+
+
+def test_every_statement_of_a_run_is_portable(statements):
     assert len(statements) > 300  # the run did run: load, normalise, every scenario
     # the dialect was asked: hashing, dates, regular expressions, characters
     assert sum(OPEN in s for s in statements) > 50
@@ -207,3 +213,24 @@ def test_every_statement_of_a_run_is_portable(tmp_path):
             problems.setdefault("; ".join(why), sql[:200])
     assert direct == {}
     assert problems == {}
+
+
+# Tables with fixed names a run may create: those that pass between stages (the truth
+# and persons tables, the normalisers' mapping tables), and scratch tables named after a
+# table that is itself unique to its scenario or counted (enrichment's masks, the Bloom
+# filter's per-column copy, the uniqueness curve's rest). Every other scratch table is a
+# workspace's (linkrisk/engine/workspace.py): its name starts _<label><n>_.
+SHARED = {"_truth", "_persons", "_ric_years", "_ric_codes", "_phone_map", "_pinyin_map"}
+DERIVED = re.compile(r"_masks_\w+|_clk_\w+_[0-9]+|_curve_rest[0-9]+_next")
+WORKSPACE = re.compile(r"_[a-z]+[0-9]+_\w+")
+
+
+def test_scratch_tables_live_in_workspaces(statements):
+    made = set()
+    for sql in statements:
+        statement, _ = to_spark(as_spark(sql))
+        if statement.kind in ("create_table", "create_empty", "create_view", "insert") and statement.name:
+            made.add(statement.name)
+    scratch = {t for t in made if t.startswith("_")}
+    assert {t for t in scratch if WORKSPACE.fullmatch(t)}  # the workspaces were used
+    assert sorted(t for t in scratch if not (t in SHARED or DERIVED.fullmatch(t) or WORKSPACE.fullmatch(t))) == []

@@ -194,7 +194,7 @@ def test_the_demonstration_reads_each_columns_own_first_candidates(monkeypatch):
     # only, nid2 in every row; nid2's first record holds an ID of another district
     # (110102) than its address (110101), so it is not recovered. Reading nid2's first
     # candidates (not reusing what was read for nid's) must pick that record.
-    from linkrisk import attack
+    from linkrisk import attack_space as attack
 
     monkeypatch.setattr(attack, "DEMO_CAP", 1)  # profiles read for 8 candidates at first
     n = 20

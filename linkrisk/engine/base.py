@@ -226,9 +226,8 @@ class Engine(ABC):
         """
         labels = self.component_labels(pairs_table, n_nodes)
         frame = pd.DataFrame({"_rid": np.arange(1, n_nodes + 1, dtype=np.int64), "e": labels.astype(np.int64)})
-        self.register_frame("_cc_frame", frame)
-        self.create(table, "SELECT _rid, e FROM _cc_frame")
-        self.drop("_cc_frame")
+        with self.workspace("cc") as ws:
+            self.create(table, f"SELECT _rid, e FROM {ws.register_frame('_cc_frame', frame)}")
         return table
 
     def write_csv(self, sql: str, path: Path, params: Sequence[Any] | None = None) -> None:
@@ -261,6 +260,13 @@ class Engine(ABC):
         return table
 
     # Conveniences built on the primitives above -------------------------------------
+    def workspace(self, label: str = "ws"):
+        """A :class:`~linkrisk.engine.workspace.Workspace` on this engine: scratch tables
+        under a prefix of their own, dropped when it closes (``with engine.workspace("link") as ws``)."""
+        from linkrisk.engine.workspace import Workspace
+
+        return Workspace(self, label)
+
     def create(self, table: str, sql: str, params: Sequence[Any] | None = None) -> None:
         """``CREATE OR REPLACE TABLE table AS sql``."""
         self.execute(f"CREATE OR REPLACE TABLE {quote(table)} AS {sql}", params)

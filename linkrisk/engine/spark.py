@@ -454,10 +454,9 @@ class SparkEngine(Engine):
     # graph ---------------------------------------------------------------------------
     def component_labels(self, pairs_table: str, n_nodes: int) -> np.ndarray:
         """:meth:`components_table`, brought to the driver (for small graphs and tests)."""
-        self.components_table(pairs_table, n_nodes, "_cc_labels")
-        out = self.arrays("SELECT e FROM _cc_labels ORDER BY _rid")["e"].astype(np.int64)
-        self.drop("_cc_labels")
-        return out
+        with self.workspace("cc") as ws:
+            labels = self.components_table(pairs_table, n_nodes, ws.table("_cc_labels"))
+            return self.arrays(f"SELECT e FROM {labels} ORDER BY _rid")["e"].astype(np.int64)
 
     def components_table(self, pairs_table: str, n_nodes: int, table: str) -> str:
         """Connected components in the cluster, by min-label propagation with pointer
