@@ -46,7 +46,8 @@ from collections import Counter
 
 import numpy as np
 
-from linkrisk.population import _ewens_theta, _histogram, _pitman_loglik, fit_pitman, zayatz
+from linkrisk.pitman import _ewens_theta, _pitman_loglik, fit_pitman
+from linkrisk.population_sample import class_histogram as _histogram, zayatz
 
 FRACTIONS = (0.02, 0.05, 0.1)
 RULES = ("pitman", "ewens", "lrt5", "lrt1", "aic", "bic", "aicavg", "bicavg", "lrt5max", "bicup")

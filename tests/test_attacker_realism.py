@@ -17,7 +17,8 @@ import pytest
 import linkrisk as lr
 from linkrisk.features import Feature, name_columns
 from linkrisk.dialect import Dialect
-from linkrisk.probabilistic import em_prior, person_name_levels
+from linkrisk.comparisons import person_name_levels
+from linkrisk.probabilistic import em_prior
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "attacker.py"
 
@@ -248,7 +249,7 @@ def _postcode_level(x: str, y: str) -> str:
     """The first postcode level (in the linker's order) that two codes meet, on DuckDB."""
     from types import SimpleNamespace
 
-    from linkrisk.probabilistic import _text_levels
+    from linkrisk.comparisons import text_levels as _text_levels
 
     levels = _text_levels(SimpleNamespace(family="postcode"), lambda cond, label, tf=False: (cond, label), Dialect())
     con = duckdb.connect()
