@@ -64,7 +64,6 @@ from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.features import Feature, build_input, candidate_rules, features, key_columns, within_budget
 
 if TYPE_CHECKING:  # pragma: no cover
-    from linkrisk.dialect import Dialect
     from linkrisk.engine import Engine
     from linkrisk.release import Release
     from linkrisk.study import StudyConfig

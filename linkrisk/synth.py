@@ -38,6 +38,8 @@ import pandas as pd
 from linkrisk import synth_lists as lists
 from linkrisk.errors import LinkriskError
 from linkrisk.face import FACE_DATASETS, face_column, identities as face_identities
+from linkrisk.synth_people import (FIRST_BIRTH_DATE, LAST_BIRTH_DATE, SAME_COUNTY_SHARE,  # noqa: F401
+                                   Population, as_text, digits, draw_population, join_parts, objects)
 
 __all__ = ["generate", "make_breaches"]
 
@@ -60,7 +62,6 @@ EMAIL_VARIATION_RATE = 0.05  # " Zhang.Wei88@QQ.com " and the like
 LEGACY_ID_RATE = 0.05  # telecom records of people born before 2000: 15-digit legacy ID
 MASKED_ID_RATE = 0.03  # telecom records: first 6 + "********" + last 4
 LOWERCASE_X_RATE = 0.10  # telecom IDs ending in X (~9 % of IDs): written with "x" (~1 % overall)
-SAME_COUNTY_SHARE = 0.70  # people living in the county that issued their resident ID
 
 # Placeholders that would merge strangers if trusted. The study's hub guard ignores a value
 # shared by more than 50 records (max_value_frequency = 50) *in one linkage domain*; under
@@ -86,205 +87,9 @@ PINYIN_STYLE_WEIGHTS = (0.70, 0.12, 0.08, 0.05, 0.05)
 DATE_FORMATS = ("YYYY-MM-DD", "YYYY/MM/DD", "YYYYMMDD", "DD.MM.YYYY")
 SEX_FORMS = (("M", "F"), ("male", "female"), ("男", "女"))
 
-FIRST_BIRTH_DATE, LAST_BIRTH_DATE = np.datetime64("1940-01-01"), np.datetime64("2005-12-31")
-
 _STREAMS = ("birth", "resident_id", "names", "residence", "phone", "email", "profile",
             "inclusion", "surveillance", "telecom", "ecommerce", "clinic", "faces")
 _TYPO, _MISSING, _PHONE_FORMAT = 1, 2, 3  # how a duplicate record differs from its original
-
-
-# --- String building on fixed-width byte matrices --------------------------------------
-
-def _digits(values: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded ASCII digits of non-negative integers, one row per value."""
-    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    return (np.asarray(values, dtype=np.int64)[:, None] // powers % 10 + 48).astype(np.uint8)
-
-
-def _text(matrix: np.ndarray) -> np.ndarray:
-    """An (n, w) matrix of ASCII codes as an object array of ``str``."""
-    n, w = matrix.shape
-    if w == 0:
-        return np.full(n, "", dtype=object)
-    fixed = np.ascontiguousarray(matrix, dtype=np.uint8).view(f"S{w}").ravel()
-    return fixed.astype(f"U{w}").astype(object)
-
-
-def _join(n: int, *parts: np.ndarray | bytes) -> np.ndarray:
-    """Concatenate byte matrices and constant byte strings column-wise into ``str``."""
-    cols = [np.broadcast_to(np.frombuffer(p, np.uint8), (n, len(p))) if isinstance(p, bytes)
-            else p for p in parts]
-    return _text(np.hstack(cols))
-
-
-def _objects(values: list[str] | tuple[str, ...]) -> np.ndarray:
-    return np.array(values, dtype=object)
-
-
-def _draw(rng: np.random.Generator, table: tuple[str, ...], n: int) -> np.ndarray:
-    """``n`` values drawn uniformly from a table of strings."""
-    return _objects(table)[rng.integers(0, len(table), n)]
-
-
-def _numbers(values: np.ndarray) -> np.ndarray:
-    """Non-negative integers as decimal ``str`` without padding."""
-    values = np.asarray(values)
-    top = int(values.max(initial=0))
-    if top < 100_000:  # a lookup table is much faster than formatting each number
-        return _objects([str(i) for i in range(top + 1)])[values]
-    return values.astype(str).astype(object)
-
-
-def _unique_keys(keys: np.ndarray, redraw: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Redraw the later copies of repeated keys until every key is unique."""
-    keys = keys.copy()
-    for _ in range(100):
-        order = np.argsort(keys, kind="stable")
-        ranked = keys[order]
-        repeated = order[1:][ranked[1:] == ranked[:-1]]
-        if repeated.size == 0:
-            return keys
-        keys[repeated] = redraw(repeated)
-    raise LinkriskError("Could not draw unique identifiers: too many people for the "
-                        "identifier space. Generate fewer people.")
-
-
-# --- The population ----------------------------------------------------------------------
-
-@dataclass
-class _Population:
-    person_id: np.ndarray
-    male: np.ndarray
-    birth_year: np.ndarray
-    birth_digits: np.ndarray  # (n, 8) ASCII YYYYMMDD
-    id_digits: np.ndarray  # (n, 18) ASCII resident ID
-    surname: np.ndarray  # indices into the name tables
-    given1: np.ndarray
-    given2: np.ndarray  # -1: no second character
-    han_name: np.ndarray
-    address: np.ndarray
-    postcode: np.ndarray
-    phone_parts: tuple[np.ndarray, np.ndarray, np.ndarray]  # "138", "1234", "5678"
-    email_local: np.ndarray
-    email_domain: np.ndarray  # index into EMAIL_DOMAINS
-    employer: np.ndarray
-    nationality: np.ndarray
-    photo: np.ndarray
-    sightings: np.ndarray
-    purchases: np.ndarray
-    diagnosis: np.ndarray
-
-
-def _resident_ids(rng: np.random.Generator, n: int, days: np.ndarray, male: np.ndarray,
-                  birth_digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GB 11643-1999 numbers, unique; returns the ID digit matrix and the county index."""
-    codes = lists.places().codes
-    county = rng.integers(0, len(codes), n)
-
-    def order_codes(idx: np.ndarray) -> np.ndarray:  # odd for men, even (not 000) for women
-        return np.where(male[idx], 2 * rng.integers(0, 500, idx.size) + 1,
-                        2 * rng.integers(1, 500, idx.size))
-
-    base = (county.astype(np.int64) * 40_000 + days) * 1000
-    keys = _unique_keys(base + order_codes(np.arange(n)),
-                        lambda idx: base[idx] + order_codes(idx))
-    body = np.hstack([_digits(codes[county], 6), birth_digits, _digits(keys % 1000, 3)])
-    weights = 2 ** np.arange(17, 0, -1, dtype=np.int64) % 11
-    check = (1 - (body.astype(np.int64) - 48) @ weights) % 11
-    check_char = np.where(check == 10, ord("X"), check + 48).astype(np.uint8)
-    return np.hstack([body, check_char[:, None]]), county
-
-
-def _emails(rng: np.random.Generator, surname: np.ndarray, given: np.ndarray,
-            birth_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower-case pinyin local parts, unique together with the domain."""
-    n = surname.size
-    domains, weights = zip(*lists.EMAIL_DOMAINS)
-    domain = rng.choice(len(domains), n, p=weights)
-    number = np.where(rng.random(n) < 0.6, _numbers(rng.integers(1, 10_000, n)), "")
-    pattern = rng.integers(0, 4, n)
-    local = np.select(
-        [pattern == 0, pattern == 1, pattern == 2],
-        [surname + given + number, surname + "." + given + number, given + "_" + surname + number],
-        surname + given + _numbers(birth_year % 100)).astype(object)
-    at_domain = "@" + _objects(domains)[domain]
-    for _ in range(100):
-        repeated = np.flatnonzero(pd.Series(local + at_domain).duplicated().to_numpy())
-        if repeated.size == 0:
-            return local, domain
-        local[repeated] = (surname[repeated] + given[repeated]
-                           + _numbers(rng.integers(10, 10_000_000, repeated.size)))
-    raise LinkriskError("Could not draw unique e-mail addresses. Generate fewer people.")
-
-
-def _profile_text(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Attribute payloads: photo reference, sightings, purchases, diagnosis, employer."""
-    hex_digits = np.frombuffer(b"0123456789abcdef", np.uint8)
-    photo = _join(n, b"img/", hex_digits[rng.integers(0, 16, (n, 16))], b".jpg")
-    seen = 1 + rng.poisson(2.0, n)
-    cameras = np.minimum(np.minimum(seen, 1 + rng.poisson(1.0, n)), 5)
-    camera_ids = rng.integers(1000, 9000, n)[:, None] + np.cumsum(rng.integers(1, 40, (n, 5)), 1)
-    sightings = (_numbers(seen) + np.where(seen == 1, " sighting; cameras ", " sightings; cameras ")
-                 + _numbers(camera_ids[:, 0]))
-    for j in range(1, 5):
-        sightings = sightings + np.where(cameras > j, "," + _numbers(camera_ids[:, j]), "")
-    orders = 1 + rng.poisson(8.0, n)
-    purchases = (_numbers(orders) + np.where(orders == 1, " order; last: ", " orders; last: ")
-                 + _draw(rng, lists.PURCHASE_CATEGORIES, n))
-    others = _draw(rng, lists.OTHER_NATIONALITIES, n)
-    return {
-        "employer": _draw(rng, lists.EMPLOYERS, n),
-        "nationality": np.where(rng.random(n) < lists.HOME_NATIONALITY_SHARE,
-                                lists.HOME_NATIONALITY, others).astype(object),
-        "photo": photo, "sightings": sightings.astype(object),
-        "purchases": purchases.astype(object), "diagnosis": _draw(rng, lists.DIAGNOSES, n),
-    }
-
-
-def _population(n: int, streams: dict[str, np.random.Generator]) -> _Population:
-    """Everyone's true attributes; each group of attributes draws from its own stream."""
-    rng = streams["birth"]
-    days = rng.integers(0, (LAST_BIRTH_DATE - FIRST_BIRTH_DATE).astype(int) + 1, n)
-    male = rng.random(n) < 0.5
-    dates = FIRST_BIRTH_DATE + days
-    year = dates.astype("M8[Y]").astype(np.int64) + 1970
-    month = dates.astype("M8[M]").astype(np.int64) % 12 + 1
-    day = (dates - dates.astype("M8[M]")).astype(np.int64) + 1
-    birth_digits = np.hstack([_digits(year, 4), _digits(month, 2), _digits(day, 2)])
-    id_digits, id_county = _resident_ids(streams["resident_id"], n, days, male, birth_digits)
-
-    rng, t = streams["names"], lists.name_tables()
-    surname = rng.choice(t.surname_han.size, n, p=t.surname_weights)
-    given1 = rng.integers(0, t.given_han.size - 1, n)
-    given2 = np.where(rng.random(n) < lists.TWO_CHARACTER_GIVEN_SHARE,
-                      rng.integers(0, t.given_han.size - 1, n), -1)
-    han_name = t.surname_han[surname] + t.given_han[given1] + t.given_han[given2]
-
-    rng, places = streams["residence"], lists.places()
-    home = np.where(rng.random(n) < SAME_COUNTY_SHARE, id_county,
-                    rng.integers(0, places.codes.size, n))
-    streets = _draw(rng, lists.STREETS, n)
-    address = places.address_prefix[home] + streets + _numbers(rng.integers(1, 300, n)) + "号"
-
-    rng, prefixes = streams["phone"], np.array(lists.PHONE_PREFIXES)
-    # Line numbers start at 1, so no one is given the placeholder 13800000000.
-    keys = _unique_keys(rng.integers(0, prefixes.size, n) * 10**8 + rng.integers(1, 10**8, n),
-                        lambda idx: rng.integers(0, prefixes.size, idx.size) * 10**8
-                        + rng.integers(1, 10**8, idx.size))
-    line = keys % 10**8
-    four_digits = _objects([f"{i:04d}" for i in range(10**4)])
-    phone_parts = (_numbers(prefixes[keys // 10**8]), four_digits[line // 10**4],
-                   four_digits[line % 10**4])
-
-    given_low = t.given["low"][given1] + t.given["low"][given2]
-    local, domain = _emails(streams["email"], t.surname["low"][surname], given_low, year)
-    width = max(7, len(str(n)))
-    return _Population(
-        person_id=_join(n, b"P", _digits(np.arange(1, n + 1), width)), male=male,
-        birth_year=year, birth_digits=birth_digits, id_digits=id_digits, surname=surname,
-        given1=given1, given2=given2, han_name=han_name, address=address,
-        postcode=places.postcode[home], phone_parts=phone_parts, email_local=local,
-        email_domain=domain, **_profile_text(streams["profile"], n))
 
 
 # --- Records and their noise -------------------------------------------------------------
@@ -336,7 +141,7 @@ def _typos(rng: np.random.Generator, values: np.ndarray, han: np.ndarray) -> np.
     return matrix.view(f"U{matrix.shape[1]}").ravel().astype(object)
 
 
-def _names(rng: np.random.Generator, pop: _Population, rec: _Records,
+def _names(rng: np.random.Generator, pop: Population, rec: _Records,
            han_share: float) -> np.ndarray:
     """Han names for ``han_share`` of the records, pinyin in PINYIN_STYLES for the rest."""
     n, t = rec.person.size, lists.name_tables()
@@ -360,27 +165,27 @@ def _names(rng: np.random.Generator, pop: _Population, rec: _Records,
     return out
 
 
-def _phones(rng: np.random.Generator, pop: _Population, rec: _Records,
+def _phones(rng: np.random.Generator, pop: Population, rec: _Records,
             weights: tuple[float, ...]) -> np.ndarray:
     """Mobile numbers in the PHONE_FORMATS, drawn with the given weights."""
     n, k = rec.person.size, len(PHONE_FORMATS)
     fmt = rng.choice(k, n, p=weights)
     vary = np.flatnonzero(rec.variation == _PHONE_FORMAT)  # a duplicate's phone looks different
     fmt[vary] = (fmt[rec.original[vary]] + rng.integers(1, k, vary.size)) % k
-    lead, sep = (_objects(list(col))[fmt] for col in zip(*PHONE_FORMATS))
+    lead, sep = (objects(list(col))[fmt] for col in zip(*PHONE_FORMATS))
     p3, m4, l4 = (part[rec.person] for part in pop.phone_parts)
     return lead + p3 + sep + m4 + sep + l4
 
 
-def _birth_dates(rng: np.random.Generator, pop: _Population, rec: _Records,
+def _birth_dates(rng: np.random.Generator, pop: Population, rec: _Records,
                  weights: tuple[float, ...]) -> np.ndarray:
     """Dates of birth in the DATE_FORMATS, drawn with the given weights."""
     d, n = pop.birth_digits[rec.person], rec.person.size
     y, m, dd = d[:, :4], d[:, 4:6], d[:, 6:]
-    forms = (lambda i: _join(i.size, y[i], b"-", m[i], b"-", dd[i]),
-             lambda i: _join(i.size, y[i], b"/", m[i], b"/", dd[i]),
-             lambda i: _text(d[i]),
-             lambda i: _join(i.size, dd[i], b".", m[i], b".", y[i]))
+    forms = (lambda i: join_parts(i.size, y[i], b"-", m[i], b"-", dd[i]),
+             lambda i: join_parts(i.size, y[i], b"/", m[i], b"/", dd[i]),
+             lambda i: as_text(d[i]),
+             lambda i: join_parts(i.size, dd[i], b".", m[i], b".", y[i]))
     fmt = rng.choice(len(forms), n, p=weights)
     out = np.empty(n, dtype=object)
     for k, form in enumerate(forms):
@@ -389,26 +194,26 @@ def _birth_dates(rng: np.random.Generator, pop: _Population, rec: _Records,
     return out
 
 
-def _telecom_ids(rng: np.random.Generator, pop: _Population, rec: _Records) -> np.ndarray:
+def _telecom_ids(rng: np.random.Generator, pop: Population, rec: _Records) -> np.ndarray:
     """Resident IDs as a subscriber registry holds them: some legacy, masked or with "x"."""
     ids, n = pop.id_digits[rec.person], rec.person.size
     legacy = np.flatnonzero((rng.random(n) < LEGACY_ID_RATE) & (pop.birth_year[rec.person] < 2000))
     masked = np.setdiff1d(np.flatnonzero(rng.random(n) < MASKED_ID_RATE), legacy)
-    out = _text(ids)
-    out[legacy] = _join(legacy.size, ids[legacy, :6], ids[legacy, 8:17])
-    out[masked] = _join(masked.size, ids[masked, :6], b"********", ids[masked, 14:])
+    out = as_text(ids)
+    out[legacy] = join_parts(legacy.size, ids[legacy, :6], ids[legacy, 8:17])
+    out[masked] = join_parts(masked.size, ids[masked, :6], b"********", ids[masked, 14:])
     lower = (ids[:, 17] == ord("X")) & (rng.random(n) < LOWERCASE_X_RATE)
     lower[legacy] = lower[masked] = False
-    out[lower] = _join(int(lower.sum()), ids[lower, :17], b"x")
+    out[lower] = join_parts(int(lower.sum()), ids[lower, :17], b"x")
     return out
 
 
-def _emails_as_typed(rng: np.random.Generator, pop: _Population, rec: _Records) -> np.ndarray:
+def _emails_as_typed(rng: np.random.Generator, pop: Population, rec: _Records) -> np.ndarray:
     """E-mail addresses, a few title-cased, upper-cased or padded with spaces."""
     domains = [d for d, _ in lists.EMAIL_DOMAINS]
-    shouted = _objects([d.split(".", 1)[0].upper() + "." + d.split(".", 1)[1] for d in domains])
+    shouted = objects([d.split(".", 1)[0].upper() + "." + d.split(".", 1)[1] for d in domains])
     local, domain = pop.email_local[rec.person], pop.email_domain[rec.person]
-    out = local + "@" + _objects(domains)[domain]
+    out = local + "@" + objects(domains)[domain]
     vary = np.flatnonzero(rng.random(rec.person.size) < EMAIL_VARIATION_RATE)
     kind, pad = rng.integers(0, 3, vary.size), rng.random(vary.size) < 0.5
     titled = pd.Series(local[vary]).str.title().to_numpy(dtype=object) + "@" + shouted[domain[vary]]
@@ -438,24 +243,24 @@ def _placeholder(rng: np.random.Generator, values: np.ndarray, rate: float, valu
 
 # --- The four datasets ---------------------------------------------------------------------
 
-def _surveillance(rng: np.random.Generator, pop: _Population,
+def _surveillance(rng: np.random.Generator, pop: Population,
                   rec: _Records) -> dict[str, np.ndarray]:
     p = rec.person
-    return {"resident_id": _text(pop.id_digits[p]), "name": _names(rng, pop, rec, 1.0),
+    return {"resident_id": as_text(pop.id_digits[p]), "name": _names(rng, pop, rec, 1.0),
             "sex": np.where(pop.male[p], "男", "女").astype(object),
             "nationality": pop.nationality[p],
             "birth_date": _birth_dates(rng, pop, rec, (1, 0, 0, 0)), "address": pop.address[p],
             "employer": pop.employer[p], "photo": pop.photo[p], "sightings": pop.sightings[p]}
 
 
-def _telecom(rng: np.random.Generator, pop: _Population,
+def _telecom(rng: np.random.Generator, pop: Population,
              rec: _Records) -> dict[str, np.ndarray]:
     return {"phone": _phones(rng, pop, rec, (0.85, 0.03, 0.03, 0.06, 0.03)),
             "resident_id": _telecom_ids(rng, pop, rec), "name": _names(rng, pop, rec, 0.7),
             "address": pop.address[rec.person]}
 
 
-def _ecommerce(rng: np.random.Generator, pop: _Population,
+def _ecommerce(rng: np.random.Generator, pop: Population,
                rec: _Records) -> dict[str, np.ndarray]:
     p = rec.person
     return {"email": _emails_as_typed(rng, pop, rec),
@@ -464,11 +269,11 @@ def _ecommerce(rng: np.random.Generator, pop: _Population,
             "postcode": pop.postcode[p], "purchases": pop.purchases[p]}
 
 
-def _clinic(rng: np.random.Generator, pop: _Population,
+def _clinic(rng: np.random.Generator, pop: Population,
             rec: _Records) -> dict[str, np.ndarray]:
     p, n = rec.person, rec.person.size
     form = rng.integers(0, len(SEX_FORMS), n)
-    male_forms, female_forms = (_objects(list(c)) for c in zip(*SEX_FORMS))
+    male_forms, female_forms = (objects(list(c)) for c in zip(*SEX_FORMS))
     return {"name": _names(rng, pop, rec, 0.6),
             "birth_date": _birth_dates(rng, pop, rec, (0.4, 0.2, 0.2, 0.2)),
             "sex": np.where(pop.male[p], male_forms[form], female_forms[form]),
@@ -484,7 +289,7 @@ _PLACEHOLDERS = {"ecommerce": [("phone", PLACEHOLDER_PHONE_RATE, PLACEHOLDER_PHO
                             ("birth_date", PLACEHOLDER_BIRTH_DATE_RATE, PLACEHOLDER_BIRTH_DATE)]}
 
 
-def _dataset(name: str, rng: np.random.Generator, pop: _Population,
+def _dataset(name: str, rng: np.random.Generator, pop: Population,
              members: np.ndarray, faces: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build, blank, poison and shuffle one dataset; return it with its truth rows.
 
@@ -503,7 +308,7 @@ def _dataset(name: str, rng: np.random.Generator, pop: _Population,
     n = rec.person.size
     shuffle = rng.permutation(n)
     width = max(6, len(str(n)))
-    ids = _join(n, RECORD_ID_PREFIXES[name].encode(), _digits(np.arange(1, n + 1), width))
+    ids = join_parts(n, RECORD_ID_PREFIXES[name].encode(), digits(np.arange(1, n + 1), width))
     frame = pd.DataFrame({"record_id": ids, **{c: v[shuffle] for c, v in columns.items()}})
     truth = pd.DataFrame({"dataset": name, "record_id": ids,
                           "person_id": pop.person_id[rec.person[shuffle]]})
@@ -572,7 +377,7 @@ def make_breaches(people: int, seed: int = 0, faces: bool = False,
 def _make_breaches(people: int, seed: int, report: Callable[[str], None], faces: bool = False,
                    face_noise_by_sex: dict[str, float] | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     streams = dict(zip(_STREAMS, np.random.default_rng(seed).spawn(len(_STREAMS))))
-    pop = _population(people, streams)
+    pop = draw_population(people, streams)
     report(f"drew {people:,} people")
     rng, footprint = streams["inclusion"], streams["inclusion"].standard_normal(people)
     if faces:
