@@ -43,14 +43,29 @@ def config_problems(study: "StudyConfig") -> list[Problem]:
 
 
 def _semantic_problems(study: "StudyConfig") -> list[Problem]:
+    """How the settings fit together, part by part (each part's checks below)."""
     p: list[Problem] = []
     where = str(study.source) if study.source else "study"
-    cat = study.catalogue
-    kinds = set(cat)
+    kinds = set(study.catalogue)
 
     p += _duckdb_problems(study.duckdb, where)
+    _kind_problems(study, where, kinds, p)
+    _dataset_problems(study, where, kinds, p)
+    dataset_names = {d.name for d in study.datasets}
+    scopes = _key_group_problems(study, where, dataset_names, p)
+    _attacker_problems(study, where, kinds, scopes, p)
+    _normalisation_problems(study, where, p)
+    p += _quality_setting_problems(study, where)
+    _scenario_problems(study, where, kinds, scopes, p)
+    _risk_problems(study, where, dataset_names, p)
+    p += trace_problems(study, where)
+    p += encoding_problems(study, where)
+    p += face_problems(study, where)
+    return p
 
-    # custom kinds and weights
+
+def _kind_problems(study: "StudyConfig", where: str, kinds: set, p: list[Problem]) -> None:
+    """Custom kinds' normalisers; the weights."""
     for name, spec in study.kinds.items():
         if not isinstance(spec, dict):
             continue
@@ -69,7 +84,9 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
     else:
         p.append(Problem(f"{where}: weights", "must be \"default\", \"uniform\" or a table"))
 
-    # datasets
+
+def _dataset_problems(study: "StudyConfig", where: str, kinds: set, p: list[Problem]) -> None:
+    """Names, mapped columns and their kinds, delimiters."""
     if not study.datasets:
         p.append(Problem(where, "has no datasets; add at least one [[datasets]] table with "
                          "`name`, `path` and `columns`"))
@@ -94,10 +111,9 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
             p.append(Problem(f"{label} delimiter", f"{d.delimiter!r} is not supported; allowed: "
                              + ", ".join(f"{v} ({k!r})" for k, v in DELIMITERS.items())))
 
-    kinds_present = {k for d in study.datasets for k in d.columns.values()}
-    dataset_names = set(names)
 
-    # key groups
+def _key_group_problems(study: "StudyConfig", where: str, dataset_names: set, p: list[Problem]) -> set:
+    """Key groups name known datasets and no reserved scope; returns every key scope."""
     for group, members in study.key_groups.items():
         if not isinstance(members, list):
             continue  # the schema reports it
@@ -107,9 +123,12 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
             if m not in dataset_names:
                 p.append(Problem(f"{where}: [key_groups] {group}", f"names unknown dataset {m!r}; "
                                  f"datasets are {_choices(sorted(dataset_names))}"))
-    scopes = set(BUILTIN_SCOPES) | set(study.key_groups)
+    return set(BUILTIN_SCOPES) | set(study.key_groups)
 
-    # attacker
+
+def _attacker_problems(study: "StudyConfig", where: str, kinds: set, scopes: set, p: list[Problem]) -> None:
+    """Linkers, quasi-identifier sets (of kinds some dataset has), compromised keys."""
+    kinds_present = {k for d in study.datasets for k in d.columns.values()}
     a = study.attacker
     for lk in a.linkers:
         if lk not in [x.value for x in Linker]:
@@ -131,7 +150,9 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
             p.append(Problem(f"{where}: [attacker] compromised_keys", f"unknown key scope {scope!r}; "
                              "allowed: global, dataset:<name>, or a key group"))
 
-    # normalisation
+
+def _normalisation_problems(study: "StudyConfig", where: str, p: list[Problem]) -> None:
+    """The phone region and the national-ID scheme."""
     import phonenumbers
 
     if study.normalisation.phone_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -143,9 +164,9 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
                          f"unknown scheme {study.normalisation.national_id_scheme!r}; allowed: "
                          + _choices(NATIONAL_ID_SCHEMES)))
 
-    p += _quality_setting_problems(study, where)
 
-    # scenarios
+def _scenario_problems(study: "StudyConfig", where: str, kinds: set, scopes: set, p: list[Problem]) -> None:
+    """Scenario names, and each policy entry (:func:`_policy_problems`)."""
     snames = Counter(s.name for s in study.scenarios)
     for name, n in snames.items():
         if name == "baseline":
@@ -158,45 +179,52 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
         if not s.policy:
             p.append(Problem(label, "has an empty policy"))
         for target, pol in s.policy.items():
-            tl = f"{label} policy {target!r}"
-            if target not in kinds and target not in columns:
-                p.append(Problem(tl, "is neither a kind nor a mapped `dataset.column`"))
-            try:
-                tech = Technique(pol.technique)
-            except ValueError:
-                p.append(Problem(tl, f"unknown technique {pol.technique!r}; allowed: "
-                                 + _choices(t.value for t in Technique)))
-                continue
-            if pol.key_scope is not None:
-                if tech not in SCOPED_TECHNIQUES:
-                    p.append(Problem(tl, f"technique {tech.value!r} takes no key_scope"))
-                elif pol.key_scope not in scopes:
-                    p.append(Problem(tl, f"unknown key scope {pol.key_scope!r}; allowed: global, dataset"
-                                     + (", " + _choices(sorted(study.key_groups)) if study.key_groups else "")
-                                     + " (declare groups under [key_groups])"))
-            if tech is Technique.GENERALISE:
-                normaliser = _normaliser_of(study, target)
-                if pol.level is None:
-                    p.append(Problem(tl, "generalise needs a `level`: year, month or decade for dates; "
-                                     "a prefix length for codes; a band width for ages"))
-                elif isinstance(pol.level, str) and pol.level not in GENERALISE_LEVELS:
-                    p.append(Problem(tl, f"unknown level {pol.level!r}; allowed: "
-                                     f"{_choices(GENERALISE_LEVELS)} or a whole number"))
-                elif isinstance(pol.level, str) and normaliser not in (None, "date"):
-                    p.append(Problem(tl, f"level {pol.level!r} applies to dates; this {_kind_of(study, target)} "
-                                     "is not a date: give a whole number (a prefix length for codes, a band "
-                                     "width for ages)"))
-                elif not isinstance(pol.level, str) and (isinstance(pol.level, bool) or pol.level != int(pol.level)
-                                                         or pol.level < 1):
-                    p.append(Problem(tl, "generalise takes a whole number of at least 1 (a prefix length or a "
-                                     "band width) or a word (year, month, decade)"))
-                elif normaliser == "date" and isinstance(pol.level, int) and not 1 <= pol.level <= 10:
-                    p.append(Problem(tl, "a date is generalised to year, month, decade, or a prefix of 1 to 10 "
-                                     "characters"))
-            if tech is Technique.MASK and pol.keep_first + pol.keep_last <= 0:
-                p.append(Problem(tl, "mask needs keep_first and/or keep_last (characters left visible)"))
+            _policy_problems(study, f"{label} policy {target!r}", target, pol, kinds, columns, scopes, p)
 
-    # risk questions
+
+def _policy_problems(study: "StudyConfig", tl: str, target: str, pol, kinds: set, columns: set, scopes: set,
+                     p: list[Problem]) -> None:
+    """One policy entry: its target, technique, key scope and the technique's parameters."""
+    if target not in kinds and target not in columns:
+        p.append(Problem(tl, "is neither a kind nor a mapped `dataset.column`"))
+    try:
+        tech = Technique(pol.technique)
+    except ValueError:
+        p.append(Problem(tl, f"unknown technique {pol.technique!r}; allowed: "
+                         + _choices(t.value for t in Technique)))
+        return
+    if pol.key_scope is not None:
+        if tech not in SCOPED_TECHNIQUES:
+            p.append(Problem(tl, f"technique {tech.value!r} takes no key_scope"))
+        elif pol.key_scope not in scopes:
+            p.append(Problem(tl, f"unknown key scope {pol.key_scope!r}; allowed: global, dataset"
+                             + (", " + _choices(sorted(study.key_groups)) if study.key_groups else "")
+                             + " (declare groups under [key_groups])"))
+    if tech is Technique.GENERALISE:
+        normaliser = _normaliser_of(study, target)
+        if pol.level is None:
+            p.append(Problem(tl, "generalise needs a `level`: year, month or decade for dates; "
+                             "a prefix length for codes; a band width for ages"))
+        elif isinstance(pol.level, str) and pol.level not in GENERALISE_LEVELS:
+            p.append(Problem(tl, f"unknown level {pol.level!r}; allowed: "
+                             f"{_choices(GENERALISE_LEVELS)} or a whole number"))
+        elif isinstance(pol.level, str) and normaliser not in (None, "date"):
+            p.append(Problem(tl, f"level {pol.level!r} applies to dates; this {_kind_of(study, target)} "
+                             "is not a date: give a whole number (a prefix length for codes, a band "
+                             "width for ages)"))
+        elif not isinstance(pol.level, str) and (isinstance(pol.level, bool) or pol.level != int(pol.level)
+                                                 or pol.level < 1):
+            p.append(Problem(tl, "generalise takes a whole number of at least 1 (a prefix length or a "
+                             "band width) or a word (year, month, decade)"))
+        elif normaliser == "date" and isinstance(pol.level, int) and not 1 <= pol.level <= 10:
+            p.append(Problem(tl, "a date is generalised to year, month, decade, or a prefix of 1 to 10 "
+                             "characters"))
+    if tech is Technique.MASK and pol.keep_first + pol.keep_last <= 0:
+        p.append(Problem(tl, "mask needs keep_first and/or keep_last (characters left visible)"))
+
+
+def _risk_problems(study: "StudyConfig", where: str, dataset_names: set, p: list[Problem]) -> None:
+    """Risk questions name known datasets and kinds those datasets have."""
     for r in study.risk:
         if r.dataset not in dataset_names:
             p.append(Problem(f"{where}: [[risk]]", f"names unknown dataset {r.dataset!r}"))
@@ -205,11 +233,6 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
         for k in (r.quasi_identifiers if isinstance(r.quasi_identifiers, list) else []):
             if k not in have:
                 p.append(Problem(f"{where}: [[risk]] {r.dataset}", f"dataset has no column of kind {k!r}"))
-
-    p += trace_problems(study, where)
-    p += encoding_problems(study, where)
-    p += face_problems(study, where)
-    return p
 
 
 def _kind_of(study: "StudyConfig", target: str) -> str:
