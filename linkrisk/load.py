@@ -226,78 +226,9 @@ def load_study(study: "StudyConfig", engine: "Engine") -> tuple[Loaded, list[Pro
         if n == 0:
             problems.append(Problem(label, "has a header but no records; a dataset needs at least one row"))
             continue
-        wanted = list(ds.columns) + ([ds.record_id] if ds.record_id else [])
-        missing = [c for c in wanted if c not in cols]
-        if missing:
-            shown = headers(cols, 30)
-            used = loaded.delimiters.get(ds.name, ",")
-            if len(cols) == 1 and any(d in cols[0] for d in DELIMITERS if d != used):
-                # one cause, one problem (not one per mapped column)
-                problems.append(Problem(label, f"has a single column {header(cols[0], 1)} read with delimiter "
-                                        f"{used!r}, none of the mapped columns "
-                                        f"{bounded(map(name, missing))}. The file seems to use another "
-                                        "delimiter: set `delimiter` for this dataset."))
-                continue
-            if header_is_data(cols):
-                # one cause, one problem: its first row is a record, and no name of it is shown
-                problems.append(Problem(label, f"has none of the mapped columns {bounded(map(name, missing))}; "
-                                        f"its header has {shown}. Add a header row naming the columns"))
-                continue
-            for c in missing:
-                what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
-                problems.append(Problem(label, f"has no {what} {name(c)}; its columns are {shown}."))
+        if _missing_columns(ds, cols, label, loaded, problems):
             continue
-        # one scan checks the record ids and every mapped column. A column holds a value
-        # when its smallest or largest value is not blank (trimming two values instead of
-        # every one); only a column where both are blank is counted in full below. Lengths
-        # in bytes first (a length in bytes is stored, one in characters must be counted,
-        # and no value has more characters than bytes).
-        mapped = list(ds.columns)
-        aggs = [f"trim(min({quote(c)})) <> '' OR trim(max({quote(c)})) <> '', max({engine.dialect.byte_length(quote(c))})"
-                for c in mapped]
-        if ds.record_id:
-            rid = quote(ds.record_id)
-            aggs.append(f"count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                        f"min({ROW}) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
-                        f"count(DISTINCT {rid}), count({rid})")
-        stats = engine.rows(f"SELECT {', '.join(aggs)} FROM {quote(raw_table(i))}")[0] if aggs else ()
-        if ds.record_id:
-            nulls, first_null, distinct, filled = stats[2 * len(mapped):]
-            dups = first_dup = 0
-            if distinct < filled:  # only then look for the repeats (a window is costly)
-                dups, first_dup = engine.rows(
-                    f"SELECT (SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
-                    f"GROUP BY {rid} HAVING count(*) > 1)), "
-                    f"(SELECT min({ROW}) FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {rid} ORDER BY {ROW}) AS n "
-                    f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1)")[0]
-            if nulls:
-                problems.append(Problem(f"{label} column {name(ds.record_id)}",
-                                        f"the record id is missing in {nulls} row(s) (first at data row "
-                                        f"{first_null}); every record needs an id, or leave `record_id` out "
-                                        "to use row numbers"))
-            if dups:
-                problems.append(Problem(f"{label} column {name(ds.record_id)}",
-                                        f"the record id is not unique: {dups} value(s) occur more than once "
-                                        f"(first repeat at data row {first_dup}); choose a unique column, or "
-                                        "leave `record_id` out to use row numbers"))
-        for j, c in enumerate(mapped):
-            filled, longest = stats[2 * j], stats[2 * j + 1]
-            if not filled:
-                filled = engine.scalar(f"SELECT count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> '') "
-                                       f"FROM {quote(raw_table(i))}")
-            if longest and longest > MAX_FIELD_CHARS:
-                longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
-            if filled == 0:
-                problems.append(Problem(f"{label} column {name(c)}",
-                                        f"is empty in all {n} rows; remove it from the column "
-                                        "mapping, or check the file's delimiter and header"))
-            if longest and longest > MAX_FIELD_CHARS:
-                row = engine.scalar(f"SELECT min({ROW}) FROM {quote(raw_table(i))} "
-                                    f"WHERE length({quote(c)}) > ?", [MAX_FIELD_CHARS])
-                problems.append(Problem(f"{label} column {name(c)}",
-                                        f"holds a value of {longest:,} characters at data row {row} "
-                                        f"(the limit is {MAX_FIELD_CHARS:,}); this usually means a "
-                                        "broken quote character; fix the file or drop the column"))
+        _content_problems(engine, ds, i, label, n, problems)
         loaded.datasets.append(ds.name)
         loaded.rows[ds.name] = n
         loaded.offsets[ds.name] = offset
@@ -308,6 +239,90 @@ def load_study(study: "StudyConfig", engine: "Engine") -> tuple[Loaded, list[Pro
     if study.truth is not None and not problems:
         loaded.truth = _load_truth(study, engine, loaded, problems)
     return loaded, problems
+
+
+def _missing_columns(ds, cols: list[str], label: str, loaded: "Loaded", problems: list[Problem]) -> bool:
+    """Problems for mapped columns (and the record id) the file does not have: one per
+    column, or one for the whole file when a wrong delimiter or a missing header row
+    explains them all. True when any is missing."""
+    wanted = list(ds.columns) + ([ds.record_id] if ds.record_id else [])
+    missing = [c for c in wanted if c not in cols]
+    if not missing:
+        return False
+    shown = headers(cols, 30)
+    used = loaded.delimiters.get(ds.name, ",")
+    if len(cols) == 1 and any(d in cols[0] for d in DELIMITERS if d != used):
+        # one cause, one problem (not one per mapped column)
+        problems.append(Problem(label, f"has a single column {header(cols[0], 1)} read with delimiter "
+                                f"{used!r}, none of the mapped columns "
+                                f"{bounded(map(name, missing))}. The file seems to use another "
+                                "delimiter: set `delimiter` for this dataset."))
+        return True
+    if header_is_data(cols):
+        # one cause, one problem: its first row is a record, and no name of it is shown
+        problems.append(Problem(label, f"has none of the mapped columns {bounded(map(name, missing))}; "
+                                f"its header has {shown}. Add a header row naming the columns"))
+        return True
+    for c in missing:
+        what = "record_id column" if c == ds.record_id and c not in ds.columns else "column"
+        problems.append(Problem(label, f"has no {what} {name(c)}; its columns are {shown}."))
+    return True
+
+
+def _content_problems(engine: "Engine", ds, i: int, label: str, n: int, problems: list[Problem]) -> None:
+    """Record ids missing or repeated; mapped columns empty in every row or holding a
+    value too long to be a field."""
+    # one scan checks the record ids and every mapped column. A column holds a value
+    # when its smallest or largest value is not blank (trimming two values instead of
+    # every one); only a column where both are blank is counted in full below. Lengths
+    # in bytes first (a length in bytes is stored, one in characters must be counted,
+    # and no value has more characters than bytes).
+    mapped = list(ds.columns)
+    aggs = [f"trim(min({quote(c)})) <> '' OR trim(max({quote(c)})) <> '', max({engine.dialect.byte_length(quote(c))})"
+            for c in mapped]
+    if ds.record_id:
+        rid = quote(ds.record_id)
+        aggs.append(f"count(*) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                    f"min({ROW}) FILTER (WHERE NULLIF(trim({rid}), '') IS NULL), "
+                    f"count(DISTINCT {rid}), count({rid})")
+    stats = engine.rows(f"SELECT {', '.join(aggs)} FROM {quote(raw_table(i))}")[0] if aggs else ()
+    if ds.record_id:
+        nulls, first_null, distinct, filled = stats[2 * len(mapped):]
+        dups = first_dup = 0
+        if distinct < filled:  # only then look for the repeats (a window is costly)
+            dups, first_dup = engine.rows(
+                f"SELECT (SELECT count(*) FROM (SELECT {rid} FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL "
+                f"GROUP BY {rid} HAVING count(*) > 1)), "
+                f"(SELECT min({ROW}) FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {rid} ORDER BY {ROW}) AS n "
+                f"FROM {quote(raw_table(i))} WHERE {rid} IS NOT NULL) WHERE n > 1)")[0]
+        if nulls:
+            problems.append(Problem(f"{label} column {name(ds.record_id)}",
+                                    f"the record id is missing in {nulls} row(s) (first at data row "
+                                    f"{first_null}); every record needs an id, or leave `record_id` out "
+                                    "to use row numbers"))
+        if dups:
+            problems.append(Problem(f"{label} column {name(ds.record_id)}",
+                                    f"the record id is not unique: {dups} value(s) occur more than once "
+                                    f"(first repeat at data row {first_dup}); choose a unique column, or "
+                                    "leave `record_id` out to use row numbers"))
+    for j, c in enumerate(mapped):
+        filled, longest = stats[2 * j], stats[2 * j + 1]
+        if not filled:
+            filled = engine.scalar(f"SELECT count({quote(c)}) FILTER (WHERE trim({quote(c)}) <> '') "
+                                   f"FROM {quote(raw_table(i))}")
+        if longest and longest > MAX_FIELD_CHARS:
+            longest = engine.scalar(f"SELECT max(length({quote(c)})) FROM {quote(raw_table(i))}")
+        if filled == 0:
+            problems.append(Problem(f"{label} column {name(c)}",
+                                    f"is empty in all {n} rows; remove it from the column "
+                                    "mapping, or check the file's delimiter and header"))
+        if longest and longest > MAX_FIELD_CHARS:
+            row = engine.scalar(f"SELECT min({ROW}) FROM {quote(raw_table(i))} "
+                                f"WHERE length({quote(c)}) > ?", [MAX_FIELD_CHARS])
+            problems.append(Problem(f"{label} column {name(c)}",
+                                    f"holds a value of {longest:,} characters at data row {row} "
+                                    f"(the limit is {MAX_FIELD_CHARS:,}); this usually means a "
+                                    "broken quote character; fix the file or drop the column"))
 
 
 def _load_truth(study: "StudyConfig", engine: "Engine", loaded: Loaded, problems: list[Problem]) -> bool:
