@@ -17,10 +17,10 @@ import pandas as pd
 from linkrisk.attack import attack_and_link
 from linkrisk.catalogue import Role
 from linkrisk.engine import make_engine, quote
+from linkrisk.engine.namespace import StudyEngine
 from linkrisk.enrichment import (KindBits, bootstrap_decomposition, bootstrap_prevented, decomposed_groups,
                                  entity_sum_groups, score, score_table)
-from linkrisk.errors import LinkriskError, StudyError
-from linkrisk.messages import name
+from linkrisk.errors import StudyError
 from linkrisk.graph import IdentityGraph, entity_stats, entity_stats_of_sizes
 from linkrisk.link import run_linkers
 from linkrisk.load import load_study, raw_table
@@ -103,21 +103,17 @@ def run_study(study: "StudyConfig", progress: Progress | None = None, engine: "E
         raise StudyError(problems, source)
     own_engine = engine is None
     engine = engine or make_engine(study.engine, **study.engine_options())
-    holder = engine.linkrisk_study
-    if holder is not None:
-        # the stages name their tables by convention (linkrisk/tables.py): a second study
-        # would overwrite the first result's tables and its graphs and exports would
-        # silently read the other study's data
-        raise LinkriskError(f"this engine already holds the tables of study {name(holder)}, whose "
-                            "result reads them until it is closed; run each study on its own engine "
-                            "(leave engine= out, or close that result and make a new engine)")
-    engine.linkrisk_study = study.name
+    # the stages name their tables by convention (linkrisk/tables.py): a study on an engine
+    # that holds another study's tables gets a namespace of its own, so that neither
+    # overwrites the other's (refused on an engine that keeps no namespaces)
+    scoped = StudyEngine.open(engine, study.name)
     try:
-        return _run(study, engine, progress, show_values, source)
+        return _run(study, scoped, progress, show_values, source)
     except BaseException:
-        engine.linkrisk_study = None  # a failed run leaves the engine free
         if own_engine:
-            engine.close()  # a failed run leaves nothing open
+            scoped.close()  # a failed run leaves nothing open
+        else:
+            scoped.release()  # the caller's engine stays open, this study's tables go
         raise
 
 

@@ -56,16 +56,63 @@ def test_a_run_never_changes_the_users_study(tmp_path):
     assert study.attacker.linkers == ["identifiers", "quasi_identifiers", "classic"]
 
 
-def test_two_studies_cannot_share_one_engine(tmp_path):
-    """The second study would overwrite the first result's tables (norm0, lab_s0 ...),
-    and the first result's graphs and exports would then read the other study's data."""
+def _timeless(o):
+    """A result's dict without what depends on the clock (seconds, timings)."""
+    if isinstance(o, dict):
+        return {k: _timeless(v) for k, v in o.items()
+                if not any(t in k for t in ("seconds", "time", "elapsed", "generated", "peak", "memory"))}
+    if isinstance(o, list):
+        return [_timeless(x) for x in o]
+    return o
+
+
+def test_two_studies_on_one_engine_give_what_each_gives_alone(tmp_path):
+    """Each study's tables live in a namespace of its own (a DuckDB schema,
+    linkrisk/engine/namespace.py): a second study on the engine does not overwrite the
+    first result's tables (norm0, each scenario's entities ...), which its graphs and
+    exports read after the run."""
     from linkrisk import synth
     from linkrisk.engine import make_engine
+
+    studies = []
+    for seed, n in ((5, 60), (6, 80)):  # two different populations: same table names, other rows
+        synth.generate(n, seed=seed, out=tmp_path / f"s{seed}")
+        study = lr.Study.from_toml(tmp_path / f"s{seed}" / "study.toml")
+        study.scenarios, study.what_matters = study.scenarios[:2], False
+        studies.append(study)
+    alone = []
+    for study in studies:
+        with study.run() as r:
+            alone.append((_timeless(r.to_dict()), r.graph().entity_table(), r.graph("baseline").entity(0).records))
+    engine = make_engine("duckdb")
+    first = studies[0].run(engine=engine)
+    second = studies[1].run(engine=engine)  # the second study: its own namespace
+    try:
+        for r, (d, entities, records) in zip((first, second), alone):
+            assert _timeless(r.to_dict()) == d
+            assert r.graph().entity_table().equals(entities)  # read after both runs
+            assert r.graph("baseline").entity(0).records.equals(records)
+        first.close()  # the first study's tables go; the engine stays open for the second
+        assert second.graph().entity_table().equals(alone[1][1])
+    finally:
+        second.close()
+    with pytest.raises(Exception):
+        engine.tables()  # the last result closed the engine
+
+
+def test_an_engine_without_namespaces_runs_one_study_at_a_time(tmp_path):
+    """Spark's temporary views have no namespaces: a second study is refused with a
+    message, rather than overwriting the first result's tables."""
+    from linkrisk import synth
+    from linkrisk.engine.duckdb import DuckDBEngine
+
+    class OneStudyEngine(DuckDBEngine):
+        namespaces = False
 
     synth.generate(60, seed=5, out=tmp_path)
     study = lr.Study.from_toml(tmp_path / "study.toml")
     study.scenarios, study.what_matters, study.assess_risk = [], False, False
-    engine = make_engine("duckdb")
+    engine = OneStudyEngine()
     with study.run(engine=engine) as first:
         before = first.baseline.links.pairs
         with pytest.raises(lr.LinkriskError, match="already holds the tables of study"):

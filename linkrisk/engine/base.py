@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.dialect import Dialect
+from linkrisk.errors import LinkriskError
 from linkrisk.tables import ROW  # noqa: F401 (the engines name the row column)
 
 NESTED_TYPES = ("[]", "STRUCT", "MAP", "UNION", "ARRAY", "LIST")  # type names of nested columns
@@ -155,8 +156,8 @@ class Engine(ABC):
     name: str = "engine"
     #: the SQL functions this engine names its own way (:mod:`linkrisk.dialect`)
     dialect: Dialect = Dialect()
-    # the study whose tables the engine holds (set by the runner; an engine runs one study)
-    linkrisk_study: str | None = None
+    #: whether the engine keeps several studies' tables apart (:meth:`use_namespace`)
+    namespaces: bool = False
 
     @abstractmethod
     def load_csv(self, table: str, path: Path, delimiter: str, encoding: str = "utf-8") -> list[str]:
@@ -245,6 +246,16 @@ class Engine(ABC):
         values the query ``values_sql`` returns (its first column)."""
         sets = ", ".join(f"{quote(c)} = NULL" for c in columns)
         self.execute(f"UPDATE {quote(table)} SET {sets} WHERE {quote(key)} IN ({values_sql})", params)
+
+    def use_namespace(self, namespace: str) -> None:
+        """Name tables, from now on, in ``namespace`` (created if new): two studies on one
+        engine each keep their tables apart, under the same names. The default namespace
+        is ``"main"``; an engine that cannot keep namespaces apart accepts only that one."""
+        if namespace != "main":
+            raise LinkriskError(f"the {self.name} engine holds the tables of one study at a time")
+
+    def drop_namespace(self, namespace: str) -> None:
+        """Drop every table of ``namespace`` (not ``"main"``)."""
 
     def dialect_expr(self, sql: str) -> str:
         """A portable SQL expression (a Splink comparison level, say) in this engine's

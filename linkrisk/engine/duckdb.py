@@ -53,6 +53,7 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
+    namespaces = True  # a DuckDB schema per namespace
 
     def __init__(self, database: str = ":memory:", threads: int | None = None,
                  memory_limit: str | None = None, connection=None, temp_directory: str | None = None):
@@ -90,9 +91,40 @@ class DuckDBEngine(Engine):
         except duckdb.Error as exc:
             raise LinkriskError(f"DuckDB setting not accepted: {_first_line(str(exc))} (memory_limit takes a "
                                 "size such as \"4GB\" or \"500MB\"; threads a whole number)") from None
-        self._frames: dict[str, pd.DataFrame] = {}
-        self._views: dict[str, str] = {}  # view -> the table under it
-        self._nested: dict[str, list[str]] = {}  # loaded table -> its nested columns
+        self._namespace = "main"  # DuckDB's default schema
+        self._kept: dict[str, tuple[dict, dict, dict]] = {}  # per namespace: frames, views, nested
+
+    # per namespace: registered DataFrames, views over loaded tables (view -> the table
+    # under it), loaded tables' nested columns
+    @property
+    def _frames(self) -> dict[str, pd.DataFrame]:
+        return self._kept.setdefault(self._namespace, ({}, {}, {}))[0]
+
+    @property
+    def _views(self) -> dict[str, str]:
+        return self._kept.setdefault(self._namespace, ({}, {}, {}))[1]
+
+    @property
+    def _nested(self) -> dict[str, list[str]]:
+        return self._kept.setdefault(self._namespace, ({}, {}, {}))[2]
+
+    def use_namespace(self, namespace):
+        if namespace == self._namespace:
+            return
+        if namespace != "main":
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(namespace)}")
+        self.con.execute(f"SET schema = {_literal(namespace)}")
+        self._namespace = namespace
+
+    def drop_namespace(self, namespace):
+        if namespace == "main":
+            return
+        if self._namespace == namespace:
+            self.use_namespace("main")
+        for t in list(self._kept.get(namespace, ({}, {}, {}))[0]):
+            self.con.unregister(t)
+        self._kept.pop(namespace, None)
+        self.con.execute(f"DROP SCHEMA IF EXISTS {quote(namespace)} CASCADE")
 
     # loading --------------------------------------------------------------------------
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -175,8 +207,10 @@ class DuckDBEngine(Engine):
         return [r[0] for r in self.con.execute(f"DESCRIBE {quote(table)}").fetchall()]
 
     def tables(self):
+        # the current namespace's tables, and the DataFrames registered on the connection
         return [r[0] for r in self.con.execute(
-            "SELECT table_name FROM information_schema.tables").fetchall()]
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() OR table_catalog = 'temp'").fetchall()]
 
     def drop(self, *tables):
         for t in tables:
