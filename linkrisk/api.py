@@ -70,7 +70,11 @@ class Study(StudyConfig):
             Called with a short message (and, if it takes three arguments, the step
             number and the number of steps) as the run advances.
         engine : Engine, optional
-            An engine to run in (default: a new one of the study's kind).
+            An engine to run in (default: a new one of the study's kind). An engine
+            may hold several studies' results at once: on DuckDB each study's tables
+            live in a schema of its own; a Spark engine holds one study at a time (a
+            second is refused until the first result is closed). Closing a result
+            closes its engine once no other result holds tables there.
         show_values : bool
             Keep raw values (hub values, entity neighbourhoods) in the result instead of
             redacting them. Off by default; reports built from the result show them.
