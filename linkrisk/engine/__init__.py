@@ -3,7 +3,11 @@
 The stages (normalise, release, link, graph, score) describe their work as SQL over
 named tables and talk to an :class:`Engine`; only this package imports a database.
 DuckDB is the embedded default; Spark (``linkrisk[spark]``) runs the same stages on a
-cluster, its SQL translated from DuckDB's dialect by :mod:`linkrisk.engine.spark_sql`.
+cluster: the few functions it names differently come from its dialect
+(:mod:`linkrisk.dialect`), the common syntax is carried over by
+:mod:`linkrisk.engine.spark_sql`. Scratch tables live in a workspace
+(:mod:`linkrisk.engine.workspace`); a study sees the engine through a
+:class:`~linkrisk.engine.namespace.StudyEngine` (:mod:`linkrisk.engine.namespace`).
 """
 
 from __future__ import annotations

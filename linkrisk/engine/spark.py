@@ -1,8 +1,10 @@
 """The Spark engine: the same stages on a Spark cluster (or Spark's local mode).
 
 Install with ``pip install 'linkrisk[spark]'`` (and a Java 17+ runtime). Tables are
-Spark temporary views over checkpointed DataFrames; the stages' SQL is translated by
-:mod:`linkrisk.engine.spark_sql`. Connected components are computed in the cluster
+Spark temporary views over checkpointed DataFrames; the stages' few engine-specific
+functions come from :class:`~linkrisk.dialect.SparkDialect`, and their SQL is carried
+over by :mod:`linkrisk.engine.spark_sql`. Temporary views have no namespaces: the engine
+holds one study's tables at a time (:mod:`linkrisk.engine.namespace`). Connected components are computed in the cluster
 (:meth:`SparkEngine.components_table`) and stay there as a table, which scoring, ground
 truth and risk join; only aggregates return to the driver (docs/spark.md).
 
