@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -34,191 +33,9 @@ __all__ = [
     "dankar", "journalist_matches", "uniqueness_curve", "curve_figure",
 ]
 
+from linkrisk.equivalence import (ClassStats, check_columns, class_size_counts,  # noqa: E402,F401 (re-exported)
+                                  equivalence_classes, stats_from_histogram)
 from linkrisk.population import dankar, pitman, snb, zayatz  # noqa: E402,F401 (re-exported)
-
-
-# --------------------------------------------------------------------------------------
-# Equivalence classes
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ClassStats:
-    """Equivalence classes of a table on a set of quasi-identifiers.
-
-    Attributes
-    ----------
-    quasi_identifiers : tuple of str
-        The columns the classes were formed on.
-    records : int
-        n, the number of records.
-    classes : int
-        J, the number of equivalence classes.
-    k : int
-        Size of the smallest class: the table is k-anonymous (0 for an empty table).
-    uniques : int
-        Records alone in their class (classes of size 1), the *sample uniques*.
-    unique_share : float
-        ``uniques / records``.
-    prosecutor_risk : float
-        max_j 1/f_j = 1/k: the risk of the most exposed record when the attacker
-        knows the target is in the table.
-    marketer_risk : float
-        J / n: the expected share of records an attacker re-identifies when
-        matching every record (the mean of 1/f over records).
-    histogram : dict of int to int
-        Class size -> number of classes of that size (frequency of frequencies),
-        ordered by size.
-    """
-
-    quasi_identifiers: tuple[str, ...]
-    records: int
-    classes: int
-    k: int
-    uniques: int
-    unique_share: float
-    prosecutor_risk: float
-    marketer_risk: float
-    histogram: dict[int, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready dict (histogram keys become strings)."""
-        out = asdict(self)
-        out["quasi_identifiers"] = list(self.quasi_identifiers)
-        out["histogram"] = {str(size): count for size, count in self.histogram.items()}
-        return out
-
-
-def _check_columns(engine: Engine, table: str, columns: Sequence[str]) -> list[str]:
-    columns = list(columns)
-    try:
-        present = engine.columns(table)
-    except Exception:  # the engine's own "no such table" error
-        raise LinkriskError(f"Table {table!r} does not exist in the engine; load it first "
-                            "(engine.load_csv, engine.load_frame or engine.register_frame).") from None
-    missing = [c for c in columns if c not in present]
-    doubled = sorted({c for c in columns if columns.count(c) > 1})
-    problems = []
-    if missing:
-        problems.append(f"not columns of {table!r}: {', '.join(map(repr, missing))} "
-                        f"(it has {', '.join(map(repr, present))})")
-    if doubled:
-        problems.append(f"named more than once: {', '.join(map(repr, doubled))}")
-    if problems:
-        raise LinkriskError("Quasi-identifiers " + "; ".join(problems) + ".")
-    return columns
-
-
-def class_size_counts(engine: Engine, table: str, columns: Sequence[str]) -> dict[int, int]:
-    """Frequency of frequencies: class size -> number of equivalence classes of that size.
-
-    Parameters
-    ----------
-    engine : Engine
-        The engine holding ``table``.
-    table : str
-        A loaded table.
-    columns : sequence of str
-        The quasi-identifiers. An empty sequence puts every record in one class.
-
-    Returns
-    -------
-    dict of int to int
-        Ordered by class size. Empty for an empty table.
-
-    Raises
-    ------
-    LinkriskError
-        When the table does not exist or a column is not one of its columns.
-
-    Notes
-    -----
-    One GROUP BY on the quasi-identifiers gives the class sizes, a second GROUP BY
-    counts the sizes; only the second, small result leaves the engine. SQL's GROUP BY
-    puts all NULLs of a column in one group, so a missing value is a value of its own,
-    as in ``pandas.DataFrame.groupby(dropna=False)``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from linkrisk.engine import make_engine
-    >>> engine = make_engine("duckdb")
-    >>> engine.register_frame("t", pd.DataFrame({"sex": ["F", "F", "M"]}))
-    >>> class_size_counts(engine, "t", ["sex"])
-    {1: 1, 2: 1}
-    """
-    columns = _check_columns(engine, table, columns)
-    if not columns:
-        n = engine.count(table)
-        return {n: 1} if n else {}
-    keys = ", ".join(quote(c) for c in columns)
-    rows = engine.rows(
-        f"SELECT size, count(*) AS classes "
-        f"FROM (SELECT count(*) AS size FROM {quote(table)} GROUP BY {keys}) AS eq "
-        f"GROUP BY size ORDER BY size")
-    return {int(size): int(count) for size, count in rows}
-
-
-def stats_from_histogram(columns: Sequence[str], histogram: Mapping[int, int]) -> ClassStats:
-    records = sum(size * count for size, count in histogram.items())
-    classes = sum(histogram.values())
-    if records == 0:
-        return ClassStats(tuple(columns), 0, 0, 0, 0, 0.0, 0.0, 0.0, {})
-    k = min(histogram)
-    uniques = histogram.get(1, 0)
-    return ClassStats(
-        quasi_identifiers=tuple(columns), records=records, classes=classes, k=k,
-        uniques=uniques, unique_share=uniques / records, prosecutor_risk=1.0 / k,
-        marketer_risk=classes / records, histogram=dict(sorted(histogram.items())))
-
-
-def equivalence_classes(engine: Engine, table: str, columns: Sequence[str]) -> ClassStats:
-    """k-anonymity, sample uniques, prosecutor and marketer risk of a table.
-
-    Parameters
-    ----------
-    engine : Engine
-        The engine holding ``table``.
-    table : str
-        A loaded table.
-    columns : sequence of str
-        The quasi-identifiers. A NULL is a value of its own: records missing the same
-        quasi-identifier share a class (like ``pandas.DataFrame.groupby(dropna=False)``;
-        pycanon and a default pandas groupby drop such records instead).
-
-    Returns
-    -------
-    ClassStats
-        Records, classes, k, uniques and their share, prosecutor risk (1/k), marketer
-        risk (classes / records) and the histogram of class sizes. An empty table gives
-        zeros throughout.
-
-    Raises
-    ------
-    LinkriskError
-        When the table does not exist or a column is not one of its columns.
-
-    Notes
-    -----
-    Prosecutor risk max_j 1/f_j and marketer risk J/n are the measures of El Emam,
-    *Guide to the De-Identification of Personal Health Information* (CRC Press, 2013),
-    chapter on measuring risk, and of ARX's ``RiskModelSampleRisks`` and
-    ``RiskModelSampleUniqueness``; k-anonymity is Sweeney's (2002, Int. J. Uncertainty,
-    Fuzziness and Knowledge-Based Systems 10(5):557-570). The work is two GROUP BYs
-    (see :func:`class_size_counts`); a million records on four columns take well under
-    two seconds on DuckDB (``benchmarks/uniqueness.py``).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from linkrisk.engine import make_engine
-    >>> engine = make_engine("duckdb")
-    >>> people = pd.DataFrame({"age": ["30", "30", "41", "52"], "sex": ["F", "F", "M", "M"]})
-    >>> engine.register_frame("people", people)
-    >>> stats = equivalence_classes(engine, "people", ["age", "sex"])
-    >>> stats.k, stats.uniques, stats.marketer_risk
-    (1, 2, 0.75)
-    """
-    columns = _check_columns(engine, table, columns)
-    return stats_from_histogram(columns, class_size_counts(engine, table, columns))
 
 
 # --------------------------------------------------------------------------------------
@@ -274,8 +91,8 @@ def journalist_matches(engine: Engine, table_a: str, cols_a: Sequence[str],
     >>> journalist_matches(engine, "a", ["dob"], "b", ["dob"])["matching_exactly_one"]
     1
     """
-    cols_a = _check_columns(engine, table_a, cols_a)
-    cols_b = _check_columns(engine, table_b, cols_b)
+    cols_a = check_columns(engine, table_a, cols_a)
+    cols_b = check_columns(engine, table_b, cols_b)
     if len(cols_a) != len(cols_b) or not cols_a:
         raise LinkriskError(f"journalist_matches pairs quasi-identifiers by position: got "
                             f"{len(cols_a)} columns of {table_a!r} and {len(cols_b)} of "
@@ -358,7 +175,7 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
     >>> list(uniqueness_curve(engine, "t", ["sex", "zip"])["added"])
     [None, 'zip', 'sex']
     """
-    columns = _check_columns(engine, table, columns)
+    columns = check_columns(engine, table, columns)
     labels = list(labels) if labels is not None else list(columns)
     if len(labels) != len(columns):
         raise LinkriskError(f"uniqueness_curve: {len(labels)} labels for {len(columns)} "
