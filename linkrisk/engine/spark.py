@@ -3,20 +3,16 @@
 Install with ``pip install 'linkrisk[spark]'`` (and a Java 17+ runtime). Tables are
 Spark temporary views over checkpointed DataFrames; the stages' few engine-specific
 functions come from :class:`~linkrisk.dialect.SparkDialect`, and their SQL is carried
-over by :mod:`linkrisk.engine.spark_sql`. Temporary views have no namespaces: the engine
-holds one study's tables at a time (:mod:`linkrisk.engine.namespace`). Connected components are computed in the cluster
-(:meth:`SparkEngine.components_table`) and stay there as a table, which scoring, ground
-truth and risk join; only aggregates return to the driver (docs/spark.md).
-
-Settings come from the study file (``[spark]`` table: ``master`` and any ``spark.*``
-option), then from the environment (``LINKRISK_SPARK_MASTER``, ``SPARK_MASTER``), and
-default to local mode on every core.
+over by :mod:`linkrisk.engine.spark_sql`. Temporary views have no namespaces: the
+engine holds one study's tables at a time (:mod:`linkrisk.engine.namespace`).
+Connected components are computed in the cluster (:meth:`SparkEngine.components_table`)
+and stay there as a table, which scoring, ground truth and risk join; only aggregates
+return to the driver (docs/spark.md). The session and its settings:
+:mod:`linkrisk.engine.spark_session`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,37 +21,9 @@ import pandas as pd
 
 from linkrisk.engine.base import ROW, Engine, first_line as _first_line, ragged_message
 from linkrisk.dialect import SparkDialect
+from linkrisk.engine.spark_session import DEFAULTS, LOCAL_DEFAULTS, RUNTIME, start_session  # noqa: F401
 from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
-from linkrisk.errors import InputError, LinkriskError, MissingDependencyError
-
-DEFAULTS = {
-    # the stages produce many small results; Spark's 200 shuffle partitions are for big ones
-    # (adaptive execution coalesces them anyway, but planning 200 tasks costs time)
-    "spark.sql.shuffle.partitions": "8",
-    "spark.sql.adaptive.enabled": "true",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # the stages parse dates with java.time patterns; no legacy parser fallback
-    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-    "spark.ui.showConsoleProgress": "false",
-}
-RUNTIME = ("spark.sql.legacy.timeParserPolicy", "spark.sql.execution.arrow.pyspark.enabled")
-LOCAL_DEFAULTS = {"spark.ui.enabled": "false", "spark.driver.memory": "4g"}
-
-
-def _master(settings: dict[str, Any]) -> str:
-    return str(settings.get("master") or os.environ.get("LINKRISK_SPARK_MASTER")
-               or os.environ.get("SPARK_MASTER") or "local[*]")
-
-
-def _similarity_jar() -> str | None:
-    """Splink's bundled jar of string-similarity functions (for the probabilistic linker)."""
-    try:
-        from splink.backends.spark import similarity_jar_location
-
-        return similarity_jar_location()
-    except Exception:  # pragma: no cover - an older Splink without the jar
-        return None
-
+from linkrisk.errors import InputError, LinkriskError
 
 def _charset(encoding: str) -> str:
     """Python's name of an encoding in the spelling Spark's CSV reader accepts."""
@@ -158,43 +126,8 @@ class SparkEngine(Engine):
     @staticmethod
     def start_session(settings: dict[str, Any]):
         """Start a Spark session with linkrisk's defaults under ``settings`` (``master``,
-        ``app_name`` and any ``spark.*`` option)."""
-        master = _master(settings)
-        if master.startswith("local"):
-            # Spark binds its driver to the host's address; on machines whose host name
-            # does not resolve (containers, CI) loopback is the one that works
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        from pyspark.sql import SparkSession
-
-        builder = SparkSession.builder.master(master).appName(str(settings.get("app_name", "linkrisk")))
-        options = dict(DEFAULTS)
-        if master.startswith("local"):
-            options.update(LOCAL_DEFAULTS)
-            # the JVM's own start-up chatter (log4j profile, native libraries) off the
-            # terminal; errors still show. A cluster keeps its administrators' logging.
-            config = Path(__file__).resolve().parents[1] / "data" / "log4j2-spark.properties"
-            options["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{config}"
-            # linkrisk keeps only temporary views; without this Spark makes an empty
-            # spark-warehouse folder in whatever directory the user runs from
-            from linkrisk.files import scratch_dir
-
-            options["spark.sql.warehouse.dir"] = scratch_dir("linkrisk-spark-warehouse-")
-        jar = _similarity_jar()
-        if jar:
-            options["spark.jars"] = jar
-        options.update({k: str(v) for k, v in settings.items() if k.startswith("spark.")})
-        for k, v in options.items():
-            builder = builder.config(k, v)
-        if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-            raise MissingDependencyError(
-                "the Spark engine needs a Java 17+ runtime: install one (java on PATH or "
-                "JAVA_HOME set), or use engine = \"duckdb\"")
-        try:
-            return builder.getOrCreate()
-        except Exception as exc:  # the JVM did not start, the master is unreachable, ...
-            raise LinkriskError(f"Spark did not start (master {master}): {_first_line(str(exc))}. "
-                                "Check the master URL and the Java runtime, or use engine = "
-                                "\"duckdb\"") from None
+        ``app_name`` and any ``spark.*`` option): :func:`linkrisk.engine.spark_session.start_session`."""
+        return start_session(settings)
 
     # tables --------------------------------------------------------------------------
     def _materialise(self, df):
