@@ -79,7 +79,7 @@ def _attack_encodings(engine: "Engine", study: "StudyConfig", release: "Release"
                       state: dict, ws: Workspace) -> int:
     """Run the attacks on encodings once per column (they do not depend on the graph);
     re-identified records become readable as reversed ones do. Returns records re-identified."""
-    from linkrisk.encoding_attack import attack_column
+    from linkrisk.encoding_reversal import attack_column
     from linkrisk.pseudonymise import clk_params
 
     total = 0
