@@ -17,6 +17,7 @@ import numpy as np
 
 from linkrisk.engine import quote
 from linkrisk.face import fpir
+from linkrisk.face_link import RECALL_TARGET
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -87,11 +88,13 @@ def assess_faces(engine: "Engine", study: "Study", loaded, scenarios, persons: s
         if row["enrichment_without_faces"] is not None and e_base > 0:
             row["share_kept_by_faces"] = (row["enrichment"] - row["enrichment_without_faces"]) / e_base
         rows.append(row)
+    # below 0.99 (or the study's own face_min_recall, if higher) whatever the study asked for
     warnings = [f"the approximate face search found {s['ann_recall']:.1%} of the exact matches of "
                 f"{s['recall_queries']} sampled queries ({s['queries_dataset']} against {s['gallery_dataset']}): "
-                "face links, and the enrichment they bring, are underestimated; set [attacker] face_search = "
-                "\"exact\" or raise face_ef_search"
-                for s in searches if s.get("ann_recall") is not None and s["ann_recall"] < 0.99]
+                "face links, and the enrichment they bring, are underestimated; raise [attacker] "
+                "face_min_recall (the search effort rises until it is met), or set face_search = \"exact\""
+                for s in searches if s.get("ann_recall") is not None
+                and s["ann_recall"] < max(RECALL_TARGET, s.get("min_recall", RECALL_TARGET))]
     return {"searches": searches, "scenarios": rows, "warnings": warnings,
             "note": "Face links survive identifier pseudonymisation: a scenario that keys or drops only "
                     "identifiers leaves every face link. The last column is the part of the "

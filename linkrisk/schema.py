@@ -266,10 +266,13 @@ ATTACKER = [
     # the faces linker (linkrisk.face_link, docs/faces.md)
     Field("face_fmr", Number(0, 0.5, low_open=True)),
     Field("face_threshold", Number(-1, 1, optional=True)),  # unset: from face_fmr
-    Field("face_search", OneOf(("auto", "exact", "hnsw"), "face search")),
+    Field("face_search", OneOf(("auto", "exact", "ivf", "hnsw"), "face search")),
     Field("face_ef_search", Whole(1, 1_000_000)),
     Field("face_max_candidates", Whole(1, 100_000)),
     Field("face_exact_comparisons", Number(0, 1e18)),
+    Field("face_nlist", Whole(0, 10_000_000)),  # 0: automatic
+    Field("face_nprobe", Whole(0, 10_000_000)),  # 0: automatic
+    Field("face_min_recall", Number(0, 1, low_open=True)),
 ]
 NORMALISE = [
     Field("phone_region", Text(max_len=3)),

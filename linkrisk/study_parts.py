@@ -232,6 +232,9 @@ class Attacker:
     face_ef_search: int = 256
     face_max_candidates: int = 10
     face_exact_comparisons: float = 2e10
+    face_nlist: int = 0  # IVF lists; 0: about the square root of the gallery
+    face_nprobe: int = 0  # IVF lists searched to start with; 0: an eighth of them; raised until face_min_recall
+    face_min_recall: float = 0.99
 
 
 @dataclass

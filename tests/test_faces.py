@@ -18,7 +18,8 @@ from helpers import SAMPLE_DATA
 from linkrisk.cli import main
 from linkrisk.face import (calibrate_noise, draw_identities, encode_templates, fpir, genuine_scores, impostor_fmr,
                            impostor_tail, parse_templates, simulate_captures, threshold_for_fmr)
-from linkrisk.face_link import FaceAttack, exact_pairs, hnsw_index, hnsw_pairs, hub_filter, rotation, search
+from linkrisk.face_link import (FaceAttack, exact_best, exact_pairs, hnsw_index, hnsw_pairs, hub_filter, ivf_lists,
+                                rotation, search)
 
 
 def _cli(argv) -> tuple[int, str]:
@@ -113,7 +114,7 @@ def test_face_settings_and_techniques_are_validated(tmp_path):
     study.scenarios = [lr.Scenario("s", {"face_template": {"technique": "degrade_template"}}),
                        lr.Scenario("t", {"national_id": {"technique": "protect_template", "key_scope": "global"}})]
     problems = [str(p) for p in study.validate(files=False)]
-    assert any("face_search" in p and "allowed: auto, exact, hnsw" in p for p in problems), problems
+    assert any("face_search" in p and "allowed: auto, exact, ivf, hnsw" in p for p in problems), problems
     assert any("face_fmr" in p for p in problems)
     assert any("'s'" in p and "degrade_template needs a numeric `level`" in p for p in problems)
     assert any("'t'" in p and "applies to face_template columns only" in p for p in problems)
@@ -185,6 +186,95 @@ def test_exact_and_approximate_search_agree_on_small_data():
     assert info["method"] == "hnsw" and info["recall_queries"] == 1000 and info["ann_recall"] >= 0.99
     pairs, info = search(queries, gallery, FaceAttack(search="auto", exact_comparisons=1e7), t)
     assert info["method"] == "exact" and set(zip(pairs["q"], pairs["g"])) == exact
+
+
+def _uniform_case(gallery: int, mated: int, strangers: int, d: int = 32, fmr: float = 1e-4, seed: int = 5):
+    """Identities uniform on the sphere (the hard case for an index): a gallery, then queries
+    of the first ``mated`` gallery people and of ``strangers`` people not in it."""
+    rng = np.random.default_rng(seed)
+    t = threshold_for_fmr(fmr, d)
+    sigma = calibrate_noise(fmr, 0.01, d, n=20_000)
+    ident = draw_identities(rng, gallery, d)
+    g = simulate_captures(rng, ident, sigma)
+    q = np.concatenate([simulate_captures(rng, ident[:mated], sigma),
+                        simulate_captures(rng, draw_identities(rng, strangers, d), sigma)])
+    return q, g, t
+
+
+def test_ivf_finds_the_exact_pairs_strangers_included_and_auto_picks_it():
+    # 2,000 queries (1,000 mated, 1,000 strangers) against 4,000 templates at FMR 1e-4:
+    # about 1,000 x 0.99 genuine pairs and 2,000 x 4,000 x 1e-4 = 800 stranger pairs, so
+    # recall on all pairs is much about strangers just above the threshold
+    q, g, t = _uniform_case(4000, 1000, 1000)
+    eq, eg, _ = exact_pairs(q, g, t)
+    exact = set(zip(eq.tolist(), eg.tolist()))
+    strangers = {(a, b) for a, b in exact if a >= 1000 or a != b}
+    assert len(strangers) > 650 and len(exact) - len(strangers) > 950
+    # auto: 8e6 comparisons > face_exact_comparisons 1e6, so the index
+    pairs, info = search(q, g, FaceAttack(search="auto", exact_comparisons=1e6), t, seed=0)
+    found = set(zip(pairs["q"].tolist(), pairs["g"].tolist()))
+    assert info["method"] == "ivf" and info["nlist"] == ivf_lists(4000) == 63  # round(sqrt(4000)) = 63
+    assert found <= exact  # every similarity is re-ranked exactly: no invented pair
+    assert len(found & exact) / len(exact) >= 0.99
+    assert len(found & strangers) / len(strangers) >= 0.99
+    assert info["ann_recall"] >= 0.99 and info["recall_queries"] == 1000 and info["searches"] == 1
+    # the index is seeded: the same study seed gives the same pairs
+    again, _ = search(q, g, FaceAttack(search="ivf"), t, seed=0)
+    assert set(zip(again["q"].tolist(), again["g"].tolist())) == found
+
+
+def test_the_linker_raises_its_probes_until_recall_is_met():
+    # one probe of 64 lists scans about 1/64 of the gallery: on uniform templates it finds
+    # far less than 0.99 of the exact pairs (measured 0.35 here), so the linker multiplies
+    # the probes by 1.25 (at least +1) until the 1,000 tuning queries reach 0.99 plus two
+    # standard errors, and the 1,000 check queries then reach 0.99
+    q, g, t = _uniform_case(4000, 1000, 1000)
+    attack = FaceAttack(search="ivf", nlist=64, nprobe=1)
+    pairs, info = search(q, g, attack, t, seed=0)
+    steps = [e for e, _ in info["tuning"]]
+    assert steps[:4] == [1, 2, 3, 4] and info["tuning"][0][1] < 0.5
+    assert info["nprobe"] == steps[-1] > 1 and info["tuning"][-1][1] >= 0.99
+    assert info["ann_recall"] >= 0.99 and info["min_recall"] == 0.99
+    exact = set(zip(*[a.tolist() for a in exact_pairs(q, g, t)[:2]]))
+    found = set(zip(pairs["q"].tolist(), pairs["g"].tolist()))
+    assert len(found & exact) / len(exact) >= 0.99
+    # a stricter target asks for more probes; at 1.0 the probes rise to every list if need be
+    _, strict = search(q, g, FaceAttack(search="ivf", nlist=64, nprobe=1, min_recall=1.0), t, seed=0)
+    assert strict["nprobe"] >= info["nprobe"] and strict["ann_recall"] == 1.0
+
+
+def test_every_stranger_above_the_threshold_is_returned_not_only_the_best():
+    # query 0 = e1; gallery: e1 (cosine 1), five strangers at cosine 0.8 to 0.6 and two
+    # below 0.5: at threshold 0.5 a top-1 search would give one pair, the linker all six
+    c = np.array([1.0, 0.8, 0.75, 0.7, 0.65, 0.6, 0.45, 0.1])
+    g = np.zeros((8, 8), np.float32)
+    g[:, 0] = c
+    g[np.arange(1, 8), np.arange(1, 8)] = np.sqrt(1 - c[1:] ** 2)  # unit rows, cosine c with e1
+    q = np.eye(8, dtype=np.float32)[:1]
+    for method in ("exact", "ivf", "hnsw"):
+        pairs, _ = search(q, g, FaceAttack(search=method), 0.5)
+        assert sorted(pairs["g"].tolist()) == [0, 1, 2, 3, 4, 5], method
+        assert exact_best(q, g, 0.5, 11) == {(0, j) for j in range(6)}
+    # with max_candidates 4 the query matches six > 4: it is a hub and links nothing (exact
+    # search returns all six, the index its k = 4 + 1 best, all above: enough to show it)
+    for method, n in (("exact", 6), ("ivf", 5)):
+        pairs, _ = search(q, g, FaceAttack(search=method, max_candidates=4), 0.5)
+        kept, hubs = hub_filter(pairs, 4)
+        assert len(pairs) == n and kept.empty and hubs == 1, method
+
+
+def test_new_face_search_settings_are_validated(tmp_path):
+    study = lr.Study.from_toml(_face_study(tmp_path, ["[0.8, 0.6, 0, 0]"]))
+    study.attacker.face_min_recall = 0
+    study.attacker.face_nprobe = -1
+    study.attacker.face_nlist = 2.5
+    problems = [str(p) for p in study.validate(files=False)]
+    assert any("face_min_recall" in p and "(0, 1]" in p for p in problems), problems
+    assert any("face_nprobe" in p and "whole number" in p for p in problems), problems
+    assert any("face_nlist" in p and "whole number" in p for p in problems), problems
+    study.attacker.face_min_recall, study.attacker.face_nprobe, study.attacker.face_nlist = 0.999, 8, 100
+    study.attacker.face_search = "ivf"
+    assert not [p for p in study.validate(files=False) if "face_" in str(p)]
 
 
 def test_hub_filter_and_rotation():
