@@ -9,11 +9,14 @@ under the impostor distribution of random unit vectors at the templates' dimensi
 (:func:`linkrisk.face.threshold_for_fmr`), or given as ``face_threshold``.
 
 Search is exact (blocked matrix products in NumPy) while the comparisons stay within
-``face_exact_comparisons``, and approximate beyond, with an HNSW index of FAISS
-(Malkov and Yashunin, IEEE TPAMI 42, 2020; Douze et al., "The Faiss library", 2024).
-An approximate search can miss matches, which would make the figures optimistic: it is
-checked against the exact search on a seeded sample of queries, and a recall below 0.99
-is a warning of the run.
+``face_exact_comparisons``, and approximate beyond, with an inverted-file index of FAISS
+(IVF, k-means lists of 4-bit product-quantised codes re-ranked by exact inner product;
+Jégou, Douze and Schmid, IEEE TPAMI 33, 2011; Douze et al., "The Faiss library", 2024),
+or HNSW when asked (Malkov and Yashunin, IEEE TPAMI 42, 2020). An approximate search can
+miss matches, which would make the figures optimistic: its search effort (IVF lists
+probed, HNSW efSearch) is raised until it finds ``face_min_recall`` (default 0.99) of the
+exact pairs, strangers and genuine alike, of a seeded sample of queries, and checked on
+another; a recall still below 0.99 is a warning of the run.
 
 Hub guard: a template that matches more than ``face_max_candidates`` templates of the
 other dataset (a default avatar, a blank camera frame, a "wolf" template) links nothing

@@ -309,6 +309,21 @@ def test_faces_link_records_in_a_run_by_hand(tmp_path):
         json.dumps(d)
 
 
+def test_a_run_with_the_ivf_index_links_the_same_and_reports_its_effort(tmp_path):
+    # the hand-made case above through the index: one gallery list (2 templates < 39), so one
+    # probe is every list, the recall of the 3 queries' one exact pair is 1 and b1-a1 links
+    study = _face_study(tmp_path, ["[0.8, 0.6, 0, 0]", "[0, 1, 0, 0]", "[0, 0, 0.6, 0.8]"],
+                        extra='face_search = "ivf"\nface_min_recall = 0.999\n')
+    with lr.Study.from_toml(study).run() as res:
+        assert res.baseline.links.pairs == 1 and res.baseline.enrichment.total == 6
+        s = res.to_dict()["faces"]["searches"][0]
+        assert (s["method"], s["nlist"], s["nprobe"], s["ann_recall"], s["recall_pairs"]) == ("ivf", 1, 1, 1.0, 1)
+        assert s["min_recall"] == 0.999 and s["tuning"] == [[1, 1.0]] and s["searches"] == 1
+        assert not res.to_dict()["faces"]["warnings"]
+        res.write(tmp_path / "r.html")
+    assert "ivf (1 of 1 lists probed) (recall 100" in (tmp_path / "r.html").read_text("utf-8")
+
+
 def test_a_template_matching_too_many_is_a_hub(tmp_path):
     # three records of b hold a1's template (a default avatar): with face_max_candidates = 2,
     # a1 matches three, so it links nothing and is listed, its value never shown
