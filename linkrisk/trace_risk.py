@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from linkrisk.trace_link import TRAJECTORY_KIND, TraceAttack, released_traces
-from linkrisk.trajectory import Resolution, point_keys
-from linkrisk.unicity import resolution_curve, unicity
+from linkrisk.trajectory import Resolution
+from linkrisk.unicity import TraceIndex, resolution_curve, unicity
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -37,8 +37,8 @@ def assess_traces(engine: "Engine", study: "StudyConfig", baseline_release, scen
     for di, _, tr, _, _ in released_traces(engine, study, baseline_release):
         n = int((tr.points_per_record() > 0).sum())
         sample = None if n <= EXACT_UP_TO else SAMPLE
-        t = unicity(tr.owner, point_keys(tr, attack.resolution), tr.n_records, range(1, 11), sample=sample,
-                    seed=study.seed)
+        t = unicity(tr.owner, None, tr.n_records, range(1, 11), sample=sample, seed=study.seed,
+                    index=TraceIndex.from_traces(tr, attack.resolution))
         t.insert(0, "dataset", names[di])
         t.insert(1, "resolution", attack.resolution.label)
         rows += t.to_dict(orient="records")

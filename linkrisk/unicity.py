@@ -40,7 +40,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.trajectory import Resolution, Traces, lookup, point_keys
+from linkrisk.trajectory import NO_CELL, Resolution, Traces, grid, mix, point_keys, time_bins
 
 
 def wilson(k: np.ndarray | int, n: np.ndarray | int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +69,8 @@ class TraceIndex:
     """Distinct (trace, point) pairs of a population, sorted both ways.
 
     ``codes`` = person · K + point (sorted); ``ptr[i]:ptr[i+1]`` are person i's points;
-    ``post_owner[post_ptr[k]:post_ptr[k+1]]`` are the persons holding point k.
+    ``post_codes`` = point · n + person (sorted), so ``post_owner[post_ptr[k]:post_ptr[k+1]]``
+    are the persons holding point k, in order.
     """
 
     n: int
@@ -80,6 +81,7 @@ class TraceIndex:
     post_owner: np.ndarray
     post_ptr: np.ndarray
     count: np.ndarray
+    post_codes: np.ndarray
 
     @classmethod
     def build(cls, owner: np.ndarray, keys: np.ndarray, n: int) -> "TraceIndex":
@@ -100,14 +102,67 @@ class TraceIndex:
         kid[order] = np.cumsum(new) - 1
         k = max(int(new.sum()), 1)
         del order, new
-        codes = np.unique(np.asarray(owner, dtype=np.int64) * k + kid)
+        return cls._assemble(np.asarray(owner, dtype=np.int64), kid, k, n)
+
+    @classmethod
+    def from_traces(cls, traces: Traces, resolution: Resolution, max_range: int = 1 << 26) -> "TraceIndex":
+        """The index of ``build(traces.owner, point_keys(traces, resolution), n)``, the
+        same arrays, built without sorting every point.
+
+        When the points' cells and bins span a box of at most ``max_range`` (cell, bin)
+        slots (a city for a few days: about 160 × 160 cells × 24 bins), each point's slot
+        in the box is its id; only the distinct slots are hashed and sorted, to number
+        them in the order of their keys as ``build`` does. Otherwise (cell tokens, a
+        country, months) it is ``build``.
+
+        Examples
+        --------
+        >>> from linkrisk.trajectory import parse_traces
+        >>> tr, _ = parse_traces(["2019-01-01T08:00@0.001,0.001;2019-01-01T09:00@0.003,0.001",
+        ...                       "2019-01-01T08:00@0.001,0.001"])
+        >>> a = TraceIndex.from_traces(tr, Resolution(250, 60))
+        >>> b = TraceIndex.build(tr.owner, point_keys(tr, Resolution(250, 60)), 2)
+        >>> a.k, a.codes.tolist() == b.codes.tolist()
+        (2, True)
+        """
+        y, x = grid(traces, resolution.cell_metres)
+        t = time_bins(traces, resolution.bin_minutes)
+        n = traces.n_records
+        if not len(t) or (x == NO_CELL).any():
+            return cls.build(traces.owner, mix(y, x, t), n)
+        lo = [int(v.min()) for v in (y, x, t)]
+        size = [int(v.max()) - m + 1 for v, m in zip((y, x, t), lo)]
+        if size[0] * size[1] * size[2] > max_range:
+            return cls.build(traces.owner, mix(y, x, t), n)
+        slot = ((y - lo[0]) * size[1] + (x - lo[1])) * size[2] + (t - lo[2])
+        del y, x, t
+        used = np.zeros(size[0] * size[1] * size[2], dtype=bool)
+        used[slot] = True
+        ids = np.flatnonzero(used)
+        del used
+        yx, ut = np.divmod(ids, size[2])
+        uy, ux = np.divmod(yx, size[1])
+        # number the distinct points in the order of their keys, as build() does
+        key = mix(uy + lo[0], ux + lo[1], ut + lo[2])
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[np.argsort(key)] = np.arange(len(ids))
+        remap = np.zeros(size[0] * size[1] * size[2], dtype=np.int64)
+        remap[ids] = rank
+        kid = remap[slot]
+        del remap, slot
+        return cls._assemble(np.asarray(traces.owner, dtype=np.int64), kid, max(len(ids), 1), n)
+
+    @classmethod
+    def _assemble(cls, owner: np.ndarray, kid: np.ndarray, k: int, n: int) -> "TraceIndex":
+        codes = np.unique(owner * k + kid)
         person, point = np.divmod(codes, k)
         ptr = np.searchsorted(person, np.arange(n + 1))
-        by_point = point * max(n, 1) + person
+        del person
+        by_point = point * max(n, 1) + codes // k
         by_point.sort()
         count = np.bincount(point, minlength=k)
         post_ptr = np.concatenate([[0], np.cumsum(count)])
-        return cls(n, k, codes, point, ptr, by_point % max(n, 1), post_ptr, count)
+        return cls(n, k, codes, point, ptr, by_point % max(n, 1), post_ptr, count, by_point)
 
     def sizes(self) -> np.ndarray:
         return np.diff(self.ptr)
@@ -166,10 +221,13 @@ def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
             check = pc >= 0
             if not check.any():
                 continue
-            code = cand[check] * index.k + pc[check]
-            pos = np.minimum(lookup(index.codes, code), len(index.codes) - 1)
+            # does the candidate hold point pc? search pc's posting list (point · n + person):
+            # a tested person's candidates ascend, so its searches walk one short posting
+            # list (no sort of the queries, no jump across the whole index)
+            code = pc[check] * index.n + cand[check]
+            pos = np.minimum(np.searchsorted(index.post_codes, code), len(index.post_codes) - 1)
             ok = np.ones(len(cand), dtype=bool)
-            ok[np.flatnonzero(check)[index.codes[pos] != code]] = False
+            ok[np.flatnonzero(check)[index.post_codes[pos] != code]] = False
             cand, which = cand[ok], which[ok]
             if not len(cand):
                 break
@@ -180,7 +238,7 @@ def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
     return out
 
 
-def unicity(owner: np.ndarray, keys: np.ndarray, n: int, p_values: Iterable[int] = range(1, 11),
+def unicity(owner: np.ndarray, keys: np.ndarray | None, n: int, p_values: Iterable[int] = range(1, 11),
             sample: int | None = None, seed: int = 0, confidence: float = 0.95,
             index: TraceIndex | None = None) -> pd.DataFrame:
     """ε_p for each p: the share of persons singled out by p random points of their trace.
@@ -189,8 +247,9 @@ def unicity(owner: np.ndarray, keys: np.ndarray, n: int, p_values: Iterable[int]
     ----------
     owner : int array
         The person (0 … n − 1) of each point.
-    keys : int64 array
-        Each point's (cell, time bin) key (:func:`linkrisk.trajectory.point_keys`).
+    keys : int64 array or None
+        Each point's (cell, time bin) key (:func:`linkrisk.trajectory.point_keys`); not
+        read when ``index`` is given.
     n : int
         Persons in the population; persons without points count as not singled out.
     p_values : iterable of int
@@ -201,6 +260,9 @@ def unicity(owner: np.ndarray, keys: np.ndarray, n: int, p_values: Iterable[int]
         Seeds the draws of persons and of points.
     confidence : float
         Level of the Wilson interval.
+    index : TraceIndex, optional
+        The population's index, if built already (:meth:`TraceIndex.from_traces` builds
+        it from traces without sorting every point).
 
     Returns
     -------
@@ -223,7 +285,10 @@ def unicity(owner: np.ndarray, keys: np.ndarray, n: int, p_values: Iterable[int]
     [[2, 2, 3]]
     """
     rng = np.random.default_rng(seed)
-    index = index or TraceIndex.build(np.asarray(owner), np.asarray(keys), n)
+    if index is None:
+        if keys is None:
+            raise ValueError("unicity: give the points' keys, or their index")
+        index = TraceIndex.build(np.asarray(owner), np.asarray(keys), n)
     p_values = sorted(set(int(p) for p in p_values))
     exact = sample is None or sample >= n
     persons = np.arange(n) if exact else np.sort(rng.choice(n, size=sample, replace=False))
@@ -336,7 +401,8 @@ def resolution_curve(traces: Traces, resolutions: Sequence[Resolution], p_values
     """
     out = []
     for r in resolutions:
-        t = unicity(traces.owner, point_keys(traces, r), traces.n_records, p_values, sample=sample, seed=seed)
+        t = unicity(traces.owner, None, traces.n_records, p_values, sample=sample, seed=seed,
+                    index=TraceIndex.from_traces(traces, r))
         t.insert(0, "resolution", r.label)
         t.insert(1, "cell_metres", r.cell_metres)
         t.insert(2, "bin_minutes", r.bin_minutes)
