@@ -223,11 +223,15 @@ def _verify(ca, cb, A, B, s: int, tt: int, max_pairs: int):
         cr = np.repeat(np.arange(len(kb)), m1)  # (candidate, b point) rows
         j = bptr[kb][cr] + np.arange(len(cr)) - np.repeat(np.cumsum(m1) - m1, m1)
         base = ka[cr] * span
-        lo = np.searchsorted(acode, base + np.clip(bt[j] - tt - tmin, 0, span))
-        n2 = np.maximum(np.searchsorted(acode, base + np.clip(bt[j] + tt + 1 - tmin, 0, span)) - lo, 0)
-        del base
+        first, last = base + np.clip(bt[j] - tt - tmin, 0, span), base + np.clip(bt[j] + tt + 1 - tmin, 0, span)
+        if isinstance(acode, tuple):  # a table of each (trace, bin)'s first point
+            lo, n2 = acode[0][first], acode[0][last] - acode[0][first]
+        else:
+            lo = np.searchsorted(acode, first)
+            n2 = np.searchsorted(acode, last) - lo
+        del base, first, last
         r = np.repeat(np.arange(len(cr)), n2)  # × a's points within tt bins
-        ia = np.repeat(lo, n2) + np.arange(len(r)) - np.repeat(np.cumsum(n2) - n2, n2)
+        ia = np.arange(len(r)) + np.repeat(lo - (np.cumsum(n2) - n2), n2)
         j = j[r]
         ta, tb = ax[ia] == NO_CELL, bx[j] == NO_CELL
         hit = np.where(ta | tb, ta & tb & (ay[ia] == by[j]),
@@ -278,7 +282,10 @@ def _pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a
     tmin = int(at.min())
     span = int(at.max()) - tmin + 1
     order = np.lexsort((at, ao))
-    A = (ao[order] * span + (at[order] - tmin), span, tmin, ay[order], ax[order], at[order], a_w[order])
+    acode = ao[order] * span + (at[order] - tmin)
+    if n_a * span + 1 <= max(4 * len(acode), 1 << 20):  # small enough: look up (trace, bin) directly
+        acode = (np.searchsorted(acode, np.arange(n_a * span + 1)),)
+    A = (acode, span, tmin, ay[order], ax[order], at[order], a_w[order])
     del order
     rare_keys, rare_owner = rare
     off = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
@@ -301,7 +308,7 @@ def _pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a
             lo = np.searchsorted(codes, jt << ob)
             n = np.searchsorted(codes, (jt << ob) | mask, side="right") - lo
             if n.sum():
-                pos = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+                pos = np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)
                 cand.append(((codes[pos] & mask) << bb_bits) | np.repeat(own, n))
             del jt, own, lo, n, order
         # (b) one point of b matching a rare key exactly (the tolerance offsets of the linker)
@@ -318,7 +325,7 @@ def _pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a
             hi = np.searchsorted(rare_keys, keys, side="right")
             n = hi - lo
             if n.sum():
-                pos = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+                pos = np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)
                 cand.append((rare_owner[pos] << bb_bits) | np.repeat(bo[qi], n))
         if not cand:
             continue
