@@ -16,9 +16,9 @@ import linkrisk as lr
 from helpers import SAMPLE_DATA
 from linkrisk.cli import main
 from linkrisk.synth_traces import generate_traces, make_traces
-from linkrisk.trace_link import TraceAttack, best_links, trace_scores
+from linkrisk.trace_link import TraceAttack, best_links, trace_links, trace_scores
 from linkrisk.trajectory import Resolution, parse_traces, point_keys, read_long_table, to_text
-from linkrisk.unicity import per_record_risk, resolution_curve, unicity, wilson
+from linkrisk.unicity import TraceIndex, per_record_risk, resolution_curve, unicity, wilson
 
 TRACE_STUDY = SAMPLE_DATA / "traces" / "study.toml"
 
@@ -298,6 +298,91 @@ def test_pruned_scores_give_the_same_links_and_top1():
     # each trace of b keeps its best score (which a holds it may differ among ties)
     assert full.groupby("b")["score"].max().equals(pruned.groupby("b")["score"].max())
 
+
+
+# pair candidates: the same links as the all-candidates linker ----------------------------------
+# Four traces of a, far apart (0.01 deg = 1.1 km, beyond one 250 m cell of tolerance):
+#   a0 = {P@08, C@12}, a1 = {C@12, M@15}, a2 = {C@12, M@15, M2@18}, a3 = {C@12, M2@18}.
+# Weights ln(4 / df): P (a0 alone) ln 4 = 1.386; C (all four) ln 1 = 0; M and M2 (two each)
+# ln 2 = 0.693. With threshold 1 and min_points 1:
+#   b0 = {P@08}: a0 scores 1.386 from ONE rare point: linked;
+#   b1 = {C@12}: every a scores 0 from one common point: not linked;
+#   b2 = {M@15}: a1 and a2 score 0.693 from one point, below 1: not linked;
+#   b3 = {M@15, M2@18}: a2 holds both, 0.693 + 0.693 = 1.386 from two points: linked
+#   (a1 and a3 hold one each, 0.693).
+# Links (0, 0) and (2, 3); with the default min_points 2, none.
+def _pt(t, k):
+    return f"2019-01-01T{t}@0.0001,{0.0001 + 0.01 * k:.4f}"
+
+
+RARE_A = [f"{_pt('08:10', 0)};{_pt('12:10', 1)}", f"{_pt('12:10', 1)};{_pt('15:10', 2)}",
+          f"{_pt('12:10', 1)};{_pt('15:10', 2)};{_pt('18:10', 3)}", f"{_pt('12:10', 1)};{_pt('18:10', 3)}"]
+RARE_B = [_pt("08:20", 0), _pt("12:20", 1), _pt("15:20", 2), f"{_pt('15:20', 2)};{_pt('18:20', 3)}"]
+
+
+def test_a_rare_single_point_links_and_a_common_one_does_not():
+    a, _ = parse_traces(RARE_A)
+    b, _ = parse_traces(RARE_B)
+    att = TraceAttack(threshold=1.0, min_points=1)
+    for candidates in ("pairs", "all"):
+        got = trace_links(a, b, att, candidates=candidates).links
+        assert got[["a", "b", "points"]].values.tolist() == [[0, 0, 1], [2, 3, 2]]
+        assert got["score"].tolist() == pytest.approx([np.log(4), 2 * np.log(2)])
+    # the pair candidates score only what can pass: the rare single point and the two points;
+    # every a scores against b1 (weight 0) and a1, a2 against b2 with all candidates
+    pairs = trace_scores(a, b, att, candidates="pairs")
+    assert pairs[["a", "b"]].values.tolist() == [[0, 0], [2, 3]]
+    every = trace_scores(a, b, att)
+    assert len(every) == 10 and every.query("b == 1")["score"].tolist() == [0.0] * 4
+    assert trace_links(a, b, TraceAttack(threshold=1.0)).links[["a", "b"]].values.tolist() == [[2, 3]]
+    assert trace_links(a, b).links.empty  # threshold 12: 1.386 is far below
+
+
+@pytest.mark.parametrize("seed, attack", [
+    (1, TraceAttack(Resolution(250, 60))),  # the defaults
+    (2, TraceAttack(Resolution(250, 60), 0, 0)),  # no tolerance: blocks are the cells
+    (3, TraceAttack(Resolution(250, 60), 2, 1, threshold=8, min_points=1)),  # rare single points link
+    (4, TraceAttack(Resolution(500, 30), 1, 2, threshold=6, max_cell_frequency=20)),  # wide, with hubs
+])
+def test_pair_candidates_give_the_same_links_and_scores_as_all_candidates(seed, attack):
+    _, _, tr = make_traces(1200, seed=seed)
+    a, b = tr["surveillance"], tr["transit"]
+    every = trace_scores(a, b, attack)
+    # small chunks: many chunks of b, and of candidates, must not change a thing
+    pairs = trace_scores(a, b, attack, candidates="pairs", chunk=20_000, max_pairs=5_000)
+    # every pair sharing two points, or one point that alone reaches the threshold, with the
+    # same score (to the bit: both add the same weights in the same order) and points
+    assert pairs.equals(every[(every["points"] >= 2) | (every["score"] >= attack.threshold)].reset_index(drop=True))
+    want = best_links(every, attack)[["a", "b", "score", "points"]].reset_index(drop=True)
+    assert len(want) > 10
+    for candidates in ("pairs", "all"):
+        got = trace_links(a, b, attack, candidates=candidates, chunk=20_000, max_pairs=5_000)
+        assert got.links.equals(want)
+        ok = every[(every["score"] >= attack.threshold) & (every["points"] >= attack.min_points)]
+        assert np.array_equal(got.ok_a, np.bincount(ok["a"], minlength=a.n_records))
+        assert np.array_equal(got.ok_b, np.bincount(ok["b"], minlength=b.n_records))
+    # seeded determinism: the same data and settings give the same links, whatever the chunks
+    again = trace_links(a, b, attack, chunk=1_000_000)
+    assert again.links.equals(want) and again.best.equals(trace_links(a, b, attack, chunk=1_000_000).best)
+
+
+def test_unicity_index_from_traces_is_the_index_of_point_keys():
+    _, _, tr = make_traces(800, seed=5)
+    sur = tr["surveillance"]
+    r = Resolution(250, 60)
+    fields = ["codes", "point", "ptr", "post_owner", "post_ptr", "count", "post_codes"]
+    built = TraceIndex.build(sur.owner, point_keys(sur, r), sur.n_records)
+    fast = TraceIndex.from_traces(sur, r)
+    assert all(np.array_equal(getattr(built, f), getattr(fast, f)) for f in fields)
+    # the same index, so the same draws and the same figures
+    e1 = unicity(sur.owner, point_keys(sur, r), sur.n_records, range(1, 5), sample=300, seed=2)
+    assert e1.equals(unicity(sur.owner, None, sur.n_records, range(1, 5), sample=300, seed=2, index=fast))
+    # a cell token, or a box too large for a table, falls back to sorting the keys
+    tok, _ = parse_traces(["2019-01-01T08:00@c:mast1;2019-01-01T09:00@0.001,0.001", "2019-01-01T08:00@c:mast1"])
+    for t, cap in ((tok, 1 << 26), (sur, 10)):
+        b = TraceIndex.build(t.owner, point_keys(t, r), t.n_records)
+        f = TraceIndex.from_traces(t, r, max_range=cap)
+        assert all(np.array_equal(getattr(b, x), getattr(f, x)) for x in fields)
 
 def test_long_table_problems_name_rows_and_columns():
     from linkrisk.trajectory import long_to_column
