@@ -185,18 +185,54 @@ def _draw(index: TraceIndex, persons: np.ndarray, p_max: int, rng: np.random.Gen
 def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
             max_pairs: int = 20_000_000) -> np.ndarray:
     """Whether each of ``persons`` is unique given its drawn points ``drawn[i, :p]`` (−1 = none)."""
-    pts = drawn[:, :p]
+    return _unique_nested(index, persons, drawn, [p], max_pairs)[0]
+
+
+def _holds(index: TraceIndex, cand: np.ndarray, pc: np.ndarray) -> np.ndarray:
+    """Whether trace ``cand[i]`` holds point ``pc[i]`` (−1: no point, true): a binary search
+    in pc's posting list (point · n + person). One tested person's candidates ascend, so
+    its searches walk one short posting list (no sort of the queries)."""
+    ok = np.ones(len(cand), dtype=bool)
+    check = np.flatnonzero(pc >= 0)
+    if len(check):
+        code = pc[check] * index.n + cand[check]
+        pos = np.minimum(np.searchsorted(index.post_codes, code), len(index.post_codes) - 1)
+        ok[check[index.post_codes[pos] != code]] = False
+    return ok
+
+
+def _unique_nested(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p_values: Sequence[int],
+                   max_pairs: int = 20_000_000) -> np.ndarray:
+    """Whether each of ``persons`` is unique given its first p drawn points, for each p of
+    ``p_values`` (increasing): a boolean array (len(p_values), len(persons)).
+
+    The draws are nested, so the traces holding the first p points are those holding the
+    first p' < p that also hold points p' … p − 1: the candidates of the first p ≥ 2 are
+    enumerated once (the posting list of the rarest of its points, checked against the
+    others rarest first) and the survivors are only checked against the new points at
+    each later p. With p = 1 the posting list's length decides alone.
+    """
+    p_values = list(p_values)
+    out = np.zeros((len(p_values), len(persons)), dtype=bool)
+    big = np.iinfo(np.int64).max
+    for row, p in enumerate(p_values):
+        if p == 1:
+            first = drawn[:, 0]
+            out[row] = (first >= 0) & (index.count[np.maximum(first, 0)] == 1)
+    rows = [r for r, p in enumerate(p_values) if p >= 2]
+    if not rows or not len(persons):
+        return out
+    p0 = p_values[rows[0]]
+    pts = drawn[:, :p0]
     has = pts >= 0
-    counts = np.where(has, index.count[np.where(has, pts, 0)], np.iinfo(np.int64).max)
+    counts = np.where(has, index.count[np.where(has, pts, 0)], big)
     j = np.argmin(counts, axis=1)
     rare = pts[np.arange(len(persons)), j]
     m = counts[np.arange(len(persons)), j]
-    out = np.zeros(len(persons), dtype=bool)
     none = ~has.any(axis=1)
-    out[none] = False  # no point: not singled out
-    out[(m == 1) & ~none] = True
-    # one drawn point: the posting list's size decides, no candidate need be checked
-    todo = np.flatnonzero((m > 1) & ~none & (has.sum(axis=1) > 1))
+    alone = (m == 1) & ~none  # its rarest point is its own: unique at p0 and after
+    out[np.ix_(rows, np.flatnonzero(alone))] = True
+    todo = np.flatnonzero((m > 1) & ~none)
     if not len(todo):
         return out
     cum = np.cumsum(m[todo])
@@ -207,33 +243,30 @@ def _unique(index: TraceIndex, persons: np.ndarray, drawn: np.ndarray, p: int,
         sel = todo[start:stop]
         mm = m[sel]
         which = np.repeat(np.arange(len(sel)), mm)
-        offs = np.arange(mm.sum()) - np.repeat(np.cumsum(mm) - mm, mm)
-        cand = index.post_owner[index.post_ptr[rare[sel]][which] + offs]
+        cand = index.post_owner[np.arange(int(mm.sum())) + np.repeat(index.post_ptr[rare[sel]] - (np.cumsum(mm) - mm),
+                                                                     mm)]
         keep = cand != persons[sel][which]
         cand, which = cand[keep], which[keep]
-        # the other drawn points, rarest first: most candidates fail the first check, and
-        # only the survivors are looked up again
+        # the other first-p0 points, rarest first: most candidates fail the first check,
+        # and only the survivors are looked up again
         spts = pts[sel]
-        scount = np.where(spts >= 0, index.count[np.maximum(spts, 0)], np.iinfo(np.int64).max)
+        scount = np.where(spts >= 0, index.count[np.maximum(spts, 0)], big)
         ranked = np.take_along_axis(spts, np.argsort(scount, axis=1, kind="stable"), axis=1)
-        for col in range(1, p):
-            pc = ranked[which, col]
-            check = pc >= 0
-            if not check.any():
-                continue
-            # does the candidate hold point pc? search pc's posting list (point · n + person):
-            # a tested person's candidates ascend, so its searches walk one short posting
-            # list (no sort of the queries, no jump across the whole index)
-            code = pc[check] * index.n + cand[check]
-            pos = np.minimum(np.searchsorted(index.post_codes, code), len(index.post_codes) - 1)
-            ok = np.ones(len(cand), dtype=bool)
-            ok[np.flatnonzero(check)[index.post_codes[pos] != code]] = False
-            cand, which = cand[ok], which[ok]
+        for col in range(1, p0):
             if not len(cand):
                 break
-        alive = np.ones(len(cand), dtype=bool)
-        others = np.bincount(which[alive], minlength=len(sel))
-        out[sel] = others == 0
+            ok = _holds(index, cand, ranked[which, col])
+            cand, which = cand[ok], which[ok]
+        prev = p0
+        for r in rows:
+            p = p_values[r]
+            for col in range(prev, p):  # the points drawn after p0: survivors only
+                if not len(cand):
+                    break
+                ok = _holds(index, cand, drawn[sel[which], col])
+                cand, which = cand[ok], which[ok]
+            prev = p
+            out[r, sel] = np.bincount(which, minlength=len(sel)) == 0
         start = stop
     return out
 
@@ -294,12 +327,10 @@ def unicity(owner: np.ndarray, keys: np.ndarray | None, n: int, p_values: Iterab
     persons = np.arange(n) if exact else np.sort(rng.choice(n, size=sample, replace=False))
     drawn = _draw(index, persons, max(p_values), rng)
     rows = []
-    u = np.zeros(len(persons), dtype=bool)
-    for p in p_values:
-        # the draws are nested (the first p of one order), so whoever p' < p points single
-        # out stays singled out: only the others are tested again
-        rest = np.flatnonzero(~u)
-        u[rest] = _unique(index, persons[rest], drawn[rest], p)
+    # the draws are nested (the first p of one order): each p only checks the traces
+    # that hold the first points against the next ones
+    unique = _unique_nested(index, persons, drawn, p_values)
+    for p, u in zip(p_values, unique):
         k = int(u.sum())
         lo, hi = wilson(k, len(persons), confidence)
         rows.append({"p": p, "tested": len(persons), "unique": k, "epsilon": k / len(persons) if len(persons) else np.nan,
