@@ -366,6 +366,39 @@ def test_pair_candidates_give_the_same_links_and_scores_as_all_candidates(seed, 
     assert again.links.equals(want) and again.best.equals(trace_links(a, b, attack, chunk=1_000_000).best)
 
 
+
+def test_pair_candidates_with_cell_tokens_and_shared_cells_match_all_candidates():
+    # random small traces on a 4 x 4 grid of 250 m cells and five camera tokens, six hours:
+    # many shared points, tokens mixed with coordinates (a token matches only itself, with
+    # time tolerance only), hubs at 15 traces in one setting
+    rng = np.random.default_rng(0)
+
+    def traces(n, k):
+        rows = []
+        for _ in range(n):
+            pts = []
+            for _ in range(rng.integers(1, k)):
+                when = f"2019-01-01T{rng.integers(0, 6):02d}:{rng.integers(0, 60):02d}"
+                where = (f"c:cam{rng.integers(0, 5)}" if rng.random() < 0.4 else
+                         f"{rng.integers(0, 4) * 0.0023:.4f},{rng.integers(0, 4) * 0.0024:.4f}")
+                pts.append(f"{when}@{where}")
+            rows.append(";".join(pts))
+        return parse_traces(rows)[0]
+
+    attacks = [TraceAttack(threshold=2), TraceAttack(threshold=3, min_points=1),
+               TraceAttack(threshold=1, min_points=1, time_tolerance=0, space_tolerance=2, max_cell_frequency=15)]
+    linked = 0
+    for _ in range(8):
+        a, b = traces(60, 8), traces(40, 5)
+        for att in attacks:
+            every = trace_scores(a, b, att)
+            pairs = trace_scores(a, b, att, candidates="pairs", chunk=500, max_pairs=300)
+            assert pairs.equals(every[(every["points"] >= 2) | (every["score"] >= att.threshold)].reset_index(drop=True))
+            want = best_links(every, att)[["a", "b", "score", "points"]].reset_index(drop=True)
+            assert trace_links(a, b, att, chunk=500, max_pairs=300).links.equals(want)
+            linked += len(want)
+    assert linked > 50
+
 def test_unicity_index_from_traces_is_the_index_of_point_keys():
     _, _, tr = make_traces(800, seed=5)
     sur = tr["surveillance"]
