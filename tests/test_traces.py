@@ -388,7 +388,7 @@ def test_pair_candidates_with_cell_tokens_and_shared_cells_match_all_candidates(
     attacks = [TraceAttack(threshold=2), TraceAttack(threshold=3, min_points=1),
                TraceAttack(threshold=1, min_points=1, time_tolerance=0, space_tolerance=2, max_cell_frequency=15)]
     linked = 0
-    for _ in range(8):
+    for _ in range(5):
         a, b = traces(60, 8), traces(40, 5)
         for att in attacks:
             every = trace_scores(a, b, att)
