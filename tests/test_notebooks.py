@@ -46,10 +46,27 @@ def mask(text: str) -> str:
     return text
 
 
+def merged_streams(outputs) -> list[dict]:
+    """``outputs`` with consecutive stream outputs of one name joined into one.
+
+    How a kernel cuts a stream into messages depends on timing (a busy machine flushes
+    mid-cell), not on what the cell printed; the joined text is what the reader sees.
+    """
+    merged: list[dict] = []
+    for out in outputs:
+        if (out["output_type"] == "stream" and merged and merged[-1]["output_type"] == "stream"
+                and merged[-1]["name"] == out["name"]):
+            merged[-1] = {**merged[-1], "text": "".join(merged[-1]["text"]) + "".join(out["text"])}
+        else:
+            merged.append(out)
+    return merged
+
+
 def comparable(cell) -> str:
-    """A code cell's outputs as masked text, one block per output."""
+    """A code cell's outputs as masked text, one block per output (consecutive stream
+    chunks of one name count as one output)."""
     blocks = []
-    for out in cell.get("outputs", []):
+    for out in merged_streams(cell.get("outputs", [])):
         kind = out["output_type"]
         if kind == "stream":
             blocks.append(f"[{out['name']}]\n{mask(''.join(out['text']))}")
@@ -119,3 +136,17 @@ def test_the_comparison_sees_a_changed_figure_and_masks_a_timing() -> None:
     wrong = copy.deepcopy(cell)
     wrong.outputs[0].text = wrong.outputs[0].text.replace("2 of the 2", "1 of the 2")
     assert comparable(wrong) != comparable(cell)
+
+
+def test_a_stream_cut_in_two_by_a_busy_kernel_compares_as_one() -> None:
+    # notebook 01's file listing, once in one message and once flushed mid-cell (seen on a
+    # loaded machine): the reader sees the same text; stderr between them keeps them apart
+    whole = nbformat.v4.new_code_cell("...")
+    whole.outputs = [nbformat.v4.new_output("stream", name="stdout", text="report.md 10 bytes\nreport.json 20 bytes\n")]
+    cut = copy.deepcopy(whole)
+    cut.outputs = [nbformat.v4.new_output("stream", name="stdout", text="report.md 10 bytes\n"),
+                   nbformat.v4.new_output("stream", name="stdout", text="report.json 20 bytes\n")]
+    assert comparable(cut) == comparable(whole)
+    between = copy.deepcopy(cut)
+    between.outputs.insert(1, nbformat.v4.new_output("stream", name="stderr", text="warning\n"))
+    assert comparable(between) != comparable(whole)
