@@ -65,6 +65,8 @@ class Console:
         return time.perf_counter() - self._t0
 
     def progress(self, message: str, done: int | None = None, total: int | None = None) -> None:
+        # every step checks for a signal that a library swallowed (see _Interrupts.check)
+        _Interrupts.check()
         if self.quiet:
             return
         elapsed = self.elapsed
@@ -196,6 +198,7 @@ def _cmd_run(args, console: Console) -> int:
         if plan.export is not None:
             console.progress(f"exporting entities to {plain(plan.export.name, 60)}")
             result.export_entities_to(staged.directory(plan.export))
+        _Interrupts.check()  # never commit the outputs of an interrupted run
         written = staged.commit()
         console.done()
         if not args.quiet:
@@ -380,11 +383,25 @@ class _Interrupts:
     ``finally`` and ``except`` on the way out runs (engines close and remove their spill
     folders, staged outputs are discarded); the default SIGTERM would kill the process on
     the spot and leave them behind. A second signal during that clean-up is noted and
-    ignored. ``name`` is the first signal received, None when there was none."""
+    ignored. ``name`` is the first signal received, None when there was none.
+
+    A library may catch the KeyboardInterrupt and carry on: DuckDB turns it into an
+    InterruptException, and a caller that falls back on any Exception would then go on
+    with the run. :meth:`check`, called at every progress step and before the outputs are
+    committed, raises it again, so that a signal always ends the command.
+    """
+
+    active: "_Interrupts | None" = None  # the one installed, while a command runs
 
     def __init__(self):
         self.name: str | None = None
         self._old: dict = {}
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise KeyboardInterrupt when a signal arrived during this command."""
+        if cls.active is not None and cls.active.name is not None:
+            raise KeyboardInterrupt
 
     def _handler(self, signum, frame):
         if self.name is not None:
@@ -398,12 +415,15 @@ class _Interrupts:
                 if signal.getsignal(sig) is signal.SIG_IGN:
                     continue  # ignored by whoever started us (nohup, a background job): stay so
                 self._old[sig] = signal.signal(sig, self._handler)
+        _Interrupts.active = self
         return self
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old = {}
+        if _Interrupts.active is self:
+            _Interrupts.active = None
 
 
 if __name__ == "__main__":  # pragma: no cover

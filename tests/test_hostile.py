@@ -209,6 +209,36 @@ def big_study(tmp_path_factory) -> Path:
     return synth.generate(30_000, seed=4, out=tmp_path_factory.mktemp("big"))
 
 
+def test_a_signal_that_a_library_swallowed_still_ends_the_run(tmp_path: Path, monkeypatch, capsys) -> None:
+    # DuckDB turns the KeyboardInterrupt raised in a query into an InterruptException; code
+    # that falls back on any Exception would carry on and finish with exit 0. The next
+    # progress step must end the run instead.
+    from linkrisk import cli, pipeline
+
+    study = write_study(tmp_path / "s")
+    steps = []
+
+    def run_that_swallows(study, progress=None, **kw):
+        progress("loading datasets")
+        steps.append("loading")
+        try:
+            cli._Interrupts.active._handler(signal.SIGINT, None)  # the signal, mid-query
+        except KeyboardInterrupt:
+            pass  # ... caught by a library that goes on
+        progress("normalising")
+        steps.append("normalising")  # never reached
+        raise AssertionError("the run went on after the signal")
+
+    monkeypatch.setattr(pipeline, "run_study", run_that_swallows)
+    out = tmp_path / "out"
+    code = main(["run", str(study), "--json", str(out / "r.json"), "--out", str(out / "r.html")])
+    assert code == 130
+    assert steps == ["loading"]
+    assert "interrupted (SIGINT)" in capsys.readouterr().err
+    assert not out.exists() or list(out.rglob("*")) == []
+    assert cli._Interrupts.active is None  # the handlers are put back
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_to_a_running_cli_exits_130_and_leaves_nothing(tmp_path: Path, big_study: Path, sig) -> None:
     tmp = tmp_path / "tmp"
