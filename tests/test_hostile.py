@@ -248,7 +248,10 @@ def test_a_signal_to_a_running_cli_exits_130_and_leaves_nothing(tmp_path: Path, 
     before = _digest(big_study.parent)
     proc = subprocess.Popen([sys.executable, "-m", "linkrisk.cli", "run", str(big_study), "--json",
                              str(out / "r.json"), "--out", str(out / "r.html"), "--export", str(out / "exp")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            # a suite started in the background (`pytest &`) passes SIGINT on
+                            # ignored, and the CLI rightly keeps an ignored signal ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # wait until the engine has made its spill folder: the run is in its DuckDB work
     deadline = time.monotonic() + 120
     while not any(tmp.glob("linkrisk-duckdb-*")) and proc.poll() is None and time.monotonic() < deadline:
