@@ -92,11 +92,13 @@ def test_study_file_spark_settings(tmp_path):
 # --------------------------------------------------------------------------------------
 # Components in the cluster
 # --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def spark(spark_session):
+@pytest.fixture(scope="module", params=["cluster", "driver"])
+def spark(spark_session, request):
+    """A Spark engine finding components in the cluster (every graph), then one finding
+    them on the driver (every graph of up to a million edges, the default)."""
     from linkrisk.engine.spark import SparkEngine
 
-    e = SparkEngine(session=spark_session)
+    e = SparkEngine(session=spark_session, driver_components_max=0 if request.param == "cluster" else None)
     yield e
     e.close()
 
@@ -122,7 +124,10 @@ def test_a_long_chain_needs_few_rounds(spark):
     a = np.arange(n - 1)[::-1]
     labels = _labels_on_spark(spark, n, a, a + 1)
     assert labels.tolist() == [0] * n
-    assert spark.last_component_rounds <= 2
+    if spark.driver_components_max:
+        assert spark.last_component_rounds == 0  # solved on the driver
+    else:
+        assert 1 <= spark.last_component_rounds <= 2
 
 
 @pytest.mark.parametrize("seed", range(3))
