@@ -257,20 +257,29 @@ def _unknown(table: Mapping[str, Any], allowed, where: str, section: str, proble
             problems.append(Problem(f"{where}: {section}{plain(key)}", unknown_setting(key, allowed)))
 
 
+def _array_of_tables(raw, name: str, holds: str, keys, where: str, problems: list[Problem]):
+    """Yield ``(i, label, table)`` for each table of the ``[[name]]`` array ``raw``
+    (numbered from 1), having reported a value that is not an array, an entry that is not
+    a table (skipped) and keys not in ``keys``."""
+    if not isinstance(raw, list):
+        problems.append(Problem(f"{where}: {name}", f"must be an array of tables ([[{name}]])"))
+        return
+    for i, table in enumerate(raw, 1):
+        label = f"{where}: {name} #{i}"
+        if not isinstance(table, dict):
+            problems.append(Problem(label, f"must be a table ([[{name}]] with {holds})"))
+            continue
+        for key in table:
+            if key not in keys:
+                problems.append(Problem(f"{label}: {plain(key)}", unknown_setting(key, sorted(keys))))
+        yield i, label, table
+
+
 def _parse_datasets(raw_sets, base: Path, where: str, problems: list[Problem]) -> list[Dataset]:
     """The ``[[datasets]]`` tables, paths made relative to ``base``."""
     datasets = []
-    if not isinstance(raw_sets, list):
-        problems.append(Problem(f"{where}: datasets", "must be an array of tables ([[datasets]])"))
-        return datasets
-    for i, d in enumerate(raw_sets, 1):
-        label = f"{where}: datasets #{i}"
-        if not isinstance(d, dict):
-            problems.append(Problem(label, "must be a table ([[datasets]] with name, path, columns)"))
-            continue
-        for key in d:
-            if key not in _DATASET_KEYS:
-                problems.append(Problem(f"{label}: {plain(key)}", unknown_setting(key, sorted(_DATASET_KEYS))))
+    for i, label, d in _array_of_tables(raw_sets, "datasets", "name, path, columns", _DATASET_KEYS,
+                                        where, problems):
         if "path" not in d:
             problems.append(Problem(label, "has no `path`"))
             continue
@@ -311,18 +320,8 @@ def _parse_traces(traces, base: Path, label: str, problems: list[Problem]) -> di
 def _parse_scenarios(raw_scenarios, where: str, problems: list[Problem]) -> list[Scenario]:
     """The ``[[scenarios]]`` tables and their policies."""
     scenarios = []
-    if not isinstance(raw_scenarios, list):
-        problems.append(Problem(f"{where}: scenarios", "must be an array of tables ([[scenarios]])"))
-        return scenarios
-    for i, s in enumerate(raw_scenarios, 1):
-        label = f"{where}: scenarios #{i}"
-        if not isinstance(s, dict):
-            problems.append(Problem(label, "must be a table ([[scenarios]] with name and policy)"))
-            continue
-        for key in s:
-            if key not in ("name", "description", "policy"):
-                problems.append(Problem(f"{label}: {plain(key)}", "unknown setting; allowed: name, "
-                                        "description, policy"))
+    for i, label, s in _array_of_tables(raw_scenarios, "scenarios", "name and policy",
+                                        ("name", "description", "policy"), where, problems):
         raw_policy = s.get("policy", {})
         if not isinstance(raw_policy, dict):
             problems.append(Problem(f"{label} policy", "must be a table of kind or dataset.column = "
