@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import ROW, Engine, first_line as _first_line, ragged_message
+from linkrisk.engine.base import ROW, Engine, components, first_line as _first_line, ragged_message
 from linkrisk.dialect import SparkDialect
 from linkrisk.engine.spark_session import DEFAULTS, LOCAL_DEFAULTS, RUNTIME, start_session  # noqa: F401
 from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
@@ -412,20 +412,15 @@ class SparkEngine(Engine):
     def _driver_roots(self, edges):
         """``(x, m)``: every node of ``edges`` (distinct ``a < b`` pairs) and the smallest
         node of its component, found on the driver; None when there is no edge."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         pairs = edges.toPandas()
         if pairs.empty:
             return None
         a, b = pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64)
         nodes, idx = np.unique(np.concatenate([a, b]), return_inverse=True)
-        k = len(nodes)
-        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (idx[:len(a)], idx[len(a):])), shape=(k, k))
-        _, comp = connected_components(graph, directed=False)
-        root = np.full(comp.max() + 1, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(root, comp, nodes)  # nodes are sorted: the first of each component is its smallest
-        frame = pd.DataFrame({"x": nodes, "m": root[comp]})
+        # numbered in order of their smallest (sorted) node: a component's first node is its root
+        comp = components(len(nodes), idx[:len(a)], idx[len(a):])
+        _, first = np.unique(comp, return_index=True)
+        frame = pd.DataFrame({"x": nodes, "m": nodes[first][comp]})
         return self.spark.createDataFrame(frame, "x bigint, m bigint")
 
     def components_table(self, pairs_table: str, n_nodes: int, table: str) -> str:
