@@ -128,12 +128,48 @@ def class_size_counts(engine: Engine, table: str, columns: Sequence[str]) -> dic
     if not columns:
         n = engine.count(table)
         return {n: 1} if n else {}
-    keys = ", ".join(quote(c) for c in columns)
-    rows = engine.rows(
-        f"SELECT size, count(*) AS classes "
-        f"FROM (SELECT count(*) AS size FROM {quote(table)} GROUP BY {keys}) AS eq "
-        f"GROUP BY size ORDER BY size")
-    return {int(size): int(count) for size, count in rows}
+    return class_size_counts_many(engine, table, [columns])[0]
+
+
+def class_size_counts_many(engine: Engine, table: str,
+                           column_sets: Sequence[Sequence[str]]) -> list[dict[int, int]]:
+    """:func:`class_size_counts` for several sets of quasi-identifiers of one table, in
+    one statement.
+
+    Each set is one GROUP BY, as alone; the histograms come back together, so an engine
+    that pays a fixed cost per query (a Spark job is scheduled for each) pays it once.
+    The uniqueness curve tries every remaining column at each step this way.
+
+    Returns
+    -------
+    list of dict of int to int
+        One histogram per set, in the order given (ordered by class size).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from linkrisk.engine import make_engine
+    >>> engine = make_engine("duckdb")
+    >>> engine.register_frame("t", pd.DataFrame({"sex": ["F", "F", "M"], "zip": ["1", "2", "2"]}))
+    >>> class_size_counts_many(engine, "t", [["sex"], ["zip"], ["sex", "zip"]])
+    [{1: 1, 2: 1}, {1: 1, 2: 1}, {1: 3}]
+    """
+    sets = [check_columns(engine, table, cols) for cols in column_sets]
+    out: list[dict[int, int]] = [{} for _ in sets]
+    grouped = [(i, cols) for i, cols in enumerate(sets) if cols]
+    for i, cols in enumerate(sets):
+        if not cols:
+            n = engine.count(table)
+            out[i] = {n: 1} if n else {}
+    if not grouped:
+        return out
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS q, count(*) AS size FROM {quote(table)} GROUP BY {', '.join(quote(c) for c in cols)}"
+        for i, cols in grouped)
+    rows = engine.rows(f"SELECT q, size, count(*) AS classes FROM ({union}) AS eq GROUP BY q, size ORDER BY q, size")
+    for q, size, count in rows:
+        out[int(q)][int(size)] = int(count)
+    return out
 
 
 def stats_from_histogram(columns: Sequence[str], histogram: Mapping[int, int]) -> ClassStats:
@@ -200,4 +236,4 @@ def equivalence_classes(engine: Engine, table: str, columns: Sequence[str]) -> C
     return stats_from_histogram(columns, class_size_counts(engine, table, columns))
 
 
-__all__ = ["ClassStats", "check_columns", "class_size_counts", "equivalence_classes", "stats_from_histogram"]
+__all__ = ["ClassStats", "check_columns", "class_size_counts", "class_size_counts_many", "equivalence_classes", "stats_from_histogram"]

@@ -15,7 +15,7 @@ from linkrisk.catalogue import Role
 from linkrisk.engine import quote
 from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.population import dankar_estimate
-from linkrisk.uniqueness import (stats_from_histogram, class_size_counts, equivalence_classes,
+from linkrisk.uniqueness import (stats_from_histogram, class_size_counts_many, equivalence_classes,
                                  journalist_matches, uniqueness_curve)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,14 +116,22 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
                    r.sampling_fraction if r.sampling_fraction is not None else study.dataset(r.dataset).sampling_fraction)
                   for r in study.risk] if study.risk else default_questions(study, loaded))
     coded = _coded(engine, study, baseline, loaded, ws)
-    entries = []
+    asked = []  # (dataset, kinds, fraction, table, columns) of the questions that can be answered
     for dataset, kinds, fraction in questions:
         if dataset not in loaded.rows:
             continue
         table, cols = _columns(coded, dataset, kinds)
         if table is None or any(k not in quasi_kinds(study, dataset) for k in kinds):
             continue
-        histogram = class_size_counts(engine, table, cols)  # one GROUP BY for both measures
+        asked.append((dataset, kinds, fraction, table, cols))
+    # one GROUP BY per question for both measures, one statement per table
+    histograms = {}
+    for table in dict.fromkeys(q[3] for q in asked):
+        mine = [i for i, q in enumerate(asked) if q[3] == table]
+        histograms.update(zip(mine, class_size_counts_many(engine, table, [asked[i][4] for i in mine])))
+    entries = []
+    for i, (dataset, kinds, fraction, table, cols) in enumerate(asked):
+        histogram = histograms[i]
         stats = stats_from_histogram(cols, histogram)
         entry = {"dataset": dataset, "quasi_identifiers": list(kinds), **_stats(stats)}
         if fraction:

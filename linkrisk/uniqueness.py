@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 from linkrisk.equivalence import (ClassStats, check_columns, class_size_counts,  # noqa: E402,F401 (re-exported)
-                                  equivalence_classes, stats_from_histogram)
+                                  class_size_counts_many, equivalence_classes, stats_from_histogram)
 from linkrisk.population import dankar, pitman, snb, zayatz  # noqa: E402,F401 (re-exported)
 
 
@@ -192,8 +192,8 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
     try:
         while remaining:
             best, best_stats = None, None
-            for column in remaining:
-                histogram = class_size_counts(engine, source, chosen + [column])
+            histograms = class_size_counts_many(engine, source, [chosen + [column] for column in remaining])
+            for column, histogram in zip(remaining, histograms):
                 if settled:
                     histogram[1] = histogram.get(1, 0) + settled
                 trial = stats_from_histogram(chosen + [column], histogram)

@@ -19,7 +19,7 @@ from scipy import optimize
 
 from linkrisk.engine import make_engine
 from linkrisk.errors import LinkriskError
-from linkrisk.uniqueness import (ClassStats, class_size_counts, curve_figure, dankar,
+from linkrisk.uniqueness import (ClassStats, class_size_counts, class_size_counts_many, curve_figure, dankar,
                                  equivalence_classes, journalist_matches, pitman, snb,
                                  uniqueness_curve, zayatz)
 
@@ -70,6 +70,17 @@ def test_hand_made_table(engine):
 
     d = stats.to_dict()
     assert d["quasi_identifiers"] == ["age", "sex"] and d["histogram"] == {"1": 1, "2": 2, "3": 1}
+
+
+def test_several_histograms_in_one_statement(engine):
+    # the classes worked out above, asked for together and in any order: each set gets
+    # its own histogram, the empty set one class of all 8 records
+    engine.load_frame("tiny", TINY)
+    got = class_size_counts_many(engine, "tiny", [["sex"], [], ["age", "sex"], ["sex"]])
+    assert got == [{4: 2}, {8: 1}, {1: 1, 2: 2, 3: 1}, {4: 2}]
+    assert class_size_counts_many(engine, "tiny", []) == []
+    with pytest.raises(LinkriskError, match="not columns"):
+        class_size_counts_many(engine, "tiny", [["sex"], ["height"]])
 
 
 def test_bad_columns_are_named(engine):
