@@ -228,17 +228,18 @@ class SparkEngine(Engine):
         src = self._materialise(df.select(F.spark_partition_id().alias("_pid"),
                                           F.monotonically_increasing_id().alias("_mid"),
                                           *[F.col(f"`{c}`") for c in cols]))
-        counts = dict(src.groupBy("_pid").count().collect())
-        offsets, total = {}, 0
-        for pid in sorted(counts):
-            offsets[pid] = total
-            total += counts[pid]
-        off = self.spark.createDataFrame([(int(p), int(o)) for p, o in offsets.items()] or [(0, 0)],
-                                         "_pid INT, _off BIGINT")
         mask = (1 << 33) - 1
-        return (src.join(F.broadcast(off), "_pid")
-                .select((F.col("_off") + F.expr(f"_mid & {mask}")).cast("bigint").alias(name),
-                        *[F.col(f"`{c}`") for c in cols]))
+        within = F.expr(f"_mid & {mask}")
+        if src.rdd.getNumPartitions() > 1:
+            counts = dict(src.groupBy("_pid").count().collect())
+            offsets, total = [], 0
+            for pid in sorted(counts):
+                offsets += [F.lit(int(pid)), F.lit(int(total))]
+                total += counts[pid]
+            # the offsets as a literal map: no table from the driver, no join
+            within = F.element_at(F.create_map(*offsets), F.col("_pid")) + within
+        # one partition (a CSV file read whole, say): the position is the one within it
+        return src.select(within.cast("bigint").alias(name), *[F.col(f"`{c}`") for c in cols])
 
     def _numbered(self, table: str, df) -> list[str]:
         """Register ``df`` as ``table`` with :data:`ROW` (1-based position in the source) first."""
