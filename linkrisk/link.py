@@ -92,13 +92,19 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
         engine.create(idv, f"SELECT _rid, _ds, h, ph, count(*) OVER (PARTITION BY h) AS n "
                               f"FROM (SELECT {distinct}_rid, _ds, {engine.dialect.hash_key('v')} AS h, "
                               f"regexp_matches(v, '{PLACEHOLDER_PATTERN}') AS ph FROM ({union}))")
-        counts = engine.rows(f"SELECT n, count(*) FROM (SELECT h, max(n) AS n FROM {idv} GROUP BY h) t GROUP BY n")
-        relative = relative_hub_limit(dict((int(n), int(k)) for n, k in counts))
-        rel = min(limit, relative)
         # a hub: held by more records than the study's limit, than is plausible next to the
-        # other values of its domain, or a known placeholder form held by three or more
-        hub_rows = engine.rows(f"SELECT h, max(n), count(DISTINCT _ds), bool_or(ph) FROM {idv} "
-                               "WHERE n > ? OR (ph AND n >= ?) GROUP BY h", [rel, PLACEHOLDER_MIN])
+        # other values of its domain, or a known placeholder form held by three or more.
+        # One statement brings the value-frequency histogram (rows with a count k) and the
+        # values that could be hubs under any limit the histogram can give (n above the
+        # lowest, min(limit, RELATIVE_FLOOR)): on Spark each statement is a job
+        found = engine.rows(
+            f"SELECT NULL AS h, n, count(*) AS k, NULL AS nds, NULL AS ph "
+            f"FROM (SELECT h, max(n) AS n FROM {idv} GROUP BY h) t GROUP BY n UNION ALL "
+            f"SELECT h, max(n), NULL, count(DISTINCT _ds), bool_or(ph) FROM {idv} "
+            "WHERE n > ? OR (ph AND n >= ?) GROUP BY h", [min(limit, RELATIVE_FLOOR), PLACEHOLDER_MIN])
+        rel = min(limit, relative_hub_limit({int(n): int(k) for _, n, k, _, _ in found if k is not None}))
+        hub_rows = [(h, n, nds, ph) for h, n, k, nds, ph in found
+                    if k is None and (n > rel or (ph and n >= PLACEHOLDER_MIN))]
         if hub_rows:
             h = engine.dialect.hash_key("v")
             text = dict(engine.rows(f"SELECT DISTINCT {h}, v FROM ({union}) WHERE {h} IN "
