@@ -82,6 +82,27 @@ LONGEST_FIRST = ["test_spark_probabilistic.py", "test_linkage_handmade.py", "tes
                  "test_hostile.py", "test_cli.py"]
 
 
+# The DuckDB tests that take longest (whole studies run several times, CLI subprocesses,
+# FEBRL benchmarks): marked ``slow`` here so that ``-m "not spark and not slow"`` is a
+# loop of a few minutes. A file name alone marks the whole file; a module fixture's tests
+# are marked together, or the fixture would still run. CI runs them all.
+SLOW = {"test_probabilistic.py": {"test_sample_study_with_identifiers_keyed_per_holder",
+                                  "test_same_seed_gives_identical_links", "test_febrl4_f1"},
+        "test_encodings.py": {"test_encodings_sample_figures", "test_the_report_has_the_frontier"},
+        "test_redaction.py": {"test_reports_hold_no_raw_value", "test_the_scan_can_fail",
+                              "test_html_report_parses_and_has_its_sections",
+                              "test_terminal_output_holds_no_raw_value"},
+        "test_attacker_realism.py": {"test_prior_on_a_synthetic_study"},
+        "test_hostile.py": {"test_a_signal_to_a_running_cli_exits_130_and_leaves_nothing"},
+        "test_front_door.py": {"test_a_run_never_changes_the_users_study"},
+        "test_portable_sql.py": None, "test_benchmark.py": None}
+
+
+def is_slow(file: str, test: str) -> bool:
+    """Whether a test is in :data:`SLOW`."""
+    return file in SLOW and (SLOW[file] is None or test in SLOW[file])
+
+
 def longest_first(name: str) -> int:
     """A test file's place in the hand-out order."""
     return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
@@ -89,10 +110,13 @@ def longest_first(name: str) -> int:
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark every Spark test ``spark``: those run on the Spark engine parameter, those
-    that take the Spark session (directly or through a fixture) and the Spark files; and
-    put the longest files first (:data:`LONGEST_FIRST`)."""
+    that take the Spark session (directly or through a fixture) and the Spark files; mark
+    the tests in :data:`SLOW` ``slow``; and put the longest files first
+    (:data:`LONGEST_FIRST`)."""
     items.sort(key=lambda item: longest_first(item.path.name))  # stable: each file's own order kept
     for item in items:
+        if is_slow(item.path.name, getattr(item, "originalname", item.name)):
+            item.add_marker(pytest.mark.slow)
         callspec = getattr(item, "callspec", None)
         on_spark = callspec is not None and callspec.params.get("engine_name") == "spark"
         if on_spark or "spark_session" in getattr(item, "fixturenames", ()) or item.path.name in SPARK_FILES:
