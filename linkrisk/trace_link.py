@@ -20,6 +20,11 @@ Scenario techniques on traces (``coarsen_space``, ``coarsen_time``, ``drop_point
 to the traces the linker reads; the attacker then works at the coarser of its own and
 the released resolution.
 
+The work is in three modules: the settings and the scores of pairs are in
+:mod:`linkrisk.trace_scoring`, the candidates that can be linked and their exact scores
+in :mod:`linkrisk.trace_candidates`; this one keeps each trace's best two, accepts the
+links, transforms released traces and is the pipeline's ``traces`` linker.
+
 Method and the worked tolerance cases: docs/traces.md. Kondor, Hashemian, de Montjoye,
 Ratti, "Towards matching user mobility traces in large-scale datasets", IEEE Trans. Big
 Data (2020; arXiv 1709.05772) match operator and transit records the same way.
@@ -37,452 +42,14 @@ from linkrisk.engine import quote
 from linkrisk.engine.base import ROW
 from linkrisk.errors import StudyError
 from linkrisk.redact import redact
+from linkrisk.trace_scoring import TraceAttack, scored_chunks, trace_scores  # noqa: F401  (trace_scores: public here)
 from linkrisk.trajectory import (METRES_PER_DEGREE, NO_CELL, TRACE_TECHNIQUES, TRAJECTORY_KIND,  # noqa: F401
-                                 Resolution, Traces, grid, lookup, mix, parse_traces, time_bins)
+                                 Resolution, Traces, parse_traces)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.release import Release
     from linkrisk.study import StudyConfig
-
-
-
-@dataclass(frozen=True)
-class TraceAttack:
-    """The trajectory linker's settings (the study's ``[attacker] trace_*`` keys).
-
-    The defaults are the study's defaults (``StudyConfig().attacker``): 250 m cells and
-    60-minute bins, one cell and one bin of tolerance.
-    """
-
-    resolution: Resolution = Resolution(250, 60)
-    time_tolerance: int = 1
-    space_tolerance: int = 1
-    threshold: float = 12.0
-    min_points: int = 2
-    max_cell_frequency: int = 1000
-
-    @classmethod
-    def of(cls, study: "StudyConfig") -> "TraceAttack":
-        a = study.attacker
-        return cls(Resolution(float(a.trace_cell_metres), float(a.trace_bin_minutes)), int(a.trace_time_tolerance),
-                   int(a.trace_space_tolerance), float(a.trace_threshold), int(a.trace_min_points),
-                   int(a.trace_max_cell_frequency))
-
-
-def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (owner, y, x, t) of a trace set at a resolution, sorted by owner, and each
-    one's (cell, bin) key."""
-    y, x = grid(tr, r.cell_metres)
-    t = time_bins(tr, r.bin_minutes)
-    if not len(y):
-        return (np.zeros(0, np.int64),) * 5
-    key = mix(y, x, t)
-    order = np.lexsort((key, tr.owner))
-    owner, key = tr.owner[order], key[order]
-    keep = np.ones(len(order), dtype=bool)
-    keep[1:] = (owner[1:] != owner[:-1]) | (key[1:] != key[:-1])
-    order = order[keep]
-    return owner[keep], y[order], x[order], t[order], key[keep]
-
-
-def _bits(n: int) -> int:
-    return max(int(n - 1).bit_length(), 1)
-
-
-def _pair_scores(qi, pos, df, first, aown, rank, rank_weight, bo, attack, prune, n_a):
-    """Scores of the pairs of some whole traces of b (their matched points qi at keys pos),
-    all in sorted int64 codes (no pandas grouping): a point of b counts once per
-    candidate, with its rarest match (the smallest df, the first in code order)."""
-    cnt = df[pos]
-    total = int(cnt.sum())
-    if not total:
-        return None
-    q0 = int(qi.min())
-    ql = qi - q0
-    ba, bd = _bits(n_a), _bits(len(rank_weight))
-    if _bits(int(ql.max()) + 1) + ba + bd > 62:
-        raise ValueError("trace_scores: chunk too large for int64 pair codes; lower chunk")
-    rep = np.repeat(np.arange(len(qi)), cnt)
-    offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    code = (ql[rep] << (ba + bd)) | (aown[first[pos][rep] + offs] << bd) | rank[pos][rep]
-    del rep, offs
-    code.sort()
-    qa = code >> bd
-    head = np.ones(len(code), dtype=bool)
-    head[1:] = qa[1:] != qa[:-1]
-    code, qa = code[head], qa[head]
-    w = rank_weight[code & ((1 << bd) - 1)]
-    a = qa & ((1 << ba) - 1)
-    b = bo[(qa >> ba) + q0]
-    del code, qa, head
-    pair = (b << ba) | a
-    order = np.argsort(pair, kind="stable")  # sums in b-point order, as _verify adds them
-    pair = pair[order]
-    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-    # rounded: equal sums of the same weights in another order must tie exactly
-    score = np.round(np.add.reduceat(w[order], starts), 9)
-    points = np.diff(np.r_[starts, len(pair)])
-    pair = pair[starts]
-    pa, pb = pair & ((1 << ba) - 1), pair >> ba
-    return _prune(pa, pb, score, points, attack) if prune else (pa, pb, score, points)
-
-
-def _prune(pa, pb, score, points, attack):
-    """Keep what best_links can accept, and each b's best pair (for top-1 figures)."""
-    if not len(pb):
-        return pa, pb, score, points
-    if len(pb) > 1 and np.any(pb[1:] < pb[:-1]):
-        order = np.lexsort((pa, pb))
-        pa, pb, score, points = pa[order], pb[order], score[order], points[order]
-    ok = (score >= attack.threshold) & (points >= attack.min_points)
-    bstart = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
-    top = np.maximum.reduceat(score, bstart)
-    is_top = score == np.repeat(top, np.diff(np.r_[bstart, len(pb)]))
-    first_top = np.zeros(len(pb), dtype=bool)
-    tops = np.flatnonzero(is_top)
-    first_top[tops[np.r_[True, pb[tops][1:] != pb[tops][:-1]]]] = True
-    keep = ok | first_top
-    return pa[keep], pb[keep], score[keep], points[keep]
-
-
-def _blocks(y, x, t, s: int, tt: int, around: bool) -> np.ndarray:
-    """Block keys of points, shape (points, m): cells grouped in squares of w = max(2s, 1)
-    cells, bins in runs of max(2tt, 1) bins; a cell token keeps its token.
-
-    ``around=False``: each point's own block (m = 1). ``around=True``: every block
-    within the tolerance of the point. A coordinate within s of y lies in block
-    (y − s) // w or the next: the 2s + 1 integers y − s … y + s span exactly two blocks
-    of width 2s (one of width 1 when s = 0). So m = 8 with both tolerances 1: a point of
-    b is within tolerance of a point of a only if a's block is among b's blocks.
-    """
-    ws, wt = max(2 * s, 1), max(2 * tt, 1)
-    tok = x == NO_CELL
-    if not around:
-        return mix(np.where(tok, y, y // ws), np.where(tok, x, x // ws), t // wt)[:, None]
-    out = []
-    for dy in range(2 if s else 1):
-        for dx in range(2 if s else 1):
-            for dt in range(2 if tt else 1):
-                out.append(mix(np.where(tok, y, (y - s) // ws + dy), np.where(tok, x, (x - s) // ws + dx),
-                               (t - tt) // wt + dt))
-    return np.stack(out, axis=1)
-
-
-def _group_pairs(group: np.ndarray, start: int, stop: int, diagonal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (i, j), i < j (i <= j with ``diagonal``), of every two elements of one
-    group among ``group[start:stop]`` (sorted; the range holds whole groups)."""
-    g = group[start:stop]
-    if not len(g):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    size = np.diff(np.r_[first, len(g)])
-    idx = np.arange(len(g))
-    cnt = np.repeat(first + size, size) - idx - (0 if diagonal else 1)
-    i = np.repeat(idx, cnt)
-    j = np.arange(len(i)) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(idx + (0 if diagonal else 1), cnt)
-    return i + start, j + start
-
-
-def _whole_groups(group: np.ndarray, weight: np.ndarray, budget: int) -> list[tuple[int, int]]:
-    """Ranges of ``group`` (sorted) holding whole groups, each of ``weight`` at most
-    ``budget`` (or one group, if a group alone is heavier)."""
-    cum = np.cumsum(weight)
-    out, start = [], 0
-    while start < len(group):
-        base = cum[start - 1] if start else 0
-        stop = int(np.searchsorted(cum, base + budget, side="right"))
-        if stop < len(group):
-            stop = int(np.searchsorted(group, group[stop], side="left"))
-            if stop <= start:
-                stop = int(np.searchsorted(group, group[start], side="right"))
-        out.append((start, stop))
-        start = stop
-    return out
-
-
-def _joint(k1: np.ndarray, k2: np.ndarray, shift: int) -> np.ndarray:
-    """An unordered pair of block keys hashed to 64 − ``shift`` bits (a collision only
-    adds a candidate, which scoring then drops)."""
-    return (mix(np.minimum(k1, k2), np.maximum(k1, k2)).view(np.uint64) >> np.uint64(shift)).view(np.int64)
-
-
-def _verify(ca, cb, A, B, s: int, tt: int, max_pairs: int):
-    """Exact scores of candidate pairs (a trace ``ca``, b trace ``cb``, sorted by a: the
-    binary searches then walk a's points once): each point of b against the points of a within ``tt`` bins of it (a binary
-    search in a's points sorted by (trace, bin)), co-occurring when also within ``s``
-    cells (or the same cell token); each b point weighs its rarest match, and the
-    weights are added in b-point order, as _pair_scores adds them."""
-    acode, span, tmin, ay, ax, at, aw = A
-    bptr, by, bx, bt = B
-    nb = bptr[cb + 1] - bptr[cb]
-    pieces = []
-    for c0 in range(0, len(cb), max(1, max_pairs // (4 * (2 * tt + 1)))):
-        c1 = c0 + max(1, max_pairs // (4 * (2 * tt + 1)))
-        ka, kb, m1 = ca[c0:c1], cb[c0:c1], nb[c0:c1]
-        cr = np.repeat(np.arange(len(kb)), m1)  # (candidate, b point) rows
-        j = bptr[kb][cr] + np.arange(len(cr)) - np.repeat(np.cumsum(m1) - m1, m1)
-        base = ka[cr] * span
-        first, last = base + np.clip(bt[j] - tt - tmin, 0, span), base + np.clip(bt[j] + tt + 1 - tmin, 0, span)
-        if isinstance(acode, tuple):  # a table of each (trace, bin)'s first point
-            lo, n2 = acode[0][first], acode[0][last] - acode[0][first]
-        else:
-            lo = np.searchsorted(acode, first)
-            n2 = np.searchsorted(acode, last) - lo
-        del base, first, last
-        r = np.repeat(np.arange(len(cr)), n2)  # × a's points within tt bins
-        ia = np.arange(len(r)) + np.repeat(lo - (np.cumsum(n2) - n2), n2)
-        j = j[r]
-        ta, tb = ax[ia] == NO_CELL, bx[j] == NO_CELL
-        hit = np.where(ta | tb, ta & tb & (ay[ia] == by[j]),
-                       (np.abs(ay[ia] - by[j]) <= s) & (np.abs(ax[ia] - bx[j]) <= s))
-        rr, ww = r[hit], aw[ia[hit]]
-        del r, ia, j, ta, tb, hit
-        if not len(rr):
-            continue
-        st = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
-        w = np.maximum.reduceat(ww, st)  # each (candidate, b point): its rarest match
-        cc = cr[rr[st]]
-        cs = np.flatnonzero(np.r_[True, cc[1:] != cc[:-1]])
-        score = np.round(np.add.reduceat(w, cs), 9)
-        pieces.append((ka[cc[cs]], kb[cc[cs]], score, np.diff(np.r_[cs, len(cc)])))
-    return pieces
-
-
-def _pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a, n_b, attack, chunk, max_pairs):
-    """Scores of the pairs that share two points or one rare point (trace_scores'
-    ``candidates="pairs"``), one piece (a, b, score, points) per chunk of whole traces of
-    b. ``a_w`` is each a point's weight, ``a_use`` whether its key is not a hub, ``rare``
-    (keys, owners) of a's non-hub keys of weight >= threshold."""
-    s, tt = attack.space_tolerance, attack.time_tolerance
-    ob = _bits(n_a)
-    shift = ob + 1
-    mask = (1 << ob) - 1
-    ao, ay, ax, at, a_w = ao[a_use], ay[a_use], ax[a_use], at[a_use], a_w[a_use]
-    if not len(ao):
-        return
-    bptr = np.searchsorted(bo, np.arange(n_b + 1))
-    # index of a: every unordered pair of its traces' blocks, the same block twice included
-    # (two points of b can match one point of a), packed as (joint key, trace)
-    blk = _blocks(ay, ax, at, s, tt, around=False)[:, 0]
-    order = np.lexsort((blk, ao))
-    o, k = ao[order], blk[order]
-    keep = np.r_[True, (o[1:] != o[:-1]) | (k[1:] != k[:-1])]
-    o, k = o[keep], k[keep]
-    del order, keep, blk
-    size = np.bincount(o, minlength=n_a)[o]
-    rank_in = np.arange(len(o)) - np.searchsorted(o, o, side="left")
-    codes = []
-    for e0, e1 in _whole_groups(o, size - rank_in, max_pairs):
-        i, j = _group_pairs(o, e0, e1, diagonal=True)
-        codes.append((_joint(k[i], k[j], shift) << ob) | o[i])
-    codes = np.sort(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
-    del o, k, size, rank_in
-    # a's points by (trace, bin), for the exact scoring of candidates
-    tmin = int(at.min())
-    span = int(at.max()) - tmin + 1
-    order = np.lexsort((at, ao))
-    acode = ao[order] * span + (at[order] - tmin)
-    if n_a * span + 1 <= max(4 * len(acode), 1 << 20):  # small enough: look up (trace, bin) directly
-        acode = (np.searchsorted(acode, np.arange(n_a * span + 1)),)
-    A = (acode, span, tmin, ay[order], ax[order], at[order], a_w[order])
-    del order
-    rare_keys, rare_owner = rare
-    off = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
-    nblk = (2 if s else 1) ** 2 * (2 if tt else 1)
-    bb_bits = _bits(n_b)
-    npts = np.diff(bptr)[bo]
-    rank_b = np.arange(len(bo)) - bptr[bo]
-    for b0, b1 in _whole_groups(bo, np.maximum(npts - rank_b - 1, 1) * nblk * nblk, chunk):
-        cand = []
-        # (a) two points of b, each in a block around it, against a's pairs of blocks
-        i, j = _group_pairs(bo, b0, b1, diagonal=False)
-        if len(i):
-            bb = _blocks(by[b0:b1], bx[b0:b1], bt[b0:b1], s, tt, around=True)
-            i0, j0 = i - b0, j - b0
-            jt = _joint(np.repeat(bb[i0], nblk, axis=1).ravel(), np.tile(bb[j0], (1, nblk)).ravel(), shift)
-            own = np.repeat(bo[i], nblk * nblk)
-            del bb, i0, j0
-            order = np.argsort(jt)  # queries in order: the searches walk the index once
-            jt, own = jt[order], own[order]
-            lo = np.searchsorted(codes, jt << ob)
-            n = np.searchsorted(codes, (jt << ob) | mask, side="right") - lo
-            if n.sum():
-                pos = np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)
-                cand.append(((codes[pos] & mask) << bb_bits) | np.repeat(own, n))
-            del jt, own, lo, n, order
-        # (b) one point of b matching a rare key exactly (the tolerance offsets of the linker)
-        if len(rare_keys):
-            q = np.arange(b0, b1)
-            tok = bx[b0:b1] == NO_CELL
-            qi, keys = [], []
-            for dy, dx, dt in off:
-                use = q[~tok] if (dy or dx) else q
-                keys.append(mix(by[use] + dy, bx[use] + dx, bt[use] + dt))
-                qi.append(use)
-            qi, keys = np.concatenate(qi), np.concatenate(keys)
-            lo = lookup(rare_keys, keys)
-            hi = np.searchsorted(rare_keys, keys, side="right")
-            n = hi - lo
-            if n.sum():
-                pos = np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)
-                cand.append((rare_owner[pos] << bb_bits) | np.repeat(bo[qi], n))
-        if not cand:
-            continue
-        cand = np.unique(np.concatenate(cand))
-        got = _verify(cand >> bb_bits, cand & ((1 << bb_bits) - 1), A, (bptr, by, bx, bt), s, tt, max_pairs)
-        del cand
-        if got:
-            pa, pb, score, points = (np.concatenate(x) for x in zip(*got))
-            # a pair that shares one common point only is dropped (a false candidate of blocks)
-            keep = (points >= 2) | (score >= attack.threshold)
-            yield pa[keep], pb[keep], score[keep], points[keep]
-
-
-def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
-                 chunk: int = 2_000_000, prune: bool = False, max_pairs: int = 20_000_000,
-                 hubs: list | None = None, candidates: str = "all") -> pd.DataFrame:
-    """Co-occurrence scores of every pair of traces that share at least one point.
-
-    ``b`` is expanded by the tolerances and looked up in an index of ``a``; weights are
-    the rarity of the matched (cell, bin) in ``a``. With ``prune``, only the pairs
-    :func:`best_links` can accept (score and points at the thresholds) and each trace of
-    ``b``'s best pair are kept: the links and top-1 figures are the same, the memory
-    far smaller.
-
-    With ``candidates="pairs"`` only the pairs that share at least two points of b, or
-    one point whose weight alone reaches ``threshold``, are scored (exactly, as here);
-    the others can never be linked with ``min_points`` >= 2, nor with ``min_points`` 1
-    (their one point's weight is below the threshold), so :func:`best_links` gives the
-    same links with the same scores, and every returned pair has the same score and
-    points as with ``"all"``. Candidates come from pairs of points (an index of every
-    two blocks of each trace of ``a``, blocks of 2 × tolerance cells and bins) and from
-    the rare keys alone: no single common (cell, bin) is expanded into its thousands of
-    traces. Proof and measurements: docs/traces.md. (With ``prune``, each b's best pair
-    is then its best among these, for top-1 figures.)
-
-    The work is set-based in numpy: the index of ``a`` is sorted (cell, bin) keys with
-    posting lists of traces; each chunk of whole traces of ``b`` (at most ``max_pairs``
-    candidate rows) is packed into int64 codes (b point, a trace, rarity rank), sorted
-    once to keep each point's rarest match per candidate, and once more by (b, a) to sum
-    the weights. (cell, bin) keys held by more than ``max_cell_frequency`` traces of
-    ``a`` are not used; with a list ``hubs`` they are appended to it as
-    ``(y, x, t, traces)`` tuples.
-
-    Returns
-    -------
-    DataFrame
-        ``a, b, score, points`` (record positions in ``a`` and ``b``; points of ``b``
-        that co-occur).
-
-    Examples
-    --------
-    Two sightings of a (08:10 and 12:10 in cell 0) and one tap of b at 09:05 one cell
-    east (0.0024 degrees of longitude is 267 m: x = 1), 60-minute bins: the tap is in
-    bin 9, the first sighting in bin 8, the second in bin 12. With one bin and one cell
-    of tolerance the tap matches the first sighting only, with weight ln(2/1) = 0.693:
-    a holds 2 traces and 1 of them holds that (cell, bin). With no time tolerance bin 9
-    holds nothing of a's.
-
-    >>> from linkrisk.trajectory import parse_traces
-    >>> a, _ = parse_traces(["2019-01-01T08:10@0.0001,0.0001;2019-01-01T12:10@0.0001,0.0001",
-    ...                     "2019-01-01T20:00@10,10"])
-    >>> b, _ = parse_traces(["2019-01-01T09:05@0.0001,0.0024"])
-    >>> trace_scores(a, b).round(3).values.tolist()
-    [[0.0, 0.0, 0.693, 1.0]]
-    >>> trace_scores(a, b, TraceAttack(time_tolerance=0)).shape[0]
-    0
-    """
-    out = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
-                        "score": np.zeros(0), "points": np.zeros(0, np.int64)})
-    pieces = [_prune(*p, attack) if prune and candidates == "pairs" else p
-              for p in _scored_chunks(a, b, attack, chunk, max_pairs, hubs, candidates, prune)]
-    pieces = [p for p in pieces if len(p[0])]
-    if not pieces:
-        return out
-    pa, pb, score, points = (np.concatenate(x) for x in zip(*pieces))
-    order = np.lexsort((pb, pa))
-    return pd.DataFrame({"a": pa[order].astype(np.int64), "b": pb[order].astype(np.int64),
-                         "score": score[order], "points": points[order].astype(np.int64)})
-
-
-def _scored_chunks(a: Traces, b: Traces, attack: TraceAttack, chunk: int, max_pairs: int, hubs: list | None,
-                   candidates: str, prune: bool = False):
-    """The pair scores of :func:`trace_scores`, one piece (a, b, score, points) per chunk of
-    whole traces of b (pruned by ``prune`` on the ``"all"`` path)."""
-    if candidates not in ("all", "pairs"):
-        raise ValueError(f"trace_scores: candidates must be 'all' or 'pairs', not {candidates!r}")
-    r = attack.resolution
-    ao, ay, ax, at, akey = _binned(a, r)
-    bo, by, bx, bt, _ = _binned(b, r)
-    if not len(ao) or not len(bo):
-        return
-    point_key = akey
-    order = np.argsort(akey, kind="stable")
-    akey, aown = akey[order], ao[order]
-    uk, first, df = np.unique(akey, return_index=True, return_counts=True)
-    if hubs is not None:
-        over = np.flatnonzero(df > attack.max_cell_frequency)
-        at_ = order[first[over]]
-        hubs.extend(zip(ay[at_].tolist(), ax[at_].tolist(), at[at_].tolist(), df[over].tolist()))
-    del order
-    n_a = int(a.n_records) if a.n_records else int(ao.max()) + 1
-    n_idx = max(int(len(np.unique(ao))), 1)
-    dfs, rank = np.unique(df, return_inverse=True)  # rarity rank: 0 is the rarest
-    rank_weight = np.log(n_idx / dfs.astype(float))
-    if candidates == "pairs":
-        where = np.searchsorted(uk, point_key)
-        weight = rank_weight[rank]
-        rare = (weight >= attack.threshold) & (df <= attack.max_cell_frequency)
-        n_post = df[rare]
-        at_ = np.repeat(first[rare], n_post) + np.arange(int(n_post.sum())) - np.repeat(np.cumsum(n_post) - n_post,
-                                                                                        n_post)
-        yield from _pair_candidate_scores(ao, ay, ax, at, weight[where], df[where] <= attack.max_cell_frequency,
-                                          bo, by, bx, bt, (akey[at_], aown[at_]), n_a,
-                                          int(b.n_records) if b.n_records else int(bo.max()) + 1, attack, chunk,
-                                          max_pairs)
-        return
-    s, tt = attack.space_tolerance, attack.time_tolerance
-    offsets = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
-    tok = bx == NO_CELL
-    per = max(1, chunk // max(len(offsets), 1))
-    # chunks hold whole traces of b (its points are sorted by owner), so each chunk's
-    # pair scores are complete and can be pruned at once
-    bounds = [0]
-    while bounds[-1] < len(bo):
-        stop = min(bounds[-1] + per, len(bo))
-        if stop < len(bo):
-            stop = max(int(np.searchsorted(bo, bo[stop], side="left")), bounds[-1] + 1)
-            stop = int(np.searchsorted(bo, bo[stop - 1], side="right"))
-        bounds.append(stop)
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        q = np.arange(start, stop)
-        qi, keys = [], []
-        for dy, dx, dt in offsets:
-            use = q[~tok[start:stop]] if (dy or dx) else q
-            keys.append(mix(by[use] + dy, bx[use] + dx, bt[use] + dt))
-            qi.append(use)
-        qi, keys = np.concatenate(qi), np.concatenate(keys)
-        pos = lookup(uk, keys)
-        pos = np.minimum(pos, len(uk) - 1)
-        hit = (uk[pos] == keys) & (df[pos] <= attack.max_cell_frequency)
-        qi, pos = qi[hit], pos[hit]
-        order = np.argsort(qi, kind="stable")
-        qi, pos = qi[order], pos[order]
-        cum = np.cumsum(df[pos])
-        owners = bo[qi]
-        s0 = 0
-        while s0 < len(qi):  # sub-chunks of whole traces, at most max_pairs candidate rows each
-            base = cum[s0 - 1] if s0 else 0
-            e = int(np.searchsorted(cum, base + max_pairs, side="right"))
-            if e < len(qi):
-                e = int(np.searchsorted(owners, owners[max(e - 1, s0)], side="left"))
-                if e <= s0:
-                    e = int(np.searchsorted(owners, owners[s0], side="right"))
-            got = _pair_scores(qi[s0:e], pos[s0:e], df, first, aown, rank, rank_weight, bo, attack, prune, n_a)
-            if got is not None:
-                yield got
-            s0 = e
 
 
 @dataclass(frozen=True)
@@ -508,7 +75,8 @@ class TraceLinks:
 
 
 def trace_links(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(), candidates: str = "pairs",
-                chunk: int = 2_000_000, max_pairs: int = 20_000_000, hubs: list | None = None) -> TraceLinks:
+                chunk: int = 200_000, max_pairs: int = 2_000_000, hubs: list | None = None,
+                threads: int | None = None) -> TraceLinks:
     """The links the attacker accepts between two trace sets, without holding every score.
 
     The same links as ``best_links(trace_scores(a, b, attack), attack)``: pair scores come
@@ -532,7 +100,7 @@ def trace_links(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(), candi
     second = np.full(n_a, -np.inf)
     ok_a, ok_b = np.zeros(n_a, np.int64), np.zeros(n_b, np.int64)
     links, best = [], []
-    for pa, pb, score, points in _scored_chunks(a, b, attack, chunk, max_pairs, hubs, candidates):
+    for pa, pb, score, points in scored_chunks(a, b, attack, chunk, max_pairs, hubs, candidates, threads=threads):
         if not len(pa):
             continue
         order = np.lexsort((pa, -score, pb))  # by b, best first, then the first a among ties
@@ -718,12 +286,10 @@ def link_traces(engine: "Engine", study: "StudyConfig", release: "Release", edge
             frame = pd.DataFrame({"a": lo, "b": hi, "da": np.where(ra < rb, di, dj).astype(np.int32),
                                   "db": np.where(ra < rb, dj, di).astype(np.int32),
                                   "p": links["score"].to_numpy(dtype=float)})
-            engine.register_frame("_trace_links", frame)
-            try:
+            with engine.workspace("trace") as ws:
+                found_links = ws.register_frame("_links", frame)
                 engine.execute(f"INSERT INTO {quote(edges)} SELECT a, b, 'traces', ?, da, db, p "
-                               "FROM _trace_links", [rule])
-            finally:
-                engine.drop("_trace_links")
+                               f"FROM {quote(found_links)}", [rule])
     return hubs
 
 
