@@ -46,7 +46,8 @@ def peak_gb() -> float:
 
 class Clock:
     """Wall and CPU seconds since creation: on a shared machine the CPU seconds of this
-    (single-threaded) process are closer to what an idle machine would take."""
+    process (all its threads: the linker scores in two) are closer to what an idle
+    machine would take."""
 
     def __init__(self) -> None:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
@@ -151,6 +152,9 @@ def linkage(person: np.ndarray, held: list, a: argparse.Namespace) -> None:
     print(f"linkage ({'all' if a.all_candidates else 'pair'} candidates): {len(keep_p):,} sighting traces x "
           f"{len(cards):,} tap traces ({int(matchable.sum()):,} of them a sighted person's) in {dt}; "
           f"peak {peak_gb():.2f} GB; {load()}")
+    ok_pairs = int(found.ok_b.sum())
+    print(f"  pairs reaching the thresholds (score >= {att.threshold:g}, >= {att.min_points} points): {ok_pairs:,}, "
+          f"{ok_pairs / max(len(cards), 1):.1f} per tap trace, {ok_pairs / max(len(keep_p), 1):.1f} per sighting trace")
     print(f"  links accepted {len(links):,}, correct {int(linked_ok.sum()):,} "
           f"(precision {linked_ok.mean() if len(links) else float('nan'):.3f}, "
           f"recall {linked_ok.sum() / max(int(matchable.sum()), 1):.3f})")
