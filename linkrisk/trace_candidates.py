@@ -90,37 +90,60 @@ def _joint(k1: np.ndarray, k2: np.ndarray, shift: int) -> np.ndarray:
     return (mix(np.minimum(k1, k2), np.maximum(k1, k2)).view(np.uint64) >> np.uint64(shift)).view(np.int64)
 
 
+def packed_cells(y: np.ndarray, x: np.ndarray) -> np.ndarray | None:
+    """Each point's cell as one int64, y · 2^32 + (x + 2^31), or None when a point is a
+    cell token or a coordinate is beyond ±2^29 (a grid of 1 m cells spans ±2 × 10^7).
+    Two cells' difference d then gives dy = (d + 2^31) >> 32 and dx = d − dy · 2^32
+    exactly (|dx| < 2^30), without overflow (|d| < 2^62)."""
+    lim = 1 << 29
+    if not len(y) or np.any(x == NO_CELL) or np.abs(y).max() >= lim or np.abs(x).max() >= lim:
+        return None if len(y) else np.zeros(0, np.int64)
+    return (y.astype(np.int64) << 32) + (x.astype(np.int64) + (1 << 31))
+
+
 def verify(ca, cb, A, B, s: int, tt: int, max_pairs: int):
     """Exact scores of candidate pairs (a trace ``ca``, b trace ``cb``, sorted by a: the
-    binary searches then walk a's points once): each point of b against the points of a within ``tt`` bins of it (a binary
-    search in a's points sorted by (trace, bin)), co-occurring when also within ``s``
-    cells (or the same cell token); each b point weighs its rarest match, and the
-    weights are added in b-point order, as trace_scoring adds them."""
-    acode, span, tmin, ay, ax, at, aw = A
-    bptr, by, bx, bt = B
+    look-ups then walk a's points once): each point of b against the points of a within
+    ``tt`` bins of it (a table, or a binary search, of a's points sorted by (trace,
+    bin)), co-occurring when also within ``s`` cells (or the same cell token); each b
+    point weighs its rarest match, and the weights are added in b-point order, as
+    trace_scoring adds them. Where no point is a cell token, each cell is one packed
+    int64 (:func:`packed_cells`): one gather per point instead of four."""
+    acode, span, tmin, ay, ax, aw, apk = A
+    bptr, by, bx, blo, bhi, bpk = B
+    packed = apk is not None and bpk is not None
     nb = bptr[cb + 1] - bptr[cb]
     pieces = []
-    for c0 in range(0, len(cb), max(1, max_pairs // (4 * (2 * tt + 1)))):
-        c1 = c0 + max(1, max_pairs // (4 * (2 * tt + 1)))
-        ka, kb, m1 = ca[c0:c1], cb[c0:c1], nb[c0:c1]
+    step = max(1, max_pairs // (4 * (2 * tt + 1)))
+    for c0 in range(0, len(cb), step):
+        ka, kb, m1 = ca[c0:c0 + step], cb[c0:c0 + step], nb[c0:c0 + step]
         cr = np.repeat(np.arange(len(kb)), m1)  # (candidate, b point) rows
         j = bptr[kb][cr] + np.arange(len(cr)) - np.repeat(np.cumsum(m1) - m1, m1)
         base = ka[cr] * span
-        first, last = base + np.clip(bt[j] - tt - tmin, 0, span), base + np.clip(bt[j] + tt + 1 - tmin, 0, span)
+        first, last = base + blo[j], base + bhi[j]
         if isinstance(acode, tuple):  # a table of each (trace, bin)'s first point
-            lo, n2 = acode[0][first], acode[0][last] - acode[0][first]
+            lo = acode[0][first]
+            n2 = acode[0][last] - lo
         else:
             lo = np.searchsorted(acode, first)
             n2 = np.searchsorted(acode, last) - lo
         del base, first, last
         r = np.repeat(np.arange(len(cr)), n2)  # × a's points within tt bins
         ia = np.arange(len(r)) + np.repeat(lo - (np.cumsum(n2) - n2), n2)
-        j = j[r]
-        ta, tb = ax[ia] == NO_CELL, bx[j] == NO_CELL
-        hit = np.where(ta | tb, ta & tb & (ay[ia] == by[j]),
-                       (np.abs(ay[ia] - by[j]) <= s) & (np.abs(ax[ia] - bx[j]) <= s))
+        if packed:
+            d = apk[ia] - bpk[j][r]
+            dy = (d + (1 << 31)) >> 32
+            d -= dy << 32
+            hit = (np.abs(dy) <= s) & (np.abs(d) <= s)
+            del d, dy
+        else:
+            j = j[r]
+            ta, tb = ax[ia] == NO_CELL, bx[j] == NO_CELL
+            hit = np.where(ta | tb, ta & tb & (ay[ia] == by[j]),
+                           (np.abs(ay[ia] - by[j]) <= s) & (np.abs(ax[ia] - bx[j]) <= s))
+            del ta, tb
         rr, ww = r[hit], aw[ia[hit]]
-        del r, ia, j, ta, tb, hit
+        del r, ia, j, hit
         if not len(rr):
             continue
         st = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
@@ -175,8 +198,12 @@ def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a,
     order = np.lexsort((at, ao))
     acode = ao[order] * span + (at[order] - tmin)
     if n_a * span + 1 <= max(4 * len(acode), 1 << 20):  # small enough: look up (trace, bin) directly
-        acode = (np.searchsorted(acode, np.arange(n_a * span + 1)),)
-    A = (acode, span, tmin, ay[order], ax[order], at[order], a_w[order])
+        table = np.searchsorted(acode, np.arange(n_a * span + 1))
+        acode = (table.astype(np.int32) if len(acode) < 2 ** 31 else table,)
+        del table
+    ay, ax = ay[order], ax[order]
+    A = (acode, span, tmin, ay, ax, a_w[order], packed_cells(ay, ax))
+    B = (bptr, by, bx, np.clip(bt - tt - tmin, 0, span), np.clip(bt + tt + 1 - tmin, 0, span), packed_cells(by, bx))
     del order
     rare_keys, rare_owner = rare
     off = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
@@ -226,7 +253,7 @@ def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a,
         if not cand:
             return None
         cand = np.unique(np.concatenate(cand))
-        got = verify(cand >> bb_bits, cand & ((1 << bb_bits) - 1), A, (bptr, by, bx, bt), s, tt, max_pairs)
+        got = verify(cand >> bb_bits, cand & ((1 << bb_bits) - 1), A, B, s, tt, max_pairs)
         del cand
         if not got:
             return None
@@ -264,4 +291,4 @@ def in_order(fn, ranges, threads: int):
                 yield got
 
 
-__all__ = ["int_bits", "pair_candidate_scores", "verify", "in_order"]
+__all__ = ["int_bits", "packed_cells", "pair_candidate_scores", "verify", "in_order"]
