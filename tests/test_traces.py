@@ -399,6 +399,36 @@ def test_pair_candidates_with_cell_tokens_and_shared_cells_match_all_candidates(
             linked += len(want)
     assert linked > 50
 
+def test_packed_cells_give_exact_differences_and_refuse_tokens():
+    from linkrisk.trace_candidates import packed_cells
+
+    y, x = np.array([0, -3, 5, 2 ** 28]), np.array([-1, 2, -7, -(2 ** 28)])
+    p = packed_cells(y, x)
+    # (0, -1) is 0 * 2^32 + (-1 + 2^31) = 2,147,483,647; (-3, 2) is -3 * 2^32 + 2 + 2^31
+    assert p[:2].tolist() == [2_147_483_647, -3 * 2 ** 32 + 2 + 2 ** 31]
+    # their difference 12,884,901,885 decodes to dy = (d + 2^31) >> 32 = 3 and dx = d - 3 * 2^32 = -3,
+    # i.e. 0 - (-3) and -1 - 2; every other pair decodes as exactly, the far corners included
+    d = p[:, None] - p[None, :]
+    dy = (d + 2 ** 31) >> 32
+    assert np.array_equal(dy, y[:, None] - y[None, :]) and np.array_equal(d - (dy << 32), x[:, None] - x[None, :])
+    # a cell token, or a coordinate beyond 2^29, is left to the unpacked comparison
+    tok, _ = parse_traces(["2019-01-01T08:00@c:mast1"])
+    from linkrisk.trajectory import grid
+    assert packed_cells(*grid(tok, 250)) is None and packed_cells(np.array([2 ** 29]), np.array([0])) is None
+
+
+def test_trace_links_are_the_same_in_one_thread_and_in_several():
+    # chunks of b scored in worker threads are taken in chunk order: links, each b's best
+    # and the counts are the same, bit for bit, in 1 and 3 threads, with many small chunks
+    _, _, tr = make_traces(1500, seed=6)
+    a, b = tr["surveillance"], tr["transit"]
+    one = trace_links(a, b, chunk=5_000, max_pairs=2_000, threads=1)
+    three = trace_links(a, b, chunk=5_000, max_pairs=2_000, threads=3)
+    assert len(one.links) > 10
+    assert one.links.equals(three.links) and one.best.equals(three.best)
+    assert np.array_equal(one.ok_a, three.ok_a) and np.array_equal(one.ok_b, three.ok_b)
+
+
 def test_unicity_index_from_traces_is_the_index_of_point_keys():
     _, _, tr = make_traces(800, seed=5)
     sur = tr["surveillance"]
