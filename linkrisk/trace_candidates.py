@@ -29,6 +29,23 @@ def int_bits(n: int) -> int:
     return max(int(n - 1).bit_length(), 1)
 
 
+def owner_order(owner: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((key, owner))`` (by owner, then key, stable), from one
+    stable sort of an int64 packing the owner and the key's leading bits: several times
+    faster on millions of points. Should two keys of one owner share those leading bits
+    and come out of key order (about one owner in 10^10), the lexsort is taken instead."""
+    if not len(owner):
+        return np.zeros(0, np.int64)
+    ob = int_bits(int(owner.max()) + 1)
+    packed = (owner.astype(np.int64) << (63 - ob)) | ((key >> (ob + 1)) + (1 << (62 - ob)))
+    order = np.argsort(packed, kind="stable")
+    del packed
+    o, k = owner[order], key[order]
+    if np.any((o[1:] == o[:-1]) & (k[1:] < k[:-1])):
+        return np.lexsort((key, owner))
+    return order
+
+
 def _blocks(y, x, t, s: int, tt: int, around: bool) -> np.ndarray:
     """Block keys of points, shape (points, m): cells grouped in squares of w = max(2s, 1)
     cells, bins in runs of max(2tt, 1) bins; a cell token keeps its token.
@@ -172,18 +189,21 @@ def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a,
     # index of a: every unordered pair of its traces' blocks, the same block twice included
     # (two points of b can match one point of a), packed as (joint key, trace)
     blk = _blocks(ay, ax, at, s, tt, around=False)[:, 0]
-    order = np.lexsort((blk, ao))
+    order = owner_order(ao, blk)
     o, k = ao[order], blk[order]
     keep = np.r_[True, (o[1:] != o[:-1]) | (k[1:] != k[:-1])]
     o, k = o[keep], k[keep]
     del order, keep, blk
     size = np.bincount(o, minlength=n_a)[o]
     rank_in = np.arange(len(o)) - np.searchsorted(o, o, side="left")
-    codes = []
-    for e0, e1 in _whole_groups(o, size - rank_in, max_pairs):
+
+    def block_pairs(e0: int, e1: int) -> np.ndarray:
         i, j = _group_pairs(o, e0, e1, diagonal=True)
-        codes.append((_joint(k[i], k[j], shift) << ob) | o[i])
-    codes = np.sort(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+        return (_joint(k[i], k[j], shift) << ob) | o[i]
+
+    codes = list(in_order(block_pairs, _whole_groups(o, size - rank_in, max_pairs), threads))
+    codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+    codes.sort()
     del o, k, size, rank_in
     # as a table: each distinct joint key once, and its traces (one search per query, in
     # an array several times shorter than the codes; half the memory)
@@ -195,8 +215,9 @@ def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a,
     # a's points by (trace, bin), for the exact scoring of candidates
     tmin = int(at.min())
     span = int(at.max()) - tmin + 1
-    order = np.lexsort((at, ao))
-    acode = ao[order] * span + (at[order] - tmin)
+    acode = ao * span + (at - tmin)  # (trace, bin) in order, as np.lexsort((at, ao)) sorts
+    order = np.argsort(acode, kind="stable")
+    acode = acode[order]
     if n_a * span + 1 <= max(4 * len(acode), 1 << 20):  # small enough: look up (trace, bin) directly
         table = np.searchsorted(acode, np.arange(n_a * span + 1))
         acode = (table.astype(np.int32) if len(acode) < 2 ** 31 else table,)
@@ -291,4 +312,4 @@ def in_order(fn, ranges, threads: int):
                 yield got
 
 
-__all__ = ["int_bits", "packed_cells", "pair_candidate_scores", "verify", "in_order"]
+__all__ = ["int_bits", "owner_order", "packed_cells", "pair_candidate_scores", "verify", "in_order"]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from linkrisk.trace_candidates import int_bits, pair_candidate_scores
+from linkrisk.trace_candidates import int_bits, owner_order, pair_candidate_scores
 from linkrisk.trajectory import NO_CELL, Resolution, Traces, grid, lookup, mix, time_bins
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +58,7 @@ def _binned(tr: Traces, r: Resolution) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if not len(y):
         return (np.zeros(0, np.int64),) * 5
     key = mix(y, x, t)
-    order = np.lexsort((key, tr.owner))
+    order = owner_order(tr.owner, key)
     owner, key = tr.owner[order], key[order]
     keep = np.ones(len(order), dtype=bool)
     keep[1:] = (owner[1:] != owner[:-1]) | (key[1:] != key[:-1])

@@ -417,6 +417,19 @@ def test_packed_cells_give_exact_differences_and_refuse_tokens():
     assert packed_cells(*grid(tok, 250)) is None and packed_cells(np.array([2 ** 29]), np.array([0])) is None
 
 
+def test_owner_order_is_the_lexsort_order():
+    from linkrisk.trace_candidates import owner_order
+
+    rng = np.random.default_rng(3)
+    owner = rng.integers(0, 50, 5_000)
+    key = rng.integers(-(2 ** 63), 2 ** 63 - 1, 5_000, dtype=np.int64)
+    key[::7] = key[0]  # equal keys of one owner keep their first-come order (a stable sort)
+    assert np.array_equal(owner_order(owner, key), np.lexsort((key, owner)))
+    # two owners (1 bit): the key's bits above the lowest 2 are packed, so keys 3 and 2 of
+    # owner 0 tie in the packed sort and come out 3, 2: the lexsort is taken instead, 2 before 3
+    assert owner_order(np.array([0, 0, 1]), np.array([3, 2, 0])).tolist() == [1, 0, 2]
+
+
 def test_trace_links_are_the_same_in_one_thread_and_in_several():
     # chunks of b scored in worker threads are taken in chunk order: links, each b's best
     # and the counts are the same, bit for bit, in 1 and 3 threads, with many small chunks
