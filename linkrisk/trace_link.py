@@ -85,6 +85,18 @@ def trace_links(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(), candi
     a's best and second best are carried from chunk to chunk, so memory holds one chunk
     and a few numbers per trace however many pairs reach the threshold.
 
+    Parameters
+    ----------
+    chunk, max_pairs : int
+        Work per chunk of b: candidate look-ups (64 per two points of b with the default
+        tolerances) and rows of exact scoring. Small chunks keep the temporaries in the
+        processor's caches and out of the kernel's page faults; the links do not depend
+        on them.
+    threads : int, optional
+        Chunks of b scored at once (numpy releases the GIL in its sorts, searches and
+        gathers); the default is the machine's cores, at most 4. The results are taken
+        in chunk order, so the links are the same with any number.
+
     Examples
     --------
     >>> from linkrisk.trajectory import parse_traces

@@ -150,7 +150,8 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
     once to keep each point's rarest match per candidate, and once more by (b, a) to sum
     the weights. (cell, bin) keys held by more than ``max_cell_frequency`` traces of
     ``a`` are not used; with a list ``hubs`` they are appended to it as
-    ``(y, x, t, traces)`` tuples.
+    ``(y, x, t, traces)`` tuples. ``threads``: as :func:`linkrisk.trace_link.trace_links`
+    (pair candidates only).
 
     Returns
     -------
