@@ -173,11 +173,12 @@ def verify(ca, cb, A, B, s: int, tt: int, max_pairs: int):
 
 
 def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a, n_b, attack, chunk, max_pairs,
-                           threads=1):
+                           threads=1, finish=None):
     """Scores of the pairs that share two points or one rare point (trace_scores'
     ``candidates="pairs"``), one piece (a, b, score, points) per chunk of whole traces of
-    b. ``a_w`` is each a point's weight, ``a_use`` whether its key is not a hub, ``rare``
-    (keys, owners) of a's non-hub keys of weight >= threshold."""
+    b (or ``finish`` of each piece, in the worker thread). ``a_w`` is each a point's
+    weight, ``a_use`` whether its key is not a hub, ``rare`` (keys, owners) of a's non-hub
+    keys of weight >= threshold."""
     s, tt = attack.space_tolerance, attack.time_tolerance
     ob = int_bits(n_a)
     shift = ob + 1
@@ -281,7 +282,8 @@ def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a,
         pa, pb, score, points = (np.concatenate(x) for x in zip(*got))
         # a pair that shares one common point only is dropped (a false candidate of blocks)
         keep = (points >= 2) | (score >= attack.threshold)
-        return pa[keep], pb[keep], score[keep], points[keep]
+        got = pa[keep], pb[keep], score[keep], points[keep]
+        return finish(*got) if finish is not None else got
 
     yield from in_order(work, _whole_groups(bo, np.maximum(npts - rank_b - 1, 1) * nblk * nblk, chunk), threads)
 

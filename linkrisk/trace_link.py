@@ -33,6 +33,7 @@ Data (2020; arXiv 1709.05772) match operator and transit records the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,6 +75,34 @@ class TraceLinks:
     ok_b: np.ndarray
 
 
+def _chunk_best(pa, pb, score, points, attack: TraceAttack):
+    """What :func:`trace_links` keeps of one chunk's pair scores (whole traces of b), in the
+    worker thread that scored it: each b's best pair; the pairs at the thresholds (for the
+    counts); each b's best if strictly better than its second (a link if mutual); and each
+    a's best and second best score in the chunk, with its best b. None if no pair."""
+    if not len(pa):
+        return None
+    order = np.lexsort((pa, -score, pb))  # by b, best first, then the first a among ties
+    pa, pb, score, points = pa[order], pb[order], score[order], points[order]
+    head = np.r_[True, pb[1:] != pb[:-1]]
+    best = (pb[head], pa[head], score[head], points[head])
+    ok = (score >= attack.threshold) & (points >= attack.min_points)
+    pa, pb, score, points = pa[ok], pb[ok], score[ok], points[ok]
+    if not len(pa):
+        return best, None, None, None
+    head = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
+    nxt = np.r_[score[1:], -np.inf]  # the next score of the same b, if any
+    last = np.r_[head[1:] - 1, len(pb) - 1]
+    gap = np.where(head == last, True, score[head] > nxt[head])
+    link_b = (pa[head[gap]], pb[head[gap]], score[head[gap]], points[head[gap]])
+    order = np.lexsort((-score, pa))
+    sa, ss, sb = pa[order], score[order], pb[order]
+    h = np.flatnonzero(np.r_[True, sa[1:] != sa[:-1]])
+    l2 = np.r_[h[1:] - 1, len(sa) - 1]
+    c2 = np.where(h == l2, -np.inf, ss[np.minimum(h + 1, len(ss) - 1)])
+    return best, (pa, pb), link_b, (sa[h], ss[h], sb[h], c2)
+
+
 def trace_links(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(), candidates: str = "pairs",
                 chunk: int = 200_000, max_pairs: int = 2_000_000, hubs: list | None = None,
                 threads: int | None = None) -> TraceLinks:
@@ -112,32 +141,16 @@ def trace_links(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(), candi
     second = np.full(n_a, -np.inf)
     ok_a, ok_b = np.zeros(n_a, np.int64), np.zeros(n_b, np.int64)
     links, best = [], []
-    for pa, pb, score, points in scored_chunks(a, b, attack, chunk, max_pairs, hubs, candidates, threads=threads):
-        if not len(pa):
+    for best_b, ok_pairs, link_b, best_a in scored_chunks(a, b, attack, chunk, max_pairs, hubs, candidates,
+                                                          threads=threads, finish=partial(_chunk_best, attack=attack)):
+        best.append(best_b)
+        if ok_pairs is None:
             continue
-        order = np.lexsort((pa, -score, pb))  # by b, best first, then the first a among ties
-        pa, pb, score, points = pa[order], pb[order], score[order], points[order]
-        head = np.r_[True, pb[1:] != pb[:-1]]
-        best.append((pb[head], pa[head], score[head], points[head]))
-        ok = (score >= attack.threshold) & (points >= attack.min_points)
-        pa, pb, score, points = pa[ok], pb[ok], score[ok], points[ok]
-        if not len(pa):
-            continue
-        ok_a += np.bincount(pa, minlength=n_a)
-        ok_b += np.bincount(pb, minlength=n_b)
-        head = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
-        nxt = np.r_[score[1:], -np.inf]  # the next score of the same b, if any
-        last = np.r_[head[1:] - 1, len(pb) - 1]
-        gap = np.where(head == last, True, score[head] > nxt[head])
-        links.append((pa[head[gap]], pb[head[gap]], score[head[gap]], points[head[gap]]))
-        # each a's best two in this chunk, merged into the running best two
-        order = np.lexsort((-score, pa))
-        sa, ss, sb = pa[order], score[order], pb[order]
-        h = np.flatnonzero(np.r_[True, sa[1:] != sa[:-1]])
-        l2 = np.r_[h[1:] - 1, len(sa) - 1]
-        c1, c1b = ss[h], sb[h]
-        c2 = np.where(h == l2, -np.inf, ss[np.minimum(h + 1, len(ss) - 1)])
-        who = sa[h]
+        ok_a += np.bincount(ok_pairs[0], minlength=n_a)
+        ok_b += np.bincount(ok_pairs[1], minlength=n_b)
+        links.append(link_b)
+        # each a's best two in this chunk, merged into the running best two (in chunk order)
+        who, c1, c1b, c2 = best_a
         t1, t1b, t2 = top_s[who], top_b[who], second[who]
         new_first = c1 > t1
         top_s[who] = np.maximum(t1, c1)

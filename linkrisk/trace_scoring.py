@@ -191,9 +191,11 @@ def trace_scores(a: Traces, b: Traces, attack: TraceAttack = TraceAttack(),
 
 
 def scored_chunks(a: Traces, b: Traces, attack: TraceAttack, chunk: int, max_pairs: int, hubs: list | None,
-                   candidates: str, prune: bool = False, threads: int | None = None):
+                   candidates: str, prune: bool = False, threads: int | None = None, finish=None):
     """The pair scores of :func:`trace_scores`, one piece (a, b, score, points) per chunk of
-    whole traces of b (pruned by ``prune`` on the ``"all"`` path)."""
+    whole traces of b (pruned by ``prune`` on the ``"all"`` path), or ``finish(a, b,
+    score, points)`` of each piece where that is not None (computed in the worker thread
+    that scored the chunk)."""
     if candidates not in ("all", "pairs"):
         raise ValueError(f"trace_scores: candidates must be 'all' or 'pairs', not {candidates!r}")
     threads = max(1, min(os.cpu_count() or 1, 4)) if threads is None else max(1, int(threads))
@@ -225,7 +227,7 @@ def scored_chunks(a: Traces, b: Traces, attack: TraceAttack, chunk: int, max_pai
         yield from pair_candidate_scores(ao, ay, ax, at, weight[where], df[where] <= attack.max_cell_frequency,
                                           bo, by, bx, bt, (akey[at_], aown[at_]), n_a,
                                           int(b.n_records) if b.n_records else int(bo.max()) + 1, attack, chunk,
-                                          max_pairs, threads)
+                                          max_pairs, threads, finish)
         return
     s, tt = attack.space_tolerance, attack.time_tolerance
     offsets = [(dy, dx, dt) for dy in range(-s, s + 1) for dx in range(-s, s + 1) for dt in range(-tt, tt + 1)]
@@ -265,6 +267,8 @@ def scored_chunks(a: Traces, b: Traces, attack: TraceAttack, chunk: int, max_pai
                 if e <= s0:
                     e = int(np.searchsorted(owners, owners[s0], side="right"))
             got = _pair_scores(qi[s0:e], pos[s0:e], df, first, aown, rank, rank_weight, bo, attack, prune, n_a)
+            if got is not None and finish is not None:
+                got = finish(*got)
             if got is not None:
                 yield got
             s0 = e
