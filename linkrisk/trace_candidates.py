@@ -208,11 +208,13 @@ def pair_candidate_scores(ao, ay, ax, at, a_w, a_use, bo, by, bx, bt, rare, n_a,
     del o, k, size, rank_in
     # as a table: each distinct joint key once, and its traces (one search per query, in
     # an array several times shorter than the codes; half the memory)
-    heads = np.flatnonzero(np.r_[True, (codes[1:] >> ob) != (codes[:-1] >> ob)]) if len(codes) else \
-        np.zeros(0, np.int64)
-    ukeys, ustart = codes[heads] >> ob, np.r_[heads, len(codes)]
-    post = (codes & mask).astype(np.int32 if n_a < 2 ** 31 else np.int64)
-    del codes, heads
+    jk = codes >> ob
+    heads = np.flatnonzero(np.r_[True, jk[1:] != jk[:-1]]) if len(jk) else np.zeros(0, np.int64)
+    ukeys, ustart = jk[heads], np.r_[heads, len(codes)]
+    del jk, heads
+    codes &= mask
+    post = codes.astype(np.int32) if n_a < 2 ** 31 else codes
+    del codes
     # a's points by (trace, bin), for the exact scoring of candidates
     tmin = int(at.min())
     span = int(at.max()) - tmin + 1
