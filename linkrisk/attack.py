@@ -30,7 +30,7 @@ from linkrisk.attack_space import Knowledge, cheapest_first, demo_ric, space_of
 from linkrisk.brute_force import enumerate_phones, measure_hash_rate  # noqa: F401 (their old home)
 from linkrisk.engine import quote
 from linkrisk.engine.workspace import Workspace, scratch
-from linkrisk.normalise import ric_candidate_space, ric_well_formed
+from linkrisk.resident_id import ric_candidate_space, ric_well_formed
 from linkrisk.release import ReleasedColumn, plain_domain
 from linkrisk.tables import normalised_table
 

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from linkrisk.engine import quote
-from linkrisk.normalise import ric_candidate_space, ric_check, ric_divisions
+from linkrisk.normalise_rules import ric_check
+from linkrisk.resident_id import ric_candidate_space, ric_divisions
 from linkrisk.release import plain_domain
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -16,8 +16,9 @@ from linkrisk.engine import make_engine, quote
 from linkrisk.errors import InputError
 from linkrisk.load import load_source
 from linkrisk.messages import header_is_data
-from linkrisk.normalise import (CN_MOBILE, EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, load_ric_years,
-                                phone_clean_sql, rule_for)
+from linkrisk.normalise_maps import CN_MOBILE, phone_clean_sql
+from linkrisk.normalise_rules import EMAIL_PATTERN, SEX_FEMALE, SEX_MALE, rule_for
+from linkrisk.resident_id import load_ric_years
 from linkrisk.study import Dataset
 
 SAMPLE = 20_000

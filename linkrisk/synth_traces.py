@@ -50,7 +50,7 @@ def _around(rng, centres, sd_m, n, weights):
 
 def _resident_ids(rng, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Valid 18-character resident IDs (GB 11643-1999) with real division codes."""
-    from linkrisk.normalise import ric_divisions
+    from linkrisk.resident_id import ric_divisions
 
     div = ric_divisions()
     codes = div.loc[(div["last_year"] >= 9999) & ~div["code"].str.endswith("00"), "code"].to_numpy()
