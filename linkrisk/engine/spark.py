@@ -5,10 +5,12 @@ Spark temporary views over checkpointed DataFrames; the stages' few engine-speci
 functions come from :class:`~linkrisk.dialect.SparkDialect`, and their SQL is carried
 over by :mod:`linkrisk.engine.spark_sql`. Temporary views have no namespaces: the
 engine holds one study's tables at a time (:mod:`linkrisk.engine.namespace`).
-Connected components are computed in the cluster (:meth:`SparkEngine.components_table`)
-and stay there as a table, which scoring, ground truth and risk join; only aggregates
-return to the driver (docs/spark.md). The session and its settings:
-:mod:`linkrisk.engine.spark_session`.
+The table statements Spark has no form of (insert into a view, rename, ``UPDATE``) are
+emulated on the views by :mod:`linkrisk.engine.spark_views`. Connected components are
+computed in the cluster, or on the driver for small graphs
+(:mod:`linkrisk.engine.spark_components`), and stay there as a table, which scoring,
+ground truth and risk join; only aggregates return to the driver (docs/spark.md). The
+session and its settings: :mod:`linkrisk.engine.spark_session`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from linkrisk.engine.base import ROW, Engine, components, first_line as _first_line, ragged_message
+from linkrisk.engine.base import ROW, Engine, first_line as _first_line, ragged_message
 from linkrisk.dialect import SparkDialect
+from linkrisk.engine.spark_components import components_table
 from linkrisk.engine.spark_session import DEFAULTS, LOCAL_DEFAULTS, RUNTIME, start_session  # noqa: F401
-from linkrisk.engine.spark_sql import Statement, expression_to_spark, to_spark
-from linkrisk.errors import InputError, LinkriskError
+from linkrisk.engine.spark_sql import expression_to_spark
+from linkrisk.engine.spark_views import ViewStore
+from linkrisk.errors import InputError
 
 def _charset(encoding: str) -> str:
     """Python's name of an encoding in the spelling Spark's CSV reader accepts."""
@@ -57,16 +61,6 @@ def _schema_of(frame: pd.DataFrame):
             t = T.StringType()
         fields.append(T.StructField(str(name), t, True))
     return T.StructType(fields)
-
-
-def _param(v):
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    if isinstance(v, (bytes, memoryview)):
-        return bytearray(v)
-    return v
 
 
 # Graphs up to this many distinct edges get their components on the driver: each
@@ -135,8 +129,7 @@ class SparkEngine(Engine):
             self.spark.sparkContext.setCheckpointDir(str(checkpoint_dir))
         self._reliable = bool(checkpoint_dir)
         self.csv_multiline = bool(settings.get("csv_multiline", csv_multiline))
-        self._tables: dict[str, Any] = {}  # name -> DataFrame behind the temporary view
-        self._parts: dict[str, list] = {}  # name -> the DataFrames inserted into it, in order
+        self.views = ViewStore(self.spark, self._reliable)  # the tables, and the statements on them
         self._nested: dict[str, list[str]] = {}  # loaded table -> its nested columns
 
     @staticmethod
@@ -146,101 +139,11 @@ class SparkEngine(Engine):
         return start_session(settings)
 
     # tables --------------------------------------------------------------------------
-    def _materialise(self, df):
-        return df.checkpoint(eager=True) if self._reliable else df.localCheckpoint(eager=True)
-
-    def _put(self, name: str, df, materialise: bool = True) -> None:
-        """Register ``df`` as the view ``name``: computed now and checkpointed (its lineage
-        cut, so it is never recomputed), or with ``materialise=False`` kept lazy."""
-        if materialise:
-            df = self._materialise(df)
-        self.drop(name)
-        df.createOrReplaceTempView(name)
-        self._tables[name] = df
-
-    def _sql(self, sql: str, n: int, params: Sequence[Any] | None):
-        params = list(params or [])
-        if len(params) != n:
-            raise LinkriskError(f"the statement takes {n} parameter(s), {len(params)} given")
-        args = {f"p{i}": _param(v) for i, v in enumerate(params)}
-        return self.spark.sql(sql, args=args) if args else self.spark.sql(sql)
-
     def _run(self, sql: str, params: Sequence[Any] | None):
         """Carry out one statement; return a DataFrame for a query, else None."""
-        st, n = to_spark(sql)
-        if st.kind == "query":
-            return self._sql(st.sql, n, params)
-        if st.kind == "create_table":
-            self._put(st.name, self._sql(st.sql, n, params))
-        elif st.kind == "create_view":
-            self._put(st.name, self._sql(st.sql, n, params), materialise=False)
-        elif st.kind == "create_empty":
-            self._put(st.name, self.spark.createDataFrame([], st.sql), materialise=False)
-        elif st.kind == "insert":
-            self._insert(st, n, params)
-        elif st.kind == "rename":
-            df, parts = self._tables.pop(st.name), self._parts.pop(st.name, None)
-            self.spark.catalog.dropTempView(st.name)
-            self.drop(st.target)
-            df.createOrReplaceTempView(st.target)
-            self._tables[st.target] = df
-            if parts is not None:
-                self._parts[st.target] = parts
-        elif st.kind == "drop":
-            self.drop(st.name)
-        return None
-
-    def _insert(self, st: Statement, n: int, params) -> None:
-        from pyspark import StorageLevel
-        from pyspark.sql import functions as F
-
-        old = self._tables.get(st.name)
-        if old is None:
-            raise LinkriskError(f"cannot insert into {st.name!r}: no such table")
-        new = self._sql(st.sql, n, params)
-        cols = list(st.columns) or old.columns[:len(new.columns)]
-        new = new.toDF(*cols)
-        types = dict(old.dtypes)
-        new = new.select(*[(F.col(f"`{c}`") if c in cols else F.lit(None)).cast(types[c]).alias(c)
-                           for c in old.columns])
-        # every insert is kept as a part and the view is their union: appending costs no job
-        # and no copy of what is already there
-        parts = self._parts.pop(st.name, None) or [old]
-        parts.append(new.persist(StorageLevel.MEMORY_AND_DISK))
-        union = parts[0]
-        for part in parts[1:]:
-            union = union.unionByName(part)
-        union.createOrReplaceTempView(st.name)
-        self._tables[st.name] = union
-        self._parts[st.name] = parts
+        return self.views.run(sql, params)
 
     # loading -------------------------------------------------------------------------
-    def _positions(self, df, cols: list[str], name: str):
-        """``df`` (materialised) with ``name`` first: each row's 0-based position in the
-        order of the partitions and of the rows within them.
-
-        Positions come from the partition index and the position within the partition
-        (``monotonically_increasing_id``), offset by the sizes of earlier partitions: no
-        single-partition window over the whole table.
-        """
-        from pyspark.sql import functions as F
-
-        src = self._materialise(df.select(F.spark_partition_id().alias("_pid"),
-                                          F.monotonically_increasing_id().alias("_mid"),
-                                          *[F.col(f"`{c}`") for c in cols]))
-        mask = (1 << 33) - 1
-        within = F.expr(f"_mid & {mask}")
-        if src.rdd.getNumPartitions() > 1:
-            counts = dict(src.groupBy("_pid").count().collect())
-            offsets, total = [], 0
-            for pid in sorted(counts):
-                offsets += [F.lit(int(pid)), F.lit(int(total))]
-                total += counts[pid]
-            # the offsets as a literal map: no table from the driver, no join
-            within = F.element_at(F.create_map(*offsets), F.col("_pid")) + within
-        # one partition (a CSV file read whole, say): the position is the one within it
-        return src.select(within.cast("bigint").alias(name), *[F.col(f"`{c}`") for c in cols])
-
     def _numbered(self, table: str, df) -> list[str]:
         """Register ``df`` as ``table`` with :data:`ROW` (1-based position in the source) first."""
         from pyspark.sql import functions as F
@@ -250,8 +153,8 @@ class SparkEngine(Engine):
         self._nested[table] = [f.name for f in df.schema.fields
                                if isinstance(f.dataType, (ArrayType, MapType, StructType))]
         text = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in cols])
-        out = self._positions(text, cols, ROW)
-        self._put(table, out.select((F.col(ROW) + 1).alias(ROW), *[F.col(f"`{c}`") for c in cols]))
+        out = self.views.positions(text, cols, ROW)
+        self.views.put(table, out.select((F.col(ROW) + 1).alias(ROW), *[F.col(f"`{c}`") for c in cols]))
         return cols
 
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -292,12 +195,12 @@ class SparkEngine(Engine):
         frame = frame.apply(_as_text)
         frame.insert(0, ROW, np.arange(1, len(frame) + 1, dtype=np.int64), allow_duplicates=True)
         frame.columns = [ROW, *[str(c) for c in frame.columns[1:]]]
-        self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)))
+        self.views.put(table, self.spark.createDataFrame(frame, _schema_of(frame)))
         return list(frame.columns[1:])
 
     def register_frame(self, table, frame):
         frame = frame.apply(lambda s: _as_text(s) if s.dtype == object else s)
-        self._put(table, self.spark.createDataFrame(frame, _schema_of(frame)), materialise=False)
+        self.views.put(table, self.spark.createDataFrame(frame, _schema_of(frame)), materialise=False)
 
     # queries -------------------------------------------------------------------------
     def execute(self, sql, params=None):
@@ -357,17 +260,10 @@ class SparkEngine(Engine):
         return [t.name for t in self.spark.catalog.listTables()]
 
     def drop(self, *tables):
-        # a checkpointed table is left to Spark's cleaner: a lazy table made from it may
-        # still need its blocks; only the persisted parts of inserts are released here
-        for t in tables:
-            self._tables.pop(t, None)
-            self.spark.catalog.dropTempView(t)
-            for part in self._parts.pop(t, []):
-                part.unpersist()
+        self.views.drop(*tables)
 
     def close(self):
-        for t in list(self._tables):
-            self.drop(t)
+        self.views.drop(*list(self.views.frames))
         if self._own:
             self.spark.stop()
 
@@ -377,17 +273,9 @@ class SparkEngine(Engine):
 
     # Splink and other engine-specific SQL ----------------------------------------------
     def blank(self, table, columns, key, values_sql, params=None):
-        """A temporary view cannot be updated: the table is rebuilt, joined to the values."""
-        from pyspark.sql import functions as F
-
-        st, n = to_spark(f"SELECT DISTINCT * FROM ({values_sql})")
-        values = self._sql(st.sql, n, params)
-        values = values.select(values.columns[0]).toDF("_blank_k")
-        old = self.spark.table(f"`{table}`")
-        joined = old.join(values, old[f"`{key}`"] == values["_blank_k"], "left")
-        out = joined.select(*[(F.when(F.col("_blank_k").isNull(), old[f"`{c}`"]).alias(c) if c in columns
-                               else old[f"`{c}`"]) for c in old.columns])
-        self._put(table, out)
+        """A temporary view cannot be updated: the table is rebuilt, joined to the values
+        (:meth:`linkrisk.engine.spark_views.ViewStore.blank`)."""
+        self.views.blank(table, columns, key, values_sql, params)
 
     def dialect_expr(self, sql):
         return expression_to_spark(sql)
@@ -410,84 +298,12 @@ class SparkEngine(Engine):
             labels = self.components_table(pairs_table, n_nodes, ws.table("_cc_labels"))
             return self.arrays(f"SELECT e FROM {labels} ORDER BY _rid")["e"].astype(np.int64)
 
-    def _driver_roots(self, edges):
-        """``(x, m)``: every node of ``edges`` (distinct ``a < b`` pairs) and the smallest
-        node of its component, found on the driver; None when there is no edge."""
-        pairs = edges.toPandas()
-        if pairs.empty:
-            return None
-        a, b = pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64)
-        nodes, idx = np.unique(np.concatenate([a, b]), return_inverse=True)
-        # numbered in order of their smallest (sorted) node: a component's first node is its root
-        comp = components(len(nodes), idx[:len(a)], idx[len(a):])
-        _, first = np.unique(comp, return_index=True)
-        frame = pd.DataFrame({"x": nodes, "m": nodes[first][comp]})
-        return self.spark.createDataFrame(frame, "x bigint, m bigint")
-
     def components_table(self, pairs_table: str, n_nodes: int, table: str) -> str:
-        """Connected components in the cluster, by min-label propagation with pointer
-        jumping; each round is checkpointed, so lineage stays short. A graph of at most
-        :attr:`driver_components_max` distinct edges is solved on the driver instead
-        (scipy), with the same numbering.
-
-        A round maps every node to the smallest of itself and its neighbours in the
-        current (contracted) graph, follows those pointers to their end (``M(x) :=
-        M(M(x))`` until nothing changes: a chain of length L takes log2 L joins), and
-        replaces the edges by the edges between the new labels, self-loops dropped. When
-        no edge is left, every node's label is the smallest node of its component. The
-        roots are then numbered in order (a sort and per-partition offsets), so entity
-        ids run from 0 as on DuckDB. In the cluster path nothing travels to the driver but counts.
-        """
-        from pyspark.sql import functions as F
-
-        s = self.spark
-        edges = self._materialise(s.sql(
-            f"SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM `{pairs_table}` WHERE a <> b"))
-        labels = None  # node -> label, for every node that had an edge
-        rounds = 0
-        on_driver = edges.count() <= self.driver_components_max
-        if on_driver:
-            labels = self._driver_roots(edges)
-        while not on_driver:
-            edges.createOrReplaceTempView("_cc_e")
-            if edges.limit(1).count() == 0:
-                break
-            rounds += 1
-            m = self._materialise(s.sql(
-                "SELECT x, least(x, min(y)) AS m FROM (SELECT a AS x, b AS y FROM _cc_e "
-                "UNION ALL SELECT b, a FROM _cc_e) GROUP BY x"))
-            while True:  # pointer jumping
-                m.createOrReplaceTempView("_cc_m")
-                jumped = self._materialise(s.sql(
-                    "SELECT p.x, coalesce(q.m, p.m) AS m, coalesce(q.m, p.m) <> p.m AS moved "
-                    "FROM _cc_m p LEFT JOIN _cc_m q ON q.x = p.m"))
-                moved = jumped.filter("moved").limit(1).count()
-                m = self._materialise(jumped.select("x", "m"))
-                if not moved:
-                    break
-            m.createOrReplaceTempView("_cc_m")
-            if labels is None:
-                labels = m
-            else:
-                labels.createOrReplaceTempView("_cc_l")
-                labels = self._materialise(s.sql(
-                    "SELECT l.x, coalesce(m.m, l.m) AS m FROM _cc_l l LEFT JOIN _cc_m m ON m.x = l.m "
-                    "UNION ALL SELECT m.x, m.m FROM _cc_m m LEFT ANTI JOIN _cc_l l ON l.x = m.x"))
-            edges = self._materialise(s.sql(
-                "SELECT DISTINCT least(ma.m, mb.m) AS a, greatest(ma.m, mb.m) AS b FROM _cc_e e "
-                "JOIN _cc_m ma ON ma.x = e.a JOIN _cc_m mb ON mb.x = e.b WHERE ma.m <> mb.m"))
-        for v in ("_cc_e", "_cc_m", "_cc_l"):
-            s.catalog.dropTempView(v)
-        self.last_component_rounds = rounds
-        nodes = s.range(1, n_nodes + 1).withColumnRenamed("id", "_rid")
-        if labels is not None:
-            nodes = (nodes.join(labels.withColumnRenamed("x", "_rid"), "_rid", "left")
-                     .select("_rid", F.coalesce("m", "_rid").alias("root")))
-        else:
-            nodes = nodes.select("_rid", F.col("_rid").alias("root"))
-        nodes = self._materialise(nodes)
-        # a root is a node labelled with itself; numbered in order, they are the entity ids
-        roots = self._positions(nodes.filter("root = _rid").select("root").orderBy("root"), ["root"], "e")
-        out = nodes.join(roots, "root").select(F.col("_rid").cast("bigint"), F.col("e").cast("bigint"))
-        self._put(table, out)
+        """Connected components as the table ``table(_rid, e)``: on the driver (scipy) for
+        a graph of at most :attr:`driver_components_max` distinct edges, else in the
+        cluster by min-label propagation with pointer jumping
+        (:func:`linkrisk.engine.spark_components.components_table`); entity ids run from 0
+        as on DuckDB. ``last_component_rounds`` is the number of in-cluster rounds."""
+        self.last_component_rounds = components_table(self.views, pairs_table, n_nodes, table,
+                                                      self.driver_components_max)
         return table
