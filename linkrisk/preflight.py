@@ -39,7 +39,7 @@ def validate_study(study: "StudyConfig", files: bool = True, warnings: list | No
 
             load_problems += face_file_problems(study, engine)
             if warnings is not None and not problems and not load_problems:
-                from linkrisk.pipeline import normalise_study
+                from linkrisk.prepare import normalise_study
                 from linkrisk.quality import quality_warnings
 
                 resolved, quality, assumed = normalise_study(engine, study, loaded)

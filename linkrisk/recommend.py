@@ -30,7 +30,7 @@ def what_matters(run, baseline: "ScenarioResult") -> dict:
 
     Parameters
     ----------
-    run : linkrisk.pipeline.Run
+    run : linkrisk.scenario_run.Run
         The running study (engine, data and stages).
     baseline : ScenarioResult
 
