@@ -222,7 +222,7 @@ def test_a_signal_that_a_library_swallowed_still_ends_the_run(tmp_path: Path, mo
         progress("loading datasets")
         steps.append("loading")
         try:
-            cli._Interrupts.active._handler(signal.SIGINT, None)  # the signal, mid-query
+            cli.Interrupts.active._handler(signal.SIGINT, None)  # the signal, mid-query
         except KeyboardInterrupt:
             pass  # ... caught by a library that goes on
         progress("normalising")
@@ -236,7 +236,7 @@ def test_a_signal_that_a_library_swallowed_still_ends_the_run(tmp_path: Path, mo
     assert steps == ["loading"]
     assert "interrupted (SIGINT)" in capsys.readouterr().err
     assert not out.exists() or list(out.rglob("*")) == []
-    assert cli._Interrupts.active is None  # the handlers are put back
+    assert cli.Interrupts.active is None  # the handlers are put back
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
