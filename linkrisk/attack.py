@@ -31,7 +31,8 @@ from linkrisk.brute_force import enumerate_phones, measure_hash_rate  # noqa: F4
 from linkrisk.engine import quote
 from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.resident_id import ric_candidate_space, ric_well_formed
-from linkrisk.release import ReleasedColumn, plain_domain
+from linkrisk.linkage_domain import LinkageDomain
+from linkrisk.release import ReleasedColumn
 from linkrisk.tables import normalised_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -234,7 +235,7 @@ def _enumerate(engine: "Engine", study: "StudyConfig", release: "Release", c: Re
     # 1. dictionary of readable plaintext of the same kind in any loaded dataset
     dict_parts = [f"SELECT {d.value} AS p FROM {quote(d.table)} WHERE {d.value} IS NOT NULL"
                   for d in release.columns if d.kind == c.kind and d.readable
-                  and d.domain == plain_domain(c.kind) and d.ref != c.ref]
+                  and d.linkage == LinkageDomain.plain(c.kind) and d.ref != c.ref]
     if dict_parts and mode == "dictionary":
         expr, params = tech.sql("p", ctx)
         t0 = time.perf_counter()
@@ -318,7 +319,7 @@ def attack_and_link(engine: "Engine", study: "StudyConfig", loaded: "Loaded", re
             if key in state and state[key]["n"] and key not in added and c.value_column is None:
                 added.add(key)
                 release.columns.append(ReleasedColumn(
-                    ref=c.ref, table=c.table, domain=plain_domain(c.kind), readable=True,
+                    ref=c.ref, table=c.table, linkage=LinkageDomain.plain(c.kind), readable=True,
                     technique=f"{c.technique} (reversed)", reason="reversed by the dictionary attacker",
                     value_column=f"{c.ref.value}_p", present_column=f"{c.ref.present}_p"))
         links = link(release)

@@ -19,7 +19,7 @@ import pandas as pd
 from linkrisk.engine import quote
 from linkrisk.normalise_rules import ric_check
 from linkrisk.resident_id import ric_candidate_space, ric_divisions
-from linkrisk.release import plain_domain
+from linkrisk.linkage_domain import LinkageDomain
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -105,7 +105,7 @@ def read_knowledge(engine: "Engine", study: "StudyConfig", release: "Release", l
     each record's profile; ``lab`` is a table (quoted) or subquery of entities ``(_rid, e)``."""
     parts = {"date_of_birth": [], "address": [], "sex": []}
     for c in release.columns:
-        if c.readable and c.kind in parts and c.domain == plain_domain(c.kind):
+        if c.readable and c.kind in parts and c.linkage == LinkageDomain.plain(c.kind):
             parts[c.kind].append(f"SELECT _rid, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL")
 
     def per_entity(kind):

@@ -32,6 +32,7 @@ from linkrisk.engine import quote
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
+    from linkrisk.linkage_domain import LinkageDomain
     from linkrisk.release import Release, ReleasedColumn
     from linkrisk.study import StudyConfig
 
@@ -41,7 +42,7 @@ MAX_BUCKET = 2000  # a band key held by more records on one side compares nothin
 
 def encoded_columns(release: "Release") -> list["ReleasedColumn"]:
     """The released Bloom-filter columns still encoded (not re-identified copies)."""
-    return [c for c in release.columns if c.technique == "bloom_filter" and c.domain is not None
+    return [c for c in release.columns if c.technique == "bloom_filter" and c.linkage is not None
             and c.value_column is None]
 
 
@@ -149,15 +150,15 @@ def link_encodings(engine: "Engine", study: "StudyConfig", release: "Release", e
     nothing, see the module notes).
     """
     cols = encoded_columns(release)
-    by_ds: dict[str, dict[str, "ReleasedColumn"]] = defaultdict(dict)
+    by_ds: dict[str, dict["LinkageDomain", "ReleasedColumn"]] = defaultdict(dict)
     for c in cols:
-        by_ds[c.dataset].setdefault(c.domain, c)
+        by_ds[c.dataset].setdefault(c.linkage, c)
     names = sorted(by_ds)
     threshold = float(study.attacker.encoding_threshold)
     frames = []
     for x, da in enumerate(names):
         for db in names[x + 1:]:
-            shared = sorted(set(by_ds[da]) & set(by_ds[db]))
+            shared = sorted(set(by_ds[da]) & set(by_ds[db]), key=str)
             if not shared:
                 continue
             rule = "+".join(by_ds[da][d].kind for d in shared)

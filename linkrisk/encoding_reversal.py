@@ -47,7 +47,7 @@ def attack_column(engine: "Engine", study: "StudyConfig", release: "Release", c:
     """
     from linkrisk.encodings import from_hex
     from linkrisk.engine import quote
-    from linkrisk.release import plain_domain
+    from linkrisk.linkage_domain import LinkageDomain
 
     attacks = [x for x in ORDER if x in tuple(study.attacker.encoding_attacks or ())]
     bloom = tech_name == "bloom_filter"
@@ -57,7 +57,7 @@ def attack_column(engine: "Engine", study: "StudyConfig", release: "Release", c:
         return None
     if not bloom and engine.scalar(f"SELECT count(DISTINCT {c.value}) FROM {quote(c.table)}") > FREQUENCY_MAX_DISTINCT:
         return None
-    refs = [d for d in release.columns if d.kind == c.kind and d.readable and d.domain == plain_domain(c.kind)
+    refs = [d for d in release.columns if d.kind == c.kind and d.readable and d.linkage == LinkageDomain.plain(c.kind)
             and d.ref != c.ref]
     rel = engine.df(f"SELECT r._rid, r.{c.value} AS h, n.{c.ref.value} AS t FROM {quote(c.table)} r "
                     f"JOIN {quote(norm_table)} n USING (_rid) WHERE r.{c.value} IS NOT NULL ORDER BY r._rid")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from linkrisk.catalogue import Role
 from linkrisk.engine import quote
-from linkrisk.release import plain_domain
+from linkrisk.linkage_domain import LinkageDomain
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -73,7 +73,7 @@ class Feature:
 
 def _gives_text(f: Feature, c: "ReleasedColumn") -> bool:
     if f.family == "identifier":
-        return c.domain == plain_domain(c.kind)
+        return c.linkage == LinkageDomain.plain(c.kind)
     return c.readable
 
 
@@ -81,8 +81,10 @@ def _gives_key(f: Feature, c: "ReleasedColumn") -> bool:
     return f.family == "identifier" or not c.readable
 
 
-def _comparison_domain(f: Feature, c: "ReleasedColumn") -> str:
-    return c.domain if f.family == "identifier" or not c.readable else f"{c.kind}|text"
+def _comparison_domain(f: Feature, c: "ReleasedColumn") -> LinkageDomain:
+    """The domain a column is compared in: its own for identifiers and unreadable values,
+    else every readable value of the kind as text."""
+    return c.linkage if f.family == "identifier" or not c.readable else LinkageDomain(c.kind, "text")
 
 
 def features(study: "StudyConfig", release: "Release") -> list[Feature]:
@@ -98,7 +100,7 @@ def features(study: "StudyConfig", release: "Release") -> list[Feature]:
     cat = study.catalogue
     by_kind: dict[str, dict[str, list]] = {}
     for c in release.columns:
-        if c.domain is None or cat[c.kind].role is Role.ATTRIBUTE:
+        if c.linkage is None or cat[c.kind].role is Role.ATTRIBUTE:
             continue
         by_kind.setdefault(c.kind, {}).setdefault(c.dataset, []).append(c)
     order = {k: i for i, k in enumerate(KIND_ORDER)}

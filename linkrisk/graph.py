@@ -283,9 +283,9 @@ class IdentityGraph:
                         kinds.append(c.kind)
                     v = row[f"v{j}"]
                     if v is not None and not (isinstance(v, float) and np.isnan(v)) and \
-                            cat[c.kind].role is Role.IDENTIFIER and c.domain is not None:
+                            cat[c.kind].role is Role.IDENTIFIER and c.linkage is not None:
                         shown = v if (show_values and c.readable) else redact(v)
-                        key = (e, c.domain, v)
+                        key = (e, c.linkage, v)
                         if key not in value_nodes:
                             per_kind[(e, c.kind)] = per_kind.get((e, c.kind), 0) + 1
                             value_nodes[key] = f"{c.kind}#{per_kind[(e, c.kind)]}"

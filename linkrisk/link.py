@@ -24,6 +24,7 @@ from linkrisk.redact import redact
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
+    from linkrisk.linkage_domain import LinkageDomain
     from linkrisk.release import Release, ReleasedColumn
     from linkrisk.study import StudyConfig
 
@@ -55,13 +56,15 @@ def _reuse(engine: "Engine", reuse: "Links", edges: str, linker: str, rule: str)
     return [h for h in reuse.hubs if h["linker"] == linker and h["rule"] == rule]
 
 
-def _identifier_domains(study: "StudyConfig", release: "Release") -> dict[str, list["ReleasedColumn"]]:
+def _identifier_domains(study: "StudyConfig", release: "Release") -> dict["LinkageDomain", list["ReleasedColumn"]]:
+    """The released identifier columns that are exact keys, by linkage domain, in the
+    order of the domains' text."""
     cat = study.catalogue
-    domains: dict[str, list] = defaultdict(list)
+    domains: dict["LinkageDomain", list] = defaultdict(list)
     for c in release.columns:
-        if c.domain is not None and c.exact_key and cat[c.kind].role is Role.IDENTIFIER:
-            domains[c.domain].append(c)
-    return dict(domains)
+        if c.linkage is not None and c.exact_key and cat[c.kind].role is Role.IDENTIFIER:
+            domains[c.linkage].append(c)
+    return dict(sorted(domains.items(), key=lambda kv: str(kv[0])))
 
 
 @scratch("idlink")
@@ -75,7 +78,7 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
     limit = study.attacker.max_value_frequency
     idv = ws.table("_idv")
     hubs = []
-    for domain, cols in sorted(_identifier_domains(study, release).items()):
+    for domain, cols in _identifier_domains(study, release).items():
         kind = cols[0].kind
         if reuse is not None and _as_leaked(release, [kind]):
             hubs += _reuse(engine, reuse, edges, "identifiers", kind)
@@ -113,7 +116,7 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
                 v = text[h]
                 reason = ("max_value_frequency" if n > limit else "placeholder" if ph
                           else "frequency_outlier")
-                hubs.append({"linker": "identifiers", "rule": kind, "domain": domain, "records": int(n),
+                hubs.append({"linker": "identifiers", "rule": kind, "domain": str(domain), "records": int(n),
                              "datasets": int(nds), "value": v if show_values else redact(v), "reason": reason,
                              "limit": int(rel)})
         engine.execute(

@@ -17,7 +17,8 @@ from linkrisk.encodings import CLKParams, encode, to_hex
 from linkrisk.engine import quote
 from linkrisk.normalise import normalised_table
 from linkrisk.pseudonym_keys import Context, KeyRing, hmac_sql, scope_id  # noqa: F401 (scope_id: its old home)
-from linkrisk.release import Release, ReleasedColumn, plain_domain
+from linkrisk.linkage_domain import LinkageDomain
+from linkrisk.release import Release, ReleasedColumn
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -40,9 +41,9 @@ class Transform(ABC):
     def sql(self, x: str, ctx: Context) -> tuple[str, list[Any]]:
         """SQL expression of the released value over input ``x``, with its parameters."""
 
-    def domain(self, ctx: Context) -> str | None:
+    def domain(self, ctx: Context) -> LinkageDomain | None:
         """The linkage domain of the output (None: the column is gone)."""
-        return f"{ctx.ref.kind}|{self.name}|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, self.name, (), ctx.form)
 
     def exact_key(self, ctx: Context) -> bool:
         return True
@@ -61,7 +62,7 @@ class Keep(Transform):
         return x, []
 
     def domain(self, ctx):
-        return plain_domain(ctx.ref.kind)
+        return LinkageDomain.plain(ctx.ref.kind)
 
     def readable(self, ctx):
         return True, "kept"
@@ -93,7 +94,7 @@ class Mask(Transform):
                 f"{'right(' + x + f', {last})' if last else chr(39) * 2} END"), []
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|mask:{ctx.policy.keep_first}:{ctx.policy.keep_last}"
+        return LinkageDomain(ctx.ref.kind, "mask", (ctx.policy.keep_first, ctx.policy.keep_last))
 
     def exact_key(self, ctx):
         return False  # links only as a quasi-identifier
@@ -121,7 +122,7 @@ class Generalise(Transform):
         return f"left({x}, {int(level)})", []
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|generalise:{ctx.policy.level}"
+        return LinkageDomain(ctx.ref.kind, "generalise", (ctx.policy.level,))
 
     def readable(self, ctx):
         return True, f"generalised to {ctx.policy.level}: the coarse value stays readable"
@@ -135,7 +136,7 @@ class Hash(Transform):
         return f"sha256({x})", []
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|sha256|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, "sha256", (), ctx.form)
 
 
 class SaltedHash(Transform):
@@ -156,8 +157,8 @@ class SaltedHash(Transform):
 
     def domain(self, ctx):
         if ctx.policy.per_record_salt:
-            return f"{ctx.ref.kind}|salted_hash:per_record|{ctx.form}"
-        return f"{ctx.ref.kind}|salted_hash:{ctx.scope}|{ctx.form}"
+            return LinkageDomain(ctx.ref.kind, "salted_hash", ("per_record",), ctx.form)
+        return LinkageDomain(ctx.ref.kind, "salted_hash", (ctx.scope,), ctx.form)
 
     def exact_key(self, ctx):
         return not ctx.policy.per_record_salt
@@ -171,7 +172,7 @@ class KeyedHash(Transform):
         return hmac_sql(x), list(ctx.keys.hmac_pads(ctx.scope, "hmac"))
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|hmac:{ctx.scope}|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, "hmac", (ctx.scope,), ctx.form)
 
 
 class DeterministicEncryption(Transform):
@@ -185,7 +186,7 @@ class DeterministicEncryption(Transform):
         return "'enc:' || " + hmac_sql(x), list(ctx.keys.hmac_pads(ctx.scope, "encryption"))
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|enc:{ctx.scope}|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, "enc", (ctx.scope,), ctx.form)
 
 
 class Tokenise(Transform):
@@ -198,7 +199,7 @@ class Tokenise(Transform):
         return "'tok_' || left(" + hmac_sql(x) + ", 20)", list(ctx.keys.hmac_pads(ctx.scope, "vault"))
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|vault:{ctx.scope}|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, "vault", (ctx.scope,), ctx.form)
 
 
 class Randomise(Transform):
@@ -211,7 +212,7 @@ class Randomise(Transform):
             list(ctx.keys.hmac_pads(ctx.scope, "randomise"))
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|random|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, "random", (), ctx.form)
 
     def exact_key(self, ctx):
         return False
@@ -230,7 +231,7 @@ class TraceTechnique(Transform):
         return x, []
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|{self.name}:{ctx.policy.level}"
+        return LinkageDomain(ctx.ref.kind, self.name, (ctx.policy.level,))
 
     def exact_key(self, ctx):
         return False
@@ -284,7 +285,7 @@ class BloomFilter(Transform):
         return f"(SELECT c.clk FROM {quote(ctx.aux)} c WHERE c._rid = n._rid)", []
 
     def domain(self, ctx):
-        return f"{ctx.ref.kind}|clk:{ctx.scope}:{clk_params(ctx.policy).label()}|{ctx.form}"
+        return LinkageDomain(ctx.ref.kind, "clk", (ctx.scope, clk_params(ctx.policy).label()), ctx.form)
 
     def exact_key(self, ctx):
         return False  # links by similarity (the encodings linker)
@@ -312,8 +313,8 @@ class FaceTechnique(Transform):
 
     def domain(self, ctx):
         if self.name == "protect_template" and not self._key_held(ctx):  # only templates under one key compare
-            return f"{ctx.ref.kind}|protect:{ctx.scope}"
-        return plain_domain(ctx.ref.kind)  # a noisier (or un-rotated) template compares with any other
+            return LinkageDomain(ctx.ref.kind, "protect", (ctx.scope,))
+        return LinkageDomain.plain(ctx.ref.kind)  # a noisier (or un-rotated) template compares with any other
 
     def exact_key(self, ctx):
         return False
@@ -377,7 +378,7 @@ def apply_policy(study: "StudyConfig", loaded: "Loaded", engine: "Engine", scena
             params += p
             selects.append(f"{tech.present('n.' + ref.present, ctx)} AS {ref.present}")
             readable, reason = tech.readable(ctx)
-            release.columns.append(ReleasedColumn(ref=ref, table=table, domain=tech.domain(ctx),
+            release.columns.append(ReleasedColumn(ref=ref, table=table, linkage=tech.domain(ctx),
                                                   readable=readable, technique=tech.name, reason=reason,
                                                   exact_key=tech.exact_key(ctx)))
             release.policies[ref] = (tech, ctx)

@@ -2,8 +2,9 @@
 
 A released column has a *linkage domain*: two columns can be joined only when their
 values were produced in the same domain (same function, same secret, same input
-normalisation; ENISA 2019, section 8.6). The baseline releases every column as
-normalised plaintext, in the domain ``<kind>|plain``. Whether the attacker can *read*
+normalisation; ENISA 2019, section 8.6), a :class:`~linkrisk.linkage_domain.LinkageDomain`.
+The baseline releases every column as normalised plaintext, in the domain
+``LinkageDomain.plain(kind)`` (``<kind>|plain``). Whether the attacker can *read*
 a column (for the enrichment score) is part of the release too.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from linkrisk.linkage_domain import LinkageDomain
 from linkrisk.normalise import ColumnRef, normalised_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,8 +35,9 @@ class ReleasedColumn:
     table : str
         The engine table holding the released value (column ``value``) and the
         presence flag (column ``present``).
-    domain : str or None
-        The linkage domain; None when the column was dropped.
+    linkage : LinkageDomain or None
+        The linkage domain; None when the column was dropped. :attr:`domain` is its
+        text form.
     readable : bool
         Whether the attacker can read the value (a pseudonym that is not reversible
         is not readable, though it can still be a join key).
@@ -49,13 +52,19 @@ class ReleasedColumn:
 
     ref: ColumnRef
     table: str
-    domain: str | None
+    linkage: LinkageDomain | None
     readable: bool
     technique: str = "keep"
     reason: str = ""
     exact_key: bool = True
     value_column: str | None = None
     present_column: str | None = None
+
+    @property
+    def domain(self) -> str | None:
+        """The linkage domain's text form (``str(linkage)``; None when the column was
+        dropped): for bound SQL parameters, reports, and code that compares text."""
+        return None if self.linkage is None else str(self.linkage)
 
     @property
     def value(self) -> str:
@@ -87,26 +96,29 @@ class Release:
     policies: dict = field(default_factory=dict)  # ColumnRef -> (Transform, Context)
 
     def by_kind(self, kind: str) -> list[ReleasedColumn]:
-        return [c for c in self.columns if c.kind == kind and c.domain is not None]
+        return [c for c in self.columns if c.kind == kind and c.linkage is not None]
 
     def of_dataset(self, dataset: str) -> list[ReleasedColumn]:
         return [c for c in self.columns if c.dataset == dataset]
 
     def first(self, dataset: str, kind: str) -> ReleasedColumn | None:
         for c in self.columns:
-            if c.dataset == dataset and c.kind == kind and c.domain is not None:
+            if c.dataset == dataset and c.kind == kind and c.linkage is not None:
                 return c
         return None
 
 
 
 def plain_domain(kind: str) -> str:
-    return f"{kind}|plain"
+    """The text form of ``LinkageDomain.plain(kind)``, for code that compares
+    :attr:`ReleasedColumn.domain` text; linkrisk's own code compares
+    :attr:`ReleasedColumn.linkage`."""
+    return str(LinkageDomain.plain(kind))
 
 
 def baseline_release(study: "StudyConfig", loaded: "Loaded") -> Release:
     """The as-leaked release: every column normalised plaintext, readable."""
     cols = [ReleasedColumn(ref=c, table=normalised_table(c.dataset_index),
-                           domain=plain_domain(c.kind), readable=True, technique="keep",
+                           linkage=LinkageDomain.plain(c.kind), readable=True, technique="keep",
                            reason="as leaked") for c in loaded.columns]
     return Release(BASELINE, cols)
