@@ -1,11 +1,11 @@
 """The study run: load -> normalise -> release -> link -> graph -> score, per scenario.
 
 Each stage lives in its own module; this one only sequences them, times them and
-collects what they return into a :class:`linkrisk.result.Result`: the datasets are
-loaded and normalised (:mod:`linkrisk.prepare`), each scenario runs through release,
-link, graph and score (:class:`linkrisk.scenario_run.Run`), then what is measured across
-scenarios (prevented enrichment, risk, what matters most, traces, faces) and the
-recommendation.
+collects what they return into a :class:`linkrisk.result.Result`: the study's stages
+(load, normalise: :data:`linkrisk.stages.STUDY_STAGES`), then each scenario's (release,
+link, graph, score: :class:`linkrisk.scenario_run.Run`), both through the runner
+:func:`linkrisk.scenario_run.run_stages`; then what is measured across scenarios
+(prevented enrichment, risk, what matters most, traces, faces) and the recommendation.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from linkrisk.engine import make_engine
 from linkrisk.engine.namespace import StudyEngine
 from linkrisk.enrichment import KindBits, bootstrap_decomposition, bootstrap_prevented
 from linkrisk.errors import StudyError
-from linkrisk.load import load_study
 from linkrisk.normalise import normalised_table
 from linkrisk.prepare import compared_kinds, normalise_study  # noqa: F401 (re-exported)
 from linkrisk.quality import quality_warnings
 from linkrisk.release import baseline_release
 from linkrisk.result import Result, ScenarioResult
-from linkrisk.scenario_run import Progress, Run, Steps, Timer, say  # noqa: F401 (re-exported)
+from linkrisk.scenario_run import Progress, Run, Steps, Timer, run_stages, say  # noqa: F401 (re-exported)
+from linkrisk.stages import STUDY_STAGES, StudyContext
 from linkrisk.validate import config_problems
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,15 +62,9 @@ def _run(study: "StudyConfig", engine: "Engine", progress, show_values: bool, so
                  if k in study.catalogue and study.catalogue[k].role is Role.IDENTIFIER})
     progress = Steps(progress, 2 + 4 * (1 + len(study.scenarios)) + int(study.assess_risk)
                      + (4 * (n_ids + 1) + 1 if study.what_matters else 0))
-    with timer.stage("load"):
-        say(progress, "loading datasets")
-        loaded, problems = load_study(study, engine)
-    if problems:
-        raise StudyError(problems, source)
-
-    with timer.stage("normalise"):
-        say(progress, "normalising")
-        study, quality, assumptions = normalise_study(engine, study, loaded)
+    normalised = run_stages(STUDY_STAGES, StudyContext(study, engine, source), study, timer, progress)
+    study, loaded, quality, assumptions = (normalised.study, normalised.loaded, normalised.quality,
+                                           normalised.assumptions)
     warnings = quality_warnings(study, quality, assumptions["dates"])
 
     bits = KindBits.of(study, loaded)
