@@ -20,6 +20,7 @@ from pathlib import Path
 from linkrisk.cli_console import STARTED, Console, Interrupts
 
 EXIT_OK, EXIT_BUG, EXIT_STUDY, EXIT_INPUT, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_PIPE = 141  # what a shell reports for a tool ended by SIGPIPE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,35 +200,31 @@ def _cmd_profile(args, console: Console) -> int:
 
 
 def _cmd_info(args, console: Console) -> int:
-    import duckdb
-    import networkx
-    import pandas
-    import scipy
-    import splink
-
-    import linkrisk as lr
-
     if args.kinds:
-        print(lr.Catalogue().to_frame().to_string(index=False))
+        from linkrisk.catalogue import Catalogue
+
+        print(Catalogue().to_frame().to_string(index=False))
         return EXIT_OK
-    try:
-        import importlib.metadata as md
+    import importlib.metadata as md
+    import importlib.util
 
-        rl = md.version("recordlinkage")
-    except Exception:  # pragma: no cover
-        rl = "not installed"
-    try:
-        import importlib.util
+    from linkrisk.version import VERSION
 
-        spark = "installed" if importlib.util.find_spec("pyspark") else "not installed (pip install 'linkrisk[spark]')"
-    except Exception:  # pragma: no cover
-        spark = "not installed"
-    print(f"linkrisk {lr.__version__}\n"
+    def version(package: str) -> str:
+        # the installed distribution's version: importing a package only to print its
+        # version would load pandas, scipy and Splink for a one-screen answer
+        try:
+            return md.version(package)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    spark = "installed" if importlib.util.find_spec("pyspark") else "not installed (pip install 'linkrisk[spark]')"
+    print(f"linkrisk {VERSION}\n"
           f"python {sys.version.split()[0]}\n"
-          f"duckdb {duckdb.__version__} (default engine)\n"
-          f"splink {splink.__version__}\n"
-          f"recordlinkage {rl}\n"
-          f"pandas {pandas.__version__}, scipy {scipy.__version__}, networkx {networkx.__version__}\n"
+          f"duckdb {version('duckdb')} (default engine)\n"
+          f"splink {version('splink')}\n"
+          f"recordlinkage {version('recordlinkage')}\n"
+          f"pandas {version('pandas')}, scipy {version('scipy')}, networkx {version('networkx')}\n"
           f"pyspark: {spark}")
     return EXIT_OK
 
@@ -278,6 +275,14 @@ def _failed(exc: BaseException, args, console: Console) -> int:
             raise
         console.error(str(exc))
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader of standard output went away (`linkrisk info --kinds | head`): what it
+        # read was complete; stop as Unix tools do, without a message and without Python's
+        # own complaint when it flushes standard output at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     except MemoryError:
         if args.debug:
             raise

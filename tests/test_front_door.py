@@ -21,9 +21,11 @@ def test_importing_linkrisk_does_not_import_spark_or_pyplot():
     assert out.stdout.strip() == "[]"
 
 
-def test_help_loads_no_heavy_library():
-    # `linkrisk --help` should answer at once: the public names load on first use, so the
-    # command line's help imports none of pandas, NumPy, DuckDB, SciPy, Splink or matplotlib
+@pytest.mark.parametrize("args", [["--help"], ["info"]])
+def test_help_and_info_load_no_heavy_library(args):
+    # `linkrisk --help` and `linkrisk info` should answer at once: the public names load on
+    # first use and info reads versions from the installed distributions, so neither
+    # imports pandas, NumPy, DuckDB, SciPy, Splink or matplotlib
     import subprocess
     import sys
 
@@ -31,10 +33,27 @@ def test_help_loads_no_heavy_library():
     code = ("import sys, contextlib, io\n"
             "from linkrisk.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
-            "    main(['--help'])\n"
+            f"    main({args!r})\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_reader_closing_the_pipe_ends_the_command_quietly():
+    # `linkrisk info --kinds | head -1`: the reader has gone; linkrisk stops with the
+    # shell's SIGPIPE status (141) and no "this is a bug" message. Here standard output is
+    # a pipe whose reading end is already closed, unbuffered (-u), so the first line fails
+    import subprocess
+    import sys
+
+    code = ("import os\n"
+            "r, w = os.pipe()\n"
+            "os.close(r)\n"
+            "os.dup2(w, 1)\n"
+            "from linkrisk.cli import main\n"
+            "os.write(2, b'exit %d' % main(['info', '--kinds']))\n")
+    out = subprocess.run([sys.executable, "-u", "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stderr == "exit 141"
 
 
 def test_public_names_are_listed_by_dir():
