@@ -130,6 +130,26 @@ def test_a_long_chain_needs_few_rounds(spark):
         assert 1 <= spark.last_component_rounds <= 2
 
 
+def test_driver_components_number_every_node_there_only_for_small_graphs(spark_session):
+    # 80 random edges among 1,000 nodes, with at most 100 edges on the driver: at most
+    # 4 x 100 = 400 nodes get their ids on the driver (1,000 do not: only the roots are
+    # found there and numbered in the cluster); both give scipy's numbering
+    from linkrisk.engine.spark import SparkEngine
+    from linkrisk.engine.spark_components import DRIVER_NODES_PER_EDGE
+
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 400, size=80), rng.integers(0, 400, size=80)
+    e = SparkEngine(session=spark_session, driver_components_max=100)
+    try:
+        assert DRIVER_NODES_PER_EDGE * 100 == 400
+        for n in (400, 1000):
+            got = _labels_on_spark(e, n, a, b)
+            assert got.tolist() == components(n, a, b).tolist()
+            assert e.last_component_rounds == 0
+    finally:
+        e.close()
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_components_on_spark_match_scipy_and_networkx(spark, seed):
     rng = np.random.default_rng(seed)

@@ -18,6 +18,11 @@ from linkrisk.engine.base import components
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine.spark_views import ViewStore
 
+# On the driver path, every node's entity id is computed on the driver when the graph has
+# at most this many nodes per edge allowed there (16 bytes a node through Arrow: four
+# million nodes at the default edge limit, 64 MB); beyond, the roots are numbered in the cluster.
+DRIVER_NODES_PER_EDGE = 4
+
 
 def driver_roots(views: "ViewStore", edges):
     """``(x, m)``: every node of ``edges`` (distinct ``a < b`` pairs) and the smallest
@@ -85,6 +90,21 @@ def cluster_roots(views: "ViewStore", edges):
     return labels, rounds
 
 
+def _driver_table(views: "ViewStore", pairs: pd.DataFrame, n_nodes: int, table: str) -> None:
+    """``table(_rid, e)`` for every node 1..``n_nodes``, numbered on the driver from the
+    edges ``pairs`` (``a``, ``b``): ids in the order of each component's smallest node,
+    as :func:`linkrisk.engine.base.components` numbers them on DuckDB."""
+    a = pairs["a"].to_numpy(np.int64) - 1
+    b = pairs["b"].to_numpy(np.int64) - 1
+    comp = components(n_nodes, a, b)
+    # a component's first (smallest) node decides its place in the numbering
+    _, first = np.unique(comp, return_index=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
+    frame = pd.DataFrame({"_rid": np.arange(1, n_nodes + 1, dtype=np.int64), "e": rank[comp]})
+    views.put(table, views.spark.createDataFrame(frame, "_rid bigint, e bigint"))
+
+
 def components_table(views: "ViewStore", pairs_table: str, n_nodes: int, table: str,
                      driver_max: int) -> int:
     """Create ``table(_rid, e)``: the entity id of each of the nodes 1..``n_nodes`` of the
@@ -92,15 +112,22 @@ def components_table(views: "ViewStore", pairs_table: str, n_nodes: int, table: 
     solved on the driver (scipy), a larger one in the cluster (:func:`cluster_roots`),
     with the same numbering. Returns the rounds run in the cluster (0 on the driver).
 
-    The roots are numbered in order (a sort and per-partition offsets), so entity ids
-    run from 0 as on DuckDB.
+    On the driver, with at most ``DRIVER_NODES_PER_EDGE`` x ``driver_max`` nodes, every
+    node's id is computed there and sent back through Arrow (three Spark jobs in all);
+    otherwise the roots are numbered in the cluster (a sort and per-partition offsets),
+    so entity ids run from 0 as on DuckDB.
     """
     from pyspark.sql import functions as F
 
     s = views.spark
     edges = views.materialise(s.sql(
         f"SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM `{pairs_table}` WHERE a <> b"))
-    if edges.count() <= driver_max:
+    # at most driver_max + 1 edges come to the driver: one more says the graph is larger
+    small = edges.limit(driver_max + 1).toPandas() if driver_max > 0 else None
+    if small is not None and len(small) <= driver_max and n_nodes <= DRIVER_NODES_PER_EDGE * max(driver_max, 1):
+        _driver_table(views, small, n_nodes, table)
+        return 0
+    if small is not None and len(small) <= driver_max:
         labels, rounds = driver_roots(views, edges), 0
     else:
         labels, rounds = cluster_roots(views, edges)
