@@ -10,7 +10,7 @@
 2. Linkage: --gallery identities, one capture each (the gallery) and --queries captures,
    the first --mated share of the gallery's people again and strangers for the rest,
    noise calibrated for FMR 1e-6 / FNMR 0.002 (linkrisk.face.calibrate_noise). Runs the
-   linker's own search (linkrisk.face_link.search: --search ivf or hnsw, the index built,
+   linker's own search (linkrisk.face_search.search: --search ivf or hnsw, the index built,
    its effort tuned on 1,000 seeded queries until --min-recall, every query searched,
    checked on 1,000 others) and prints wall and CPU seconds (all threads) per step, peak
    memory (ru_maxrss) and the load average; then, independently of the linker's own
@@ -33,7 +33,8 @@ import time
 import numpy as np
 
 from linkrisk.face import calibrate_noise, draw_identities, simulate_captures, threshold_for_fmr
-from linkrisk.face_link import FaceAttack, exact_pairs, search
+from linkrisk.face_index import exact_pairs
+from linkrisk.face_search import FaceAttack, search
 
 
 def peak_gb() -> float:

@@ -17,7 +17,7 @@ import numpy as np
 
 from linkrisk.engine import quote
 from linkrisk.face import fpir
-from linkrisk.face_link import RECALL_TARGET
+from linkrisk.face_search import RECALL_TARGET
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine

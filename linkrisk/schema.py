@@ -273,6 +273,7 @@ ATTACKER = [
     Field("face_nlist", Whole(0, 10_000_000)),  # 0: automatic
     Field("face_nprobe", Whole(0, 10_000_000)),  # 0: automatic
     Field("face_min_recall", Number(0, 1, low_open=True)),
+    Field("face_exact_share", Number(0, 1, low_open=True)),
 ]
 NORMALISE = [
     Field("phone_region", Text(max_len=3)),

@@ -18,8 +18,10 @@ from helpers import SAMPLE_DATA
 from linkrisk.cli import main
 from linkrisk.face import (calibrate_noise, draw_identities, encode_templates, fpir, genuine_scores, impostor_fmr,
                            impostor_tail, parse_templates, simulate_captures, threshold_for_fmr)
-from linkrisk.face_link import (FaceAttack, exact_best, exact_pairs, hnsw_index, hnsw_pairs, hub_filter, ivf_lists,
-                                rotation, search)
+from linkrisk.face_index import exact_best, exact_pairs, flat_pairs, hnsw_index, hnsw_pairs, ivf_lists
+from linkrisk.face_link import hub_filter
+from linkrisk.face_protect import rotation
+from linkrisk.face_search import FaceAttack, search
 
 
 def _cli(argv) -> tuple[int, str]:
@@ -210,8 +212,10 @@ def test_ivf_finds_the_exact_pairs_strangers_included_and_auto_picks_it():
     exact = set(zip(eq.tolist(), eg.tolist()))
     strangers = {(a, b) for a, b in exact if a >= 1000 or a != b}
     assert len(strangers) > 650 and len(exact) - len(strangers) > 950
-    # auto: 8e6 comparisons > face_exact_comparisons 1e6, so the index
-    pairs, info = search(q, g, FaceAttack(search="auto", exact_comparisons=1e6), t, seed=0)
+    # auto: 8e6 comparisons > face_exact_comparisons 1e6, so the index; exact_share 1: the
+    # index is kept up to every list (at the default 0.5 this gallery is searched exactly:
+    # test_past_the_exact_share_of_the_lists_every_query_is_searched_exactly)
+    pairs, info = search(q, g, FaceAttack(search="auto", exact_comparisons=1e6, exact_share=1.0), t, seed=0)
     found = set(zip(pairs["q"].tolist(), pairs["g"].tolist()))
     assert info["method"] == "ivf" and info["nlist"] == ivf_lists(4000) == 63  # round(sqrt(4000)) = 63
     assert found <= exact  # every similarity is re-ranked exactly: no invented pair
@@ -219,7 +223,7 @@ def test_ivf_finds_the_exact_pairs_strangers_included_and_auto_picks_it():
     assert len(found & strangers) / len(strangers) >= 0.99
     assert info["ann_recall"] >= 0.99 and info["recall_queries"] == 1000 and info["searches"] == 1
     # the index is seeded: the same study seed gives the same pairs
-    again, _ = search(q, g, FaceAttack(search="ivf"), t, seed=0)
+    again, _ = search(q, g, FaceAttack(search="ivf", exact_share=1.0), t, seed=0)
     assert set(zip(again["q"].tolist(), again["g"].tolist())) == found
 
 
@@ -227,9 +231,10 @@ def test_the_linker_raises_its_probes_until_recall_is_met():
     # one probe of 64 lists scans about 1/64 of the gallery: on uniform templates it finds
     # far less than 0.99 of the exact pairs (measured 0.35 here), so the linker multiplies
     # the probes by 1.25 (at least +1) until the 1,000 tuning queries reach 0.99 plus two
-    # standard errors, and the 1,000 check queries then reach 0.99
+    # standard errors, and the 1,000 check queries then reach 0.99 (exact_share 1: no
+    # switch to exact search before every list is probed)
     q, g, t = _uniform_case(4000, 1000, 1000)
-    attack = FaceAttack(search="ivf", nlist=64, nprobe=1)
+    attack = FaceAttack(search="ivf", nlist=64, nprobe=1, exact_share=1.0)
     pairs, info = search(q, g, attack, t, seed=0)
     steps = [e for e, _ in info["tuning"]]
     assert steps[:4] == [1, 2, 3, 4] and info["tuning"][0][1] < 0.5
@@ -239,8 +244,42 @@ def test_the_linker_raises_its_probes_until_recall_is_met():
     found = set(zip(pairs["q"].tolist(), pairs["g"].tolist()))
     assert len(found & exact) / len(exact) >= 0.99
     # a stricter target asks for more probes; at 1.0 the probes rise to every list if need be
-    _, strict = search(q, g, FaceAttack(search="ivf", nlist=64, nprobe=1, min_recall=1.0), t, seed=0)
+    _, strict = search(q, g, FaceAttack(search="ivf", nlist=64, nprobe=1, min_recall=1.0, exact_share=1.0), t, seed=0)
     assert strict["nprobe"] >= info["nprobe"] and strict["ann_recall"] == 1.0
+
+
+def test_past_the_exact_share_of_the_lists_every_query_is_searched_exactly():
+    # the case above at the default exact_share 0.5: the tuning probes 8 (63 / 8, rounded
+    # up), then x 1.25: 10, 13, 17, 22, 28 lists, all below the goal (0.99 + 2 s.e.); the
+    # next raise, ceil(28 x 1.25) = 35, passes 0.5 x 63 = 31.5 lists, so the index gives
+    # way to the exhaustive search: every exact pair found, strangers included (recall 1)
+    q, g, t = _uniform_case(4000, 1000, 1000)
+    pairs, info = search(q, g, FaceAttack(search="ivf"), t, seed=0)
+    assert (info["method"], info["instead_of"], info["nlist"], info["exact_share"]) == ("exact", "ivf", 63, 0.5)
+    assert [e for e, _ in info["tuning"]] == [8, 10, 13, 17, 22, 28] and info["tuning"][-1][1] < 0.99
+    assert "ann_recall" not in info and "nprobe" not in info
+    eq, eg, es = exact_pairs(q, g, t)
+    assert set(zip(pairs["q"].tolist(), pairs["g"].tolist())) == set(zip(eq.tolist(), eg.tolist()))
+    # with exact_share 1 the same search keeps the index, probing 44 of 63 lists
+    _, kept = search(q, g, FaceAttack(search="ivf", exact_share=1.0), t, seed=0)
+    assert kept["method"] == "ivf" and kept["nprobe"] == 44 > 0.5 * 63
+
+
+def test_flat_search_returns_the_exact_pairs_threshold_included():
+    # FAISS keeps similarities strictly above its radius: the linker's radius is the float32
+    # below the threshold, so a product equal to it is kept. In binary fractions, exactly:
+    # q0.g0 = 0.5, q0.g1 = 0.25, q1.g0 = 0.5 x 0.5 = 0.25, q1.g1 = 0.5 x 0.25 + 0.5 x 0.75 = 0.5
+    q = np.array([[1, 0], [0.5, 0.5]], np.float32)
+    g = np.array([[0.5, 0], [0.25, 0.75]], np.float32)
+    qi, gi, s = flat_pairs(q, g, 0.5)
+    assert sorted(zip(qi.tolist(), gi.tolist(), s.tolist())) == [(0, 0, 0.5), (1, 1, 0.5)]
+    # on uniform templates, in blocks of 300 queries, the pairs of the NumPy products
+    q, g, t = _uniform_case(2000, 500, 500)
+    fq, fg, fs = flat_pairs(q, g, t, block=300)
+    eq, eg, es = exact_pairs(q, g, t)
+    assert len(eq) > 500
+    assert sorted(zip(fq.tolist(), fg.tolist())) == sorted(zip(eq.tolist(), eg.tolist()))
+    np.testing.assert_allclose(np.sort(fs), np.sort(es), atol=1e-6)
 
 
 def test_every_stranger_above_the_threshold_is_returned_not_only_the_best():
@@ -272,6 +311,9 @@ def test_new_face_search_settings_are_validated(tmp_path):
     assert any("face_min_recall" in p and "(0, 1]" in p for p in problems), problems
     assert any("face_nprobe" in p and "whole number" in p for p in problems), problems
     assert any("face_nlist" in p and "whole number" in p for p in problems), problems
+    study.attacker.face_exact_share = 1.5
+    assert any("face_exact_share" in str(p) and "(0, 1]" in str(p) for p in study.validate(files=False))
+    study.attacker.face_exact_share = 0.75
     study.attacker.face_min_recall, study.attacker.face_nprobe, study.attacker.face_nlist = 0.999, 8, 100
     study.attacker.face_search = "ivf"
     assert not [p for p in study.validate(files=False) if "face_" in str(p)]
