@@ -10,9 +10,10 @@
 2. Linkage: --gallery identities, one capture each (the gallery) and --queries captures,
    the first --mated share of the gallery's people again and strangers for the rest,
    noise calibrated for FMR 1e-6 / FNMR 0.002 (linkrisk.face.calibrate_noise). Runs the
-   linker's own search (linkrisk.face_search.search: --search ivf or hnsw, the index built,
-   its effort tuned on 1,000 seeded queries until --min-recall, every query searched,
-   checked on 1,000 others) and prints wall and CPU seconds (all threads) per step, peak
+   linker's own search (linkrisk.face_search.search: --search ivf, hnsw or exact, the index
+   built, its effort tuned on 1,000 seeded queries until --min-recall, or the exact search
+   when that effort passes --exact-share of the lists, every query searched, checked on
+   1,000 others) and prints wall and CPU seconds (all threads) per step, peak
    memory (ru_maxrss) and the load average; then, independently of the linker's own
    check, the recall of the pairs found against exact search at the threshold on
    --recall-queries queries drawn with another seed: on all exact pairs (strangers
@@ -92,7 +93,14 @@ def linkage(a) -> None:
     print(f"generate: {a.queries:,} queries ({mated:,} mated) and {a.gallery:,} gallery templates, d = {a.dim}, "
           f"noise {sigma:.4f}, threshold {t:.4f}, in {time.perf_counter() - t0:.1f} s wall, "
           f"{time.process_time() - c0:.1f} s CPU; peak {peak_gb():.2f} GB ({load()})", flush=True)
-    attack = FaceAttack(search=a.search, nlist=a.nlist, nprobe=a.nprobe, ef_search=a.ef, min_recall=a.min_recall)
+    orig = np.arange(a.queries)  # each linked query's index among all the queries generated
+    if a.query_sample:
+        orig = np.sort(np.random.default_rng([a.seed, 4]).choice(a.queries, a.query_sample, replace=False))
+        queries = queries[orig]
+        print(f"linking {len(orig):,} seeded queries of the {a.queries:,} ({int((orig < mated).sum()):,} mated) "
+              f"against every gallery template: full cost = this run's x {a.queries / len(orig):.1f}", flush=True)
+    attack = FaceAttack(search=a.search, nlist=a.nlist, nprobe=a.nprobe, ef_search=a.ef, min_recall=a.min_recall,
+                        exact_share=a.exact_share)
     timings: dict = {}
     print(f"linkage starts ({load()})", flush=True)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -103,7 +111,7 @@ def linkage(a) -> None:
     print(f"linkage ({a.search}): {wall:.1f} s wall, {cpu:.1f} s CPU (CPU / 2 cores {cpu / 2:.1f} s), "
           f"{len(pairs):,} pairs; peak {peak_gb():.2f} GB ({load()})", flush=True)
     print(f"linker info: {info}", flush=True)
-    sample = np.sort(np.random.default_rng([a.seed, 3]).choice(a.queries, min(a.recall_queries, a.queries),
+    sample = np.sort(np.random.default_rng([a.seed, 3]).choice(len(queries), min(a.recall_queries, len(queries)),
                                                                replace=False))
     t0, c0 = time.perf_counter(), time.process_time()
     eq, eg, _ = exact_pairs(queries[sample], gallery, t)
@@ -111,12 +119,18 @@ def linkage(a) -> None:
     found = set(zip(pairs["q"].tolist(), pairs["g"].tolist()))
     exact = set(zip(sample[eq].tolist(), eg.tolist()))
     recall = len(exact & found) / len(exact) if exact else float("nan")
-    genuine = {(q, g) for q, g in exact if q < mated and q == g}  # query i < mated is gallery person i
+    genuine = {(q, g) for q, g in exact if orig[q] < mated and orig[q] == g}  # query i < mated: gallery person i
     g_recall = len(genuine & found) / len(genuine) if genuine else float("nan")
     sampled = np.isin(pairs["q"].to_numpy(), sample)
     invented = int(sampled.sum()) - len(exact & found)
     print(f"exact search of {len(sample):,} queries: {t_exact:.1f} s wall, {c_exact:.1f} s CPU ({load()}); "
           f"extrapolated to all {a.queries:,}: {t_exact * a.queries / len(sample) / 60:.0f} min wall")
+    if a.query_sample:
+        x = a.queries / len(orig)  # the search step grows with the queries; build, tune and check do not
+        sw, sc = timings.get("search", (0.0, 0.0))
+        print(f"linkage extrapolated to all {a.queries:,} queries (search step x {x:.1f}, the others as run): "
+              f"{wall + sw * (x - 1):.0f} s wall, {cpu + sc * (x - 1):.0f} s CPU, "
+              f"CPU / 2 cores {(cpu + sc * (x - 1)) / 2:.0f} s", flush=True)
     print(f"recall at the threshold on {len(sample):,} seeded queries (seed [{a.seed}, 3]): {recall:.4f} "
           f"({len(exact & found):,} of {len(exact):,} exact pairs, strangers included); "
           f"{len(genuine):,} genuine, recall {g_recall:.4f} on those; pairs not in the exact search: {invented}")
@@ -128,11 +142,16 @@ def main() -> None:
     p.add_argument("--gallery", type=int, default=1_000_000)
     p.add_argument("--mated", type=float, default=0.6, help="share of the gallery's people among the queries")
     p.add_argument("--dim", type=int, default=32)
-    p.add_argument("--search", choices=("ivf", "hnsw"), default="ivf")
+    p.add_argument("--search", choices=("ivf", "hnsw", "exact"), default="ivf")
     p.add_argument("--nlist", type=int, default=0, help="IVF lists (0: about the square root of the gallery)")
     p.add_argument("--nprobe", type=int, default=0, help="IVF lists probed to start with (0: an eighth)")
     p.add_argument("--ef", type=int, default=256, help="HNSW efSearch to start with")
     p.add_argument("--min-recall", type=float, default=0.99)
+    p.add_argument("--exact-share", type=float, default=0.5,
+                   help="IVF lists probed past which the linker searches exactly (face_exact_share)")
+    p.add_argument("--query-sample", type=int, default=0,
+                   help="link only this many seeded queries (all gallery templates): an exact search's "
+                        "cost is linear in the queries, so the full cost is this run's times queries / sample")
     p.add_argument("--recall-queries", type=int, default=2000)
     p.add_argument("--fmr-comparisons", type=float, default=1e9)
     p.add_argument("--seed", type=int, default=0)
