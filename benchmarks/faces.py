@@ -69,6 +69,63 @@ def calibration(dim: int, comparisons: float, seed: int) -> None:
               f"relative error {measured / f - 1:+.1%} (Poisson s.e. {1 / np.sqrt(max(f * done, 1)):.1%})")
 
 
+def alternatives(dim: int, seed: int, s: float = 0.405, m: int = 20_000) -> None:
+    """The searches tried against exhaustive search at ``dim`` (docs/faces.md, "every search
+    tried"): for ``m`` pairs at cosine ``s`` (just above the FMR-1e-6 threshold at d = 128)
+    and ``m`` impostor pairs, what a cheap first pass must let through to keep 99.9% of the
+    pairs, what Voronoi partitions must compare for 99% recall, and the CPU-ns a pair of
+    FAISS's exhaustive float32 and 256-bit Hamming scans (one thread)."""
+    import faiss
+
+    rng = np.random.default_rng([seed, 5])
+    g = draw_identities(rng, m, dim)
+    u = rng.standard_normal((m, dim)).astype(np.float32)
+    u -= (u * g).sum(1, keepdims=True) * g
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    q = s * g + np.sqrt(1 - s * s) * u  # unit, cosine s with g
+    a, b = draw_identities(rng, m, dim), draw_identities(rng, m, dim)
+    rot = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
+    for k in (dim // 4, dim // 2, 3 * dim // 4):
+        p = rot[:k]
+        cut = np.quantile(((q @ p.T) * (g @ p.T)).sum(1), 0.001)
+        print(f"(a) projection to {k} dims: lower threshold {cut:.3f} keeps 99.9% at cosine {s}; impostors "
+              f"passing {np.mean(((a @ p.T) * (b @ p.T)).sum(1) >= cut):.4f}")
+    for bits in (128, 256, 512, 1024):
+        h = rng.standard_normal((bits, dim)).astype(np.float32)
+        ham = lambda x, y: ((x @ h.T > 0) != (y @ h.T > 0)).sum(1)  # noqa: E731
+        cut = np.quantile(ham(q, g), 0.999)
+        print(f"(c) {bits} sign projections: Hamming <= {cut:.0f} keeps 99.9%; impostors passing "
+              f"{np.mean(ham(a, b) <= cut):.4f}")
+    md = 4000  # pairs for the partitions (a 4,000 x 16,384 score matrix)
+    for n in (1024, 4096, 16384):
+        c = draw_identities(rng, n, dim)
+        top_g = np.argsort(-(g[:md] @ c.T), 1)[:, :16]  # each gallery template's 16 nearest cells
+        y = q[:md] @ c.T
+        # the query's rank of each of those cells (0: its nearest): the cells it must probe
+        rank_q = np.stack([(y > np.take_along_axis(y, top_g[:, j:j + 1], 1)).sum(1) for j in range(16)], 1)
+        for r in (1, 4, 16):
+            need = rank_q[:, :r].min(1)
+            p99 = np.quantile(need, 0.99) + 1
+            hit = float(np.mean(need == 0)) if r == 1 else None
+            line = f"(d) {n:,} cells, gallery in its {r} nearest: one table compares {p99 * r / n:.1%} of pairs for 99%"
+            if hit:
+                tables = np.log(100) / -np.log1p(-hit)
+                line += f"; r = p = 1 in {tables:.0f} independent tables: {tables / n:.1%} of pairs"
+            print(line, flush=True)
+    faiss.omp_set_num_threads(1)
+    gal, qs = draw_identities(rng, 100_000, dim), draw_identities(rng, 5_000, dim)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(gal)
+    c0 = time.process_time()
+    flat.range_search(qs, 0.5)
+    print(f"(b) exhaustive float32 range search: {(time.process_time() - c0) / 5e8 * 1e9:.2f} CPU-ns a pair ({load()})")
+    binary = faiss.IndexBinaryFlat(256)
+    binary.add(np.packbits(rng.integers(0, 2, (100_000, 256), dtype=np.uint8), axis=1))
+    c0 = time.process_time()
+    binary.range_search(np.packbits(rng.integers(0, 2, (5_000, 256), dtype=np.uint8), axis=1), 90)
+    print(f"(c) 256-bit Hamming range search: {(time.process_time() - c0) / 5e8 * 1e9:.2f} CPU-ns a pair ({load()})")
+
+
 def linkage(a) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     sigma = calibrate_noise(1e-6, 0.002, a.dim, n=100_000)
@@ -157,8 +214,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-link", action="store_true")
     p.add_argument("--skip-fmr", action="store_true")
+    p.add_argument("--alternatives", action="store_true",
+                   help="only the searches tried against exhaustive search at --dim (docs/faces.md)")
     a = p.parse_args()
     print(f"faiss threads: {__import__('faiss').omp_get_max_threads()}; cores: {os.cpu_count()} ({load()})")
+    if a.alternatives:
+        alternatives(a.dim, a.seed)
+        return
     if not a.skip_fmr:
         calibration(a.dim, a.fmr_comparisons, a.seed)
     if not a.skip_link:
