@@ -126,6 +126,44 @@ def alternatives(dim: int, seed: int, s: float = 0.405, m: int = 20_000) -> None
     print(f"(c) 256-bit Hamming range search: {(time.process_time() - c0) / 5e8 * 1e9:.2f} CPU-ns a pair ({load()})")
 
 
+def sweep(a) -> None:
+    """The IVF index at fixed shares of its lists against the exhaustive search, on
+    --queries queries (24% mated) and --gallery templates: CPU-ns per query-gallery pair and
+    recall on all exact pairs (docs/faces.md, the choice of face_exact_share)."""
+    import faiss
+
+    from linkrisk.face_index import ann_pairs, flat_pairs, ivf_index
+
+    sigma = calibrate_noise(1e-6, 0.002, a.dim, n=100_000)
+    t = threshold_for_fmr(1e-6, a.dim)
+    rng = np.random.default_rng([a.seed, 2])
+    ident = draw_identities(rng, a.gallery, a.dim)
+    g = simulate_captures(rng, ident, sigma)
+    mated = int(0.24 * a.queries)  # 600,000 of 2,500,000 in the linkage benchmark
+    q = np.concatenate([simulate_captures(rng, ident[:mated], sigma),
+                        simulate_captures(rng, draw_identities(rng, a.queries - mated, a.dim), sigma)])
+    pairs = a.queries * a.gallery
+    c0 = time.process_time()
+    fq, fg, _ = flat_pairs(q, g, t)
+    c = time.process_time() - c0
+    truth = set(zip(fq.tolist(), fg.tolist()))
+    print(f"exhaustive: {c:.1f} s CPU, {c / pairs * 1e9:.2f} CPU-ns a pair, {len(truth):,} exact pairs; "
+          f"2.5e12 pairs: {c / pairs * 2.5e12:,.0f} CPU-s ({load()})", flush=True)
+    c0 = time.process_time()
+    index = ivf_index(g, a.nlist, a.seed)
+    nlist = faiss.extract_index_ivf(index).nlist
+    print(f"IVF build, {nlist:,} lists: {time.process_time() - c0:.1f} s CPU ({load()})", flush=True)
+    for share in (float(x) for x in a.sweep.split(",")):
+        probes = max(1, int(round(share * nlist)))
+        c0 = time.process_time()
+        aq, ag, _ = ann_pairs(index, q, t, 11, probes)
+        c = time.process_time() - c0
+        found = set(zip(aq.tolist(), ag.tolist()))
+        print(f"IVF {probes:,} of {nlist:,} lists: {c / pairs * 1e9:.2f} CPU-ns a pair, recall "
+              f"{len(found & truth) / max(len(truth), 1):.4f}, {len(found - truth)} invented; 2.5e12 pairs: "
+              f"{c / pairs * 2.5e12:,.0f} CPU-s ({load()})", flush=True)
+
+
 def linkage(a) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     sigma = calibrate_noise(1e-6, 0.002, a.dim, n=100_000)
@@ -204,7 +242,7 @@ def main() -> None:
     p.add_argument("--nprobe", type=int, default=0, help="IVF lists probed to start with (0: an eighth)")
     p.add_argument("--ef", type=int, default=256, help="HNSW efSearch to start with")
     p.add_argument("--min-recall", type=float, default=0.99)
-    p.add_argument("--exact-share", type=float, default=0.5,
+    p.add_argument("--exact-share", type=float, default=1.0,
                    help="IVF lists probed past which the linker searches exactly (face_exact_share)")
     p.add_argument("--query-sample", type=int, default=0,
                    help="link only this many seeded queries (all gallery templates): an exact search's "
@@ -214,10 +252,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-link", action="store_true")
     p.add_argument("--skip-fmr", action="store_true")
+    p.add_argument("--sweep", default="", help="only the IVF index at these shares of its lists "
+                   "(e.g. 0.5,1.0) against the exhaustive search, on --queries x --gallery")
     p.add_argument("--alternatives", action="store_true",
                    help="only the searches tried against exhaustive search at --dim (docs/faces.md)")
     a = p.parse_args()
     print(f"faiss threads: {__import__('faiss').omp_get_max_threads()}; cores: {os.cpu_count()} ({load()})")
+    if a.sweep:
+        sweep(a)
+        return
     if a.alternatives:
         alternatives(a.dim, a.seed)
         return

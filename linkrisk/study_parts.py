@@ -235,7 +235,7 @@ class Attacker:
     face_nlist: int = 0  # IVF lists; 0: about the square root of the gallery
     face_nprobe: int = 0  # IVF lists searched to start with; 0: an eighth of them; raised until face_min_recall
     face_min_recall: float = 0.99
-    face_exact_share: float = 0.5  # IVF lists probed past which the search is exact instead
+    face_exact_share: float = 1.0  # IVF lists probed past which the search is exact instead
 
 
 @dataclass

@@ -249,20 +249,45 @@ def test_the_linker_raises_its_probes_until_recall_is_met():
 
 
 def test_past_the_exact_share_of_the_lists_every_query_is_searched_exactly():
-    # the case above at the default exact_share 0.5: the tuning probes 8 (63 / 8, rounded
-    # up), then x 1.25: 10, 13, 17, 22, 28 lists, all below the goal (0.99 + 2 s.e.); the
-    # next raise, ceil(28 x 1.25) = 35, passes 0.5 x 63 = 31.5 lists, so the index gives
-    # way to the exhaustive search: every exact pair found, strangers included (recall 1)
+    # the case above at exact_share 0.5: the tuning probes 8 (63 / 8, rounded up), then
+    # x 1.25: 10, 13, 17, 22, 28 lists, all below the goal (0.99 + 2 s.e.); the next raise,
+    # ceil(28 x 1.25) = 35, passes 0.5 x 63 = 31.5 lists, so the index gives way to the
+    # exhaustive search: every exact pair found, strangers included (recall 1)
     q, g, t = _uniform_case(4000, 1000, 1000)
-    pairs, info = search(q, g, FaceAttack(search="ivf"), t, seed=0)
+    pairs, info = search(q, g, FaceAttack(search="ivf", exact_share=0.5), t, seed=0)
     assert (info["method"], info["instead_of"], info["nlist"], info["exact_share"]) == ("exact", "ivf", 63, 0.5)
     assert [e for e, _ in info["tuning"]] == [8, 10, 13, 17, 22, 28] and info["tuning"][-1][1] < 0.99
     assert "ann_recall" not in info and "nprobe" not in info
     eq, eg, es = exact_pairs(q, g, t)
     assert set(zip(pairs["q"].tolist(), pairs["g"].tolist())) == set(zip(eq.tolist(), eg.tolist()))
-    # with exact_share 1 the same search keeps the index, probing 44 of 63 lists
-    _, kept = search(q, g, FaceAttack(search="ivf", exact_share=1.0), t, seed=0)
+    # at the default exact_share 1 the same search keeps the index, probing 44 of 63 lists
+    _, kept = search(q, g, FaceAttack(search="ivf"), t, seed=0)
     assert kept["method"] == "ivf" and kept["nprobe"] == 44 > 0.5 * 63
+
+
+def test_an_index_that_misses_the_goal_at_every_list_gives_way_to_exact_search(monkeypatch):
+    # an index that loses every pair of an odd gallery template finds about half the exact
+    # pairs whatever it probes: the probes rise 1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38,
+    # 48, 60, 64 (x 1.25, at least + 1, at most the 64 lists) and at every list the goal is
+    # still missed, so every query is searched exactly (the old linker kept the index and
+    # warned); the exact search finds every pair
+    import linkrisk.face_search as fs
+
+    real = fs.ann_pairs
+
+    def lossy(*args, **kwargs):
+        qi, gi, s = real(*args, **kwargs)
+        keep = gi % 2 == 0
+        return qi[keep], gi[keep], s[keep]
+
+    monkeypatch.setattr(fs, "ann_pairs", lossy)
+    q, g, t = _uniform_case(4000, 1000, 1000)
+    pairs, info = search(q, g, FaceAttack(search="ivf", nlist=64, nprobe=1), t, seed=0)
+    assert [e for e, _ in info["tuning"]] == [1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38, 48, 60, 64]
+    assert 0.4 < info["tuning"][-1][1] < 0.6
+    assert (info["method"], info["instead_of"], info["exact_share"]) == ("exact", "ivf", 1.0)
+    eq, eg, _ = exact_pairs(q, g, t)
+    assert set(zip(pairs["q"].tolist(), pairs["g"].tolist())) == set(zip(eq.tolist(), eg.tolist()))
 
 
 def test_flat_search_returns_the_exact_pairs_threshold_included():
