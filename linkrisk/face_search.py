@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 RECALL_SAMPLE = 1000  # seeded queries that tune the index, and as many again that check it
 RECALL_TARGET = 0.99  # below this measured recall a run warns whatever face_min_recall says
 RAISE = 1.25  # each raise multiplies the probes (IVF) or efSearch (HNSW) by this
+EXACT = "exact"  # the search effort that means: every pair, exactly
 EXACT_SHARE = 1.0  # IVF: past this share of the lists probed, search exactly instead (1: only when
 # every list misses the goal; measured at 1,000,000 templates the index costs less than the
 # exhaustive search even at every list: docs/faces.md)
@@ -208,8 +209,13 @@ def _index_search(q, g, attack: FaceAttack, threshold: float, seed: int, method:
                      "tuning": tuning})
         return _frame(pairs), info
 
-    def past_share(effort: int) -> bool:
-        return method == "ivf" and effort > attack.exact_share * top
+    def next_effort(effort: int):
+        """After a missed recall goal: EXACT when the exact search takes over (the goal
+        missed with every list probed, or the next effort past face_exact_share of the
+        lists), None when no more effort can be spent, else the next effort."""
+        if method == "ivf" and (effort >= top or _raise(effort, top) > attack.exact_share * top):
+            return EXACT
+        return None if effort >= top else _raise(effort, top)
 
     while True:
         tq, tg, _ = ann_pairs(index, q[tune], threshold, k, effort)
@@ -217,13 +223,12 @@ def _index_search(q, g, attack: FaceAttack, threshold: float, seed: int, method:
         tuning.append([int(effort), None if r is None else round(r, 6)])
         if r is None or r >= goal:
             break
-        if method == "ivf" and effort >= top:  # the goal missed with every list probed
+        step = next_effort(effort)
+        if step == EXACT:
             return exact_instead()
-        if past_share(_raise(effort, top)):
-            return exact_instead()
-        if effort >= top:
+        if step is None:
             break
-        effort = _raise(effort, top)
+        effort = step
     clock.lap("tune")
     if check is not tune:
         truth = {(int(check[a]), b) for a, b in exact_best(q[check], g, threshold, k)}
@@ -237,13 +242,12 @@ def _index_search(q, g, attack: FaceAttack, threshold: float, seed: int, method:
         r = _recall(set(zip(qi[m].tolist(), gi[m].tolist())), truth)
         if r is None or r >= target:
             break
-        if method == "ivf" and effort >= top:  # the goal missed with every list probed
+        step = next_effort(effort)
+        if step == EXACT:
             return exact_instead()
-        if past_share(_raise(effort, top)):
-            return exact_instead()
-        if effort >= top:
+        if step is None:
             break
-        effort = _raise(effort, top)
+        effort = step
         tuning.append([int(effort), None])
     clock.lap("check")
     info.update({"ann_recall": r, "recall_queries": int(len(check)), "recall_pairs": len(truth),

@@ -282,20 +282,6 @@ def _threshold_curve(engine: "Engine", study: "StudyConfig", links, persons: str
     engine.drop(scored)
 
 
-def _threshold_curve(engine: "Engine", study: "StudyConfig", links, persons: str, n_records: int, truth: dict) -> None:
-    """With truth, add the probabilistic linker's F1 by threshold to ``truth`` (issue 18)."""
-    from linkrisk.probabilistic import scored_table
-    from linkrisk.truth import CURVE_THRESHOLDS, threshold_curve
-
-    scored = scored_table(links.edges)
-    if "probabilistic" not in links.probabilistic or scored not in engine.tables():
-        return
-    grid = sorted(set(CURVE_THRESHOLDS) | {float(study.attacker.match_threshold)})
-    truth["threshold_curve"] = threshold_curve(engine, links.edges, scored, persons, n_records,
-                                               truth["true_pairs"], grid)
-    engine.drop(scored)
-
-
 def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple | None = None) -> str:
     """The table ``lab_<tag>(_rid, e)`` of every record's entity, from a scenario's edges.
 
