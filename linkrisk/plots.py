@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.result import Result, ScenarioResult
 
 COLOURS = {"identifiers": "#1f77b4", "quasi_identifiers": "#ff7f0e", "probabilistic": "#2ca02c",
-           "classic": "#9467bd"}
+           "classic": "#9467bd", "traces": "#8c564b", "encodings": "#e377c2", "faces": "#d62728"}
+OTHER_COLOUR = "#7f7f7f"  # a linker without a colour of its own is still drawn
 
 
 def _figure(w: float = 6.4, h: float = 4.0) -> "Figure":
@@ -154,10 +155,12 @@ def entity_graph(entity: "Entity") -> "Figure":
     links = [(u, v) for u, v, d in g.edges(data=True) if d["type"] == "link"]
     holds = [(u, v) for u, v, d in g.edges(data=True) if d["type"] == "holds"]
     nx.draw_networkx_edges(g, pos, edgelist=holds, ax=ax, style="dotted", edge_color="grey")
-    for linker, colour in COLOURS.items():
+    # every link is drawn, in its linker's colour (links by faces, traces or encodings
+    # were once left out of the picture, which showed an entity held together by less)
+    for linker in sorted({g.edges[u, v]["linker"] for u, v in links}, key=lambda k: (k not in COLOURS, k)):
         el = [(u, v) for u, v in links if g.edges[u, v]["linker"] == linker]
-        if el:
-            nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, width=2.5, edge_color=colour, label=linker)
+        nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, width=2.5, edge_color=COLOURS.get(linker, OTHER_COLOUR),
+                               label=linker)
     nx.draw_networkx_nodes(g, pos, nodelist=values, node_color="#fff3b0", edgecolors="grey",
                            node_size=60, ax=ax)
     number = {n: i for i, n in enumerate(records, start=1)}

@@ -136,3 +136,31 @@ def test_public_accessors_replace_the_internals(result) -> None:
     assert result.class_sizes("A", ["full_name", "date_of_birth"]) == {1: 2}
     with pytest.raises(lr.LinkriskError, match="no column of kind"):
         result.column_values("C", "email")
+
+
+def test_the_entity_drawing_shows_every_link_in_its_linkers_colour() -> None:
+    # three records held together by a phone (identifiers), a face and a trace, and a
+    # fourth by a linker with no colour of its own: four links drawn, one line each,
+    # and the legend names the four linkers
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import LineCollection
+
+    from linkrisk import plots
+    from linkrisk.graph import Entity
+
+    records = pd.DataFrame({"_rid": [1, 2, 3, 4], "dataset": ["a", "b", "c", "d"], "record_id": ["1", "2", "3", "4"],
+                            "kinds": [["phone"], ["phone", "face"], ["face", "trace"], ["trace"]]})
+    links = pd.DataFrame({"a": [1, 2, 3, 1], "b": [2, 3, 4, 4], "linker": ["identifiers", "faces", "traces", "new"],
+                          "rule": ["phone", "face", "trace", "x"], "score": [None, 0.9, 14.0, None]})
+    values = pd.DataFrame({"_rid": [1, 2], "node": ["phone#0", "phone#0"], "kind": ["phone", "phone"],
+                           "value": ["•••", "•••"]})
+    fig = plots.entity_graph(Entity(id=0, records=records, links=links, values=values))
+    ax = fig.axes[0]
+    drawn = {c.get_label(): len(c.get_segments()) for c in ax.collections
+             if isinstance(c, LineCollection) and not c.get_label().startswith("_")}
+    assert drawn == {"identifiers": 1, "faces": 1, "traces": 1, "new": 1}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["faces", "identifiers", "traces", "new"]
+    assert {tuple(c.get_colors()[0][:3]) for c in ax.collections if c.get_label() == "faces"} == \
+        {matplotlib.colors.to_rgb(plots.COLOURS["faces"])}
