@@ -76,7 +76,7 @@ def released_templates(engine: "Engine", study: "Study", release: "Release") -> 
         pol = release.policies.get(c.ref)
         if pol is not None and pol[0].name in FACE_TECHNIQUES:
             tech, ctx = pol
-            rotate = tech.name == "protect_template" and c.domain.split("|")[-1] != "plain"
+            rotate = tech.name == "protect_template" and not c.linkage.is_plain  # plain: key compromised
             key = ctx.keys.key(ctx.scope, "face-projection") if rotate else None
             rng = np.random.default_rng([int(study.seed), 22, index[c.dataset]])
             m = transform_templates(m, tech.name, ctx.policy.level, key, rng)
