@@ -50,7 +50,17 @@ def phone_mapping(values: list[str], region: str) -> pd.DataFrame:
     for v in values:
         try:
             num = phonenumbers.parse(v, region)
-            out_v.append(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
+            e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+            # an invalid number's E.164 form may read differently again (0110000000000 ->
+            # +86110000000000 -> +860000000): take it to the form that reads as itself, so
+            # that normalising twice gives what normalising once gives
+            for _ in range(4):
+                again = phonenumbers.format_number(phonenumbers.parse(e164, region),
+                                                   phonenumbers.PhoneNumberFormat.E164)
+                if again == e164:
+                    break
+                e164 = again
+            out_v.append(e164)
             out_ok.append(phonenumbers.is_valid_number(num))
         except phonenumbers.NumberParseException:
             out_v.append(v)

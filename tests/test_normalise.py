@@ -13,7 +13,7 @@ import re
 from datetime import date
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
@@ -262,6 +262,9 @@ def _phone_formats(n: str) -> list[str]:
 @PROPERTY
 @given(st.lists(st.one_of(_phone_text, _digits, cn_mobile().map(lambda n: _phone_formats(n)[1])),
                 min_size=1, max_size=10))
+# found by this property in a fresh-clone run: an invalid number whose E.164 form reads as
+# another number (+86110000000000 -> +860000000)
+@example(values=["0110000000000"])
 def test_phone_normalisation_is_idempotent(values) -> None:
     _idempotent("phone", values)
 
