@@ -24,11 +24,12 @@ _PUBLIC: dict[str, str] = {
                      "NotRunError", "Problem", "StudyError"), "linkrisk.errors"),
     **dict.fromkeys(("Entity", "IdentityGraph"), "linkrisk.graph"),
     **dict.fromkeys(("Result", "ScenarioResult"), "linkrisk.result"),
-    **dict.fromkeys(("Attacker", "Dataset", "Linker", "Normalisation", "Policy", "RiskSpec", "Scenario",
-                     "StudyConfig", "Technique"), "linkrisk.study"),
+    **dict.fromkeys(("Attacker", "Dataset", "Linker", "Normalisation", "Policy", "RiskSampling", "RiskSpec",
+                     "Scenario", "StudyConfig", "Technique"), "linkrisk.study"),
     "Study": "linkrisk.api",
     **dict.fromkeys(("ClassStats", "class_size_counts", "equivalence_classes", "journalist_matches",
                      "uniqueness_curve"), "linkrisk.uniqueness"),
+    **dict.fromkeys(("SampledStats", "sampled_class_stats"), "linkrisk.equivalence"),
     **dict.fromkeys(("dankar", "pitman", "snb", "zayatz", "DankarEstimate", "PitmanFit", "dankar_estimate",
                      "fit_pitman"), "linkrisk.population"),
 }
@@ -58,7 +59,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
                                      pitman, snb, zayatz)
     from linkrisk.result import Result, ScenarioResult
     from linkrisk.api import Study
-    from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSpec, Scenario,
-                                StudyConfig, Technique)
+    from linkrisk.equivalence import SampledStats, sampled_class_stats
+    from linkrisk.study import (Attacker, Dataset, Linker, Normalisation, Policy, RiskSampling, RiskSpec,
+                                Scenario, StudyConfig, Technique)
     from linkrisk.uniqueness import (ClassStats, class_size_counts, equivalence_classes,
                                      journalist_matches, uniqueness_curve)

@@ -122,6 +122,15 @@ def _across_scenarios(ctx: Run, result: Result, results: list[ScenarioResult], b
             name: curve[["step", "added", "unique_share", "k"]].to_dict(orient="records")
             for name, curve in risk["curves"].items()}
         result.extra["_uniqueness_curves"] = risk["curves"]
+        result.extra["warnings"] += [  # an estimate where a count was: said loudly
+            {"dataset": u["dataset"], "column": None, "kind": None, "problem": "risk_sampled", "share": None,
+             "message": f"re-identification risk of {u['dataset']} ({u['records']:,} records, more than "
+                        f"[risk_sampling] exact_up_to) is estimated from a uniform random sample of "
+                        f"{u['sample']['sample_size']:,}: sample uniques {u['unique_share']:.2%} "
+                        f"({u['sample']['confidence']:.0%} interval {u['sample']['unique_share_ci'][0]:.2%} to "
+                        f"{u['sample']['unique_share_ci'][1]:.2%}); k {u['sample']['k']}. Raise exact_up_to "
+                        "for exact counts."}
+            for u in risk["uniqueness"] if u.get("sampled")]
     if study.what_matters and len(results):
         from linkrisk.recommend import what_matters
 

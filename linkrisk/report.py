@@ -64,6 +64,20 @@ def _weight(w) -> str:
     return f"{w:g}"
 
 
+def sampled_note(u: dict) -> str:
+    """One paragraph saying plainly that a risk entry was estimated from a sample."""
+    smp = u["sample"]
+    lo, hi = smp["unique_share_ci"]
+    mlo, mhi = smp["marketer_risk_ci"]
+    level = f"{smp['confidence']:.0%}"
+    return (f"**Estimated from a sample, not counted:** {md(u['dataset'])} has {u['records']:,} records, more than "
+            f"[risk_sampling] exact_up_to; its figures come from a uniform random sample of "
+            f"{smp['sample_size']:,} of them (seed {smp['seed']}), each sampled record's class counted against "
+            f"all. Sample uniques {_pct(u['unique_share'])} ({level} interval {_pct(lo)} to {_pct(hi)}, "
+            f"{smp['uniques_ci'][0]:,} to {smp['uniques_ci'][1]:,} records); marketer risk "
+            f"{u['marketer_risk']:.3f} ({mlo:.3f} to {mhi:.3f}); k {md(smp['k'])}.")
+
+
 def md(text: object) -> str:
     """Text for a Markdown report: HTML's ``& < >`` as entities and Markdown's punctuation
     backslash-escaped, so a study, scenario or column name cannot add markup (a
@@ -176,9 +190,12 @@ def to_markdown(result: "Result") -> str:
                   "| dataset | quasi-identifiers | records | k | sample uniques | prosecutor | marketer |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for u in d["uniqueness"]:
-            lines.append(f"| {md(u['dataset'])} | {md(' + '.join(u['quasi_identifiers']))} | {u['records']:,} | {u['k']} | "
-                         f"{u['uniques']:,} ({_pct(u['unique_share'])}) | {u['prosecutor_risk']:.3f} | "
-                         f"{u['marketer_risk']:.3f} |")
+            est = "≈ " if u.get("sampled") else ""  # an estimate never reads as a count
+            k = (f"≤ {u['k']}" if u.get("sampled") and u["k"] != 1 else str(u["k"]))
+            lines.append(f"| {md(u['dataset'])} | {md(' + '.join(u['quasi_identifiers']))} | {u['records']:,} | {k} | "
+                         f"{est}{u['uniques']:,} ({_pct(u['unique_share'])}) | {u['prosecutor_risk']:.3f} | "
+                         f"{est}{u['marketer_risk']:.3f} |")
+        lines += [line for u in d["uniqueness"] if u.get("sampled") for line in ("", sampled_note(u))]
     lines += ["", "## Datasets", "", "| dataset | records | enrichment per record |", "| --- | ---: | ---: |"]
     for ds in d["datasets"]:
         e = base["enrichment"]["by_dataset"].get(ds["name"], {})

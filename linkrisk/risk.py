@@ -4,6 +4,11 @@ This stage runs the equivalence-class measures of :mod:`linkrisk.uniqueness` ove
 normalised datasets of a study (and over the baseline's linked profiles), for the
 study's ``[[risk]]`` questions or, without any, for sensible quasi-identifier sets drawn
 from the kinds present.
+
+Linked profiles beyond ``[risk_sampling] exact_up_to`` (default 1,000,000) are not
+counted in full: their figures are estimated from a seeded uniform random sample of
+profiles, each with a confidence interval, and the entry says so (``sampled``,
+``sample``; see :func:`linkrisk.equivalence.sampled_class_stats`).
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from linkrisk.catalogue import Role
 from linkrisk.engine import quote
 from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.population import dankar_estimate
+from linkrisk.equivalence import sampled_class_stats
 from linkrisk.uniqueness import (stats_from_histogram, class_size_counts_many, equivalence_classes,
-                                 journalist_matches, uniqueness_curve)
+                                 journalist_matches, sampled_uniqueness_curve, uniqueness_curve)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
@@ -157,9 +163,16 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
     if all_kinds and baseline.links.pairs:  # without links a profile is just a record
         prof = _profiles_table(engine, study, loaded, baseline, all_kinds, ws)
         cols = [quote(k)[1:-1] for k in all_kinds]
-        stats = equivalence_classes(engine, prof, cols)
+        rs = study.risk_sampling
+        if int(engine.scalar(f"SELECT count(*) FROM {quote(prof)}")) > rs.exact_up_to:
+            # too many to count in full: estimated from a stated sample, with intervals
+            stats = sampled_class_stats(engine, prof, [cols], "e", rs.sample_size, study.seed, rs.confidence)[0]
+            curves[PROFILES] = sampled_uniqueness_curve(engine, prof, cols, "e", rs.sample_size, study.seed,
+                                                        rs.confidence, labels=all_kinds)
+        else:
+            stats = equivalence_classes(engine, prof, cols)
+            curves[PROFILES] = uniqueness_curve(engine, prof, cols, labels=all_kinds)
         entries.append({"dataset": PROFILES, "quasi_identifiers": all_kinds, **_stats(stats)})
-        curves[PROFILES] = uniqueness_curve(engine, prof, cols, labels=all_kinds)
 
     journalist = []
     for a in loaded.datasets:

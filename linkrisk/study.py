@@ -20,12 +20,12 @@ from linkrisk.errors import Problem, StudyError
 from linkrisk.messages import plain, unknown_setting
 from linkrisk.study_parts import (BUILTIN_SCOPES, DELIMITERS, FORMATS, NATIONAL_ID_SCHEMES,  # noqa: F401
                                   SCOPED_TECHNIQUES, TRACES_COLUMN, TRACES_KEYS, Attacker, Dataset, Linker,
-                                  Normalisation, Policy, RiskSpec, Scenario, Technique)
+                                  Normalisation, Policy, RiskSampling, RiskSpec, Scenario, Technique)
 
 
 _TOP_KEYS = {"name", "description", "seed", "weights", "engine", "duckdb", "spark", "kinds", "normalise",
              "attacker", "key_groups", "datasets", "truth", "scenarios", "risk",
-             "recommendation"}
+             "risk_sampling", "recommendation"}
 
 
 DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
@@ -55,6 +55,9 @@ class StudyConfig:
     key_groups : mapping of group name to dataset names, optional
         Named groups of datasets that share a key, salt or vault.
     risk : list of RiskSpec, optional
+    risk_sampling : RiskSampling, optional
+        Above how many linked profiles their risk is estimated from a sample, and how
+        large a sample (``[risk_sampling]``; default exact up to 1,000,000 profiles).
     recommend_target : float
         Share of enrichment a recommended scenario must prevent (default 0.9).
     assess_risk : bool
@@ -92,6 +95,7 @@ class StudyConfig:
                  normalisation: Normalisation | None = None,
                  key_groups: Mapping[str, Sequence[str]] | None = None,
                  risk: Sequence[RiskSpec] = (),
+                 risk_sampling: RiskSampling | None = None,
                  recommend_target: float = 0.9,
                  what_matters: bool = True,
                  assess_risk: bool = True,
@@ -111,6 +115,7 @@ class StudyConfig:
         self.normalisation = normalisation or Normalisation()
         self.key_groups = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in (key_groups or {}).items()}
         self.risk = list(risk)
+        self.risk_sampling = risk_sampling or RiskSampling()
         self.recommend_target = recommend_target
         self.what_matters = what_matters
         self.assess_risk = assess_risk
@@ -172,6 +177,9 @@ class StudyConfig:
         _unknown(recommend_t, ("target", "what_matters"), where, "[recommendation] ", problems)
         normalisation = Normalisation(**{k: v for k, v in norm_t.items() if k in Normalisation.__dataclass_fields__})
         _unknown(norm_t, Normalisation.__dataclass_fields__, where, "[normalise] ", problems)
+        sampling_t = get_table("risk_sampling")
+        risk_sampling = RiskSampling(**{k: v for k, v in sampling_t.items() if k in RiskSampling.__dataclass_fields__})
+        _unknown(sampling_t, RiskSampling.__dataclass_fields__, where, "[risk_sampling] ", problems)
         scenarios = _parse_scenarios(data.get("scenarios", []), where, problems)
 
         truth = None
@@ -188,6 +196,7 @@ class StudyConfig:
                     attacker=attacker, scenarios=scenarios, truth=truth,
                     normalisation=normalisation, key_groups=get_table("key_groups"),
                     risk=_parse_risk(data.get("risk", []), where, problems),
+                    risk_sampling=risk_sampling,
                     recommend_target=recommend_t.get("target", 0.9),
                     what_matters=recommend_t.get("what_matters", True),
                     engine=data.get("engine", "duckdb"), spark=get_table("spark"), duckdb=get_table("duckdb"),
@@ -382,4 +391,4 @@ def detect_delimiter(path: Path) -> str:
 
 
 __all__ = ["StudyConfig", "Dataset", "Scenario", "Policy", "Attacker", "Normalisation",
-           "RiskSpec", "Technique", "Linker", "NORMALISERS", "detect_delimiter"]
+           "RiskSampling", "RiskSpec", "Technique", "Linker", "NORMALISERS", "detect_delimiter"]

@@ -239,6 +239,29 @@ class Attacker:
 
 
 @dataclass
+class RiskSampling:
+    """When the risk of linked profiles is estimated from a sample (``[risk_sampling]``).
+
+    Parameters
+    ----------
+    exact_up_to : int
+        Linked profiles up to this many are counted in full (exact figures); above it
+        their equivalence classes and uniqueness curve are estimated from a uniform
+        random sample of profiles, each figure with a confidence interval, and the
+        report says so. Default 1,000,000.
+    sample_size : int
+        Profiles sampled (seeded by the study seed). Default 200,000: the half-width of
+        a 95% interval on a share is then at most 0.22 percentage points.
+    confidence : float
+        Level of the intervals. Default 0.95.
+    """
+
+    exact_up_to: int = 1_000_000
+    sample_size: int = 200_000
+    confidence: float = 0.95
+
+
+@dataclass
 class Normalisation:
     """Study-wide normalisation settings.
 
@@ -277,5 +300,5 @@ class RiskSpec:
 
 
 __all__ = ["Attacker", "BUILTIN_SCOPES", "DELIMITERS", "Dataset", "FORMATS", "Linker", "NATIONAL_ID_SCHEMES",
-           "Normalisation", "Policy", "RiskSpec", "SCOPED_TECHNIQUES", "Scenario", "TRACES_COLUMN", "TRACES_KEYS",
+           "Normalisation", "Policy", "RiskSampling", "RiskSpec", "SCOPED_TECHNIQUES", "Scenario", "TRACES_COLUMN", "TRACES_KEYS",
            "Technique"]

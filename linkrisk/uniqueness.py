@@ -30,7 +30,7 @@ from linkrisk.errors import LinkriskError
 
 __all__ = [
     "ClassStats", "class_size_counts", "equivalence_classes", "pitman", "zayatz", "snb",
-    "dankar", "journalist_matches", "uniqueness_curve", "curve_figure",
+    "dankar", "journalist_matches", "uniqueness_curve", "sampled_uniqueness_curve", "curve_figure",
 ]
 
 from linkrisk.equivalence import (ClassStats, check_columns, class_size_counts,  # noqa: E402,F401 (re-exported)
@@ -220,6 +220,69 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
                 source, settled = rest, best_stats.uniques
     finally:
         engine.drop(rest, rest + "_next")
+    return pd.DataFrame(rows)
+
+
+def sampled_uniqueness_curve(engine: Engine, table: str, columns: Sequence[str], row_id: str,
+                             sample_size: int, seed: int = 0, confidence: float = 0.95,
+                             labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """:func:`uniqueness_curve` estimated from a uniform random sample of the records.
+
+    The same greedy steps, each share estimated as in
+    :func:`linkrisk.equivalence.sampled_class_stats` (one sample, drawn once: every
+    sampled record's class is counted against the whole table). The choice at each step
+    is made on the estimates; a close call between two columns may go the other way
+    than the exact curve's, never the figures' meaning.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`uniqueness_curve` (``uniques`` and ``classes`` scaled to
+        the whole table, ``k`` the smallest sampled class: at most the true k), plus
+        ``unique_share_low`` and ``unique_share_high`` (the Wilson interval) and
+        ``sampled`` (True).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from linkrisk.engine import make_engine
+    >>> engine = make_engine("duckdb")
+    >>> t = pd.DataFrame({"id": range(4), "sex": ["F", "F", "M", "M"], "zip": ["1", "2", "3", "3"]})
+    >>> engine.register_frame("t", t)
+    >>> list(sampled_uniqueness_curve(engine, "t", ["sex", "zip"], "id", sample_size=4)["added"])
+    [None, 'zip', 'sex']
+    """
+    from linkrisk.equivalence import draw_sample, sampled_stats_of
+
+    columns = check_columns(engine, table, columns)
+    labels = list(labels) if labels is not None else list(columns)
+    if len(labels) != len(columns):
+        raise LinkriskError(f"sampled_uniqueness_curve: {len(labels)} labels for {len(columns)} "
+                            "columns; give one label per column or none.")
+    label_of = dict(zip(columns, labels))
+    with engine.workspace("sampled_curve") as ws:
+        sample, n, _ = draw_sample(engine, table, row_id, sample_size, seed, ws)
+
+        def row(step, added, chosen, st):
+            return {"step": step, "added": None if added is None else label_of[added], "added_column": added,
+                    "quasi_identifiers": [label_of[c] for c in chosen], "unique_share": st.unique_share,
+                    "uniques": round(st.unique_share * n), "k": st.smallest_sampled_class,
+                    "classes": round(st.marketer_risk * n), "unique_share_low": st.unique_share_ci[0],
+                    "unique_share_high": st.unique_share_ci[1], "sampled": True}
+
+        chosen: list[str] = []
+        rows = [row(0, None, [], sampled_stats_of(engine, table, sample, n, [[]], seed, confidence)[0])]
+        remaining = list(columns)
+        while remaining:
+            trials = sampled_stats_of(engine, table, sample, n, [chosen + [c] for c in remaining], seed, confidence)
+            best, best_stats = None, None
+            for column, st in zip(remaining, trials):
+                if best_stats is None or (st.unique_share, st.marketer_risk) > (best_stats.unique_share,
+                                                                               best_stats.marketer_risk):
+                    best, best_stats = column, st
+            chosen.append(best)
+            remaining.remove(best)
+            rows.append(row(len(chosen), best, chosen, best_stats))
     return pd.DataFrame(rows)
 
 

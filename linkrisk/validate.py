@@ -61,6 +61,7 @@ def _semantic_problems(study: "StudyConfig") -> list[Problem]:
     p += _quality_setting_problems(study, where)
     _scenario_problems(study, where, kinds, scopes, p)
     _risk_problems(study, where, dataset_names, p)
+    _risk_sampling_problems(study, where, p)
     p += trace_problems(study, where)
     p += encoding_problems(study, where)
     p += face_problems(study, where)
@@ -236,6 +237,19 @@ def _risk_problems(study: "StudyConfig", where: str, dataset_names: set, p: list
         for k in (r.quasi_identifiers if isinstance(r.quasi_identifiers, list) else []):
             if k not in have:
                 p.append(Problem(f"{where}: [[risk]] {r.dataset}", f"dataset has no column of kind {k!r}"))
+
+
+def _risk_sampling_problems(study: "StudyConfig", where: str, p: list[Problem]) -> None:
+    """``[risk_sampling]``: whole numbers of at least 1, a confidence between 0 and 1."""
+    rs = study.risk_sampling
+    for key in ("exact_up_to", "sample_size"):
+        v = getattr(rs, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            p.append(Problem(f"{where}: [risk_sampling] {key}", f"must be a whole number of at least 1, got {v!r}"))
+    c = rs.confidence
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c < 1:
+        p.append(Problem(f"{where}: [risk_sampling] confidence", f"must be a number between 0 and 1 (such as 0.95), "
+                                                                 f"got {c!r}"))
 
 
 def _kind_of(study: "StudyConfig", target: str) -> str:

@@ -168,6 +168,10 @@ def write_study(folder: Path, toml: str | None = None, files: dict[str, str | by
 # reported problem must contain: the place, then what was wrong or allowed).
 _DEFAULT = HEAD_TOML + PEOPLE_TOML + SHOP_TOML + SCENARIO_TOML
 BAD_STUDIES = [
+    ("risk-sampling-size", _DEFAULT.replace('seed = 0\n', 'seed = 0\n\n[risk_sampling]\nexact_up_to = 0\n', 1), {},
+     ["[risk_sampling] exact_up_to", "whole number of at least 1", "got 0"]),
+    ("risk-sampling-confidence", _DEFAULT.replace('seed = 0\n', 'seed = 0\n\n[risk_sampling]\nconfidence = 95\n', 1),
+     {}, ["[risk_sampling] confidence", "between 0 and 1", "got 95"]),
     ("duckdb-memory-limit", _DEFAULT.replace('seed = 0\n', 'seed = 0\n\n[duckdb]\nmemory_limit = "lots"\n', 1), {},
      ["[duckdb] memory_limit", "\"4GB\"", "'lots'"]),
     ("duckdb-unknown-setting", _DEFAULT.replace('seed = 0\n', 'seed = 0\n\n[duckdb]\nthreds = 2\n', 1), {},

@@ -18,8 +18,10 @@ import pytest
 from scipy import optimize
 
 from linkrisk.engine import make_engine
+from linkrisk.equivalence import sampled_class_stats, wilson_interval
 from linkrisk.errors import LinkriskError
 from linkrisk.uniqueness import (ClassStats, class_size_counts, class_size_counts_many, curve_figure, dankar,
+                                 sampled_uniqueness_curve,
                                  equivalence_classes, journalist_matches, pitman, snb,
                                  uniqueness_curve, zayatz)
 
@@ -410,3 +412,110 @@ def test_uniqueness_curve_matches_grouping_every_record(engine):
     got = [(r.added_column, r.uniques, r.classes, r.k) for r in curve.iloc[1:].itertuples()]
     assert got == _pandas_curve(frame, ["_n", "b", "c", "d"])
     assert not [t for t in engine.tables() if t.startswith("_curve_rest")]
+
+
+# --------------------------------------------------------------------------------------
+# Estimates from a sample (linked profiles above [risk_sampling] exact_up_to)
+# --------------------------------------------------------------------------------------
+# TINY's records with their true class sizes on (age, sex) (see above):
+#   r1 r2 r3 -> 3, r4 r5 -> 2, r6 -> 1, r7 r8 -> 2.
+TRUE_SIZE = {1: 3, 2: 3, 3: 3, 4: 2, 5: 2, 6: 1, 7: 2, 8: 2}
+
+
+def test_a_full_sample_gives_the_exact_figures(engine):
+    # sampling all 8 records: unique share 1/8, marketer risk mean(1/f) = J/n = 4/8, k = 1
+    engine.load_frame("tiny_ids", TINY.assign(rid=[str(i) for i in range(1, 9)]))
+    s = sampled_class_stats(engine, "tiny_ids", [["age", "sex"], ["sex"], []], "rid", sample_size=100)
+    both, sex, none = s
+    assert (both.records, both.sample_size) == (8, 8)
+    assert both.unique_share == 1 / 8 and both.marketer_risk == pytest.approx(4 / 8)
+    assert both.smallest_sampled_class == 1 and both.k_is_exact
+    # on sex alone: classes of 4 and 4, no unique, mean(1/f) = 1/4; k = 4 (every record sampled)
+    assert (sex.unique_share, sex.marketer_risk, sex.smallest_sampled_class) == (0.0, pytest.approx(0.25), 4)
+    assert (none.unique_share, none.marketer_risk, none.smallest_sampled_class) == (0.0, pytest.approx(1 / 8), 8)
+
+
+def test_each_sampled_record_is_counted_against_the_whole_table(engine):
+    # a sample of 3: each sampled record's class is its class among all 8 records, not
+    # among the 3 sampled (a sample of 3 from classes of 2 and 3 would look unique)
+    engine.load_frame("tiny_ids", TINY.assign(rid=[str(i) for i in range(1, 9)]))
+    s = sampled_class_stats(engine, "tiny_ids", [["age", "sex"]], "rid", sample_size=3, seed=7)[0]
+    drawn = [int(r[0]) for r in engine.rows(
+        f"SELECT rid FROM tiny_ids ORDER BY {engine.dialect.hash64('7', 'rid')}, rid LIMIT 3")]
+    sizes = [TRUE_SIZE[r] for r in drawn]
+    assert s.sample_size == 3
+    assert s.unique_share == sum(f == 1 for f in sizes) / 3
+    assert s.marketer_risk == pytest.approx(sum(1 / f for f in sizes) / 3)
+    assert s.smallest_sampled_class == min(sizes)
+    # the same seed draws the same sample
+    again = sampled_class_stats(engine, "tiny_ids", [["age", "sex"]], "rid", sample_size=3, seed=7)[0]
+    assert again == s
+    # a k from a sample is an upper bound, said so (unless a sampled record is unique)
+    d = s.to_dict()
+    assert d["sampled"] is True and d["sample"]["sample_size"] == 3 and d["k"] == min(sizes)
+    assert ("exact" in d["sample"]["k"]) == (min(sizes) == 1)
+
+
+def test_wilson_interval_hand_case():
+    # 50 of 100, z = 1.95996: centre (0.5 + z^2/200) / (1 + z^2/100) = 0.5,
+    # half-width z * sqrt(0.25/100 + z^2/40000) / (1 + z^2/100) = 0.0962
+    lo, hi = wilson_interval(50, 100)
+    assert (round(lo, 4), round(hi, 4)) == (0.4038, 0.5962)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("qis, k, uniques", ADULT_FIGURES)
+def test_sampled_intervals_cover_the_exact_adult_figures(adult, qis, k, uniques):
+    # 2,000 of Adult's 30,162 records (seed 0): the 95% intervals hold the exact share of
+    # uniques and marketer risk J/n counted over every record (ADULT_FIGURES above)
+    engine, frame = adult
+    engine.execute("CREATE OR REPLACE TABLE adult_ids AS SELECT *, row_number() OVER () AS rid FROM adult")
+    exact = equivalence_classes(engine, "adult_ids", qis)
+    assert exact.uniques == uniques
+    s = sampled_class_stats(engine, "adult_ids", [qis], "rid", sample_size=2000, seed=0)[0]
+    assert s.sample_size == 2000 and s.records == len(frame)
+    lo, hi = s.unique_share_ci
+    assert lo <= exact.unique_share <= hi
+    mlo, mhi = s.marketer_risk_ci
+    assert mlo <= exact.marketer_risk <= mhi
+    assert s.smallest_sampled_class >= exact.k  # an upper bound of k, never below it
+
+
+def test_sampled_curve_chooses_as_the_exact_curve_on_a_full_sample(engine):
+    t = pd.DataFrame({"id": [str(i) for i in range(6)], "sex": list("FFFMMM"),
+                      "zip": ["1", "1", "2", "3", "3", "4"], "age": ["30", "31", "30", "30", "30", "30"]})
+    engine.load_frame("curve_t", t)
+    exact = uniqueness_curve(engine, "curve_t", ["sex", "zip", "age"])
+    sampled = sampled_uniqueness_curve(engine, "curve_t", ["sex", "zip", "age"], "id", sample_size=6)
+    assert list(sampled["added"]) == list(exact["added"])
+    assert sampled["unique_share"].tolist() == pytest.approx(exact["unique_share"].tolist())
+    assert sampled["sampled"].all()
+
+
+def test_linked_profiles_above_the_threshold_are_estimated_and_say_so():
+    # the sample study's 5,092 linked profiles: exact by default; with exact_up_to = 1,000
+    # a sample of 2,000 profiles gives intervals that hold the exact figures
+    import linkrisk as lr
+
+    def profiles(exact_up_to):
+        st = lr.Study.from_toml(Path(__file__).resolve().parents[1] / "sample_data" / "study.toml")
+        st.what_matters, st.scenarios = False, []
+        st.risk_sampling = lr.RiskSampling(exact_up_to=exact_up_to, sample_size=2000)
+        r = st.run()
+        try:
+            entry = next(u for u in r.extra["uniqueness"] if u["dataset"] == "linked profiles (baseline)")
+            return entry, [w for w in r.warnings if w["problem"] == "risk_sampled"]
+        finally:
+            r.close()
+
+    exact, quiet = profiles(1_000_000)
+    assert "sampled" not in exact and quiet == []
+    est, loud = profiles(1_000)
+    assert est["sampled"] is True and est["records"] == exact["records"]
+    assert est["sample"]["sample_size"] == 2000
+    lo, hi = est["sample"]["unique_share_ci"]
+    assert lo <= exact["unique_share"] <= hi
+    assert est["sample"]["uniques_ci"][0] <= exact["uniques"] <= est["sample"]["uniques_ci"][1]
+    mlo, mhi = est["sample"]["marketer_risk_ci"]
+    assert mlo <= exact["marketer_risk"] <= mhi
+    assert len(loud) == 1 and "sample of 2,000" in loud[0]["message"]
