@@ -141,59 +141,6 @@ def _build_pinyin_map(engine: "Engine", name_cols: list[ColumnRef], raw_table) -
         pinyin_sql(engine, han, "_pinyin_map")
 
 
-def _column_rule(engine: "Engine", study, c: ColumnRef, dates: dict[int, dict] | None) -> tuple[str, Rule]:
-    """A column's normaliser and SQL rule (not for phones, whose rule needs a join of its own)."""
-    settings = study.normalisation
-    reading = (dates or {}).get(c.slot, {})
-    norm = study.catalogue[c.kind].normaliser
-    return norm, rule_for(norm, engine.dialect, settings.national_id_scheme, reading.get("order", "day_first"),
-                          settings.date_formats.get(c.label))
-
-
-def build_dictionaries(engine: "Engine", study, columns: list[ColumnRef], raw_table,
-                       skip: set[int] = frozenset(), dates: dict[int, dict] | None = None) -> dict[int, str]:
-    """Normalise each distinct value of the quasi-identifier columns once.
-
-    Quasi-identifiers repeat: one person's name, date of birth and address recur across
-    breaches and in duplicate records, and a sex or nationality column holds a handful
-    of values. The columns that share a rule (one kind read one way: the same SQL) get
-    one dictionary table ``_normdict<n>(x, v, ok, m)``: each distinct trimmed value
-    ``x`` of all their datasets with its normalised value, validity and masked flag,
-    computed once (Han names transliterated once, too); :func:`normalise_dataset` joins
-    it back. Identifier columns (designed to be unique, so a dictionary would hold
-    nearly every row and add a join) are normalised row by row.
-
-    Returns
-    -------
-    dict
-        Column slot -> its dictionary table.
-    """
-    from linkrisk.catalogue import Role
-
-    cat, d = study.catalogue, engine.dialect
-    groups: dict[tuple, list[ColumnRef]] = {}
-    for c in columns:
-        if c.slot in skip or cat[c.kind].role is not Role.QUASI or cat[c.kind].normaliser in ("phone", "none"):
-            continue
-        norm, r = _column_rule(engine, study, c, dates)
-        translit = norm == "name" and study.normalisation.transliterate_names
-        groups.setdefault((norm, r, translit), []).append(c)
-    out: dict[int, str] = {}
-    for n, ((norm, r, _), cols) in enumerate(groups.items()):
-        layers = _Layers()
-        value, valid, masked = _rule_column(layers, 0, norm, r, study.normalisation.transliterate_names)
-        source = " UNION ".join(f"SELECT DISTINCT {clean_sql(quote(c.column), d)} AS x0 "
-                                f"FROM {quote(raw_table(c.dataset_index))}" for c in cols)
-        more = "".join(", " + f for f in layers.first)
-        l1 = f"SELECT l0.*{more} FROM ({source}) l0 WHERE l0.x0 IS NOT NULL"
-        l2 = f"SELECT l1.*, {value} AS v0, {masked} AS m0 FROM ({l1}) l1 " + " ".join(layers.joins)
-        l3 = f"SELECT l2.*{''.join(', ' + f for f in layers.post)} FROM ({l2}) l2"
-        table = f"_normdict{n}"
-        engine.create(table, f"SELECT x0 AS x, v0 AS v, coalesce({valid}, false) AS ok, m0 AS m FROM ({l3})")
-        out.update({c.slot: table for c in cols})
-    return out
-
-
 @dataclass
 class _Layers:
     """The select lists of the normalising query, five layers deep: the cleaned input
@@ -256,15 +203,12 @@ def _rule_column(layers: _Layers, s: int, norm: str, r: Rule, transliterate: boo
 
 def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[ColumnRef],
                       record_id: str | None, rid_offset: int, raw_slots: set[int] = frozenset(),
-                      skip: set[int] = frozenset(), dates: dict[int, dict] | None = None,
-                      dictionaries: dict[int, str] | None = None) -> pd.DataFrame:
+                      skip: set[int] = frozenset(), dates: dict[int, dict] | None = None) -> pd.DataFrame:
     """Create ``norm{index}``: ``_rid``, ``_ds``, ``_rec`` and per column ``c`` (value),
     ``h`` (present), ``i`` (invalid), ``m`` (masked), and ``r`` (raw text, for the slots
     in ``raw_slots``). Columns in ``skip`` (kinds no stage compares) are only trimmed.
     ``dates`` gives how each date column's year-last values are read (see
-    :func:`date_readings`; day first when not given). A column with a table in
-    ``dictionaries`` (slot -> table, see :func:`build_dictionaries`) is normalised by a
-    join to it instead of row by row: the same values, each computed once.
+    :func:`date_readings`; day first when not given).
 
     Returns
     -------
@@ -279,10 +223,7 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
         x, v, s = f"x{c.slot}", f"v{c.slot}", c.slot
         layers.cleaned.append(f"{clean_sql('r.' + quote(c.column), d)} AS {x}")
         norm = "none" if c.slot in skip else cat[c.kind].normaliser
-        if s in (dictionaries or {}):
-            layers.joins.append(f"LEFT JOIN {quote(dictionaries[s])} d{s} ON d{s}.x = l1.{x}")
-            value, valid, masked = f"d{s}.v", f"d{s}.ok", f"coalesce(d{s}.m, false)"
-        elif norm == "phone":
+        if norm == "phone":
             value, valid, masked = _phone_column(layers, s, settings.phone_region, d)
         else:
             reading = (dates or {}).get(c.slot, {})
@@ -290,7 +231,7 @@ def normalise_dataset(engine: "Engine", study, index: int, raw: str, cols: list[
                          settings.date_formats.get(c.label))
             value, valid, masked = _rule_column(layers, s, norm, r, settings.transliterate_names)
         layers.second += [f"{value} AS {v}", f"{masked} AS m{s}"]
-        if norm == "phone" or s in (dictionaries or {}):  # valid is read from a join: name it here
+        if norm == "phone":
             layers.second.append(f"{valid} AS ok{s}")
             valid = f"ok{s}"
         layers.third += [f"CASE WHEN m{s} THEN NULL ELSE {v} END AS c{s}", f"{x} IS NOT NULL AS h{s}",

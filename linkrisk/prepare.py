@@ -17,22 +17,15 @@ import pandas as pd
 
 from linkrisk.catalogue import Role
 from linkrisk.load import raw_table
-from linkrisk.normalise import (build_dictionaries, build_mappings, date_readings, infer_national_id_scheme,
-                                normalise_dataset)
+from linkrisk.normalise import build_mappings, date_readings, infer_national_id_scheme, normalise_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
     from linkrisk.study import StudyConfig
 
 
-def normalise_study(engine: "Engine", study: "StudyConfig", loaded, drop_raw: bool = True,
-                    by_distinct: bool = True):
+def normalise_study(engine: "Engine", study: "StudyConfig", loaded, drop_raw: bool = True):
     """The normalise stage of every dataset, with the settings it infers from the data.
-
-    With ``by_distinct`` (the default), quasi-identifier values are normalised once per
-    distinct value across datasets and joined back
-    (:func:`linkrisk.normalise.build_dictionaries`); without it, row by row. Both give
-    the same tables.
 
     Returns
     -------
@@ -55,17 +48,14 @@ def normalise_study(engine: "Engine", study: "StudyConfig", loaded, drop_raw: bo
                                    and cat[c.kind].normaliser == "date"],
                           raw_table, study.normalisation.date_formats)
     build_mappings(engine, study, loaded.columns, raw_table, skip)
-    dictionaries = build_dictionaries(engine, study, loaded.columns, raw_table, skip, dates) if by_distinct else {}
     quality = []
     for name in loaded.datasets:
         i = index[name]
         ds = study.datasets[i]
         quality.append(normalise_dataset(engine, study, i, raw_table(i), loaded.columns_of(name),
-                                         ds.record_id, loaded.offsets[name], keep_raw, skip, dates, dictionaries))
+                                         ds.record_id, loaded.offsets[name], keep_raw, skip, dates))
         if drop_raw:
             engine.drop(raw_table(i))
-    for table in dict.fromkeys(dictionaries.values()):
-        engine.drop(table)
     # all-NA columns (a kind no row of a dataset holds) would decide the column types from
     # pandas 3 on (a FutureWarning now): leave them out and restore the columns after
     columns = list(dict.fromkeys(c for q in quality for c in q.columns))
