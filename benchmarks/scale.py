@@ -10,7 +10,11 @@
 3. On the same data and the same identifier rules (national_id, phone, email; values
    held by more than max_value_frequency records left out, as linkrisk's hub guard does):
    (a) Splink's ``deterministic_link`` plus its connected components;
-   (b) a plain hand-written DuckDB query plus scipy connected components: the floor.
+   (b) a plain hand-written DuckDB query plus scipy connected components: the floor;
+   (c) the same floor, but normalising the identifiers as linkrisk does (resident IDs to
+       their 18-character form, phones to E.164 with ``phonenumbers`` for the numbers SQL
+       cannot format, every value trimmed): the floor once it does linkrisk's
+       normalisation, reported beside (b), not instead of it.
    linkrisk's ``baseline_seconds`` is a baseline-only run with the identifiers linker,
    from loading to connected components: the same work as (a) and (b). Like them, it
    reads no ground truth (the full study does).
@@ -20,6 +24,7 @@ Peak memory is the resident set size of the process and its children (Spark's JV
 
     python benchmarks/scale.py --people 100000 --engine spark   # Spark local mode
     python benchmarks/scale.py --people 2500000 --threads 1     # how the time scales with cores
+    python benchmarks/scale.py --people 2500000 --baseline-only # only linkrisk's baseline against (a), (b), (c)
 """
 
 from __future__ import annotations
@@ -218,6 +223,90 @@ def run_floor(study, limit: int, threads: int | None = None) -> dict:
     return {"seconds": seconds, "entities": int(labels.max()) + 1, "records": n}
 
 
+def linkrisk_identifier_sql(study, con) -> list[tuple[str, str, str]]:
+    """:func:`simple_identifier_sql`, but each identifier normalised as linkrisk does:
+    values trimmed of every white space linkrisk trims, resident IDs in their 18-character
+    form (15-digit legacy IDs converted, check character computed), masked IDs and phones
+    left out, Chinese mobiles to E.164 in SQL and every other phone number formatted by
+    ``phonenumbers`` on its distinct values (table ``phone_map``), e-mails lower-cased.
+    Validity is not computed (no comparator uses it, and linkrisk links invalid values
+    too)."""
+    import pandas as pd
+
+    from linkrisk.dialect import Dialect
+    from linkrisk.normalise_maps import phone_clean_sql, phone_fast_sql, phone_mapping
+    from linkrisk.normalise_rules import clean_sql, rule_for
+
+    d = Dialect()  # DuckDB's
+    region = study.normalisation.phone_region
+    ric = rule_for("national_id", d, study.normalisation.national_id_scheme or "cn_ric")
+    phones = []  # the distinct cleaned phones the SQL fast path cannot format, for phonenumbers
+    out = []
+    for ds in study.datasets:
+        cols = {}
+        for col, kind in ds.columns.items():
+            if kind in IDENTIFIER_KINDS and kind not in cols:
+                cols[kind] = clean_sql('"' + col.replace('"', '""') + '"', d)
+        if "phone" in cols:
+            phones += [r[0] for r in con.execute(
+                f"SELECT DISTINCT k FROM (SELECT {phone_clean_sql(cols['phone'], d)} AS k FROM read_parquet(?)) "
+                f"WHERE k IS NOT NULL AND NOT ({phone_fast_sql('k', region)})", [str(ds.path)]).fetchall()]
+        inner = ", ".join(f"{x} AS x_{k}" for k, x in cols.items())
+        sel = []
+        for k in IDENTIFIER_KINDS:
+            if k not in cols:
+                sel.append(f"CAST(NULL AS VARCHAR) AS {k}")
+            elif k == "national_id":
+                value = ric.value.replace("{p}", f"p_{k}")
+                masked = ric.masked.replace("{x}", f"x_{k}")
+                sel.append(f"CASE WHEN coalesce({masked}, false) THEN NULL ELSE {value} END AS {k}")
+            elif k == "phone":
+                fast = phone_fast_sql(f"k_{k}", region)
+                sel.append(f"CASE WHEN x_{k} IS NULL OR regexp_matches(x_{k}, '[*#•]') THEN NULL "
+                           f"WHEN {fast} THEN '+86' || right(k_{k}, 11) ELSE NULLIF(m.e164, '') END AS {k}")
+            else:
+                sel.append(f"lower(x_{k}) AS {k}")
+        pre = "".join(f", {ric.pre.replace('{x}', f'x_{k}')} AS p_{k}" for k in cols if k == "national_id") + \
+            "".join(f", {phone_clean_sql(f'x_{k}', d)} AS k_{k}" for k in cols if k == "phone")
+        join = " LEFT JOIN phone_map m ON m.k = l.k_phone" if "phone" in cols else ""
+        out.append((ds.name, str(ds.path), f"{', '.join(sel)} FROM (SELECT *{pre} FROM (SELECT {inner} "
+                                           f"FROM read_parquet(?)) l0) l{join}"))
+    mapped = phone_mapping(sorted(set(phones)), region) if phones else \
+        pd.DataFrame({"k": pd.Series([], dtype=str), "e164": pd.Series([], dtype=str)})
+    con.register("phone_map_df", mapped)
+    con.execute("CREATE OR REPLACE TABLE phone_map AS SELECT CAST(k AS VARCHAR) AS k, CAST(e164 AS VARCHAR) AS e164 "
+                "FROM phone_map_df")
+    con.unregister("phone_map_df")
+    return out
+
+
+def run_floor_normalised(study, limit: int, threads: int | None = None) -> dict:
+    """(c) The floor (b), with every identifier normalised as linkrisk normalises it
+    (:func:`linkrisk_identifier_sql`): what the floor costs once it does that work too."""
+    from linkrisk.graph import components
+
+    t0 = time.perf_counter()
+    con = _connect(threads)
+    parts, params, offset = [], [], 0
+    for name, path, sel in linkrisk_identifier_sql(study, con):
+        n = con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()[0]
+        parts.append(f"SELECT CAST(row_number() OVER () + {offset} AS BIGINT) AS unique_id, {sel}")
+        params.append(path)
+        offset += n
+    con.execute("CREATE OR REPLACE TABLE ids0 AS " + " UNION ALL ".join(parts), params)
+    hub = " , ".join(
+        f"CASE WHEN {k} IN (SELECT {k} FROM ids0 WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > {limit}) "
+        f"THEN NULL ELSE {k} END AS {k}" for k in IDENTIFIER_KINDS)
+    con.execute(f"CREATE OR REPLACE TABLE ids AS SELECT unique_id, {hub} FROM ids0")
+    union = " UNION ALL ".join(f"SELECT unique_id, '{k}' AS k, {k} AS v FROM ids WHERE {k} IS NOT NULL"
+                               for k in IDENTIFIER_KINDS)
+    arr = con.execute(f"SELECT unique_id, min(unique_id) OVER (PARTITION BY k, v) AS root FROM ({union})").fetchnumpy()
+    labels = components(offset, arr["unique_id"].astype(np.int64) - 1, arr["root"].astype(np.int64) - 1)
+    seconds = time.perf_counter() - t0
+    con.close()
+    return {"seconds": seconds, "entities": int(labels.max()) + 1, "records": offset}
+
+
 def run_splink(study, limit: int, threads: int | None = None) -> dict:
     """(a) Splink's deterministic_link on the same rules, then its connected components."""
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -260,6 +349,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-splink", action="store_true")
     p.add_argument("--skip-floor", action="store_true")
     p.add_argument("--no-risk", action="store_true", help="leave out the re-identification risk stage")
+    p.add_argument("--baseline-only", action="store_true",
+                   help="leave out the full study: only the baseline-only run and the comparators")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="engine for linkrisk's runs (the comparators always use DuckDB)")
     p.add_argument("--spark-master", default="local[*]", help="Spark master URL with --engine spark")
@@ -288,16 +379,18 @@ def main(argv=None) -> int:
     study.duckdb = {k: v for k, v in (("memory_limit", args.memory_limit), ("threads", args.threads)) if v}
     sampler.label = "load"
     t0 = time.perf_counter()
-    result = study.run(progress=stage_tracker(sampler))
-    total = time.perf_counter() - t0
-    records = result.loaded.total
-    stages = dict(result.timings)
-    peaks = {k: v for k, v in sampler.peaks.items() if k in stages}
-    summary = result.summary()
     limit = study.attacker.max_value_frequency
-    result.close()
-    del result
-    gc.collect()
+    total, stages, peaks, summary = None, {}, {}, None
+    if not args.baseline_only:
+        result = study.run(progress=stage_tracker(sampler))
+        total = time.perf_counter() - t0
+        records = result.loaded.total
+        stages = dict(result.timings)
+        peaks = {k: v for k, v in sampler.peaks.items() if k in stages}
+        summary = result.summary()
+        result.close()
+        del result
+        gc.collect()
 
     # baseline only, identifier rules only: the same work as the comparators
     base_study = lr.Study.from_toml(study_path)
@@ -312,6 +405,7 @@ def main(argv=None) -> int:
     bt = base_result.timings
     baseline_seconds = bt["load"] + bt["normalise"] + bt.get("release", 0) + bt["link"] + bt["graph"]
     base_entities = base_result.baseline.entities
+    records = records if records is not None else base_result.loaded.total
     base_result.close()
     del base_result
     gc.collect()
@@ -333,6 +427,9 @@ def main(argv=None) -> int:
         sampler.label = "floor"
         f = run_floor(study, limit, args.threads)
         out["floor_seconds"], out["floor_entities"] = f["seconds"], f["entities"]
+        sampler.label = "floor-normalised"
+        f = run_floor_normalised(study, limit, args.threads)
+        out["floor_normalised_seconds"], out["floor_normalised_entities"] = f["seconds"], f["entities"]
     sampler.stop()
     out["peak_rss_mb"] = sampler.peak
     out["peak_rss_mb_by_phase"] = sampler.peaks
@@ -346,8 +443,9 @@ def main(argv=None) -> int:
     print(f"  {'stage':<12}{'seconds':>10}{'peak RSS MB':>14}")
     for k, v in stages.items():
         print(f"  {k:<12}{v:>10.2f}{peaks.get(k, float('nan')):>14,.0f}")
-    print(f"  {'total':<12}{total:>10.2f}{max(peaks.values()) if peaks else 0:>14,.0f}")
-    print(summary[["scenario", "links", "entities", "enrichment_per_record", "prevented"]].to_string(index=False))
+    if total is not None:
+        print(f"  {'total':<12}{total:>10.2f}{max(peaks.values()) if peaks else 0:>14,.0f}")
+        print(summary[["scenario", "links", "entities", "enrichment_per_record", "prevented"]].to_string(index=False))
     print(f"\n  baseline, identifiers only, load -> components: {baseline_seconds:.2f}s "
           f"({base_entities:,} entities)")
     if out.get("splink_seconds"):
@@ -358,6 +456,10 @@ def main(argv=None) -> int:
     if out.get("floor_seconds"):
         print(f"  (b) hand-written DuckDB + scipy (floor):        {out['floor_seconds']:.2f}s "
               f"({out['floor_entities']:,} entities)   linkrisk/floor = {baseline_seconds / out['floor_seconds']:.2f}")
+    if out.get("floor_normalised_seconds"):
+        print(f"  (c) the floor, normalising as linkrisk does:    {out['floor_normalised_seconds']:.2f}s "
+              f"({out['floor_normalised_entities']:,} entities)   linkrisk/(c) = "
+              f"{baseline_seconds / out['floor_normalised_seconds']:.2f}")
     print(f"  peak RSS {out['peak_rss_mb']:,.0f} MB")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
