@@ -128,7 +128,7 @@ def _across_scenarios(ctx: Run, result: Result, results: list[ScenarioResult], b
                         f"[risk_sampling] exact_up_to) is estimated from a uniform random sample of "
                         f"{u['sample']['sample_size']:,}: sample uniques {u['unique_share']:.2%} "
                         f"({u['sample']['confidence']:.0%} interval {u['sample']['unique_share_ci'][0]:.2%} to "
-                        f"{u['sample']['unique_share_ci'][1]:.2%}); k {u['sample']['k']}. Raise exact_up_to "
+                        f"{u['sample']['unique_share_ci'][1]:.2%}); k {u['sample']['k']}. Raise or remove exact_up_to "
                         "for exact counts."}
             for u in risk["uniqueness"] if u.get("sampled")]
     if study.what_matters and len(results):

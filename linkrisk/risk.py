@@ -5,8 +5,8 @@ normalised datasets of a study (and over the baseline's linked profiles), for th
 study's ``[[risk]]`` questions or, without any, for sensible quasi-identifier sets drawn
 from the kinds present.
 
-Linked profiles beyond ``[risk_sampling] exact_up_to`` (default 1,000,000) are not
-counted in full: their figures are estimated from a seeded uniform random sample of
+Linked profiles beyond ``[risk_sampling] exact_up_to`` (when set; by default every
+profile is counted) are not counted in full: their figures are estimated from a seeded uniform random sample of
 profiles, each with a confidence interval, and the entry says so (``sampled``,
 ``sample``; see :func:`linkrisk.equivalence.sampled_class_stats`).
 """
@@ -164,7 +164,7 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
         prof = _profiles_table(engine, study, loaded, baseline, all_kinds, ws)
         cols = [quote(k)[1:-1] for k in all_kinds]
         rs = study.risk_sampling
-        if int(engine.scalar(f"SELECT count(*) FROM {quote(prof)}")) > rs.exact_up_to:
+        if rs.exact_up_to is not None and int(engine.scalar(f"SELECT count(*) FROM {quote(prof)}")) > rs.exact_up_to:
             # too many to count in full: estimated from a stated sample, with intervals
             stats = sampled_class_stats(engine, prof, [cols], "e", rs.sample_size, study.seed, rs.confidence)[0]
             curves[PROFILES] = sampled_uniqueness_curve(engine, prof, cols, "e", rs.sample_size, study.seed,

@@ -57,7 +57,7 @@ class StudyConfig:
     risk : list of RiskSpec, optional
     risk_sampling : RiskSampling, optional
         Above how many linked profiles their risk is estimated from a sample, and how
-        large a sample (``[risk_sampling]``; default exact up to 1,000,000 profiles).
+        large a sample (``[risk_sampling]``; by default always exact).
     recommend_target : float
         Share of enrichment a recommended scenario must prevent (default 0.9).
     assess_risk : bool

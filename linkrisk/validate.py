@@ -244,6 +244,8 @@ def _risk_sampling_problems(study: "StudyConfig", where: str, p: list[Problem]) 
     rs = study.risk_sampling
     for key in ("exact_up_to", "sample_size"):
         v = getattr(rs, key)
+        if v is None and key == "exact_up_to":  # always exact
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             p.append(Problem(f"{where}: [risk_sampling] {key}", f"must be a whole number of at least 1, got {v!r}"))
     c = rs.confidence

@@ -493,14 +493,15 @@ def test_sampled_curve_chooses_as_the_exact_curve_on_a_full_sample(engine):
 
 
 def test_linked_profiles_above_the_threshold_are_estimated_and_say_so():
-    # the sample study's 5,092 linked profiles: exact by default; with exact_up_to = 1,000
-    # a sample of 2,000 profiles gives intervals that hold the exact figures
+    # the sample study's 5,092 linked profiles: exact by default (no exact_up_to); with
+    # exact_up_to = 1,000 a sample of 2,000 profiles gives intervals that hold the exact figures
     import linkrisk as lr
 
     def profiles(exact_up_to):
         st = lr.Study.from_toml(Path(__file__).resolve().parents[1] / "sample_data" / "study.toml")
         st.what_matters, st.scenarios = False, []
-        st.risk_sampling = lr.RiskSampling(exact_up_to=exact_up_to, sample_size=2000)
+        if exact_up_to is not None:
+            st.risk_sampling = lr.RiskSampling(exact_up_to=exact_up_to, sample_size=2000)
         r = st.run()
         try:
             entry = next(u for u in r.extra["uniqueness"] if u["dataset"] == "linked profiles (baseline)")
@@ -508,7 +509,7 @@ def test_linked_profiles_above_the_threshold_are_estimated_and_say_so():
         finally:
             r.close()
 
-    exact, quiet = profiles(1_000_000)
+    exact, quiet = profiles(None)
     assert "sampled" not in exact and quiet == []
     est, loud = profiles(1_000)
     assert est["sampled"] is True and est["records"] == exact["records"]
