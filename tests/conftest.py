@@ -72,11 +72,15 @@ def any_engine(engine_name, request):
 
 
 SPARK_FILES = {"test_spark.py", "test_spark_parity.py", "test_spark_probabilistic.py"}
-# pytest-xdist's --dist loadfile hands each worker whole files in collection order; the
-# longest files go first, so that none of them starts last and runs alone while the other
-# worker waits (longest processing time first). Measured with --durations; the rest keep
-# their alphabetical order behind these.
-LONGEST_FIRST = ["test_spark_probabilistic.py", "test_linkage_handmade.py", "test_spark_parity.py",
+# pytest-xdist's --dist loadfile hands each worker whole files in collection order (with
+# --no-loadscope-reorder, in pyproject.toml's addopts: by default xdist hands out the files
+# with most tests first, which put these, of one or two tests each, last, each running
+# alone while the other worker waited); the longest files go first, so that none of them
+# starts last (longest processing time first). The two longest start one on each worker:
+# a worker is given its next file when two or fewer of its tests are left, so the
+# first (one test) takes the third file too, and the second (two tests) the fourth.
+# Measured with --durations; the rest keep their alphabetical order behind these.
+LONGEST_FIRST = ["test_spark_probabilistic.py", "test_spark_parity.py", "test_linkage_handmade.py",
                  "test_spark.py", "test_pessimism.py", "test_probabilistic.py", "test_notebooks.py",
                  "test_encodings.py", "test_redaction.py", "test_attacker_realism.py", "test_portable_sql.py",
                  "test_hostile.py", "test_cli.py"]
