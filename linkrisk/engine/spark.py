@@ -154,8 +154,10 @@ class SparkEngine(Engine):
         self._nested[table] = [f.name for f in df.schema.fields
                                if isinstance(f.dataType, (ArrayType, MapType, StructType))]
         text = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in cols])
-        out = self.views.positions(text, cols, ROW)
-        self.views.put(table, out.select((F.col(ROW) + 1).alias(ROW), *[F.col(f"`{c}`") for c in cols]))
+        out, rows = self.views.positions_counted(text, cols, ROW)
+        # a projection of the checkpointed, numbered rows: not checkpointed again (a job fewer)
+        self.views.put(table, out.select((F.col(ROW) + 1).alias(ROW), *[F.col(f"`{c}`") for c in cols]),
+                       materialise=False, rows=rows)
         return cols
 
     def load_csv(self, table, path, delimiter, encoding="utf-8"):
@@ -196,12 +198,13 @@ class SparkEngine(Engine):
         frame = frame.apply(_as_text)
         frame.insert(0, ROW, np.arange(1, len(frame) + 1, dtype=np.int64), allow_duplicates=True)
         frame.columns = [ROW, *[str(c) for c in frame.columns[1:]]]
-        self.views.put(table, self.spark.createDataFrame(frame, _schema_of(frame)))
+        self.views.put(table, self.spark.createDataFrame(frame, _schema_of(frame)), rows=len(frame))
         return list(frame.columns[1:])
 
     def register_frame(self, table, frame):
         frame = frame.apply(lambda s: _as_text(s) if s.dtype == object else s)
-        self.views.put(table, self.spark.createDataFrame(frame, _schema_of(frame)), materialise=False)
+        self.views.put(table, self.spark.createDataFrame(frame, _schema_of(frame)), materialise=False,
+                       rows=len(frame))
 
     # queries -------------------------------------------------------------------------
     def execute(self, sql, params=None):
@@ -256,6 +259,13 @@ class SparkEngine(Engine):
 
     def columns(self, table):
         return list(self.spark.table(f"`{table}`").columns)
+
+    def count(self, table):
+        """The rows of ``table``: known without a Spark job for a table made by ``CREATE
+        TABLE`` (its count comes with the job that computes it,
+        :meth:`linkrisk.engine.spark_views.ViewStore.materialise_counted`) or loaded."""
+        rows = self.views.counts.get(table)
+        return super().count(table) if rows is None else rows
 
     def tables(self):
         return [t.name for t in self.spark.catalog.listTables()]

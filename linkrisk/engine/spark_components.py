@@ -102,7 +102,10 @@ def _driver_table(views: "ViewStore", pairs: pd.DataFrame, n_nodes: int, table: 
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
     frame = pd.DataFrame({"_rid": np.arange(1, n_nodes + 1, dtype=np.int64), "e": rank[comp]})
-    views.put(table, views.spark.createDataFrame(frame, "_rid bigint, e bigint"))
+    # the labels are the driver's data, held by Spark as sent: reading them again costs
+    # no recomputation, so they are not checkpointed (a job fewer)
+    views.put(table, views.spark.createDataFrame(frame, "_rid bigint, e bigint"), materialise=False,
+              rows=len(frame))
 
 
 def components_table(views: "ViewStore", pairs_table: str, n_nodes: int, table: str,
@@ -120,13 +123,15 @@ def components_table(views: "ViewStore", pairs_table: str, n_nodes: int, table: 
     from pyspark.sql import functions as F
 
     s = views.spark
-    edges = views.materialise(s.sql(
-        f"SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM `{pairs_table}` WHERE a <> b"))
-    # at most driver_max + 1 edges come to the driver: one more says the graph is larger
+    edges = s.sql(f"SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM `{pairs_table}` WHERE a <> b")
+    # at most driver_max + 1 edges come to the driver: one more says the graph is larger.
+    # The edges are read once on the driver path: computed by that read, not checkpointed
+    # first (a job fewer); a larger graph computes them again, checkpointed, below
     small = edges.limit(driver_max + 1).toPandas() if driver_max > 0 else None
     if small is not None and len(small) <= driver_max and n_nodes <= DRIVER_NODES_PER_EDGE * max(driver_max, 1):
         _driver_table(views, small, n_nodes, table)
         return 0
+    edges = views.materialise(edges)
     if small is not None and len(small) <= driver_max:
         labels, rounds = driver_roots(views, edges), 0
     else:

@@ -45,19 +45,39 @@ class ViewStore:
         self.reliable = reliable
         self.frames: dict[str, Any] = {}  # name -> DataFrame behind the temporary view
         self.parts: dict[str, list] = {}  # name -> the DataFrames inserted into it, in order
+        self.counts: dict[str, int] = {}  # name -> its number of rows, where known without a job
 
     def materialise(self, df):
         """``df`` computed now and checkpointed: its lineage cut, so it is never recomputed."""
         return df.checkpoint(eager=True) if self.reliable else df.localCheckpoint(eager=True)
 
-    def put(self, name: str, df, materialise: bool = True) -> None:
-        """Register ``df`` as the view ``name``: computed now and checkpointed, or with
-        ``materialise=False`` kept lazy."""
+    def materialise_counted(self, df):
+        """``(df, rows)``: ``df`` computed now and checkpointed, as :meth:`materialise`,
+        and its number of rows, in the one Spark job that computes it.
+
+        A local checkpoint marked lazily is written by the first job that reads it: a
+        ``count()`` computes the table, keeps its blocks and returns the count, where an
+        eager checkpoint and a later ``SELECT count(*)`` cost two jobs (a table's count
+        often follows its ``CREATE``). A reliable checkpoint is written by a job of its
+        own after the first: it stays eager, and its count is left to a query.
+        """
+        if self.reliable:
+            return self.materialise(df), None
+        df = df.localCheckpoint(eager=False)
+        return df, int(df.count())
+
+    def put(self, name: str, df, materialise: bool = True, rows: int | None = None) -> None:
+        """Register ``df`` as the view ``name``: computed now and checkpointed (its
+        number of rows kept, :attr:`counts`), or with ``materialise=False`` kept lazy.
+        ``rows``, when the caller knows it, is the number of rows."""
         if materialise:
-            df = self.materialise(df)
+            df, counted = self.materialise_counted(df)
+            rows = counted if counted is not None else rows
         self.drop(name)
         df.createOrReplaceTempView(name)
         self.frames[name] = df
+        if rows is not None:
+            self.counts[name] = int(rows)
 
     def sql(self, sql: str, n: int, params: Sequence[Any] | None):
         """A DataFrame of Spark SQL with ``n`` named parameters ``:p0 ...``."""
@@ -77,7 +97,7 @@ class ViewStore:
         elif st.kind == "create_view":
             self.put(st.name, self.sql(st.sql, n, params), materialise=False)
         elif st.kind == "create_empty":
-            self.put(st.name, self.spark.createDataFrame([], st.sql), materialise=False)
+            self.put(st.name, self.spark.createDataFrame([], st.sql), materialise=False, rows=0)
         elif st.kind == "insert":
             self.insert(st, n, params)
         elif st.kind == "rename":
@@ -89,12 +109,15 @@ class ViewStore:
     def rename(self, name: str, target: str) -> None:
         """``ALTER TABLE name RENAME TO target``: the same DataFrame under the new view name."""
         df, parts = self.frames.pop(name), self.parts.pop(name, None)
+        rows = self.counts.pop(name, None)
         self.spark.catalog.dropTempView(name)
         self.drop(target)
         df.createOrReplaceTempView(target)
         self.frames[target] = df
         if parts is not None:
             self.parts[target] = parts
+        if rows is not None:
+            self.counts[target] = rows
 
     def insert(self, st: Statement, n: int, params) -> None:
         """``INSERT INTO name [(columns)] query``: the view becomes the union of its parts."""
@@ -120,6 +143,7 @@ class ViewStore:
         union.createOrReplaceTempView(st.name)
         self.frames[st.name] = union
         self.parts[st.name] = parts
+        self.counts.pop(st.name, None)  # the new part is not computed yet
 
     def blank(self, table: str, columns, key: str, values_sql: str, params=None) -> None:
         """Set ``columns`` to NULL in the rows whose ``key`` is among the values of
@@ -141,6 +165,7 @@ class ViewStore:
         from it may still need its blocks; only the persisted parts of inserts are released."""
         for t in tables:
             self.frames.pop(t, None)
+            self.counts.pop(t, None)
             self.spark.catalog.dropTempView(t)
             for part in self.parts.pop(t, []):
                 part.unpersist()
@@ -155,9 +180,18 @@ class ViewStore:
         """
         from pyspark.sql import functions as F
 
-        src = self.materialise(df.select(F.spark_partition_id().alias("_pid"),
-                                         F.monotonically_increasing_id().alias("_mid"),
-                                         *[F.col(f"`{c}`") for c in cols]))
+        frame, _ = self.positions_counted(df, cols, name)
+        return frame
+
+    def positions_counted(self, df, cols: list[str], name: str):
+        """``(frame, rows)``: :meth:`positions`, and the number of rows, which comes with
+        the jobs that number them. ``frame`` is a projection of a checkpointed table
+        (nothing in it is computed again when it is read)."""
+        from pyspark.sql import functions as F
+
+        src, rows = self.materialise_counted(df.select(F.spark_partition_id().alias("_pid"),
+                                                       F.monotonically_increasing_id().alias("_mid"),
+                                                       *[F.col(f"`{c}`") for c in cols]))
         mask = (1 << 33) - 1
         within = F.expr(f"_mid & {mask}")
         if src.rdd.getNumPartitions() > 1:
@@ -166,7 +200,8 @@ class ViewStore:
             for pid in sorted(counts):
                 offsets += [F.lit(int(pid)), F.lit(int(total))]
                 total += counts[pid]
+            rows = total
             # the offsets as a literal map: no table from the driver, no join
             within = F.element_at(F.create_map(*offsets), F.col("_pid")) + within
         # one partition (a CSV file read whole, say): the position is the one within it
-        return src.select(within.cast("bigint").alias(name), *[F.col(f"`{c}`") for c in cols])
+        return src.select(within.cast("bigint").alias(name), *[F.col(f"`{c}`") for c in cols]), rows
