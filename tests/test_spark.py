@@ -267,3 +267,23 @@ def test_a_csv_file_loads_in_three_jobs_with_its_count(spark_session, tmp_path):
             (1, "1", "0123"), (2, "2", None), (3, "3", "0456")]
     finally:
         e.close()
+
+
+def test_small_graph_components_take_one_job_on_the_driver(spark_session):
+    # the edges come to the driver in one job (their DISTINCT computed by it, not
+    # checkpointed first) and the labels go back through Arrow, held by Spark as sent (no
+    # checkpoint job): components_table is one job, reading the labels back a second.
+    # It used to be three jobs before the read. Edges 1-2, 2-3, 5-6 of 6 nodes: {1,2,3},
+    # {4}, {5,6} -> entity ids 0 0 0 1 2 2.
+    import pandas as pd
+
+    from linkrisk.engine.spark import SparkEngine
+
+    e = SparkEngine(session=spark_session)
+    try:
+        e.register_frame("_pairs", pd.DataFrame({"a": [1, 2, 5], "b": [2, 3, 6]}))
+        before = _jobs(e)
+        assert e.component_labels("_pairs", 6).tolist() == [0, 0, 0, 1, 2, 2]
+        assert _jobs(e) - before == 2 and e.last_component_rounds == 0
+    finally:
+        e.close()

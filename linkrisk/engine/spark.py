@@ -91,9 +91,9 @@ class SparkEngine(Engine):
         CSV files) instead, or set this to False.
     driver_components_max : int
         Connected components of a graph with at most this many distinct edges are found
-        on the driver (the edges collected through Arrow, scipy's union-find), in three
-        Spark jobs (five when the graph has over four nodes per edge allowed, whose roots
-        are then numbered in the cluster) instead of the 20-60 of the in-cluster rounds;
+        on the driver (the edges collected through Arrow, scipy's union-find), in one
+        Spark job (about six when the graph has over four nodes per edge allowed, whose
+        roots are then numbered in the cluster) instead of the 20-60 of the in-cluster rounds;
         larger graphs stay in the cluster. Default :data:`DRIVER_COMPONENTS_MAX` (16 bytes an edge: 16 MB);
         0 keeps every graph in the cluster.
     """

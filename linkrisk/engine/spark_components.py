@@ -116,7 +116,8 @@ def components_table(views: "ViewStore", pairs_table: str, n_nodes: int, table: 
     with the same numbering. Returns the rounds run in the cluster (0 on the driver).
 
     On the driver, with at most ``DRIVER_NODES_PER_EDGE`` x ``driver_max`` nodes, every
-    node's id is computed there and sent back through Arrow (three Spark jobs in all);
+    node's id is computed there and sent back through Arrow, where Spark holds it as
+    sent (one Spark job in all: the one that brings the edges to the driver);
     otherwise the roots are numbered in the cluster (a sort and per-partition offsets),
     so entity ids run from 0 as on DuckDB.
     """
