@@ -106,7 +106,7 @@ def _column_state(engine: "Engine", c: ReleasedColumn, ws: Workspace) -> dict:
     engine (the workspace's ``_revd_<slot>``), never in Python."""
     table = ws.table(f"_revd_{c.ref.slot}")
     engine.execute(f"CREATE OR REPLACE TABLE {table} (_rid BIGINT)")
-    return {"table": table, "n": 0, "report": None, "demo": None}
+    return {"table": table, "n": 0, "report": None, "demo": None, "kind": c.kind}
 
 
 def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release",
@@ -289,13 +289,20 @@ def _apply(engine: "Engine", c: ReleasedColumn, reversed_table: str) -> None:
 
 @scratch("attack")
 def attack_and_link(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release",
-                    link, label, max_rounds: int = 5, *, ws: Workspace):
+                    link, label, max_rounds: int = 5, incremental: bool = True, *, ws: Workspace):
     """Link, reverse what can be reversed, and link again until nothing new falls.
 
     Parameters
     ----------
-    link : callable(Release) -> Links
+    link : callable(Release, Carry or None) -> Links
+        Runs the attacker's linkers; from the second round it is given a
+        :class:`~linkrisk.link.Carry`: the previous round's links and the kinds whose
+        columns the round's reversals changed, so that rules reading none of them are
+        copied, not recomputed (``incremental=False``: None, everything is relinked).
     label : callable(Links) -> name of the table of entities ``(_rid, e)``
+    incremental : bool
+        Whether later rounds copy the rules no reversal changed (the default; False
+        relinks everything, for tests that compare the two).
     ws : Workspace
         The attack's scratch tables (given by the decorator; dropped when it returns).
 
@@ -306,14 +313,20 @@ def attack_and_link(engine: "Engine", study: "StudyConfig", loaded: "Loaded", re
         relinked after labelling). ``release`` gains plaintext columns for reversed
         records and its ``reversed_columns`` report.
     """
-    links = link(release)
+    from linkrisk.link import Carry
+
+    links = link(release, None)
     state: dict = {}
     added: set = set()
     for _ in range(max_rounds):
         labels = label(links)
+        before = {key: st["n"] for key, st in state.items()}
         if reverse(engine, study, loaded, release, labels, state, ws) == 0:
             release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
             return links, labels  # nothing new fell: these labels are the final ones
+        # the kinds of the columns that gained reversed records: their plaintext columns
+        # were added or grew; every other column reads as in the round before
+        changed = frozenset(st["kind"] for key, st in state.items() if st["n"] != before.get(key, 0))
         for c in list(release.columns):
             key = f"{c.dataset}.{c.ref.column}"
             if key in state and state[key]["n"] and key not in added and c.value_column is None:
@@ -322,7 +335,7 @@ def attack_and_link(engine: "Engine", study: "StudyConfig", loaded: "Loaded", re
                     ref=c.ref, table=c.table, linkage=LinkageDomain.plain(c.kind), readable=True,
                     technique=f"{c.technique} (reversed)", reason="reversed by the dictionary attacker",
                     value_column=f"{c.ref.value}_p", present_column=f"{c.ref.present}_p"))
-        links = link(release)
+        links = link(release, Carry(links, changed) if incremental else None)
     release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
     return links, None
 

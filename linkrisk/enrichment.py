@@ -73,7 +73,7 @@ WIDE_DATASETS = 8
 
 
 def score_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release", bits: KindBits,
-                labels: str, table: str) -> str:
+                labels: str, table: str, links_only: str | None = None) -> str:
     """Create ``table(_rid, _ds, e, m, pm, g)``: per record its dataset (position in
     ``loaded.datasets``), entity, K_s(r) as a bit mask, P_s(e) and gain_s(r); with at most
     ``WIDE_DATASETS`` datasets also ``pm0, pm1, ...``: the union of K_s over the entity's
@@ -81,6 +81,11 @@ def score_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", releas
 
     ``labels`` is the scenario's table of entities ``(_rid, e)``. Everything stays in the
     engine: a Spark cluster scores a billion records without the driver seeing them.
+
+    ``links_only``, the baseline's score table, adds the column ``gl``: each record's gain
+    with the scenario's entities and the baseline's readability (its mask ``m`` there),
+    the "links broken alone" part of :func:`decomposed_groups`. It comes from the same
+    grouping by entity as ``g``, instead of a second score table.
     """
     from linkrisk.normalise import normalised_table
 
@@ -96,14 +101,17 @@ def score_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", releas
             mask, source = "CAST(0 AS BIGINT)", normalised_table(index[name])
         parts.append(f"SELECT _rid, CAST({j} AS INTEGER) AS _ds, {mask} AS m FROM {quote(source)}")
     masks = f"_masks_{table}"
-    engine.create(masks, f"SELECT u._rid, u._ds, l.e, u.m FROM ({' UNION ALL '.join(parts)}) u "
-                         f"JOIN {quote(labels)} l USING (_rid)")
+    mb, join_b = (", b.m AS mb", f" JOIN {quote(links_only)} b USING (_rid)") if links_only else ("", "")
+    engine.create(masks, f"SELECT u._rid, u._ds, l.e, u.m{mb} FROM ({' UNION ALL '.join(parts)}) u "
+                         f"JOIN {quote(labels)} l USING (_rid){join_b}")
     n = len(loaded.datasets)
     per_ds = "".join(f", bit_or(m) FILTER (WHERE _ds = {j}) AS pm{j}" for j in range(n)) if n <= WIDE_DATASETS else ""
+    pmb, gl = (", bit_or(mb) AS pmb", f", ({weight_sql(bits, 'p.pmb')}) - ({weight_sql(bits, 's.mb')}) AS gl") \
+        if links_only else ("", "")
     engine.create(table, f"SELECT s._rid, s._ds, s.e, s.m, p.pm, ({weight_sql(bits, 'p.pm')}) - "
-                         f"({weight_sql(bits, 's.m')}) AS g{''.join(f', p.pm{j}' for j in range(n)) if per_ds else ''} "
-                         f"FROM {quote(masks)} s "
-                         f"JOIN (SELECT e, bit_or(m) AS pm{per_ds} FROM {quote(masks)} GROUP BY e) p USING (e)")
+                         f"({weight_sql(bits, 's.m')}) AS g{''.join(f', p.pm{j}' for j in range(n)) if per_ds else ''}"
+                         f"{gl} FROM {quote(masks)} s "
+                         f"JOIN (SELECT e, bit_or(m) AS pm{per_ds}{pmb} FROM {quote(masks)} GROUP BY e) p USING (e)")
     engine.drop(masks)
     return table
 
@@ -273,12 +281,19 @@ def bootstrap_prevented(groups: dict[str, pd.DataFrame], seed: int, n_boot: int 
     return out
 
 
-def decomposed_groups(engine: "Engine", baseline: str, scenario: str, links_only: str) -> pd.DataFrame:
+def decomposed_groups(engine: "Engine", baseline: str, scenario: str, links_only: str | None = None) -> pd.DataFrame:
     """Baseline entities grouped by their baseline, scenario and links-only sums of gains.
 
     ``links_only`` is a :func:`score_table` of the scenario's entities scored with the
-    baseline's readability (links broken, nothing hidden). Returns ``b, s, l, n``.
+    baseline's readability (links broken, nothing hidden); None reads the column ``gl``
+    of ``scenario`` (a score table made with ``links_only``). Returns ``b, s, l, n``.
     """
+    if links_only is None:
+        return engine.df(
+            f"SELECT round(b, 9) AS b, round(s, 9) AS s, round(l, 9) AS l, CAST(count(*) AS BIGINT) AS n FROM "
+            f"(SELECT x.e, sum(x.g) AS b, sum(y.g) AS s, sum(y.gl) AS l FROM {quote(baseline)} x "
+            f"JOIN {quote(scenario)} y USING (_rid) GROUP BY x.e) t "
+            "GROUP BY round(b, 9), round(s, 9), round(l, 9) ORDER BY b, s, l")
     return engine.df(
         f"SELECT round(b, 9) AS b, round(s, 9) AS s, round(l, 9) AS l, CAST(count(*) AS BIGINT) AS n FROM "
         f"(SELECT x.e, sum(x.g) AS b, sum(y.g) AS s, sum(z.g) AS l FROM {quote(baseline)} x "

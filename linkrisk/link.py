@@ -11,6 +11,7 @@ not used to link; they are reported as hubs, redacted.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -41,6 +42,40 @@ class Links:
     by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)  # linker, rule, da, db, pairs
     pairs: int = 0  # distinct linked record pairs
     probabilistic: dict = field(default_factory=dict)
+    id_domains: tuple[tuple[str, str], ...] = ()  # (domain, kind) the identifiers linker joined in
+
+
+@dataclass(frozen=True)
+class Carry:
+    """The dictionary attacker's previous round, for the next one: its links, and the
+    kinds whose columns the reversals since then changed (a plaintext column added or
+    grown). A rule of the exact linkers that reads none of these kinds has the same
+    inputs as in that round, so its edges and hubs are copied instead of recomputed."""
+
+    links: Links
+    changed: frozenset[str]
+
+    def keeps(self, kinds) -> bool:
+        """Whether a rule on ``kinds`` reads no column a reversal changed."""
+        return not (set(kinds) & self.changed)
+
+    def unchanged_domains(self, domains: dict) -> set[str]:
+        """The identifier domains of changed kinds whose edges are still the previous
+        round's: a reversal adds or grows plaintext columns, in the kind's plain domain
+        only. When the previous round had no plain domain of the kind, every edge of its
+        rule came from the other domains, which read the same columns as then; the new
+        round links the plain domain alone. (With a plain domain before, the kind is
+        linked again whole: its rule's edges cannot be told apart by domain.)"""
+        from linkrisk.linkage_domain import LinkageDomain
+
+        out: set[str] = set()
+        for kind in self.changed:
+            plain = str(LinkageDomain.plain(kind))
+            now = {str(d) for d, cols in domains.items() if cols[0].kind == kind}
+            before = {d for d, k in self.links.id_domains if k == kind}
+            if before and plain not in before and now - {plain} == before:
+                out |= before
+        return out
 
 
 def _as_leaked(release: "Release", kinds) -> bool:
@@ -56,6 +91,14 @@ def _reuse(engine: "Engine", reuse: "Links", edges: str, linker: str, rule: str)
     return [h for h in reuse.hubs if h["linker"] == linker and h["rule"] == rule]
 
 
+def _copy(engine: "Engine", source: "Links", edges: str, linker: str, rule: str, copies: list | None) -> list[dict]:
+    """:func:`_reuse` for a whole rule, noted in ``copies`` as ``(linker, rule, source)``:
+    its rows of ``by_rule`` are then the source's too."""
+    if copies is not None:
+        copies.append((linker, rule, source))
+    return _reuse(engine, source, edges, linker, rule)
+
+
 def _identifier_domains(study: "StudyConfig", release: "Release") -> dict["LinkageDomain", list["ReleasedColumn"]]:
     """The released identifier columns that are exact keys, by linkage domain, in the
     order of the domains' text."""
@@ -69,19 +112,38 @@ def _identifier_domains(study: "StudyConfig", release: "Release") -> dict["Linka
 
 @scratch("idlink")
 def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
-                     show_values: bool = False, reuse: "Links | None" = None, *, ws: Workspace) -> list[dict]:
+                     show_values: bool = False, reuse: "Links | None" = None, carry: "Carry | None" = None,
+                     copies: list | None = None, *, ws: Workspace) -> list[dict]:
     """Link any two records whose values of one identifier domain are equal.
 
     Returns the hubs: values held by more than ``max_value_frequency`` records. With
-    ``reuse`` (the baseline's links), kinds the release left as leaked are copied.
+    ``reuse`` (the baseline's links), kinds the release left as leaked are copied; with
+    ``carry`` (the dictionary attacker's previous round), kinds whose columns no reversal
+    changed are copied from that round.
     """
     limit = study.attacker.max_value_frequency
     idv = ws.table("_idv")
     hubs = []
-    for domain, cols in _identifier_domains(study, release).items():
+    copied: set[str] = set()  # kinds copied whole: every domain of the kind shares its rule
+    domains = _identifier_domains(study, release)
+    unchanged = carry.unchanged_domains(domains) if carry is not None else set()
+    for domain, cols in domains.items():
         kind = cols[0].kind
+        if kind in copied:
+            continue
+        if carry is not None and carry.keeps([kind]):
+            copied.add(kind)
+            hubs += _copy(engine, carry.links, edges, "identifiers", kind, copies)
+            continue
+        if str(domain) in unchanged:  # the kind's edges of the previous round, once; hubs by domain
+            if f"{kind}|" not in copied:
+                copied.add(f"{kind}|")
+                _reuse(engine, carry.links, edges, "identifiers", kind)
+            hubs += [h for h in carry.links.hubs if h["linker"] == "identifiers" and h["rule"] == kind
+                     and h["domain"] == str(domain)]
+            continue
         if reuse is not None and _as_leaked(release, [kind]):
-            hubs += _reuse(engine, reuse, edges, "identifiers", kind)
+            hubs += _copy(engine, reuse, edges, "identifiers", kind, copies)
             continue
         union = " UNION ALL ".join(
             f"SELECT _rid, _ds, {c.value} AS v FROM {quote(c.table)} WHERE {c.value} IS NOT NULL"
@@ -172,13 +234,15 @@ def relative_hub_limit(counts: dict[int, int]) -> int:
 
 @scratch("qilink")
 def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
-                           show_values: bool = False, reuse: "Links | None" = None, *, ws: Workspace) -> list[dict]:
+                           show_values: bool = False, reuse: "Links | None" = None, carry: "Carry | None" = None,
+                           copies: list | None = None, *, ws: Workspace) -> list[dict]:
     """Link records of different datasets that agree exactly on a quasi-identifier set.
 
     For each configured set of kinds, records of two *different* datasets are linked when
     they agree on every kind (same linkage domain, no value null) and the combination
     occurs at most ``max_class_size`` times in each of the two datasets. A combination
-    held by more than ``max_value_frequency`` records in all is a hub.
+    held by more than ``max_value_frequency`` records in all is a hub. ``reuse`` and
+    ``carry`` copy edges as in :func:`link_identifiers`.
     """
     a = study.attacker
     qv, qc, qt, qok = (ws.table(t) for t in ("_qv", "_qc", "_qt", "_qok"))
@@ -186,8 +250,11 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
     datasets = sorted({c.dataset for c in release.columns})
     for qset in a.quasi_identifier_sets:
         rule = "+".join(qset)
+        if carry is not None and carry.keeps(qset):
+            hubs += _copy(engine, carry.links, edges, "quasi_identifiers", rule, copies)
+            continue
         if reuse is not None and _as_leaked(release, qset):
-            hubs += _reuse(engine, reuse, edges, "quasi_identifiers", rule)
+            hubs += _copy(engine, reuse, edges, "quasi_identifiers", rule, copies)
             continue
         parts, params = [], []
         for ds in datasets:
@@ -261,6 +328,7 @@ def link_faces(engine: "Engine", study: "StudyConfig", release: "Release", edges
     return run(engine, study, release, edges)
 
 
+EXACT = ("identifiers", "quasi_identifiers")  # the linkers that copy a previous round's rules
 LINKERS: dict[str, Callable] = {
     "identifiers": link_identifiers,
     "quasi_identifiers": link_quasi_identifiers,
@@ -269,21 +337,61 @@ LINKERS: dict[str, Callable] = {
 }
 
 
+def _by_rule(engine: "Engine", edges: str, copies: list) -> pd.DataFrame:
+    """Distinct linked pairs by linker, rule and dataset pair (``linker, rule, da, db,
+    pairs``, in that order). A rule copied whole from other links has their rows; the
+    others are counted on ``edges``."""
+    copies = list({(linker, rule): (linker, rule, src) for linker, rule, src in copies}.values())
+    not_copied, params = "", []
+    if copies:
+        not_copied = "WHERE NOT (" + " OR ".join(["(linker = ? AND rule = ?)"] * len(copies)) + ") "
+        params = [v for linker, rule, _ in copies for v in (linker, rule)]
+    # a pair counts once per rule: an unkeyed hash that was reversed links the same two
+    # records twice, in the hashed domain and in the recovered-plaintext one (issue 26)
+    counted = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM (SELECT DISTINCT linker, rule, "
+                        f"da, db, a, b FROM {quote(edges)} {not_copied}) t GROUP BY linker, rule, da, db "
+                        "ORDER BY linker, rule, da, db", params)
+    if not copies:
+        return counted
+    parts = [src.by_rule[(src.by_rule["linker"] == linker) & (src.by_rule["rule"] == rule)]
+             for linker, rule, src in copies]
+    out = pd.concat([counted, *parts], ignore_index=True).astype(counted.dtypes.to_dict())
+    return out.sort_values(["linker", "rule", "da", "db"], kind="stable").reset_index(drop=True)
+
+
+def _keep_edges(engine: "Engine", edges: str) -> str:
+    """Rename the edge table ``edges`` aside (``<edges>_prev``) so that a new round can
+    copy from it while writing ``edges`` afresh; returns the new name."""
+    prev = f"{edges}_prev"
+    engine.drop(prev)
+    engine.execute(f"ALTER TABLE {quote(edges)} RENAME TO {quote(prev)}")
+    return prev
+
+
 def run_linkers(engine: "Engine", study: "StudyConfig", release: "Release", tag: str,
-                show_values: bool = False, progress=None, reuse: Links | None = None) -> Links:
+                show_values: bool = False, progress=None, reuse: Links | None = None,
+                carry: Carry | None = None) -> Links:
     """Run every linker of the study's attacker on a release; return the edges and hubs.
 
     ``reuse``, the baseline's links, lets the exact linkers copy the edges of kinds a
     scenario releases as leaked instead of recomputing them (same inputs, same edges).
+    ``carry``, the dictionary attacker's previous round of this scenario, lets them copy
+    the rules no reversal touched since (the other linkers run again).
     """
     edges = f"edges_{tag}"
+    if carry is not None and carry.links.edges == edges:  # the new round's edges replace the old
+        carry = Carry(dataclasses.replace(carry.links, edges=_keep_edges(engine, edges)), carry.changed)
     engine.execute(f"CREATE OR REPLACE TABLE {quote(edges)} ({EDGE_COLUMNS})")
     hubs: list[dict] = []
     extra: dict = {}
+    copies: list = []  # (linker, rule, source links) of the rules copied whole
     for name in study.attacker.linkers:
         if progress:
             progress(f"linking with {name}")
-        if name in LINKERS:
+        if name in EXACT:
+            hubs += LINKERS[name](engine, study, release, edges, show_values=show_values, reuse=reuse, carry=carry,
+                                  copies=copies)
+        elif name in LINKERS:
             hubs += LINKERS[name](engine, study, release, edges, show_values=show_values, reuse=reuse)
         elif name == "probabilistic":
             from linkrisk.probabilistic import link_probabilistic
@@ -303,13 +411,13 @@ def run_linkers(engine: "Engine", study: "StudyConfig", release: "Release", tag:
         hubs += link_encodings(engine, study, release, edges, show_values=show_values, reuse=reuse)
         extra["encodings"] = {"added": True, "why": "bloom_filter columns are linked by Dice similarity "
                                                     "even though [attacker] linkers does not list 'encodings'"}
-    # a pair counts once per rule: an unkeyed hash that was reversed links the same two
-    # records twice, in the hashed domain and in the recovered-plaintext one (issue 26)
-    by_rule = engine.df(f"SELECT linker, rule, da, db, count(*) AS pairs FROM (SELECT DISTINCT linker, rule, "
-                        f"da, db, a, b FROM {quote(edges)}) t GROUP BY linker, rule, da, db "
-                        "ORDER BY linker, rule, da, db")
+    by_rule = _by_rule(engine, edges, copies)
     pairs_table = f"pairs_{tag}"
     engine.create(pairs_table, f"SELECT a, b, min(da) AS da, min(db) AS db FROM {quote(edges)} GROUP BY a, b")
     pairs = engine.count(pairs_table)
+    if carry is not None and carry.links.edges != edges:
+        engine.drop(carry.links.edges)
+    id_domains = tuple((str(d), cols[0].kind) for d, cols in _identifier_domains(study, release).items()) \
+        if "identifiers" in study.attacker.linkers else ()
     return Links(edges=edges, hubs=hubs, by_rule=by_rule, pairs=pairs, probabilistic=extra,
-                 pairs_table=pairs_table)
+                 pairs_table=pairs_table, id_domains=id_domains)

@@ -26,6 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Progress = Callable[[str], None]
 
+# Whether scenarios reuse the baseline's and earlier rounds' work where their policy
+# leaves the inputs alone (docs/performance.md). An internal switch: the figures are the
+# same either way, and tests run studies both ways to show it.
+INCREMENTAL = True
+
 
 class Timer:
     """Wall time per stage, added up over scenarios."""
@@ -104,6 +109,10 @@ class Run:
         self.person_totals = None  # true pairs and persons, counted once
         self.baseline_graph = None  # (links, labels table) of the baseline; equal links reuse its entities
         self.baseline_release = None  # the baseline's release: what is readable as leaked
+        # scenarios reuse what the baseline computed where their policy leaves it alone
+        # (edges, entities, scores); False recomputes everything, for tests comparing the two
+        self.incremental = INCREMENTAL
+        self.baseline_copies: set[str] = set()  # label tables that are copies of the baseline's
 
     def scenario(self, n: int, name: str, description: str, rel, tag: str | None = None,
                  linkers: list[str] | None = None) -> ScenarioResult:

@@ -192,11 +192,13 @@ class LinkStage:
             links = run_linkers(engine, study, release, tag, show_values=run.show_values, progress=note)
             run.baseline_links = links
             return Linked(release, links)
+        reuse, base = (run.baseline_links, run.baseline_graph) if run.incremental else (None, None)
         links, labels = attack_and_link(
             engine, study, ctx.loaded, release,
-            link=lambda r: run_linkers(engine, study, r, tag, show_values=run.show_values,
-                                       progress=note, reuse=run.baseline_links),
-            label=lambda lk: _labels(engine, lk, ctx.loaded.total, tag, run.baseline_graph))
+            link=lambda r, carry: run_linkers(engine, study, r, tag, show_values=run.show_values,
+                                              progress=note, reuse=reuse, carry=carry),
+            label=lambda lk: _labels(engine, lk, ctx.loaded.total, tag, base, run.baseline_copies),
+            incremental=run.incremental)
         return Linked(release, links, labels)
 
 
@@ -208,7 +210,8 @@ class GraphStage:
     def run(self, ctx: ScenarioContext, linked: Linked) -> Entities:
         labels = linked.labels
         if labels is None:  # the dictionary attacker may already have labelled the final links
-            labels = _labels(ctx.engine, linked.links, ctx.loaded.total, ctx.tag, ctx.run.baseline_graph)
+            labels = _labels(ctx.engine, linked.links, ctx.loaded.total, ctx.tag,
+                             ctx.run.baseline_graph if ctx.run.incremental else None, ctx.run.baseline_copies)
         if ctx.n == 0:
             ctx.run.baseline_graph = (linked.links, labels)
         return Entities(linked.release, linked.links, labels)
@@ -221,7 +224,10 @@ class ScoreStage:
 
     def run(self, ctx: ScenarioContext, ent: Entities) -> Scored:
         run, engine, loaded, study, release = ctx.run, ctx.engine, ctx.loaded, ctx.study, ent.release
-        scores = score_table(engine, study, loaded, release, run.bits, ent.labels, f"score_{ctx.tag}")
+        # incrementally, the decomposition's links-only gain comes from the same grouping
+        fused = run.incremental and ctx.n > 0 and ctx.decompose and ent.labels not in run.baseline_copies
+        scores = score_table(engine, study, loaded, release, run.bits, ent.labels, f"score_{ctx.tag}",
+                             links_only=run.baseline_scores if fused else None)
         enrichment = score(engine, scores, run.bits, loaded.datasets)
         truth = None
         if loaded.truth:  # the entity sizes come from the same pass
@@ -231,17 +237,11 @@ class ScoreStage:
         matrix = engine.df(f"SELECT da, db, count(*) AS pairs FROM {quote(ent.links.pairs_table)} "
                            "GROUP BY ALL ORDER BY da, db")
         suspicious, suspicious_ids = _suspicious(engine, study, release, scores)
+        extra: dict[str, Any] = {}
         if ctx.n == 0:
-            run.baseline_scores = scores
-        extra = {} if ctx.n == 0 else {"_groups": entity_sum_groups(engine, run.baseline_scores, scores)}
-        if ctx.n == 0:
-            run.baseline_release = release
-        elif ctx.decompose:
-            # the scenario's entities with the baseline's readability: links broken alone
-            links_only = score_table(engine, study, loaded, run.baseline_release, run.bits, ent.labels,
-                                     f"scorel_{ctx.tag}")
-            extra["_groups_links"] = decomposed_groups(engine, run.baseline_scores, scores, links_only)
-            engine.drop(links_only)
+            run.baseline_scores, run.baseline_release = scores, release
+        else:
+            extra.update(_groups(ctx, ent.labels, scores, fused))
         extra["giant_entities"] = giant_entities(stats["entity_sizes"], loaded.total)
         figures = dict(enrichment=enrichment, entities=stats["entities"],
                        multi_dataset_entities=stats["multi_dataset_entities"], entity_sizes=stats["entity_sizes"],
@@ -251,6 +251,38 @@ class ScoreStage:
 
 
 SCENARIO_STAGES = (ReleaseStage(), LinkStage(), GraphStage(), ScoreStage())
+
+
+def _groups(ctx: ScenarioContext, labels: str, scores: str, fused: bool) -> dict[str, pd.DataFrame]:
+    """What the bootstrap of a scenario's prevented enrichment reads: ``_groups``
+    (:func:`~linkrisk.enrichment.entity_sum_groups`) and, when the scenario is
+    decomposed, ``_groups_links`` (:func:`~linkrisk.enrichment.decomposed_groups`).
+
+    The decomposition scores the scenario's entities with the baseline's readability
+    (the links it breaks, alone). Incrementally, that score is the column ``gl`` of the
+    scenario's score table (``fused``: made in the same grouping by entity), or, when
+    the entities are copies of the baseline's, the baseline's own score table; and
+    ``_groups`` is ``_groups_links`` summed over its third column (the same baseline
+    entities, grouped more coarsely) instead of another join over every record.
+    """
+    run, engine = ctx.run, ctx.engine
+    if not ctx.decompose:
+        return {"_groups": entity_sum_groups(engine, run.baseline_scores, scores)}
+    same = run.incremental and labels in run.baseline_copies
+    if fused:
+        parts = decomposed_groups(engine, run.baseline_scores, scores)
+    else:
+        links_only = run.baseline_scores if same else score_table(
+            engine, ctx.study, ctx.loaded, run.baseline_release, run.bits, labels, f"scorel_{ctx.tag}")
+        parts = decomposed_groups(engine, run.baseline_scores, scores, links_only)
+        if not same:
+            engine.drop(links_only)
+    if run.incremental:
+        sums = parts.groupby(["b", "s"], sort=True, as_index=False)["n"].sum()
+        sums["n"] = sums["n"].astype("int64")
+    else:
+        sums = entity_sum_groups(engine, run.baseline_scores, scores)
+    return {"_groups": sums, "_groups_links": parts}
 
 
 def _truth(ctx: ScenarioContext, links: Links, scores: str, total: float) -> tuple[dict, dict]:
@@ -282,20 +314,27 @@ def _threshold_curve(engine: "Engine", study: "StudyConfig", links, persons: str
     engine.drop(scored)
 
 
-def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple | None = None) -> str:
+def _labels(engine: "Engine", links, n_records: int, tag: str, baseline: tuple | None = None,
+            copies: set | None = None) -> str:
     """The table ``lab_<tag>(_rid, e)`` of every record's entity, from a scenario's edges.
 
     ``baseline`` is ``(links, labels table)`` of the baseline: a scenario that links
     exactly the baseline's pairs (a keyed hash shared by every holder, say) has its
-    entities, numbered alike, and they are copied instead of computed again.
+    entities, numbered alike, and they are copied instead of computed again. ``copies``
+    (the run's :attr:`~linkrisk.scenario_run.Run.baseline_copies`) then holds the
+    table's name, so that scoring can reuse what depends on the entities alone.
     """
     table = f"lab_{tag}"
+    if copies is not None:
+        copies.discard(table)  # an earlier round's table of this name is replaced
     if baseline is not None:
         base_links, base_labels = baseline
         if links.pairs == base_links.pairs and not engine.scalar(
                 f"SELECT count(*) FROM (SELECT a, b FROM {quote(links.pairs_table)} "
                 f"EXCEPT SELECT a, b FROM {quote(base_links.pairs_table)}) t"):
             engine.create(table, f"SELECT _rid, e FROM {quote(base_labels)}")
+            if copies is not None:
+                copies.add(table)
             return table
     return engine.components_table(links.pairs_table, n_records, table)
 
