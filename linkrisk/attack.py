@@ -110,11 +110,16 @@ def _column_state(engine: "Engine", c: ReleasedColumn, ws: Workspace) -> dict:
 
 
 def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "Release",
-            labels: str, state: dict, ws: Workspace) -> int:
+            labels: str, state: dict, ws: Workspace, changed: set[str] | None = None) -> int:
     """One round of reversal over every attackable column; returns records newly reversed.
 
     ``state`` carries, per column, the reversed records and the report entries across
-    rounds; the tables live in the attack's workspace ``ws``.
+    rounds; the tables live in the attack's workspace ``ws``. ``changed``, when given,
+    holds the columns (``dataset.column``) that gained reversed records in the round
+    before: a column already attacked whose reversal reads nothing from the identity
+    graph (:func:`_graph_free`) is then tried again only when another column of its kind
+    is among them (their plaintext joins its dictionary); otherwise it would find nothing
+    new.
     """
     attackable, encoded = [], []
     for c in release.columns:
@@ -135,11 +140,34 @@ def reverse(engine: "Engine", study: "StudyConfig", loaded: "Loaded", release: "
     knowledge = Knowledge(engine, study, release, labels, ws)  # built only if a step reads it
     for c, tech, ctx, mode in attackable:
         key = f"{c.dataset}.{c.ref.column}"
+        if changed is not None and key in state and state[key]["report"] is not None and \
+                _graph_free(study, c, mode) and not any(
+                    k != key and state[k]["kind"] == c.kind for k in changed if k in state):
+            continue  # the same dictionary and space as last round: nothing new falls
         st = state.get(key) or state.setdefault(key, _column_state(engine, c, ws))
         new_total += _reverse_column(engine, study, loaded, release, c, tech, ctx, mode, st, key,
                                      knowledge if need_knowledge else None, ws)
     knowledge.drop()
     return new_total
+
+
+# kinds whose values are enumerated record by record, conditioned on the linked profile,
+# when the whole candidate space is beyond the attacker's budget
+PER_RECORD_KINDS = ("national_id", "phone", "date_of_birth", "sex", "age", "postcode")
+
+
+def _graph_free(study: "StudyConfig", c: ReleasedColumn, mode: str) -> bool:
+    """Whether a column's reversal reads nothing from the identity graph: decryption, or
+    a dictionary attack whose enumeration (if any) is of the whole space, not of each
+    record's candidates given its linked profile (:func:`_enumerate`). Such a column
+    reverses, in one round, every record the dictionary and the space can give."""
+    if mode == "decrypt":
+        return True
+    if mode != "dictionary":
+        return False
+    a = study.attacker
+    space = space_of(study, c.kind)
+    return not (space is not None and space / a.hash_rate > a.budget_seconds and c.kind in PER_RECORD_KINDS)
 
 
 def _candidates(engine: "Engine", loaded: "Loaded", c: ReleasedColumn, tech, ctx, st: dict, ric: bool,
@@ -258,8 +286,7 @@ def _enumerate(engine: "Engine", study: "StudyConfig", release: "Release", c: Re
             method = f"enumeration of all {s_all:.2g} candidates"
         space = s_all
     if (mode == "per_record" or (mode == "dictionary" and space is not None
-                                 and space / a.hash_rate > a.budget_seconds)) and c.kind in (
-            "national_id", "phone", "date_of_birth", "sex", "age", "postcode"):
+                                 and space / a.hash_rate > a.budget_seconds)) and c.kind in PER_RECORD_KINDS:
         chosen, median = cheapest_first(engine, study, c.kind, st,
                                         knowledge.full() if knowledge is not None else None, ws)
         space = median if median is not None else space
@@ -318,15 +345,17 @@ def attack_and_link(engine: "Engine", study: "StudyConfig", loaded: "Loaded", re
     links = link(release, None)
     state: dict = {}
     added: set = set()
+    grew: set[str] | None = None  # the columns that gained reversed records last round
     for _ in range(max_rounds):
         labels = label(links)
         before = {key: st["n"] for key, st in state.items()}
-        if reverse(engine, study, loaded, release, labels, state, ws) == 0:
+        if reverse(engine, study, loaded, release, labels, state, ws, grew if incremental else None) == 0:
             release.reversed_columns = [st["report"] for st in state.values() if st["report"]]
             return links, labels  # nothing new fell: these labels are the final ones
         # the kinds of the columns that gained reversed records: their plaintext columns
         # were added or grew; every other column reads as in the round before
-        changed = frozenset(st["kind"] for key, st in state.items() if st["n"] != before.get(key, 0))
+        grew = {key for key, st in state.items() if st["n"] != before.get(key, 0)}
+        changed = frozenset(state[key]["kind"] for key in grew)
         for c in list(release.columns):
             key = f"{c.dataset}.{c.ref.column}"
             if key in state and state[key]["n"] and key not in added and c.value_column is None:

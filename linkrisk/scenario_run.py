@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 Progress = Callable[[str], None]
 
 # Whether scenarios reuse the baseline's and earlier rounds' work where their policy
-# leaves the inputs alone (docs/performance.md). An internal switch: the figures are the
-# same either way, and tests run studies both ways to show it.
+# leaves the inputs alone (docs/architecture.md, Incremental scenarios). An internal
+# switch: the figures are the same either way, and tests run studies both ways to show it.
 INCREMENTAL = True
 
 

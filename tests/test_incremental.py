@@ -151,3 +151,36 @@ def test_a_reversed_kind_links_only_its_plain_domain_again(engine_name, request,
         rules = s.links.by_rule.groupby("rule")["pairs"].sum().to_dict()
         # b2-c1 counts once under phone though both domains link it (issue 26)
         assert rules == {"national_id": 1, "phone": 1, "full_name+date_of_birth": 1}
+
+
+def test_a_column_is_tried_again_when_its_dictionary_grows(engine_name, request, monkeypatch):
+    # A's national IDs are hashed (unkeyed): their dictionary is the plaintext IDs the
+    # attacker reads elsewhere. B's are encrypted under B's key, which the attacker
+    # holds. Round 1: B.nid is decrypted (b1: ID1); A.nid finds no plaintext ID to hash.
+    # Round 2: B's recovered ID1 is in A.nid's dictionary: a1 falls; B.nid is not tried
+    # (decryption reads nothing from the graph, and no other national_id column grew).
+    # Round 3: A.nid grew, so B.nid is tried (nothing new); A.nid is not. Links and
+    # gains are then those of hash-a-nid: E = 23.
+    import linkrisk.attack as attack
+    import linkrisk.scenario_run as scenario_run
+
+    policy = {"A.nid": {"technique": "hash"}, "B.nid": {"technique": "deterministic_encryption",
+                                                         "key_scope": "dataset"}}
+    study = tiny_study([lr.Scenario("s", policy)], compromised_keys=["dataset:B"])
+    tried = []
+    real = attack._reverse_column
+    monkeypatch.setattr(attack, "_reverse_column", lambda engine, study, loaded, release, c, *a:
+                        tried.append(f"{c.dataset}.{c.ref.column}") or real(engine, study, loaded, release, c, *a))
+    figures = []
+    for incremental in (True, False):
+        tried.clear()
+        monkeypatch.setattr(scenario_run, "INCREMENTAL", incremental)
+        with study.run(engine=new_engine(engine_name, request)) as result:
+            s = result.scenario("s")
+            assert entity_sets(s) == {frozenset({"a1", "b1"}), frozenset({"a2", "b2", "c1"}), frozenset({"c2"})}
+            assert s.enrichment.gain.tolist() == [2, 5, 5, 8, 3, 0]
+            rev = {r["column"]: r["values_reversed"] for r in s.release.reversed_columns}
+            assert rev == {"A.nid": 1, "B.nid": 1}
+            figures.append(_figures(result))
+        assert tried == (["A.nid", "B.nid", "A.nid", "B.nid"] if incremental else ["A.nid", "B.nid"] * 3)
+    assert figures[0] == figures[1]
