@@ -362,7 +362,6 @@ def _suspicious(engine: "Engine", study: "StudyConfig", release: "Release", scor
     ids = (f"SELECT DISTINCT l.e FROM ({union}) u JOIN ({multi}) l USING (_rid) "
            "GROUP BY l.e, u._ds, u.k HAVING min(u.v) < max(u.v)")
     params = [c.domain for c in cols]
-    n = int(engine.scalar(f"SELECT count(*) FROM ({ids}) t", params) or 0)
-    first = [int(r[0]) for r in engine.rows(f"SELECT e FROM ({ids}) t ORDER BY e LIMIT {SUSPICIOUS_IDS}",
-                                            params)] if n else []
-    return n, first
+    # one pass: the count of all of them rides along with the first ids
+    rows = engine.rows(f"SELECT e, count(*) OVER () AS n FROM ({ids}) t ORDER BY e LIMIT {SUSPICIOUS_IDS}", params)
+    return (int(rows[0][1]), [int(r[0]) for r in rows]) if rows else (0, [])

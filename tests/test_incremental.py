@@ -184,3 +184,23 @@ def test_a_column_is_tried_again_when_its_dictionary_grows(engine_name, request,
             figures.append(_figures(result))
         assert tried == (["A.nid", "B.nid", "A.nid", "B.nid"] if incremental else ["A.nid", "B.nid"] * 3)
     assert figures[0] == figures[1]
+
+
+@pytest.mark.slow
+def test_the_sample_study_incrementally_and_in_full(monkeypatch):
+    # the sample study's linkers (identifiers, quasi-identifiers, faces), its seven
+    # scenarios (keyed and unkeyed hashes, generalisation, face templates dropped,
+    # degraded and protected) and the dictionary attacker: the same figures whether
+    # scenarios reuse the baseline's work or not
+    import linkrisk.scenario_run as scenario_run
+    from test_sample_study import SAMPLE
+
+    study = lr.Study.from_toml(SAMPLE)
+    study.what_matters = False  # the same scenario runner; not what differs here
+    study.assess_risk = False
+    figures = []
+    for incremental in (True, False):
+        monkeypatch.setattr(scenario_run, "INCREMENTAL", incremental)
+        with study.run() as result:
+            figures.append(_figures(result))
+    assert figures[0] == figures[1]
