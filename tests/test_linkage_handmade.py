@@ -216,6 +216,21 @@ def test_suspicious_entity(engine_name, request):
         assert result.baseline.suspicious_entities == 1
 
 
+def test_suspicious_entities_are_all_counted_beyond_the_ids_kept(engine_name, request, monkeypatch):
+    # three such pairs (b1-b2, b3-b4, b5-b6), three suspicious entities; with one id kept
+    # for the explorer the count is still 3 (the count and the ids come from one query)
+    import linkrisk.stages as stages
+
+    monkeypatch.setattr(stages, "SUSPICIOUS_IDS", 1)
+    b = pd.DataFrame({"rid": [f"b{i}" for i in range(1, 7)],
+                      "phone": ["13800000001"] * 2 + ["13800000002"] * 2 + ["13800000003"] * 2,
+                      "nid": [f"X{i}" for i in range(1, 7)]})
+    study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")])
+    with run(study, engine_name, request) as result:
+        assert result.baseline.suspicious_entities == 3
+        assert result.baseline.suspicious_ids == [0]  # entities numbered by their first record
+
+
 def test_person_codes_need_a_truth_file(engine_name, request):
     from linkrisk.errors import LinkriskError
     from linkrisk.truth import person_codes
