@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import re
+import shlex
 import subprocess
 import time
 import sys
@@ -337,3 +338,18 @@ def test_the_run_time_printed_is_the_wall_time_of_the_whole_command(tmp_path: Pa
     assert code == 0, err
     printed = float(re.search(r", ([0-9.]+)s$", out.splitlines()[0]).group(1))
     assert 1.5 <= printed <= wall + 0.05
+
+
+def test_run_time_counts_from_the_command_not_from_an_exec_ing_shell():
+    # `bash -c "a && linkrisk ..."` may exec linkrisk in the shell's own process: its
+    # start time in /proc is then the shell's, 2 s before here (the sleep). The command's
+    # clock starts when the command line is imported, so it reads well under 2 s.
+    import shutil
+
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    code = ("import time; from linkrisk.cli_console import STARTED; "
+            "print(time.perf_counter() - STARTED)")
+    out = subprocess.run(["bash", "-c", f"sleep 2 && exec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"],
+                         capture_output=True, text=True, check=True).stdout
+    assert float(out) < 1.5
