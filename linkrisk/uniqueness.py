@@ -123,6 +123,15 @@ def journalist_matches(engine: Engine, table_a: str, cols_a: Sequence[str],
 _CURVE_TABLES = itertools.count()  # names of the curves' work tables
 
 
+def _label_of(columns: Sequence[str], labels: Sequence[str] | None, caller: str) -> dict[str, str]:
+    """Each column's label in a uniqueness curve (the column itself without ``labels``)."""
+    labels = list(labels) if labels is not None else list(columns)
+    if len(labels) != len(columns):
+        raise LinkriskError(f"{caller}: {len(labels)} labels for {len(columns)} "
+                            "columns; give one label per column or none.")
+    return dict(zip(columns, labels))
+
+
 def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
                      labels: Sequence[str] | None = None) -> pd.DataFrame:
     """Share of unique records as quasi-identifiers are added, most identifying first.
@@ -176,11 +185,7 @@ def uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
     [None, 'zip', 'sex']
     """
     columns = check_columns(engine, table, columns)
-    labels = list(labels) if labels is not None else list(columns)
-    if len(labels) != len(columns):
-        raise LinkriskError(f"uniqueness_curve: {len(labels)} labels for {len(columns)} "
-                            "columns; give one label per column or none.")
-    label_of = dict(zip(columns, labels))
+    label_of = _label_of(columns, labels, "uniqueness_curve")
     chosen: list[str] = []
     current = equivalence_classes(engine, table, [])
     rows = [{"step": 0, "added": None, "added_column": None, "quasi_identifiers": [],
@@ -255,11 +260,7 @@ def sampled_uniqueness_curve(engine: Engine, table: str, columns: Sequence[str],
     from linkrisk.equivalence import draw_sample, sampled_stats_of
 
     columns = check_columns(engine, table, columns)
-    labels = list(labels) if labels is not None else list(columns)
-    if len(labels) != len(columns):
-        raise LinkriskError(f"sampled_uniqueness_curve: {len(labels)} labels for {len(columns)} "
-                            "columns; give one label per column or none.")
-    label_of = dict(zip(columns, labels))
+    label_of = _label_of(columns, labels, "sampled_uniqueness_curve")
     with engine.workspace("sampled_curve") as ws:
         sample, n, _ = draw_sample(engine, table, row_id, sample_size, seed, ws)
 
