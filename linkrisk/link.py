@@ -125,6 +125,7 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
     idv = ws.table("_idv")
     hubs = []
     copied: set[str] = set()  # kinds copied whole: every domain of the kind shares its rule
+    carried: set[str] = set()  # kinds whose unchanged domains' edges are copied (once per kind)
     domains = _identifier_domains(study, release)
     unchanged = carry.unchanged_domains(domains) if carry is not None else set()
     for domain, cols in domains.items():
@@ -136,8 +137,8 @@ def link_identifiers(engine: "Engine", study: "StudyConfig", release: "Release",
             hubs += _copy(engine, carry.links, edges, "identifiers", kind, copies)
             continue
         if str(domain) in unchanged:  # the kind's edges of the previous round, once; hubs by domain
-            if f"{kind}|" not in copied:
-                copied.add(f"{kind}|")
+            if kind not in carried:
+                carried.add(kind)
                 _reuse(engine, carry.links, edges, "identifiers", kind)
             hubs += [h for h in carry.links.hubs if h["linker"] == "identifiers" and h["rule"] == kind
                      and h["domain"] == str(domain)]
