@@ -335,26 +335,66 @@ def _em_session(linker, rebuild, rule: str, max_pairs: float | None):
     Splink refuses an m probability below 1e-300, which EM reaches when a level is only
     ever seen among clear non-matches (long addresses of one district agreeing by
     Jaro-Winkler, say): the m of such a level shrinks towards 0 at every iteration.
-    The session is then rerun from the model as it was before it, with fewer iterations.
+    The session is then rerun from the model as it was before it, with the next lower
+    cap of :data:`EM_ITERATIONS`. A session from the same model on the same pairs takes
+    the same steps, so a cap at or above the iteration that failed would fail again:
+    those caps are skipped (each skipped session cost a Spark job per iteration).
     """
     before = linker.misc.save_model_to_json()
+    failed_at = None  # the iteration whose m fell below Splink's minimum, when known
     for iterations in EM_ITERATIONS:
+        if failed_at is not None and iterations >= failed_at:
+            continue
         if iterations != before.get("max_iterations"):
             linker = rebuild({**before, "max_iterations": iterations})
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, max_pairs=max_pairs)
-            return linker, iterations
-        except ValueError as exc:
-            if "below the minimum allowed" not in str(exc):
-                raise
-        except Exception as exc:
-            # Splink's EMTrainingException (no public import path: matched by name, so
-            # that linkrisk uses Splink's public API only)
-            if type(exc).__name__ != "EMTrainingException":
-                raise
-            return linker, 0
+        with _em_iterations() as done:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, max_pairs=max_pairs)
+                return linker, iterations
+            except ValueError as exc:
+                if "below the minimum allowed" not in str(exc):
+                    raise
+            except Exception as exc:
+                # Splink's EMTrainingException (no public import path: matched by name, so
+                # that linkrisk uses Splink's public API only)
+                if type(exc).__name__ != "EMTrainingException":
+                    raise
+                return linker, 0
+        # no iteration logged: the first failed, or Splink's log changed (each cap is tried)
+        failed_at = done[0] + 1 if done[0] else None
     return rebuild(before), 0
+
+
+EM_LOGGER = "splink.internals.expectation_maximisation"
+
+
+@contextmanager
+def _em_iterations():
+    """Count the EM iterations Splink completes (it logs ``Iteration i: ...`` after each,
+    at INFO): yields a one-item list holding the count.
+
+    The logger is lowered to INFO for the session if it was above, and a filter on it
+    passes on only what it would have passed before, so an application's logging sees
+    exactly what it saw without this.
+    """
+    log = logging.getLogger(EM_LOGGER)
+    level, shown = log.level, log.getEffectiveLevel()
+    done = [0]
+
+    def count(record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and str(record.msg).startswith("Iteration "):
+            done[0] += 1
+        return record.levelno >= shown
+
+    log.addFilter(count)
+    if shown > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield done
+    finally:
+        log.setLevel(level)
+        log.removeFilter(count)
 
 
 @contextmanager

@@ -134,3 +134,70 @@ def test_classic_refuses_a_large_study(monkeypatch):
     with pytest.raises(lr.LinkriskError, match="probabilistic") as err:
         febrl4_study(["classic"], n=600).run()
     assert "1,000" in str(err.value) and "1,200" in str(err.value)
+
+
+# --------------------------------------------------------------------------------------
+# EM sessions that fail: which iteration caps are tried again
+# --------------------------------------------------------------------------------------
+class FakeEM:
+    """A stand-in for a Splink linker whose EM session logs ``Iteration i`` as Splink does
+    and, like Splink, raises the 1e-300 ValueError at iteration ``fail_at`` (None: never)."""
+
+    def __init__(self, model: dict, fail_at: int | None, sessions: list):
+        import logging
+        from types import SimpleNamespace
+
+        self.model, self.fail_at, self.sessions = model, fail_at, sessions
+        log = logging.getLogger("splink.internals.expectation_maximisation")
+        self.misc = SimpleNamespace(save_model_to_json=lambda: dict(self.model))
+
+        def em(rule, estimate_without_term_frequencies, max_pairs):
+            cap = self.model["max_iterations"]
+            self.sessions.append(cap)
+            for i in range(1, cap + 1):
+                if i == self.fail_at:
+                    raise ValueError("m_probability value 0.0 is below the minimum allowed value of 1e-300.")
+                log.info(f"Iteration {i}: Largest change in params was 0.1")
+
+        self.training = SimpleNamespace(estimate_parameters_using_expectation_maximisation=em)
+
+
+@pytest.mark.parametrize("fail_at, tried, cap", [
+    (None, [25], 25),    # trains at once
+    (7, [25, 4], 4),     # failed at iteration 7: 10 >= 7 would fail again, skipped; 4 < 7 trains
+    (4, [25], 0),        # failed at 4: 10 and 4 would fail too; untrained, as before this change
+    (11, [25, 10], 10),  # failed at 11: 10 < 11 trains
+    (1, [25, 10, 4], 0),  # failed at the first iteration: nothing logged, every cap tried
+])
+def test_em_caps_at_or_above_the_failed_iteration_are_skipped(fail_at, tried, cap):
+    from linkrisk.probabilistic import _em_session
+
+    sessions: list = []
+    rebuilt: list = []
+
+    def rebuild(model):
+        rebuilt.append(model["max_iterations"])
+        return FakeEM(model, fail_at, sessions)
+
+    linker, used = _em_session(FakeEM({"max_iterations": 25}, fail_at, sessions), rebuild, "l.x = r.x", None)
+    assert sessions == tried
+    assert used == cap
+    # an untrained rule gets the model as it was before the session back
+    assert linker.model == {"max_iterations": 25 if cap == 0 else cap}
+
+
+def test_counting_em_iterations_leaves_an_applications_logging_as_it_was(caplog):
+    import logging
+
+    from linkrisk.probabilistic import EM_LOGGER, _em_iterations
+
+    log = logging.getLogger(EM_LOGGER)
+    before = (log.level, list(log.filters))
+    with caplog.at_level(logging.WARNING):  # the application shows warnings and above
+        with _em_iterations() as done:
+            log.info("Iteration 1: Largest change in params was 0.1")
+            log.info("Iteration 2: Largest change in params was 0.01")
+            log.warning("a warning the application must still see")
+    assert done == [2]
+    assert [r.getMessage() for r in caplog.records] == ["a warning the application must still see"]
+    assert (log.level, list(log.filters)) == before
