@@ -287,3 +287,24 @@ def test_small_graph_components_take_one_job_on_the_driver(spark_session):
         assert _jobs(e) - before == 2 and e.last_component_rounds == 0
     finally:
         e.close()
+
+
+def test_splinks_tables_are_checkpointed_in_a_scratch_folder_in_local_mode(spark_session, tmp_path, monkeypatch):
+    # persisted, Splink's tables keep their plans and every EM iteration re-analyses them
+    # (2-7 s a statement on test_spark_probabilistic.py's study against 1-2.5 s
+    # checkpointed); the folder is a scratch one, never the working directory
+    import tempfile
+
+    from linkrisk.engine.spark import SparkEngine
+
+    monkeypatch.chdir(tmp_path)
+    engine = SparkEngine(session=spark_session)
+    try:
+        api = engine.splink_api()
+        folder = engine.spark.sparkContext.getCheckpointDir()
+    finally:
+        engine.close()
+    assert api.break_lineage_method == "checkpoint"
+    assert folder is not None and not folder.startswith(f"file:{tmp_path}")
+    assert "linkrisk-spark-checkpoints-" in folder and tempfile.gettempdir() in folder
+    assert list(tmp_path.iterdir()) == []

@@ -292,12 +292,27 @@ class SparkEngine(Engine):
         return expression_to_spark(sql)
 
     def splink_api(self):
+        """Splink's SparkAPI on this session, its intermediate tables checkpointed.
+
+        Splink breaks the lineage of its intermediate tables (blocked pairs, comparison
+        vectors, predictions) by persisting them unless told to checkpoint. A persisted
+        table keeps its whole plan, which Spark's analyser walks again for every
+        statement that reads it: each EM iteration and the prediction. On the test
+        suite's 300-person study that was 2-7 s a statement (stack samples: the
+        analyser's DeduplicateRelations and InlineCTE); checkpointed, 1-2.5 s. A local
+        session without a checkpoint folder gets one in the scratch space (removed when
+        Python exits); a cluster session without one (``checkpoint_dir``) keeps
+        persisting. Never Parquet in the working directory (Splink's default).
+        """
         from splink import SparkAPI
 
-        # intermediate tables are persisted (or checkpointed to checkpoint_dir), never
-        # written as Parquet into the working directory (Splink's default)
+        from linkrisk.files import scratch_dir
+
+        sc = self.spark.sparkContext
+        if sc.getCheckpointDir() is None and sc.master.startswith("local"):
+            sc.setCheckpointDir(scratch_dir("linkrisk-spark-checkpoints-"))
         return SparkAPI(spark_session=self.spark,
-                        break_lineage_method="checkpoint" if self._reliable else "persist")
+                        break_lineage_method="checkpoint" if sc.getCheckpointDir() else "persist")
 
     def splink_table(self, table):
         return self.spark.table(f"`{table}`")

@@ -30,7 +30,10 @@ RUNTIME = ("spark.sql.legacy.timeParserPolicy", "spark.sql.execution.arrow.pyspa
 # stage as a job of its own; with many small statements that fixed cost was most of the
 # run (the sample study: 1,621 jobs and 184 s with it, 541 jobs and 134 s without, on two
 # cores). One shuffle partition per core keeps every core busy.
-LOCAL_DEFAULTS = {"spark.ui.enabled": "false", "spark.driver.memory": "4g", "spark.sql.adaptive.enabled": "false"}
+LOCAL_DEFAULTS = {"spark.ui.enabled": "false", "spark.driver.memory": "4g", "spark.sql.adaptive.enabled": "false",
+                  # the probabilistic linker checkpoints Splink's tables (SparkEngine.splink_api):
+                  # their files go when the tables do, not only when Python exits
+                  "spark.cleaner.referenceTracking.cleanCheckpoints": "true"}
 
 
 def local_cores(master: str) -> int:
