@@ -12,6 +12,7 @@ not used to link; they are reported as hubs, redacted.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -233,6 +234,26 @@ def relative_hub_limit(counts: dict[int, int]) -> int:
     return max(RELATIVE_FLOOR, RELATIVE_FACTOR * p99)
 
 
+def _qi_forms(release: "Release", dataset: str, qset) -> list[tuple["ReleasedColumn", ...]]:
+    """Every form in which the attacker can key one dataset's records on a
+    quasi-identifier set: one column of each kind of the set (of those with a linkage
+    domain), every combination of them whose columns share a table.
+
+    A kind released in two columns gives two forms: two addresses, or a hashed date of
+    birth and the plaintext the dictionary attacker recovered from it (a column of the
+    same table, ``value_column`` ending in ``_p``, non-null for the reversed records).
+    A record is linked in each form it is readable in; the key holds each column's
+    linkage domain, so forms of different domains never meet by accident.
+    """
+    per_kind = []
+    for kind in qset:
+        cols = [c for c in release.by_kind(kind) if c.dataset == dataset]
+        if not cols:
+            return []
+        per_kind.append(cols)
+    return [combo for combo in itertools.product(*per_kind) if len({c.table for c in combo}) == 1]
+
+
 @scratch("qilink")
 def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Release", edges: str,
                            show_values: bool = False, reuse: "Links | None" = None, carry: "Carry | None" = None,
@@ -244,6 +265,13 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
     occurs at most ``max_class_size`` times in each of the two datasets. A combination
     held by more than ``max_value_frequency`` records in all is a hub. ``reuse`` and
     ``carry`` copy edges as in :func:`link_identifiers`.
+
+    A record is keyed in every form the attacker can read it in (:func:`_qi_forms`):
+    through each column of a kind its dataset releases twice (two addresses), and, where
+    the dictionary attacker reversed a hashed column, through the recovered plaintext
+    as well as the hash. Class sizes and hub counts count a record once per
+    combination, however many of its columns reach it; a pair that two forms link is
+    one edge.
     """
     a = study.attacker
     qv, qc, qt, qok = (ws.table(t) for t in ("_qv", "_qc", "_qt", "_qok"))
@@ -257,26 +285,27 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
         if reuse is not None and _as_leaked(release, qset):
             hubs += _copy(engine, reuse, edges, "quasi_identifiers", rule, copies)
             continue
-        parts, params = [], []
+        parts, params, linked, several = [], [], set(), False
         for ds in datasets:
-            cols = [release.first(ds, k) for k in qset]
-            if any(c is None for c in cols):
-                continue
-            table = cols[0].table
-            if any(c.table != table for c in cols):
-                continue
-            pieces = []
-            for c in cols:
-                pieces += ["?", c.value]
-                params.append(c.domain)
-            where = " AND ".join(f"{c.value} IS NOT NULL" for c in cols)
-            parts.append(f"SELECT _rid, _ds, concat_ws({engine.dialect.char(31)}, {', '.join(pieces)}) AS t "
-                         f"FROM {quote(table)} WHERE {where}")
-        if len(parts) < 2:
+            forms = _qi_forms(release, ds, qset)
+            linked |= {ds} if forms else set()
+            several |= len(forms) > 1
+            for cols in forms:
+                pieces = []
+                for c in cols:
+                    pieces += ["?", c.value]
+                    params.append(c.domain)
+                where = " AND ".join(f"{c.value} IS NOT NULL" for c in cols)
+                parts.append(f"SELECT _rid, _ds, concat_ws({engine.dialect.char(31)}, {', '.join(pieces)}) AS t "
+                             f"FROM {quote(cols[0].table)} WHERE {where}")
+        if len(linked) < 2:
             continue
         source = " UNION ALL ".join(parts)
         # combinations are grouped and joined as 128-bit MD5 numbers; hub text is fetched back
-        engine.create(qv, f"SELECT _rid, _ds, {engine.dialect.hash_key('t')} AS k FROM ({source})", params)
+        # a record reaching one combination through two columns (two addresses alike)
+        # counts once in its class; with one form per dataset there is nothing to remove
+        distinct = "DISTINCT " if several else ""
+        engine.create(qv, f"SELECT {distinct}_rid, _ds, {engine.dialect.hash_key('t')} AS k FROM ({source})", params)
         engine.create(qc, f"SELECT k, _ds, count(*) AS n FROM {qv} GROUP BY k, _ds")
         engine.create(qt, f"SELECT k, sum(n) AS n, count(*) AS nds FROM {qc} GROUP BY k")
         hub_rows = engine.rows(f"SELECT k, n, nds FROM {qt} WHERE n > ?", [a.max_value_frequency])
@@ -293,7 +322,7 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
                       f"JOIN {qt} t ON t.k = v.k WHERE c.n <= ? AND t.n <= ? AND t.nds > 1",
                       [a.max_class_size, a.max_value_frequency])
         engine.execute(
-            f"INSERT INTO {quote(edges)} SELECT least(l._rid, r._rid), greatest(l._rid, r._rid), "
+            f"INSERT INTO {quote(edges)} SELECT {distinct}least(l._rid, r._rid), greatest(l._rid, r._rid), "
             "'quasi_identifiers', ?, "
             "CASE WHEN l._rid < r._rid THEN l._ds ELSE r._ds END, "
             "CASE WHEN l._rid < r._rid THEN r._ds ELSE l._ds END, NULL "

@@ -25,7 +25,8 @@ DROP_C_HEALTH = lr.Scenario("drop-c-health", {"C.health": {"technique": "drop"}}
 PHONE_SHARED = lr.Scenario("phone-shared-key", {"phone": {"technique": "keyed_hash", "key_scope": "global"}})
 PHONE_PER_HOLDER = lr.Scenario("phone-per-holder", {"phone": {"technique": "keyed_hash", "key_scope": "dataset"}})
 HASH_PHONE = lr.Scenario("hash-phone", {"phone": {"technique": "hash"}})
-SCENARIOS = (HASH_A_NID, DROP_C_HEALTH, PHONE_SHARED, PHONE_PER_HOLDER, HASH_PHONE)
+HASH_C_DOB = lr.Scenario("hash-c-dob", {"C.dob": {"technique": "hash"}})
+SCENARIOS = (HASH_A_NID, DROP_C_HEALTH, PHONE_SHARED, PHONE_PER_HOLDER, HASH_PHONE, HASH_C_DOB)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def _figures(result: lr.Result) -> dict:
 
 @pytest.fixture(scope="module")
 def both(engine_name, request):
-    """The tiny study with four scenarios, run incrementally and with incrementality off."""
+    """The tiny study with its scenarios, run incrementally and with incrementality off."""
     import linkrisk.scenario_run as scenario_run
 
     study = tiny_study(SCENARIOS, truth=TRUTH)
@@ -93,6 +94,22 @@ def test_a_reversal_merges_two_entities(both):
         assert s.enrichment.gain.tolist() == [2, 5, 5, 8, 3, 0]  # a1, a2, b1, b2, c1, c2
         assert s.enrichment.total == 23
         assert [r["values_reversed"] for r in s.release.reversed_columns] == [1]
+
+
+def test_a_reversed_quasi_identifier_links_again_in_plaintext(both):
+    # C's dates of birth are hashed (unkeyed), A's are plaintext. Round 1: a2 and c1 agree
+    # on Wang Wei but C's date is a hash: no full_name + date_of_birth link; entities
+    # {a1, b1}, {a2}, {b2, c1}, {c2}. The attacker enumerates all ~4e4 dates within
+    # budget: both of C's fall (2). Round 2 relinks the quasi-identifier set, C keyed in
+    # both forms; the recovered 1985-05-05 meets a2's: a2-c1 links and the entities, and
+    # with C's dates readable again the gains, are the baseline's (E = 29, worked in
+    # tests/test_linkage_handmade.py): a1 2, a2 5, b1 5, b2 11, c1 6, c2 0.
+    for result in both:
+        s = result.scenario("hash-c-dob")
+        assert [(r["column"], r["values_reversed"]) for r in s.release.reversed_columns] == [("C.dob", 2)]
+        assert entity_sets(s) == {frozenset({"a1", "b1"}), frozenset({"a2", "b2", "c1"}), frozenset({"c2"})}
+        assert s.enrichment.gain.tolist() == [2, 5, 5, 11, 6, 0]
+        assert s.prevented["value"] == pytest.approx(0)
 
 
 def test_a_hidden_value_is_not_the_baselines_score(both):
@@ -138,6 +155,23 @@ def test_the_attackers_later_rounds_copy_what_no_reversal_changed(engine_name, r
         assert not any(rule == "national_id" and src == "edges_s1_prev" for src, _, rule in copied)
         assert result.scenario("hash-a-nid").links.pairs == 3
         assert "edges_s1_prev" not in result.engine.tables()  # the previous round's edges are dropped
+
+
+def test_a_quasi_identifier_reversal_relinks_only_its_sets(engine_name, request, monkeypatch):
+    # hash-c-dob: round 2 follows a date_of_birth reversal, so the full_name +
+    # date_of_birth set is linked again (in both of C's forms) and the identifier rules
+    # are copied from round 1's edges
+    import linkrisk.link as link
+
+    copied = []
+    real = link._reuse
+    monkeypatch.setattr(link, "_reuse", lambda engine, src, edges, linker, rule:
+                        copied.append((src.edges, linker, rule)) or real(engine, src, edges, linker, rule))
+    with tiny_study([HASH_C_DOB]).run(engine=new_engine(engine_name, request)) as result:
+        assert {("edges_s1_prev", "identifiers", "national_id"), ("edges_s1_prev", "identifiers", "phone")} <= \
+            set(copied)
+        assert not any(linker == "quasi_identifiers" and src == "edges_s1_prev" for src, linker, _ in copied)
+        assert result.scenario("hash-c-dob").links.pairs == 3
 
 
 def test_a_reversed_kind_links_only_its_plain_domain_again(engine_name, request, monkeypatch):

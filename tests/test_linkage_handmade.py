@@ -174,6 +174,35 @@ def test_a_record_counts_once_per_value(engine_name, request):
         assert entity_sets(s) == {frozenset({"b1", "c1"}), frozenset({"b2"})}
 
 
+def test_every_column_of_a_quasi_identifier_kind_links(engine_name, request):
+    # C releases two addresses (home, ship), D two (address, work); the set is full_name +
+    # address, max_class_size 1, max_value_frequency 2. Keys per record:
+    #   c1: (Li Na, 1 Road A), (Li Na, 2 Road B)    d1: (Li Na, 2 Road B)
+    #   c2: (Wang Wei, 3 Road C) through both columns, counted once: class 1 in C
+    #   c3: (Zhang Min, 5 Road E), (Zhang Min, 6 Road F)    d3: the same two keys
+    #   d2: (Wang Wei, 3 Road C)
+    # Every class holds one record per dataset, and no combination more than 2 records in
+    # all (Wang Wei's: c2 once + d2): 3 links, c1-d1 (through C's second column), c2-d2,
+    # c3-d3 (through two keys, one edge), no hub. Before, only each dataset's first
+    # address was read: 2 links (c2-d2, c3-d3).
+    c = pd.DataFrame({"rid": ["c1", "c2", "c3"], "name": ["Li Na", "Wang Wei", "Zhang Min"],
+                      "home": ["1 Road A", "3 Road C", "5 Road E"], "ship": ["2 Road B", "3 Road C", "6 Road F"]})
+    d = pd.DataFrame({"rid": ["d1", "d2", "d3"], "name": ["Li Na", "Wang Wei", "Zhang Min"],
+                      "address": ["2 Road B", "3 Road C", "5 Road E"], "work": [None, None, "6 Road F"]})
+    study = lr.Study([lr.Dataset("C", c, {"name": "full_name", "home": "address", "ship": "address"}, record_id="rid"),
+                      lr.Dataset("D", d, {"name": "full_name", "address": "address", "work": "address"},
+                                 record_id="rid")],
+                     attacker=lr.Attacker(linkers=["quasi_identifiers"], quasi_identifier_sets=[["full_name", "address"]],
+                                          max_value_frequency=2),
+                     what_matters=False, assess_risk=False)
+    with run(study, engine_name, request) as result:
+        s = result.baseline
+        assert s.hubs == []
+        assert s.links.pairs == 3
+        assert entity_sets(s) == {frozenset({"c1", "d1"}), frozenset({"c2", "d2"}), frozenset({"c3", "d3"})}
+        assert int(result.engine.scalar(f"SELECT count(*) FROM {s.links.edges}")) == 3  # c3-d3 once
+
+
 def test_quasi_identifier_classes_must_be_unique(engine_name, request):
     # Two "Zhao Lei, 1970-07-07" in C: the combination is not unique in C, so no link.
     c = pd.concat([C, pd.DataFrame({"rid": ["c3"], "name": ["Zhao Lei"], "dob": ["1970-07-07"],

@@ -17,7 +17,7 @@ import linkrisk as lr
 from helpers import new_engine
 from linkrisk.cli import main
 from linkrisk.quality import giant_entities
-from test_linkage_handmade import tiny_study
+from test_linkage_handmade import entity_sets, tiny_study
 
 
 def _run(study, engine_name, request):
@@ -275,3 +275,42 @@ def test_prevented_is_split_into_broken_links_and_hidden_values(engine_name, req
         assert h["by_hiding"]["value"] == pytest.approx(6 / 29)
         assert h["value"] == pytest.approx(13 / 29)
         assert "negative" in h["note"]
+
+
+# 8. a reversed quasi-identifier links in its plaintext form ------------------------------
+def _hashed_dates_study():
+    # A and B hold the same three people, no identifier in common. B hashes its dates of
+    # birth with an unkeyed SHA-256 (the policy names B's column, so A's dates stay
+    # plaintext); B holds a health field, A does not. b3's name differs from a3's.
+    a = pd.DataFrame({"rid": ["a1", "a2", "a3"], "name": ["Li Na", "Wang Wei", "Zhang Min"],
+                      "dob": ["1990-07-15", "1985-03-04", "1970-01-01"], "sex": ["F", "M", "F"]})
+    b = pd.DataFrame({"rid": ["b1", "b2", "b3"], "name": ["Li Na", "Wang Wei", "Zhou Min"],
+                      "birthday": ["1990-07-15", "1985-03-04", "1970-01-01"], "sex": ["F", "M", "F"],
+                      "health": ["flu", "cold", "flu"]})
+    return lr.Study([lr.Dataset("A", a, {"name": "full_name", "dob": "date_of_birth", "sex": "sex"}, record_id="rid"),
+                     lr.Dataset("B", b, {"name": "full_name", "birthday": "date_of_birth", "sex": "sex",
+                                         "health": "health"}, record_id="rid")],
+                    attacker=lr.Attacker(linkers=["quasi_identifiers"],
+                                         quasi_identifier_sets=[["full_name", "date_of_birth", "sex"]]),
+                    scenarios=[lr.Scenario("sha256-b-dob", {"B.birthday": {"technique": "hash"}})],
+                    what_matters=False, assess_risk=False)
+
+
+def test_a_reversed_quasi_identifier_links_in_its_plaintext_form(engine_name, request) -> None:
+    # Baseline: a1-b1 and a2-b2 agree on name + date of birth + sex, each combination
+    # once per dataset: 2 links (b3 "Zhou Min" is not a3 "Zhang Min"). Gains: a1 and a2
+    # gain B's health (weight 3); b1, b2 gain nothing (A holds nothing B lacks): E = 6.
+    # sha256-b-dob: the dictionary attacker hashes A's plaintext dates (or all ~4e4 dates)
+    # and recovers all 3 of B's. B's records are then keyed in two forms, the hashed date
+    # and the recovered one; the recovered form meets A's: the same 2 links, the same
+    # readable kinds, E = 6, prevented 0. Before, the linker read only B's hashed date:
+    # 0 links, E = 0, and the scenario claimed to prevent 100% of the enrichment.
+    with _run(_hashed_dates_study(), engine_name, request) as result:
+        assert result.baseline.links.pairs == 2
+        s = result.scenario("sha256-b-dob")
+        assert [(r["column"], r["values_reversed"]) for r in s.release.reversed_columns] == [("B.birthday", 3)]
+        assert s.links.pairs == 2
+        assert entity_sets(s) >= {frozenset({"a1", "b1"}), frozenset({"a2", "b2"})}
+        assert s.links.by_rule[["rule", "pairs"]].values.tolist() == [["full_name+date_of_birth+sex", 2]]
+        assert s.enrichment.total == pytest.approx(6)
+        assert s.prevented["value"] == pytest.approx(0.0)
