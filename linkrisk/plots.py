@@ -38,12 +38,14 @@ def prevented_chart(result: "Result") -> "Figure":
     hi = np.array([100 * s.prevented["ci_high"] for s in scen])
     y = np.arange(len(scen))[::-1]
     ax.barh(y, v, color="#4c72b0")
-    ax.errorbar(v, y, xerr=[v - lo, hi - v], fmt="none", ecolor="black", capsize=3)
+    ax.errorbar(v, y, xerr=np.vstack([v - lo, hi - v]), fmt="none", ecolor="black", capsize=3)
     for yi, vi, hii in zip(y, v, hi):
         ax.text(max(hii, 0) + 1.5, yi, f"{vi:.1f}%", va="center", fontsize=8)
     ax.set_yticks(y, names)
     ax.set_xlim(min(0, v.min() - 5), 105)
-    ax.set_xlabel("enrichment prevented (% of baseline, 95% bootstrap interval)")
+    # two lines: on one, the label was wider than the room right of the axes' centre and its
+    # end was cut off at the figure's edge
+    ax.set_xlabel("enrichment prevented (% of baseline)\nbar: estimate; whisker: 95% bootstrap interval")
     ax.set_title("Enrichment each scenario prevents", fontsize=10)
     ax.axvline(0, color="grey", lw=0.8)
     return fig
@@ -106,9 +108,11 @@ def kinds_gained(result: "Result", scenario: str = "baseline") -> "Figure":
     kg = s.enrichment.kinds_gained
     names = result.loaded.datasets
     kinds = sorted(kg["kind"].unique()) if len(kg) else []
-    fig = _figure(1.8 + 1.15 * max(1, len(names)), 1.2 + 0.32 * max(1, len(kinds)))
+    # at least as wide as the title and as tall as the colour bar's label: a study of one or
+    # two datasets or kinds once had both cut off at the figure's edges
+    fig = _figure(max(4.8, 1.8 + 1.15 * max(1, len(names))), max(2.6, 1.2 + 0.32 * max(1, len(kinds))))
     ax = fig.add_subplot()
-    ax.set_title(f"Kinds each dataset's records gain by linking ({scenario})", fontsize=10)
+    ax.set_title(f"Kinds each dataset's records gain by linking\n({scenario})", fontsize=10)
     if not kinds:
         ax.text(0.5, 0.5, "no record gains anything", ha="center", va="center")
         ax.set_axis_off()
@@ -129,7 +133,7 @@ def kinds_gained(result: "Result", scenario: str = "baseline") -> "Figure":
     ax.set_yticks(np.arange(len(kinds) + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="#dddddd", lw=0.6)
     ax.tick_params(which="minor", length=0)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="% of the dataset's records gaining the kind")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="% of the dataset's records")
     return fig
 
 
@@ -200,9 +204,11 @@ def example_entity(s: "ScenarioResult") -> int | None:
 
 
 def figure_png(fig: "Figure") -> bytes:
-    """A figure as PNG bytes."""
+    """A figure as PNG bytes, cropped or widened to what is drawn (``bbox_inches="tight"``,
+    as Jupyter's inline backend shows figures): a label longer than the figure leaves room
+    for, such as a long scenario name, is shown whole rather than cut at the edge."""
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.05)
     return buf.getvalue()
