@@ -169,6 +169,34 @@ def test_the_check_finds_a_dialect_function_written_directly():
     assert as_spark(nested) == "regexp_matches(try_to_timestamp(x, 'yyyyMMdd'), '^(?:[0-9]+)$')"
 
 
+# A list aggregate ordered by its own value (Spark's collect_list keeps no order)
+@pytest.mark.parametrize("duck, spark", [
+    ("SELECT g, list(x ORDER BY x) FROM t GROUP BY g", "SELECT g, SORT_ARRAY(COLLECT_LIST(x), TRUE) FROM t GROUP BY g"),
+    ("SELECT array_agg(lower(x) ORDER BY lower(x) DESC) FROM t", "SELECT SORT_ARRAY(COLLECT_LIST(LOWER(x)), FALSE) FROM t"),
+    ("SELECT list(DISTINCT x ORDER BY x) FROM t", "SELECT SORT_ARRAY(COLLECT_LIST(DISTINCT x), TRUE) FROM t"),
+    # the FILTER and OVER belong to the aggregate, inside the sort
+    ("SELECT list(x ORDER BY x) FILTER (WHERE x > ?) FROM t",
+     "SELECT SORT_ARRAY(COLLECT_LIST(x) FILTER(WHERE x > :p0), TRUE) FROM t"),
+    ("SELECT list(x ORDER BY x) OVER (PARTITION BY g) FROM t",
+     "SELECT SORT_ARRAY(COLLECT_LIST(x) OVER (PARTITION BY g), TRUE) FROM t"),
+    ("SELECT list(x) FROM t", "SELECT COLLECT_LIST(x) FROM t"),  # no order asked, none given
+])
+def test_an_ordered_list_keeps_its_order_on_spark(duck, spark):
+    # sqlglot alone printed COLLECT_LIST(x) for each of the first five: the ORDER BY gone
+    statement, _ = to_spark(duck)
+    assert statement.sql == spark
+    assert unportable(duck) == []  # sort_array is Spark's
+
+
+@pytest.mark.parametrize("duck", ["SELECT array_agg(x ORDER BY k) FROM t", "SELECT list(x ORDER BY x, k) FROM t",
+                                  "SELECT g, list(x ORDER BY k DESC) FILTER (WHERE x > 1) FROM t GROUP BY g"])
+def test_a_list_ordered_by_another_key_is_refused_for_spark(duck):
+    # Spark's collect_list keeps no order and no sort of the list alone can restore an
+    # order by another column: refused when translated, not run unordered
+    with pytest.raises(lr.LinkriskError, match="cannot translate .* for Spark: a list ordered by anything but"):
+        to_spark(duck)
+
+
 @pytest.fixture(scope="module")
 def statements(tmp_path_factory):
     """Every statement of two DuckDB runs (marking dialect): every technique under the

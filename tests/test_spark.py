@@ -308,3 +308,30 @@ def test_splinks_tables_are_checkpointed_in_a_scratch_folder_in_local_mode(spark
     assert folder is not None and not folder.startswith(f"file:{tmp_path}")
     assert "linkrisk-spark-checkpoints-" in folder and tempfile.gettempdir() in folder
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ordered_lists_are_the_same_on_spark_and_duckdb(spark_session):
+    # group 1 holds b, a, c, a and group 2 holds z, y, in an order neither sorted nor
+    # reversed: sorted, [a, a, b, c] and [y, z]; descending, [c, b, a, a] and [z, y];
+    # distinct, [a, b, c] and [y, z]; only x > 'a', [b, c] and [y, z]
+    import pandas as pd
+
+    from linkrisk.engine.duckdb import DuckDBEngine
+    from linkrisk.engine.spark import SparkEngine
+
+    frame = pd.DataFrame({"g": [1, 1, 2, 1, 2, 1], "x": ["b", "a", "z", "c", "y", "a"]})
+    sql = ("SELECT g, list(x ORDER BY x) AS up, list(x ORDER BY x DESC) AS down, "
+           "list(DISTINCT x ORDER BY x) AS once, list(x ORDER BY x) FILTER (WHERE x > ?) AS later "
+           "FROM t GROUP BY g ORDER BY g")
+    expected = [(1, ["a", "a", "b", "c"], ["c", "b", "a", "a"], ["a", "b", "c"], ["b", "c"]),
+                (2, ["y", "z"], ["z", "y"], ["y", "z"], ["y", "z"])]
+    duck, spark = DuckDBEngine(), SparkEngine(session=spark_session)
+    try:
+        for e in (duck, spark):
+            e.register_frame("t", frame)
+            got = [tuple(list(v) if not isinstance(v, (int, np.integer)) else int(v) for v in row)
+                   for row in e.rows(sql, ["a"])]
+            assert got == expected, type(e).__name__
+    finally:
+        duck.close()
+        spark.close()

@@ -9,12 +9,17 @@ letters). Statements that create, fill, rename or drop tables are recognised her
 carried out by the engine on temporary views. This module imports no Spark, so the
 translation can be tested without a Java runtime.
 
-Two rewrites remain, both syntax sqlglot does not carry over, neither a function:
+Three rewrites remain, all syntax sqlglot does not carry over, none a function:
 
 - ``?`` positional parameters -> ``:p0, :p1, ...`` named ones: sqlglot may copy an
   argument when it rewrites a call (``range(?)``), which would shift positional ones.
 - ``range(a, b) t(c)`` as a table -> Spark's own ``range`` table function (sqlglot
   prints an ``EXPLODE`` that Spark refuses in ``FROM``).
+- ``list(x ORDER BY x)`` (or ``array_agg``; ``DESC`` and ``DISTINCT`` too) ->
+  ``sort_array(collect_list(x), asc)``: sqlglot prints ``COLLECT_LIST(x)`` and drops the
+  ``ORDER BY``, and Spark's ``collect_list`` keeps no order. A list ordered by anything
+  else (another column, several keys) is refused here with :class:`LinkriskError`, so a
+  stage cannot silently get an unordered list on Spark.
 """
 
 from __future__ import annotations
@@ -72,11 +77,35 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _sorted_list(agg: exp.ArrayAgg) -> None:
+    """Replace ``list(x ORDER BY x [DESC])`` in its tree by ``sort_array(collect_list(x),
+    asc)`` (its ``FILTER`` or ``OVER`` kept on the aggregate, inside the sort); refuse any
+    other ordering. Nulls need no order: Spark's ``collect_list`` leaves them out."""
+    order = agg.this
+    value = order.this  # the listed expression, or DISTINCT around it
+    listed = value.expressions[0] if isinstance(value, exp.Distinct) and len(value.expressions) == 1 else value
+    keys = order.expressions
+    if len(keys) != 1 or keys[0].this != listed:
+        raise LinkriskError(
+            f"linkrisk cannot translate {agg.sql(dialect='duckdb')} for Spark: a list ordered by anything "
+            "but the listed value itself has no Spark form here, and Spark's collect_list keeps no order. "
+            "Order the list by its own value (list(x ORDER BY x)), or list structs of the sort key and "
+            "the value and sort those (docs/spark.md, \"SQL translation\").")
+    agg.set("this", value)
+    outer: exp.Expression = agg
+    while isinstance(outer.parent, (exp.Filter, exp.Window)) and outer.parent.this is outer:
+        outer = outer.parent  # the aggregate's FILTER and OVER stay with it, inside the sort
+    ascending = exp.false() if keys[0].args.get("desc") else exp.true()
+    outer.replace(exp.Anonymous(this="SORT_ARRAY", expressions=[outer.copy(), ascending]))
+
+
 def _translate(text: str) -> exp.Expression:
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise LinkriskError(f"linkrisk could not translate a statement for Spark: {exc}") from None
+    for agg in [a for a in tree.find_all(exp.ArrayAgg) if isinstance(a.this, exp.Order)]:
+        _sorted_list(agg)
     # most statements hold no range table: skip the rewrite passes, each a print of the
     # tree and a copy of it (on Spark, sqlglot was a tenth of a sample study's time)
     if not any(isinstance(t.this, exp.GenerateSeries) for t in tree.find_all(exp.Table)):
