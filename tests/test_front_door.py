@@ -39,6 +39,43 @@ def test_help_and_info_load_no_heavy_library(args):
     assert out.stdout.strip() == "[]"
 
 
+NOT_FOR_VALIDATE = ("splink", "matplotlib", "scipy", "networkx", "recordlinkage", "pyspark", "sklearn")
+
+
+@pytest.mark.parametrize("command", ["validate", "profile", "validate-all-linkers"])
+def test_validate_and_profile_load_no_linker_or_plotting_library(command, tmp_path):
+    # issue 24: validate and profile load only what they use. They read the files through
+    # DuckDB and pandas (profile's table is a DataFrame; validate normalises the data for
+    # its warnings, with pypinyin and phonenumbers), but link nothing and draw nothing: no
+    # Splink, recordlinkage, scikit-learn, SciPy, networkx, matplotlib or PySpark. The
+    # study with the probabilistic and classic linkers is where their settings are checked
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if command == "validate-all-linkers":
+        from linkrisk import synth
+
+        study = synth.generate(60, seed=3, out=tmp_path)
+        text = Path(study).read_text(encoding="utf-8")
+        text = text.replace('linkers = ["identifiers", "quasi_identifiers"]',
+                            'linkers = ["identifiers", "quasi_identifiers", "probabilistic", "classic"]', 1)
+        assert "probabilistic" in text
+        Path(study).write_text(text, encoding="utf-8")
+        args = ["validate", str(study)]
+    else:
+        args = ["validate", str(root / "sample_data" / "study.toml")] if command == "validate" else \
+            ["profile", str(root / "sample_data" / "telecom.csv")]
+    code = ("import sys, contextlib, io\n"
+            "from linkrisk.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            f"    rc = main({args!r})\n"
+            f"print(rc, sorted({{m.split('.')[0] for m in sys.modules}} & set({NOT_FOR_VALIDATE!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0 []"  # the command succeeded (0), having loaded none of them
+
+
 def test_a_reader_closing_the_pipe_ends_the_command_quietly():
     # `linkrisk info --kinds | head -1`: the reader has gone; linkrisk stops with the
     # shell's SIGPIPE status (141) and no "this is a bug" message. Here standard output is
