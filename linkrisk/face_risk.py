@@ -120,7 +120,9 @@ def share_figure(faces: dict):
     import matplotlib.pyplot as plt
 
     rows = [r for r in faces["scenarios"] if r["enrichment_without_faces"] is not None]
-    fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * max(len(rows), 1)))
+    # 0.4 in more than one row per scenario needs (the title takes two lines), and room
+    # for the legend below the title when there are only one or two scenarios
+    fig, ax = plt.subplots(figsize=(6.4, max(2.2, 0.9 + 0.45 * len(rows))))
     y = np.arange(len(rows))
     other = [r["enrichment_without_faces"] for r in rows]
     kept = [r["enrichment"] - r["enrichment_without_faces"] for r in rows]

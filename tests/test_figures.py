@@ -73,9 +73,12 @@ def test_the_kinds_heatmap_fits_few_datasets_and_kinds(datasets, kinds) -> None:
     assert overflow(fig) < 0.01
 
 
-def test_the_face_chart_shows_its_whole_title() -> None:
+@pytest.mark.parametrize("scenarios", [1, 2, 8])  # the baseline alone, one scenario, the sample's seven
+def test_the_face_chart_shows_its_whole_title(scenarios) -> None:
+    # the chart is 0.45 in per scenario: with the title on two lines a chart of the
+    # baseline alone (0.95 in) had no room for it ("Tight layout not applied")
     rows = [{"scenario": n, "enrichment": 110.0, "enrichment_without_faces": 100.0}
-            for n in ["baseline"] + SAMPLE_SCENARIOS]
+            for n in (["baseline"] + SAMPLE_SCENARIOS)[:scenarios]]
     fig = share_figure({"scenarios": rows})
     assert overflow(fig) < 0.01
     assert fig.axes[0].get_title().replace("\n", " ") == \
