@@ -78,6 +78,15 @@ def sampled_note(u: dict) -> str:
             f"{u['marketer_risk']:.3f} ({mlo:.3f} to {mhi:.3f}); k {md(smp['k'])}.")
 
 
+def quasi_label(entry: dict) -> str:
+    """A risk entry's quasi-identifiers for a table cell: the kinds joined by ``+``, a
+    kind read from two or more columns of the dataset followed by them (``address (home,
+    work)``), so a reader sees every column counted."""
+    cols = entry.get("columns") or {}
+    return " + ".join(k + (f" ({', '.join(cols[k])})" if len(cols.get(k, ())) > 1 else "")
+                      for k in entry["quasi_identifiers"])
+
+
 def md(text: object) -> str:
     """Text for a Markdown report: HTML's ``& < >`` as entities and Markdown's punctuation
     backslash-escaped, so a study, scenario or column name cannot add markup (a
@@ -192,7 +201,7 @@ def to_markdown(result: "Result") -> str:
         for u in d["uniqueness"]:
             est = "≈ " if u.get("sampled") else ""  # an estimate never reads as a count
             k = (f"≤ {u['k']}" if u.get("sampled") and u["k"] != 1 else str(u["k"]))
-            lines.append(f"| {md(u['dataset'])} | {md(' + '.join(u['quasi_identifiers']))} | {u['records']:,} | {k} | "
+            lines.append(f"| {md(u['dataset'])} | {md(quasi_label(u))} | {u['records']:,} | {k} | "
                          f"{est}{u['uniques']:,} ({_pct(u['unique_share'])}) | {u['prosecutor_risk']:.3f} | "
                          f"{est}{u['marketer_risk']:.3f} |")
         lines += [line for u in d["uniqueness"] if u.get("sampled") for line in ("", sampled_note(u))]
@@ -276,6 +285,7 @@ def to_html(result: "Result", show_values: bool = False) -> str:
     env.filters["sci"] = _sci
     env.filters["wt"] = _weight
     env.filters["duration"] = _duration
+    env.filters["quasi"] = quasi_label
     base = d["scenarios"][0]
     reversed_ = [{"scenario": s["name"], **r} for s in d["scenarios"] for r in s["reversed_columns"]]
     hubs = [{"scenario": s["name"], **h} for s in d["scenarios"] for h in s["hubs"]]

@@ -173,9 +173,10 @@ class Result:
 
     def column_values(self, dataset: str, kind: str, startswith: str | None = None,
                       limit: int | None = None) -> list[str]:
-        """Distinct normalised values of one dataset's column of ``kind``, as leaked,
-        sorted (an attack demonstration needs a few real values to hash). These are raw
-        values: do not print them.
+        """Distinct normalised values of one dataset's columns of ``kind`` (every column
+        of that kind, a home and a work address alike), as leaked, sorted (an attack
+        demonstration needs a few real values to hash). These are raw values: do not
+        print them.
 
         Parameters
         ----------
@@ -184,27 +185,42 @@ class Result:
             Only values beginning with this text.
         limit : int, optional
         """
-        col = self.baseline.release.first(dataset, kind)
-        if col is None:
+        cols = [c for c in self.baseline.release.of_dataset(dataset) if c.kind == kind and c.linkage is not None]
+        if not cols:
             raise LinkriskError(f"dataset {dataset!r} has no column of kind {kind!r}")
         from linkrisk.engine import quote
 
-        v = quote(col.value)
-        where = f"{v} IS NOT NULL" + (f" AND substr({v}, 1, {len(startswith)}) = ?" if startswith else "")
-        sql = (f"SELECT DISTINCT {v} FROM {quote(col.table)} WHERE {where} ORDER BY 1"
+        def part(col) -> str:
+            v = quote(col.value)
+            where = f"{v} IS NOT NULL" + (f" AND substr({v}, 1, {len(startswith)}) = ?" if startswith else "")
+            return f"SELECT {v} AS v FROM {quote(col.table)} WHERE {where}"
+        sql = (f"SELECT DISTINCT v FROM ({' UNION ALL '.join(part(c) for c in cols)}) t ORDER BY 1"
                + (f" LIMIT {int(limit)}" if limit is not None else ""))
-        return [r[0] for r in self.engine.rows(sql, [startswith] if startswith else [])]
+        return [r[0] for r in self.engine.rows(sql, [startswith] * len(cols) if startswith else [])]
 
     def class_sizes(self, dataset: str, kinds: list[str]) -> dict[int, int]:
         """Frequencies of frequencies of one dataset on a set of quasi-identifiers: class
         size -> number of classes of that size (the input of the population-uniqueness
-        estimators of :mod:`linkrisk.population`)."""
+        estimators of :mod:`linkrisk.population`). A kind the dataset releases in two
+        columns counts both, as the report's risk entries do
+        (:func:`linkrisk.risk.class_key`)."""
+        from linkrisk.engine import quote
+        from linkrisk.engine.workspace import Workspace
+        from linkrisk.risk import class_key
         from linkrisk.uniqueness import class_size_counts
 
-        cols = [self.baseline.release.first(dataset, k) for k in kinds]
-        if any(c is None for c in cols) or len({c.table for c in cols}) != 1:
+        release = self.baseline.release
+        by_kind = {k: [c for c in release.of_dataset(dataset) if c.kind == k and c.linkage is not None]
+                   for k in kinds}
+        tables = {c.table for cols in by_kind.values() for c in cols}
+        if not all(by_kind.values()) or len(tables) != 1:
             raise LinkriskError(f"dataset {dataset!r} does not hold every kind of {list(kinds)}")
-        return dict(class_size_counts(self.engine, cols[0].table, [c.value for c in cols]))
+        keys = [f"k{j}" for j in range(len(kinds))]
+        with Workspace(self.engine, "sizes") as ws:
+            table = ws.create("_keys", "SELECT " + ", ".join(f"{class_key(self.engine.dialect, by_kind[k])} AS {c}"
+                                                             for k, c in zip(kinds, keys))
+                              + f" FROM {quote(tables.pop())}")
+            return dict(class_size_counts(self.engine, table, keys))
 
     @property
     def warnings(self) -> list[dict]:

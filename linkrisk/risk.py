@@ -13,6 +13,7 @@ profiles, each with a confidence interval, and the entry says so (``sampled``,
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -22,11 +23,14 @@ from linkrisk.engine.workspace import Workspace, scratch
 from linkrisk.population import dankar_estimate
 from linkrisk.equivalence import sampled_class_stats
 from linkrisk.uniqueness import (stats_from_histogram, class_size_counts_many, equivalence_classes,
-                                 journalist_matches, sampled_uniqueness_curve, uniqueness_curve)
+                                 journalist_matches, journalist_matches_any_form,
+                                 sampled_uniqueness_curve, uniqueness_curve)
 
 if TYPE_CHECKING:  # pragma: no cover
     from linkrisk.engine import Engine
+    from linkrisk.dialect import Dialect
     from linkrisk.load import Loaded
+    from linkrisk.release import Release, ReleasedColumn
     from linkrisk.result import ScenarioResult
     from linkrisk.study import StudyConfig
 
@@ -85,20 +89,77 @@ def _profiles_table(engine: "Engine", study: "StudyConfig", loaded: "Loaded", ba
                                   f"JOIN {lab} l USING (_rid) GROUP BY l.e")
 
 
+def quasi_columns(study: "StudyConfig", release: "Release", dataset: str) -> dict[str, list["ReleasedColumn"]]:
+    """Every released column of each quasi-identifier kind a dataset holds: kind -> its
+    columns in the order they are mapped (kinds in mapping order; a kind whose columns
+    were all dropped is left out)."""
+    cols = release.of_dataset(dataset)
+    out = {k: [c for c in cols if c.kind == k and c.linkage is not None] for k in quasi_kinds(study, dataset)}
+    return {k: v for k, v in out.items() if v}
+
+
+def class_key(dialect: "Dialect", cols: list["ReleasedColumn"]) -> str:
+    """SQL of one kind's attribute of the equivalence-class key: the coded value of its
+    one column, or of every column of the kind together, in column order.
+
+    Two records are in one class on a kind only when they agree on each of its columns;
+    a missing value is a value of its own (as SQL's GROUP BY treats a NULL of one
+    column), so a record without a second address is grouped with the records whose
+    first address is the same and who have no second address either. Each value is
+    written as its length, ``:`` and the value (``n`` when missing) before the tuple is
+    coded, so that no two tuples are spelled alike.
+    """
+    if len(cols) == 1:
+        return dialect.hash_key(cols[0].value)
+    parts = [f"CASE WHEN {quote(c.value)} IS NULL THEN 'n' "
+             f"ELSE 'v' || CAST(length({quote(c.value)}) AS VARCHAR) || ':' || {quote(c.value)} END" for c in cols]
+    return dialect.hash_key(" || ".join(parts))
+
+
+def form_columns(kind: str, n: int) -> list[str]:
+    """Names of a kind's per-column codes in a ``_risk<i>`` table: the kind itself for
+    one column (its class-key attribute is that code), ``"<kind> 1"``, ``"<kind> 2"``...
+    for more (a kind name has no space, so these never meet a kind)."""
+    return [kind] if n == 1 else [f"{kind} {j}" for j in range(1, n + 1)]
+
+
 def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", loaded: "Loaded",
-           ws: "Workspace") -> dict[str, str]:
+           ws: "Workspace") -> tuple[dict[str, str], dict[str, dict[str, list["ReleasedColumn"]]]]:
     """Per dataset, a table ``_risk<i>`` holding a 128-bit MD5 number of each
-    quasi-identifier column (named by its kind): grouping on integers is several times
-    faster than on text. (DuckDB's 64-bit ``hash()`` collided on real-looking data.)"""
-    tables = {}
+    quasi-identifier kind (named by its kind; :func:`class_key`): grouping on integers
+    is several times faster than on text. (DuckDB's 64-bit ``hash()`` collided on
+    real-looking data.) A dataset releasing two columns of a kind also gets each
+    column's code (:func:`form_columns`), for journalist risk; every table has the
+    record's ``_rid``, which journalist risk counts matches by.
+
+    Returns the tables and, per dataset, the columns of each kind that were coded."""
+    tables, layout = {}, {}
     for i, name in enumerate(loaded.datasets):
-        cols = [(k, baseline.release.first(name, k)) for k in quasi_kinds(study, name)]
-        cols = [(k, c) for k, c in cols if c is not None]
-        if not cols:
+        by_kind = quasi_columns(study, baseline.release, name)
+        if not by_kind:
             continue
-        sel = ", ".join(f"{engine.dialect.hash_key(c.value)} AS {quote(k)}" for k, c in cols)
-        tables[name] = ws.create(f"_risk{i}", f"SELECT {sel} FROM {quote(cols[0][1].table)}")
-    return tables
+        sel = [f"{class_key(engine.dialect, cols)} AS {quote(k)}" for k, cols in by_kind.items()]
+        multi = {k: cols for k, cols in by_kind.items() if len(cols) > 1}
+        for k, cols in multi.items():
+            sel += [f"{engine.dialect.hash_key(quote(c.value))} AS {quote(f)}"
+                    for c, f in zip(cols, form_columns(k, len(cols)))]
+        table = {c.table for cols in by_kind.values() for c in cols}
+        assert len(table) == 1, "the baseline releases a dataset's columns in one table"
+        tables[name] = ws.create(f"_risk{i}", f"SELECT {', '.join(sel + ['_rid'])} "
+                                              f"FROM {quote(table.pop())}")
+        layout[name] = by_kind
+    return tables, layout
+
+
+def _forms(layout: dict[str, list["ReleasedColumn"]], kinds: list[str]) -> list[list[str]]:
+    """Every way of reading a record on ``kinds``: one coded column per kind, every
+    combination of a kind's columns (one form when each kind has one column)."""
+    return [list(f) for f in itertools.product(*(form_columns(k, len(layout[k])) for k in kinds))]
+
+
+def _names(layout: dict[str, list["ReleasedColumn"]], kinds: list[str]) -> dict[str, list[str]]:
+    """The source columns counted for each kind, for the report (kind -> column names)."""
+    return {k: [c.ref.column for c in layout[k]] for k in kinds}
 
 
 def _columns(coded: dict[str, str], dataset: str, kinds: list[str]):
@@ -121,7 +182,7 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
     questions = ([(r.dataset, list(r.quasi_identifiers),
                    r.sampling_fraction if r.sampling_fraction is not None else study.dataset(r.dataset).sampling_fraction)
                   for r in study.risk] if study.risk else default_questions(study, loaded))
-    coded = _coded(engine, study, baseline, loaded, ws)
+    coded, layout = _coded(engine, study, baseline, loaded, ws)
     asked = []  # (dataset, kinds, fraction, table, columns) of the questions that can be answered
     for dataset, kinds, fraction in questions:
         if dataset not in loaded.rows:
@@ -139,7 +200,8 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
     for i, (dataset, kinds, fraction, table, cols) in enumerate(asked):
         histogram = histograms[i]
         stats = stats_from_histogram(cols, histogram)
-        entry = {"dataset": dataset, "quasi_identifiers": list(kinds), **_stats(stats)}
+        entry = {"dataset": dataset, "quasi_identifiers": list(kinds),
+                 "columns": _names(layout[dataset], kinds), **_stats(stats)}
         if fraction:
             est = dankar_estimate(histogram, stats.records, fraction)
             entry.update({"sampling_fraction": fraction, "population_uniques": est.share,
@@ -186,8 +248,12 @@ def assess(engine: "Engine", study: "StudyConfig", loaded: "Loaded", baseline: "
             tb, cb = _columns(coded, b, shared)
             if ta is None or tb is None:
                 continue
-            m = journalist_matches(engine, ta, ca, tb, cb)
-            journalist.append({"dataset": a, "population": b, "quasi_identifiers": shared, **m})
+            fa, fb = _forms(layout[a], shared), _forms(layout[b], shared)
+            m = (journalist_matches(engine, ta, ca, tb, cb) if len(fa) == len(fb) == 1 else
+                 journalist_matches_any_form(engine, ta, fa, tb, fb, row_id="_rid"))
+            journalist.append({"dataset": a, "population": b, "quasi_identifiers": shared,
+                               "columns": _names(layout[a], shared),
+                               "population_columns": _names(layout[b], shared), **m})
     return {"uniqueness": entries, "journalist": journalist, "curves": curves}
 
 

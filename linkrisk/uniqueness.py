@@ -30,7 +30,7 @@ from linkrisk.errors import LinkriskError
 
 __all__ = [
     "ClassStats", "class_size_counts", "equivalence_classes", "pitman", "zayatz", "snb",
-    "dankar", "journalist_matches", "uniqueness_curve", "sampled_uniqueness_curve", "curve_figure",
+    "dankar", "journalist_matches", "journalist_matches_any_form", "uniqueness_curve", "sampled_uniqueness_curve", "curve_figure",
 ]
 
 from linkrisk.equivalence import (ClassStats, check_columns, class_size_counts,  # noqa: E402,F401 (re-exported)
@@ -110,6 +110,92 @@ def journalist_matches(engine: Engine, table_a: str, cols_a: Sequence[str],
         f"GROUP BY {b_group}) "
         f"SELECT count(*), count(*) FILTER (WHERE b.m = 1), count(b.m), "
         f"coalesce(sum(1.0 / b.m), 0) FROM a LEFT JOIN b ON {on}")[0]
+    records, exactly_one, any_match = int(records), int(exactly_one), int(any_match)
+    share = (lambda x: x / records if records else 0.0)
+    return {"records": records, "matching_exactly_one": exactly_one, "matching_any": any_match,
+            "share_exactly_one": share(exactly_one), "share_any": share(any_match),
+            "mean_risk": share(float(risk))}
+
+
+def journalist_matches_any_form(engine: Engine, table_a: str, forms_a: Sequence[Sequence[str]],
+                                table_b: str, forms_b: Sequence[Sequence[str]],
+                                row_id: str = "_rid") -> dict[str, float | int]:
+    """:func:`journalist_matches` when a dataset holds two columns of a kind: a record
+    of A matches a record of B when some reading of it agrees with some reading of B's.
+
+    A dataset with a home and a work address can be matched through either: a *form*
+    is one column per quasi-identifier, and a record has one form per combination of
+    its columns (two address columns and one name: two forms). A record of A is
+    re-identified by B's records that agree with any of its forms on any of theirs;
+    F is the number of *distinct* such records of B, so a record of B reached through
+    two forms counts once.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine holding both tables.
+    table_a, table_b : str
+        The released table and the one standing in for the population.
+    forms_a, forms_b : sequence of sequence of str
+        Each table's forms: lists of columns of the same length, paired by position
+        across forms and tables (``forms_a[i][j]`` is compared with ``forms_b[h][j]``).
+    row_id : str
+        The column identifying a record in both tables.
+
+    Returns
+    -------
+    dict
+        As :func:`journalist_matches`: ``records`` (records of A with at least one form
+        whose every quasi-identifier is non-null), ``matching_exactly_one``,
+        ``matching_any``, ``share_exactly_one``, ``share_any`` and ``mean_risk``, the
+        mean of 1/F (0 without a match). With one form on each side the figures are
+        :func:`journalist_matches`'s.
+
+    Raises
+    ------
+    LinkriskError
+        When a table or column is missing, or the forms differ in length.
+
+    Notes
+    -----
+    Journalist risk (El Emam and Dankar 2008, *Protecting privacy using k-anonymity*,
+    JAMIA 15(5):627-637; El Emam 2013), with the population's record counted once
+    however many of its forms match: the attacker reads every column a breach
+    releases (docs/method.md, Re-identification risk). Each side's forms are stacked
+    (without repeats), joined on every quasi-identifier, and the distinct records of B
+    counted per record of A, in the engine.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from linkrisk.engine import make_engine
+    >>> engine = make_engine("duckdb")
+    >>> engine.register_frame("a", pd.DataFrame({"_rid": [1], "home": ["x"], "work": ["y"]}))
+    >>> engine.register_frame("b", pd.DataFrame({"_rid": [1, 2], "addr": ["y", "z"]}))
+    >>> journalist_matches_any_form(engine, "a", [["home"], ["work"]], "b", [["addr"]])["matching_exactly_one"]
+    1
+    """
+    forms_a = [check_columns(engine, table_a, [*f, row_id])[:-1] for f in forms_a]
+    forms_b = [check_columns(engine, table_b, [*f, row_id])[:-1] for f in forms_b]
+    widths = {len(f) for f in forms_a + forms_b}
+    if len(widths) != 1 or 0 in widths:
+        raise LinkriskError(f"journalist_matches_any_form pairs quasi-identifiers by position: every form "
+                            f"of {table_a!r} and {table_b!r} needs the same, non-zero number of columns "
+                            f"(got {sorted(widths)}).")
+    keys = [f"k{i}" for i in range(widths.pop())]
+
+    def stacked(table: str, forms: list[list[str]]) -> str:
+        parts = [f"SELECT {quote(row_id)} AS r, {', '.join(f'{quote(c)} AS {k}' for c, k in zip(f, keys))} "
+                 f"FROM {quote(table)} WHERE {' AND '.join(f'{quote(c)} IS NOT NULL' for c in f)}" for f in forms]
+        return f"SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) t"
+
+    on = " AND ".join(f"a.{k} = b.{k}" for k in keys)
+    records, exactly_one, any_match, risk = engine.rows(
+        f"WITH a AS ({stacked(table_a, forms_a)}), b AS ({stacked(table_b, forms_b)}), "
+        f"m AS (SELECT a.r, count(DISTINCT b.r) AS f FROM a JOIN b ON {on} GROUP BY a.r), "
+        f"ra AS (SELECT DISTINCT r FROM a) "
+        f"SELECT count(*), count(*) FILTER (WHERE m.f = 1), count(m.f), coalesce(sum(1.0 / m.f), 0) "
+        f"FROM ra LEFT JOIN m ON ra.r = m.r")[0]
     records, exactly_one, any_match = int(records), int(exactly_one), int(any_match)
     share = (lambda x: x / records if records else 0.0)
     return {"records": records, "matching_exactly_one": exactly_one, "matching_any": any_match,

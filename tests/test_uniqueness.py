@@ -22,7 +22,7 @@ from linkrisk.equivalence import sampled_class_stats, wilson_interval
 from linkrisk.errors import LinkriskError
 from linkrisk.uniqueness import (ClassStats, class_size_counts, class_size_counts_many, curve_figure, dankar,
                                  sampled_uniqueness_curve,
-                                 equivalence_classes, journalist_matches, pitman, snb,
+                                 equivalence_classes, journalist_matches, journalist_matches_any_form, pitman, snb,
                                  uniqueness_curve, zayatz)
 
 # the ARX copy of UCI Adult (Apache-2.0), committed beside the sample breaches
@@ -340,6 +340,33 @@ def test_journalist_matches_hand_case(engine):
                    "mean_risk": pytest.approx(0.5)}
     with pytest.raises(LinkriskError, match="by position"):
         journalist_matches(engine, "a", ["dob", "zip"], "b", ["birth"])
+
+
+def test_journalist_matches_through_any_form_count_each_population_record_once(engine):
+    # A and B each release two addresses (home, work) and a birth year; a form is
+    # (year, one address). Forms of A          matching records of B
+    #   a1 1990 x y   (1990,x) (1990,y)     b1 (1990: y, x) through both pairings: once -> F = 1
+    #   a2 1991 z -   (1991,z)              b2 (z, -) and b3 (-, z): F = 2
+    #   a3 1992 w w   (1992,w) once         none (b4 is 1993)
+    #   a4 -    x y   no form without a missing value: not counted
+    # records 3, exactly one 1, any 2, mean risk (1 + 1/2 + 0) / 3 = 1/2
+    engine.load_frame("fa", pd.DataFrame({"_rid": [1, 2, 3, 4], "year": ["1990", "1991", "1992", None],
+                                          "home": ["x", "z", "w", "x"], "work": ["y", None, "w", "y"]}))
+    engine.load_frame("fb", pd.DataFrame({"_rid": [1, 2, 3, 4], "year": ["1990", "1991", "1991", "1993"],
+                                          "home": ["y", "z", None, "w"], "work": ["x", None, "z", "w"]}))
+    forms = [["year", "home"], ["year", "work"]]
+    out = journalist_matches_any_form(engine, "fa", forms, "fb", forms)
+    assert out == {"records": 3, "matching_exactly_one": 1, "matching_any": 2,
+                   "share_exactly_one": 1 / 3, "share_any": 2 / 3, "mean_risk": pytest.approx(0.5)}
+    # one form a side: journalist_matches's figures (its hand case above, with row ids)
+    engine.load_frame("ga", pd.DataFrame({"_rid": [1, 2, 3, 4], "dob": ["1990", "1991", "1992", None],
+                                          "zip": ["111", "222", "333", "111"]}))
+    engine.load_frame("gb", pd.DataFrame({"_rid": [1, 2, 3, 4, 5], "birth": ["1990", "1991", "1991", "1993", None],
+                                          "postcode": ["111", "222", "222", "444", "111"]}))
+    assert journalist_matches_any_form(engine, "ga", [["dob", "zip"]], "gb", [["birth", "postcode"]]) == \
+        journalist_matches(engine, "ga", ["dob", "zip"], "gb", ["birth", "postcode"])
+    with pytest.raises(LinkriskError, match="same, non-zero number"):
+        journalist_matches_any_form(engine, "fa", forms, "fb", [["year"]])
 
 
 # --------------------------------------------------------------------------------------
