@@ -114,7 +114,8 @@ def link_faces(engine: "Engine", study: "Study", release: "Release", edges: str)
             pairs, n_hubs = hub_filter(pairs, attack.max_candidates)
             nq, ng = len(qc["templates"]), len(gc["templates"])
             fmr = attack.fmr if attack.threshold is None else None
-            searches.append({"queries_dataset": qc["name"], "gallery_dataset": gc["name"], **info,
+            searches.append({"queries_dataset": qc["name"], "gallery_dataset": gc["name"],
+                             "queries_column": qc["column"], "gallery_column": gc["column"], **info,
                              "dimension": int(d), "threshold": round(t, 6), "fmr": fmr, "queries": nq,
                              "gallery": ng, "comparisons": nq * ng,
                              "fpir_analytic": None if fmr is None else fpir(fmr, ng),

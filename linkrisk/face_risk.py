@@ -41,13 +41,18 @@ def _measured(engine: "Engine", s: dict, edges: str, persons: str, names: list[s
         "count(DISTINCT q) FILTER (WHERE genuine) FROM t", [qd, qd, qd, gd, gd, qd])
     false_pairs, stranger_q, hit_q = (int(v or 0) for v in got[0])
     out = {"false_pairs": false_pairs, "searches_with_stranger": stranger_q, "mated_searches_found": hit_q}
-    cols = {c.dataset: c for c in release.by_kind(FACE_KIND)}
-    cq, cg = cols.get(s["queries_dataset"]), cols.get(s["gallery_dataset"])
-    if cq is not None and cg is not None:
+    # every face column of each side: a person is findable through any of them (a
+    # dataset may release two, a front and a side capture); the figures above are over
+    # the pair of datasets too, whichever column pair the edge came from
+    cq = [c for c in release.by_kind(FACE_KIND) if c.dataset == s["queries_dataset"]]
+    cg = [c for c in release.by_kind(FACE_KIND) if c.dataset == s["gallery_dataset"]]
+    if cq and cg:
+        def holders(cols) -> str:  # the records holding a template in any of the columns
+            return " UNION ".join(f"SELECT _rid FROM {quote(c.table)} WHERE {quote(c.value)} IS NOT NULL"
+                                  for c in cols)
         mated = engine.scalar(
-            f"SELECT count(*) FROM (SELECT q._rid FROM {quote(cq.table)} q JOIN {quote(persons)} pq USING (_rid) "
-            f"WHERE q.{quote(cq.value)} IS NOT NULL AND pq.p <> 0 AND pq.p IN (SELECT pg.p FROM {quote(cg.table)} g "
-            f"JOIN {quote(persons)} pg USING (_rid) WHERE g.{quote(cg.value)} IS NOT NULL)) t")
+            f"SELECT count(*) FROM ({holders(cq)}) q JOIN {quote(persons)} pq USING (_rid) "
+            f"WHERE pq.p <> 0 AND pq.p IN (SELECT pg.p FROM ({holders(cg)}) g JOIN {quote(persons)} pg USING (_rid))")
         out["mated_searches"] = int(mated or 0)
         out["fnir_measured"] = 1 - hit_q / mated if mated else None
     return out

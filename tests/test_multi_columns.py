@@ -98,3 +98,33 @@ def test_journalist_risk_reads_every_address_column(engine_name, request):
         # (Li Na, 2 Road B, 8 Street Q), (Wang Wei, 3 Road C, -): three uniques
         assert _entry(result, "A")["uniques"] == 3
         assert _entry(result, "A")["columns"] == {"full_name": ["name"], "address": ["home", "work"]}
+
+
+def test_face_measures_read_every_face_column_of_a_dataset():
+    # A releases two face captures (front, side), B one. Templates (threshold 0.7):
+    #   a1 front (1,0,0,0), no side           b1 (0.8,0.6,0,0): cos with a1's front 0.8, a link
+    #   a2 no front, side (0,0,1,0)           b2 (0,0,0.8,0.6): cos with a2's side 0.8, a link
+    #                                         b3 (0,1,0,0): 0 with both, no link
+    # Truth: a1, b1 person 1; a2, b2 person 2; b3 person 3. B (3 templates) is searched in
+    # each of A's columns (1 template each): two searches, b1-a1 through the front, b2-a2
+    # through the side. Over the pair of datasets: 2 genuine links found (b1, b2), no false
+    # pair; mated searches are B's records whose person has a template in any of A's
+    # columns: b1 and b2, so 2, and FNIR 1 - 2/2 = 0. Before, only A's last face column
+    # (side) was read: mated 1 (b2 only) and FNIR 1 - 2/1 = -1, an impossible rate.
+    a = pd.DataFrame({"rid": ["a1", "a2"], "front": ["[1, 0, 0, 0]", None], "side": [None, "[0, 0, 1, 0]"]})
+    b = pd.DataFrame({"rid": ["b1", "b2", "b3"],
+                      "face": ["[0.8, 0.6, 0, 0]", "[0, 0, 0.8, 0.6]", "[0, 1, 0, 0]"]})
+    truth = pd.DataFrame({"dataset": ["A", "A", "B", "B", "B"], "record_id": ["a1", "a2", "b1", "b2", "b3"],
+                          "person_id": ["p1", "p2", "p1", "p2", "p3"]})
+    study = lr.Study([lr.Dataset("A", a, {"front": "face_template", "side": "face_template"}, record_id="rid"),
+                      lr.Dataset("B", b, {"face": "face_template"}, record_id="rid")],
+                     name="faces", seed=3, what_matters=False, assess_risk=False, truth=truth,
+                     attacker=lr.Attacker(linkers=["faces"], face_threshold=0.7))
+    with study.run() as result:
+        assert result.baseline.links.pairs == 2
+        searches = result.to_dict()["faces"]["searches"]
+        assert sorted((s["queries_column"], s["gallery_column"], s["pairs"]) for s in searches) == \
+            [("face", "front", 1), ("face", "side", 1)]
+        for s in searches:  # measured over the pair of datasets, every face column of each
+            assert (s["mated_searches"], s["mated_searches_found"], s["false_pairs"]) == (2, 2, 0)
+            assert s["fnir_measured"] == 0
