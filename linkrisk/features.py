@@ -95,7 +95,8 @@ def features(study: "StudyConfig", release: "Release") -> list[Feature]:
     (duplicates of a person) as well as across datasets. A kind held by one dataset
     only still separates that dataset's duplicates from its strangers. Per dataset the
     first column of the kind is used, preceded by its plaintext where the attacker
-    reversed it.
+    reversed it: a second column of the kind is not compared, and the run says so
+    (:func:`uncompared_columns`).
     """
     cat = study.catalogue
     by_kind: dict[str, dict[str, list]] = {}
@@ -127,6 +128,43 @@ def features(study: "StudyConfig", release: "Release") -> list[Feature]:
         f.domains = len({_comparison_domain(f, c) for c in cols}) > 1
         f.col = f"f{len(out)}_{safe}"
         out.append(f)
+    return out
+
+
+def uncompared_columns(study: "StudyConfig") -> list[dict]:
+    """A warning per dataset mapping two or more columns to one identifier or
+    quasi-identifier kind while the attacker runs the probabilistic or classic linker.
+
+    Those linkers put one row per record side by side and compare each kind's first
+    column only (:func:`features`); the exact linkers read every column. Comparing the
+    others faithfully (one row per combination of a record's columns, the best-scoring
+    combination kept per pair of records) changes what Splink's EM, its u sampling and
+    its term frequencies count, so it is not done: the report says so instead
+    (docs/method.md, Linkers).
+    """
+    linkers = [n for n in ("probabilistic", "classic") if n in study.attacker.linkers]
+    if not linkers:
+        return []
+    cat = study.catalogue
+    out = []
+    for d in study.datasets:
+        by_kind: dict[str, list[str]] = {}
+        for col, kind in d.columns.items():
+            if kind in cat and cat[kind].role is not Role.ATTRIBUTE:
+                by_kind.setdefault(kind, []).append(col)
+        for kind, cols in by_kind.items():
+            if len(cols) < 2:
+                continue
+            out.append({"dataset": d.name, "column": cols[1], "kind": kind, "problem": "column_not_compared",
+                        "share": None,
+                        "message": f"dataset {d.name!r} releases {len(cols)} columns of kind {kind!r} "
+                                   f"({', '.join(map(repr, cols))}): the {' and '.join(linkers)} "
+                                   f"linker{'s compare' if len(linkers) > 1 else ' compares'} only the first, "
+                                   f"{cols[0]!r}, so links that only "
+                                   f"{'the others' if len(cols) > 2 else 'the second'} would make are missed by "
+                                   f"{'them' if len(linkers) > 1 else 'it'} and enrichment may be understated; "
+                                   "the identifiers and quasi_identifiers linkers read every column "
+                                   "(docs/method.md, Linkers)"})
     return out
 
 

@@ -17,6 +17,7 @@ from linkrisk.engine import make_engine
 from linkrisk.engine.namespace import StudyEngine
 from linkrisk.enrichment import KindBits, bootstrap_decomposition, bootstrap_prevented
 from linkrisk.errors import StudyError
+from linkrisk.features import uncompared_columns
 from linkrisk.normalise import normalised_table
 from linkrisk.prepare import compared_kinds, normalise_study  # noqa: F401 (re-exported)
 from linkrisk.quality import quality_warnings
@@ -83,7 +84,7 @@ def _run(study: "StudyConfig", engine: "Engine", progress, show_values: bool, so
         _prevented(results, study.seed)
     result = Result(study=study, loaded=loaded, quality=quality, scenarios=results, engine=engine,
                     timings=timer.seconds, bits=bits)
-    result.extra["warnings"] = warnings + giant_entity_warnings(results)
+    result.extra["warnings"] = warnings + uncompared_columns(study) + giant_entity_warnings(results)
     result.extra["assumptions"] = {"national_id_scheme": assumptions["national_id_scheme"],
                                    "dates": [{"column": k, **v} for k, v in assumptions["dates"].items()]}
     _across_scenarios(ctx, result, results, releases[0][2])

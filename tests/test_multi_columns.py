@@ -128,3 +128,26 @@ def test_face_measures_read_every_face_column_of_a_dataset():
         for s in searches:  # measured over the pair of datasets, every face column of each
             assert (s["mated_searches"], s["mated_searches_found"], s["false_pairs"]) == (2, 2, 0)
             assert s["fnir_measured"] == 0
+
+
+def test_the_run_says_the_probabilistic_and_classic_linkers_compare_the_first_column_only():
+    # Those linkers compare one column per kind and dataset (docs/method.md, Linkers): a
+    # dataset with a home and a work address gets a warning naming both columns, none
+    # for the one-address dataset, and none without those linkers. No value is quoted.
+    a = pd.DataFrame({"rid": ["a1", "a2"], "name": ["Li Na", "Wang Wei"],
+                      "home": ["1 Road A", "2 Road B"], "work": ["7 Street P", "8 Street Q"]})
+    b = pd.DataFrame({"rid": ["b1"], "name": ["Li Na"], "addr": ["7 Street P"]})
+    datasets = [lr.Dataset("A", a, {"name": "full_name", "home": "address", "work": "address"}, record_id="rid"),
+                lr.Dataset("B", b, {"name": "full_name", "addr": "address"}, record_id="rid")]
+    study = lr.Study(datasets, name="w", seed=3, what_matters=False, assess_risk=False,
+                     attacker=lr.Attacker(linkers=["identifiers", "quasi_identifiers", "classic"]))
+    with study.run() as result:
+        got = [w for w in result.warnings if w["problem"] == "column_not_compared"]
+        assert [(w["dataset"], w["kind"], w["column"]) for w in got] == [("A", "address", "work")]
+        message = got[0]["message"]
+        assert "'home', 'work'" in message and "classic linker compares only the first, 'home'" in message
+        assert "Road" not in message and "Street" not in message
+    plain = lr.Study(datasets, name="w", seed=3, what_matters=False, assess_risk=False,
+                     attacker=lr.Attacker(linkers=["identifiers", "quasi_identifiers"]))
+    with plain.run() as result:
+        assert not [w for w in result.warnings if w["problem"] == "column_not_compared"]
