@@ -129,13 +129,17 @@ def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", l
     quasi-identifier kind (named by its kind; :func:`class_key`): grouping on integers
     is several times faster than on text. (DuckDB's 64-bit ``hash()`` collided on
     real-looking data.) A dataset releasing two columns of a kind also gets each
-    column's code (:func:`form_columns`), for journalist risk; every table has the
-    record's ``_rid``, which journalist risk counts matches by.
+    column's code (:func:`form_columns`), for journalist risk, and then every table has
+    the record's ``_rid``, which journalist risk counts matches by.
 
     Returns the tables and, per dataset, the columns of each kind that were coded."""
     tables, layout = {}, {}
+    kinds = {name: quasi_columns(study, baseline.release, name) for name in loaded.datasets}
+    # journalist risk through forms needs the records' ids on both sides; a study with
+    # one column per kind everywhere runs the same SQL as before
+    rid = ["_rid"] if any(len(cols) > 1 for by_kind in kinds.values() for cols in by_kind.values()) else []
     for i, name in enumerate(loaded.datasets):
-        by_kind = quasi_columns(study, baseline.release, name)
+        by_kind = kinds[name]
         if not by_kind:
             continue
         sel = [f"{class_key(engine.dialect, cols)} AS {quote(k)}" for k, cols in by_kind.items()]
@@ -145,7 +149,7 @@ def _coded(engine: "Engine", study: "StudyConfig", baseline: "ScenarioResult", l
                     for c, f in zip(cols, form_columns(k, len(cols)))]
         table = {c.table for cols in by_kind.values() for c in cols}
         assert len(table) == 1, "the baseline releases a dataset's columns in one table"
-        tables[name] = ws.create(f"_risk{i}", f"SELECT {', '.join(sel + ['_rid'])} "
+        tables[name] = ws.create(f"_risk{i}", f"SELECT {', '.join(sel + rid)} "
                                               f"FROM {quote(table.pop())}")
         layout[name] = by_kind
     return tables, layout
