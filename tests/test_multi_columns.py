@@ -100,7 +100,7 @@ def test_journalist_risk_reads_every_address_column(engine_name, request):
         assert _entry(result, "A")["columns"] == {"full_name": ["name"], "address": ["home", "work"]}
 
 
-def test_face_measures_read_every_face_column_of_a_dataset():
+def test_face_measures_read_every_face_column_of_a_dataset(tmp_path):
     # A releases two face captures (front, side), B one. Templates (threshold 0.7):
     #   a1 front (1,0,0,0), no side           b1 (0.8,0.6,0,0): cos with a1's front 0.8, a link
     #   a2 no front, side (0,0,1,0)           b2 (0,0,0.8,0.6): cos with a2's side 0.8, a link
@@ -128,6 +128,8 @@ def test_face_measures_read_every_face_column_of_a_dataset():
         for s in searches:  # measured over the pair of datasets, every face column of each
             assert (s["mated_searches"], s["mated_searches_found"], s["false_pairs"]) == (2, 2, 0)
             assert s["fnir_measured"] == 0
+        html = result.write(tmp_path / "r.html").read_text("utf-8")  # two searches of one pair: columns named
+        assert "<td>B.face (3)</td><td>A.front (1)</td>" in html and "<td>B.face (3)</td><td>A.side (1)</td>" in html
 
 
 def test_the_run_says_the_probabilistic_and_classic_linkers_compare_the_first_column_only():
