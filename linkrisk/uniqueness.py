@@ -104,12 +104,17 @@ def journalist_matches(engine: Engine, table_a: str, cols_a: Sequence[str],
     b_where = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols_b)
     b_group = ", ".join(quote(c) for c in cols_b)
     on = " AND ".join(f"a.{k} = b.{k}" for k in keys)
-    records, exactly_one, any_match, risk = engine.rows(
+    return _journalist_figures(*engine.rows(
         f"WITH a AS (SELECT {a_select} FROM {quote(table_a)} WHERE {a_where}), "
         f"b AS (SELECT {b_select}, count(*) AS m FROM {quote(table_b)} WHERE {b_where} "
         f"GROUP BY {b_group}) "
         f"SELECT count(*), count(*) FILTER (WHERE b.m = 1), count(b.m), "
-        f"coalesce(sum(1.0 / b.m), 0) FROM a LEFT JOIN b ON {on}")[0]
+        f"coalesce(sum(1.0 / b.m), 0) FROM a LEFT JOIN b ON {on}")[0])
+
+
+def _journalist_figures(records, exactly_one, any_match, risk) -> dict[str, float | int]:
+    """Journalist risk's figures from the counts: records of A, those matching exactly
+    one record of B, those matching any, and the sum of 1 / matches."""
     records, exactly_one, any_match = int(records), int(exactly_one), int(any_match)
     share = (lambda x: x / records if records else 0.0)
     return {"records": records, "matching_exactly_one": exactly_one, "matching_any": any_match,
@@ -190,17 +195,12 @@ def journalist_matches_any_form(engine: Engine, table_a: str, forms_a: Sequence[
         return f"SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) t"
 
     on = " AND ".join(f"a.{k} = b.{k}" for k in keys)
-    records, exactly_one, any_match, risk = engine.rows(
+    return _journalist_figures(*engine.rows(
         f"WITH a AS ({stacked(table_a, forms_a)}), b AS ({stacked(table_b, forms_b)}), "
         f"m AS (SELECT a.r, count(DISTINCT b.r) AS f FROM a JOIN b ON {on} GROUP BY a.r), "
         f"ra AS (SELECT DISTINCT r FROM a) "
         f"SELECT count(*), count(*) FILTER (WHERE m.f = 1), count(m.f), coalesce(sum(1.0 / m.f), 0) "
-        f"FROM ra LEFT JOIN m ON ra.r = m.r")[0]
-    records, exactly_one, any_match = int(records), int(exactly_one), int(any_match)
-    share = (lambda x: x / records if records else 0.0)
-    return {"records": records, "matching_exactly_one": exactly_one, "matching_any": any_match,
-            "share_exactly_one": share(exactly_one), "share_any": share(any_match),
-            "mean_risk": share(float(risk))}
+        f"FROM ra LEFT JOIN m ON ra.r = m.r")[0])
 
 
 # --------------------------------------------------------------------------------------
