@@ -149,7 +149,7 @@ def test_hub_values_do_not_link(engine_name, request):
     # Three records of B share a placeholder phone; with max_value_frequency 2 it is a hub.
     b = pd.DataFrame({"rid": ["b1", "b2", "b3"], "phone": ["13800000000"] * 3, "nid": ["X1", "X2", "X3"]})
     study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")],
-                     attacker=lr.Attacker(max_value_frequency=2))
+                     attacker=lr.Attacker(max_value_frequency=2), what_matters=False, assess_risk=False)
     with run(study, engine_name, request) as result:
         s = result.baseline
         assert s.links.pairs == 0
@@ -212,7 +212,8 @@ def test_quasi_identifier_classes_must_be_unique(engine_name, request):
     study = lr.Study([lr.Dataset("A", a, {"nid": "national_id", "name": "full_name", "dob": "date_of_birth"},
                                  record_id="rid"),
                       lr.Dataset("C", c, {"name": "full_name", "dob": "date_of_birth"}, record_id="rid")],
-                     attacker=lr.Attacker(quasi_identifier_sets=[["full_name", "date_of_birth"]]))
+                     attacker=lr.Attacker(quasi_identifier_sets=[["full_name", "date_of_birth"]]),
+                     what_matters=False, assess_risk=False)  # as tiny_study: links only
     with run(study, engine_name, request) as result:
         pairs = result.engine.df(f"SELECT a, b FROM {result.baseline.links.edges}")
         # only a2-c1 (Wang Wei) links; a3 with c2 or c3 would be a guess
@@ -240,7 +241,8 @@ def test_entity_neighbourhood_is_redacted(baseline):
 def test_suspicious_entity(engine_name, request):
     # b1 and b2 share a phone but hold different national ids: one suspicious entity
     b = pd.DataFrame({"rid": ["b1", "b2"], "phone": ["13800000001"] * 2, "nid": ["X1", "X2"]})
-    study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")])
+    study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")],
+                     what_matters=False, assess_risk=False)
     with run(study, engine_name, request) as result:
         assert result.baseline.suspicious_entities == 1
 
@@ -254,7 +256,8 @@ def test_suspicious_entities_are_all_counted_beyond_the_ids_kept(engine_name, re
     b = pd.DataFrame({"rid": [f"b{i}" for i in range(1, 7)],
                       "phone": ["13800000001"] * 2 + ["13800000002"] * 2 + ["13800000003"] * 2,
                       "nid": [f"X{i}" for i in range(1, 7)]})
-    study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")])
+    study = lr.Study([lr.Dataset("B", b, {"phone": "phone", "nid": "national_id"}, record_id="rid")],
+                     what_matters=False, assess_risk=False)
     with run(study, engine_name, request) as result:
         assert result.baseline.suspicious_entities == 3
         assert result.baseline.suspicious_ids == [0]  # entities numbered by their first record
