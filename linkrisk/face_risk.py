@@ -44,8 +44,7 @@ def _measured(engine: "Engine", s: dict, edges: str, persons: str, names: list[s
     # every face column of each side: a person is findable through any of them (a
     # dataset may release two, a front and a side capture); the figures above are over
     # the pair of datasets too, whichever column pair the edge came from
-    cq = [c for c in release.by_kind(FACE_KIND) if c.dataset == s["queries_dataset"]]
-    cg = [c for c in release.by_kind(FACE_KIND) if c.dataset == s["gallery_dataset"]]
+    cq, cg = release.of_kind(s["queries_dataset"], FACE_KIND), release.of_kind(s["gallery_dataset"], FACE_KIND)
     if cq and cg:
         def holders(cols) -> str:  # the records holding a template in any of the columns
             return " UNION ".join(f"SELECT _rid FROM {quote(c.table)} WHERE {quote(c.value)} IS NOT NULL"

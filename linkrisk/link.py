@@ -247,7 +247,7 @@ def _qi_forms(release: "Release", dataset: str, qset) -> list[tuple["ReleasedCol
     """
     per_kind = []
     for kind in qset:
-        cols = [c for c in release.by_kind(kind) if c.dataset == dataset]
+        cols = release.of_kind(dataset, kind)
         if not cols:
             return []
         per_kind.append(cols)
@@ -288,7 +288,8 @@ def link_quasi_identifiers(engine: "Engine", study: "StudyConfig", release: "Rel
         parts, params, linked, several = [], [], set(), False
         for ds in datasets:
             forms = _qi_forms(release, ds, qset)
-            linked |= {ds} if forms else set()
+            if forms:
+                linked.add(ds)
             several |= len(forms) > 1
             for cols in forms:
                 pieces = []

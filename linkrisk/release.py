@@ -101,11 +101,11 @@ class Release:
     def of_dataset(self, dataset: str) -> list[ReleasedColumn]:
         return [c for c in self.columns if c.dataset == dataset]
 
-    def first(self, dataset: str, kind: str) -> ReleasedColumn | None:
-        for c in self.columns:
-            if c.dataset == dataset and c.kind == kind and c.linkage is not None:
-                return c
-        return None
+    def of_kind(self, dataset: str, kind: str) -> list[ReleasedColumn]:
+        """Every column of ``kind`` one dataset releases (not dropped), in release order:
+        a home and a work address, or a hashed column and the plaintext the dictionary
+        attacker recovered from it. Whatever reads a kind reads all of them."""
+        return [c for c in self.by_kind(kind) if c.dataset == dataset]
 
 
 

@@ -185,7 +185,7 @@ class Result:
             Only values beginning with this text.
         limit : int, optional
         """
-        cols = [c for c in self.baseline.release.of_dataset(dataset) if c.kind == kind and c.linkage is not None]
+        cols = self.baseline.release.of_kind(dataset, kind)
         if not cols:
             raise LinkriskError(f"dataset {dataset!r} has no column of kind {kind!r}")
         from linkrisk.engine import quote
@@ -210,8 +210,7 @@ class Result:
         from linkrisk.uniqueness import class_size_counts
 
         release = self.baseline.release
-        by_kind = {k: [c for c in release.of_dataset(dataset) if c.kind == k and c.linkage is not None]
-                   for k in kinds}
+        by_kind = {k: release.of_kind(dataset, k) for k in kinds}
         tables = {c.table for cols in by_kind.values() for c in cols}
         if not all(by_kind.values()) or len(tables) != 1:
             raise LinkriskError(f"dataset {dataset!r} does not hold every kind of {list(kinds)}")

@@ -93,8 +93,7 @@ def quasi_columns(study: "StudyConfig", release: "Release", dataset: str) -> dic
     """Every released column of each quasi-identifier kind a dataset holds: kind -> its
     columns in the order they are mapped (kinds in mapping order; a kind whose columns
     were all dropped is left out)."""
-    cols = release.of_dataset(dataset)
-    out = {k: [c for c in cols if c.kind == k and c.linkage is not None] for k in quasi_kinds(study, dataset)}
+    out = {k: release.of_kind(dataset, k) for k in quasi_kinds(study, dataset)}
     return {k: v for k, v in out.items() if v}
 
 
